@@ -1,0 +1,39 @@
+"""metahpo: hyperparameter optimization for deep learning with a meta-learned optimizer.
+
+Public API::
+
+    from metahpo import Float, Int, Categorical, SearchSpace, create_optimizer, tune
+
+    space = SearchSpace([Float("lr", 1e-4, 1e-1, log=True), Int("layers", 1, 4)])
+    study = tune(objective, space, optimizer="random", n_trials=30, direction="maximize")
+    print(study.best_params, study.best_value)
+"""
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.registry import available_optimizers, create_optimizer, restore_optimizer
+from metahpo.space import Categorical, Float, Int, SearchSpace
+from metahpo.study import Study, list_studies, load_study, tune
+from metahpo.trial import Trial, TrialRecord, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "Float",
+    "Int",
+    "MetaHPOError",
+    "Optimizer",
+    "SearchSpace",
+    "Study",
+    "Trial",
+    "TrialRecord",
+    "TrialState",
+    "available_optimizers",
+    "create_optimizer",
+    "list_studies",
+    "load_study",
+    "restore_optimizer",
+    "tune",
+    "__version__",
+]

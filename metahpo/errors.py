@@ -1,0 +1,10 @@
+"""The one exception type for mistakes a user can make.
+
+Bad search spaces, unknown optimizers, unreadable storages, missing data folders, corrupt
+checkpoints: each raises :class:`MetaHPOError` with a message that says what is wrong and what to
+do. The CLI prints that message on one line and exits non-zero, without a traceback.
+"""
+
+
+class MetaHPOError(ValueError):
+    """A problem with the user's input (configuration, files, arguments), not a bug in metahpo."""

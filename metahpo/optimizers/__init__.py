@@ -1,0 +1,1 @@
+"""Optimizers behind one ask/tell contract (see :mod:`metahpo.optimizers.base`)."""

@@ -1,0 +1,200 @@
+"""The ask/tell contract that every metahpo optimizer implements.
+
+An optimizer sees only its search space and the trials it is told about: never a storage, a task
+or a study. One loop drives it::
+
+    opt = metahpo.create_optimizer("random", space, direction="maximize", seed=0)
+    for _ in range(20):
+        trial = opt.ask()                    # Trial(number=0, params={...})
+        opt.tell(trial, evaluate(trial.params))
+
+State rules:
+
+* ``ask()`` may be called several times before the matching ``tell()`` calls (pending trials,
+  e.g. parallel workers); each ``ask()`` returns a new trial number.
+* ``tell(trial, value)`` completes a pending trial. ``value=None``, NaN, an infinity, or
+  ``tell(trial, error="...")`` records a FAILED trial; the optimizer keeps working.
+* Each pending trial is told exactly once; telling an unknown or finished trial is an error.
+* ``add_trial(params, value)`` records a trial evaluated elsewhere (a resumed study, another
+  worker) as if it had been asked and told; it gets the next trial number.
+* ``state_dict()`` returns JSON-serializable state, and ``restore_optimizer(state)`` rebuilds an
+  optimizer whose future ``ask()`` calls match those of the original.
+* With the same seed and the same sequence of calls, an optimizer proposes the same trials.
+
+Subclasses implement ``_propose()`` and may override ``_observe(record)`` and the extra-state
+hooks; everything else (validation, numbering, failed trials, direction) lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from metahpo.errors import MetaHPOError
+from metahpo.space import SearchSpace
+from metahpo.trial import Trial, TrialRecord, TrialState, outcome
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise MetaHPOError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    return direction
+
+
+class Optimizer(abc.ABC):
+    """Base class of all optimizers; see the module docstring for the contract.
+
+    Args:
+        space: the search space.
+        direction: ``"minimize"`` or ``"maximize"`` the objective value.
+        seed: seed of the optimizer's random number generator (``None``: fresh entropy).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, space: SearchSpace, *, direction: str = "minimize", seed: int | None = None):
+        if not isinstance(space, SearchSpace):
+            raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+        self.space = space
+        self.direction = check_direction(direction)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._history: list[TrialRecord] = []
+        self._pending: dict[int, Trial] = {}
+        self._next_number = 0
+        self._options: dict[str, Any] = {}
+
+    # public contract --------------------------------------------------------------------------
+
+    def ask(self) -> Trial:
+        """Propose the next configuration as a pending :class:`Trial`."""
+        params = self._propose()
+        self.space.validate(params)
+        trial = Trial(number=self._next_number, params=params)
+        self._next_number += 1
+        self._pending[trial.number] = trial
+        return trial
+
+    def tell(self, trial: Trial, value: Any = None, *, error: str | None = None) -> TrialRecord:
+        """Complete a pending trial with its objective value, or mark it failed."""
+        if not isinstance(trial, Trial):
+            raise MetaHPOError(f"tell() expects a Trial from ask(), got {type(trial).__name__}")
+        pending = self._pending.get(trial.number)
+        if pending is None:
+            raise MetaHPOError(
+                f"trial {trial.number} is not pending: tell each trial from ask() exactly once"
+            )
+        if dict(pending.params) != dict(trial.params):
+            raise MetaHPOError(f"trial {trial.number} was told with other params than it was asked")
+        del self._pending[trial.number]
+        return self._record(trial, value, error)
+
+    def add_trial(
+        self, params: Mapping[str, Any], value: Any = None, *, error: str | None = None
+    ) -> TrialRecord:
+        """Record a trial evaluated outside this optimizer (resume, other workers)."""
+        self.space.validate(params)
+        trial = Trial(number=self._next_number, params=params)
+        self._next_number += 1
+        return self._record(trial, value, error)
+
+    @property
+    def history(self) -> list[TrialRecord]:
+        """Finished trials (COMPLETE and FAILED), in the order they were told."""
+        return list(self._history)
+
+    @property
+    def pending(self) -> list[Trial]:
+        """Trials asked for but not yet told."""
+        return list(self._pending.values())
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best COMPLETE trial so far, or ``None``."""
+        done = [r for r in self._history if r.state is TrialState.COMPLETE]
+        if not done:
+            return None
+        key = (lambda r: r.value) if self.direction == "minimize" else (lambda r: -r.value)
+        return min(done, key=key)
+
+    # state ------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serializable state: settings, history, pending trials and the RNG state."""
+        return {
+            "optimizer": self.name,
+            "space": self.space.to_dict(),
+            "direction": self.direction,
+            "seed": self.seed,
+            "options": dict(self._options),
+            "history": [
+                {"number": r.number, "params": dict(r.params), "state": r.state.value,
+                 "value": r.value, "error": r.error}
+                for r in self._history
+            ],
+            "pending": [{"number": t.number, "params": dict(t.params)} for t in self._pending.values()],
+            "next_number": self._next_number,
+            "rng": self._rng.bit_generator.state,
+            "extra": self._extra_state(),
+        }
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        for item in state["history"]:
+            trial = Trial(number=item["number"], params=item["params"])
+            self._record(trial, item["value"], item["error"])
+        self._pending = {
+            p["number"]: Trial(number=p["number"], params=p["params"]) for p in state["pending"]
+        }
+        self._next_number = int(state["next_number"])
+        self._rng.bit_generator.state = state["rng"]
+        self._load_extra_state(state.get("extra") or {})
+
+    # helpers for subclasses -------------------------------------------------------------------
+
+    def _record(self, trial: Trial, value: Any, error: str | None) -> TrialRecord:
+        state, v, err = outcome(value, error)
+        record = TrialRecord(
+            number=trial.number, params=trial.params, state=state, value=v, error=err,
+            finished_at=datetime.now(),
+        )
+        self._history.append(record)
+        self._observe(record)
+        return record
+
+    def _loss(self, value: float) -> float:
+        """Objective value turned into a loss (lower is better) whatever the direction."""
+        return value if self.direction == "minimize" else -value
+
+    def completed_unit(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-cube points ``(n, dim)`` and losses ``(n,)`` of the COMPLETE trials."""
+        done = [r for r in self._history if r.state is TrialState.COMPLETE]
+        if not done:
+            return np.zeros((0, self.space.dim)), np.zeros(0)
+        x = np.stack([self.space.encode(r.params) for r in done])
+        y = np.array([self._loss(r.value) for r in done])
+        return x, y
+
+    def pending_unit(self) -> np.ndarray:
+        """Unit-cube points of the pending trials, shape ``(k, dim)``."""
+        if not self._pending:
+            return np.zeros((0, self.space.dim))
+        return np.stack([self.space.encode(t.params) for t in self._pending.values()])
+
+    @abc.abstractmethod
+    def _propose(self) -> dict[str, Any]:
+        """Return the parameters of the next trial (validated by ``ask``)."""
+
+    def _observe(self, record: TrialRecord) -> None:
+        """Hook called once per finished trial (told or added), in order."""
+
+    def _extra_state(self) -> dict[str, Any]:
+        """State not rebuilt by replaying the history (JSON-serializable)."""
+        return {}
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`_extra_state`."""

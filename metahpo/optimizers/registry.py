@@ -1,0 +1,74 @@
+"""One place that maps optimizer names to their classes.
+
+Adding an optimizer touches its own module, the ``_REGISTRY`` table below and one fixture entry
+of the conformance tests. Classes are imported lazily so that ``import metahpo`` stays light and
+heavy dependencies (torch, optuna) load only for the optimizers that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.space import SearchSpace
+
+_REGISTRY: dict[str, str] = {
+    "random": "metahpo.optimizers.random:RandomSearch",
+    "grid": "metahpo.optimizers.grid:GridSearch",
+}
+
+
+def available_optimizers() -> list[str]:
+    """Names accepted by :func:`create_optimizer`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def optimizer_class(name: str) -> type[Optimizer]:
+    if name not in _REGISTRY:
+        raise MetaHPOError(
+            f"unknown optimizer {name!r}; available: {', '.join(available_optimizers())}"
+        )
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def create_optimizer(
+    name: str,
+    space: SearchSpace,
+    *,
+    direction: str = "minimize",
+    seed: int | None = None,
+    **options: Any,
+) -> Optimizer:
+    """Create a registered optimizer.
+
+    Args:
+        name: one of :func:`available_optimizers`.
+        space: the search space.
+        direction: ``"minimize"`` or ``"maximize"``.
+        seed: random seed; the same seed and the same calls give the same trials.
+        **options: optimizer-specific keyword options (e.g. ``resolution`` for ``"grid"``).
+    """
+    cls = optimizer_class(name)
+    try:
+        opt = cls(space, direction=direction, seed=seed, **options)
+    except TypeError as exc:
+        raise MetaHPOError(f"optimizer {name!r}: {exc}") from None
+    opt._options = dict(options)
+    return opt
+
+
+def restore_optimizer(state: Mapping[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from :meth:`Optimizer.state_dict` output."""
+    try:
+        space = SearchSpace.from_dict(state["space"])
+        opt = create_optimizer(
+            state["optimizer"], space, direction=state["direction"], seed=state["seed"],
+            **state.get("options", {}),
+        )
+        opt._load_state(state)
+    except KeyError as exc:
+        raise MetaHPOError(f"optimizer state is missing {exc}") from None
+    return opt

@@ -1,0 +1,145 @@
+"""Where studies live: Optuna's storage layer, opened by URL.
+
+metahpo records its studies in Optuna's storages rather than a schema of its own. Reasons: the
+RDB schema is versioned and migrated by Optuna, handles many processes on one study (trial numbers
+are assigned in a transaction), works with SQLite and server databases (PostgreSQL, MySQL) alike,
+and makes every metahpo study readable by Optuna's tools (``optuna-dashboard``, ``optuna.load_study``).
+
+* ``None`` — an in-memory storage (lost with the process).
+* ``sqlite:///path.db`` — the embedded default; ``postgresql://...``, ``mysql://...`` — servers.
+
+Trials keep the host and process id that run them, and RDB storages a heartbeat, so that a trial
+left RUNNING by a process that died is recognised and marked FAILED when the study resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from metahpo.errors import MetaHPOError
+from metahpo.trial import TrialRecord, TrialState
+
+HEARTBEAT_INTERVAL_S = 10
+GRACE_PERIOD_S = 60
+HOST_ATTR = "metahpo:host"
+PID_ATTR = "metahpo:pid"
+ERROR_ATTR = "error"
+INTERRUPTED_ATTR = "metahpo:interrupted"
+
+
+def open_storage(url: str | None, *, must_exist: bool = False) -> Any:
+    """Open an Optuna storage by URL (``None``: in memory).
+
+    Args:
+        url: a SQLAlchemy database URL, e.g. ``sqlite:///studies.db``.
+        must_exist: for readers: refuse a SQLite file that does not exist instead of creating it.
+    """
+    import optuna
+
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    if not isinstance(url, str) or "://" not in url:
+        raise MetaHPOError(
+            f"storage must be a database URL such as sqlite:///studies.db, got {url!r}"
+        )
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if must_exist and not path.exists():
+            raise MetaHPOError(f"storage {url!r}: the file {str(path)!r} does not exist")
+        if not path.parent.exists():
+            raise MetaHPOError(f"storage {url!r}: the folder {str(path.parent)!r} does not exist")
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    error: Exception | None = None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=GRACE_PERIOD_S,
+                )
+        except Exception as exc:  # SQLAlchemy raises many types for unreachable or foreign databases
+            error = exc
+            racing = ("already exists", "UNIQUE constraint failed", "database is locked")
+            if not any(text in str(exc) for text in racing):
+                break
+            time.sleep(0.2 * (attempt + 1))  # another process is creating the schema right now
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    raise MetaHPOError(f"cannot open storage {url!r}: {type(error).__name__}: {first_line}")
+
+
+def mark_this_process(storage: Any, trial_id: int) -> None:
+    storage.set_trial_system_attr(trial_id, HOST_ATTR, socket.gethostname())
+    storage.set_trial_system_attr(trial_id, PID_ATTR, os.getpid())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
+    """Mark FAILED the RUNNING trials whose process has died; return their numbers.
+
+    A trial is dead when it was started on this host by a process that no longer exists, or when
+    its heartbeat (RDB storages) is older than the grace period (any host).
+    """
+    from optuna.trial import TrialState as OptunaState
+
+    failed = []
+    host = socket.gethostname()
+    stale_ids: set[int] = set()
+    if hasattr(storage, "_get_stale_trial_ids") and storage.get_heartbeat_interval():
+        stale_ids = set(storage._get_stale_trial_ids(study_id))
+    for ft in storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.RUNNING,)):
+        attrs = ft.system_attrs
+        same_host_dead = attrs.get(HOST_ATTR) == host and PID_ATTR in attrs and not _pid_alive(
+            int(attrs[PID_ATTR])
+        )
+        if same_host_dead or ft._trial_id in stale_ids:
+            try:
+                storage.set_trial_user_attr(ft._trial_id, ERROR_ATTR, "the process running it died")
+                storage.set_trial_user_attr(ft._trial_id, INTERRUPTED_ATTR, True)
+                if storage.set_trial_state_values(ft._trial_id, OptunaState.FAIL):
+                    failed.append(ft.number)
+            except RuntimeError:
+                continue  # another process finished or failed it first
+    return failed
+
+
+def record_from_optuna(ft: Any) -> TrialRecord:
+    """Convert an Optuna ``FrozenTrial`` into a :class:`TrialRecord`."""
+    from optuna.trial import TrialState as OptunaState
+
+    state = {
+        OptunaState.COMPLETE: TrialState.COMPLETE,
+        OptunaState.RUNNING: TrialState.RUNNING,
+        OptunaState.WAITING: TrialState.RUNNING,
+    }.get(ft.state, TrialState.FAILED)
+    error = None
+    if state is TrialState.FAILED:
+        error = ft.user_attrs.get(ERROR_ATTR) or (
+            "pruned" if ft.state == OptunaState.PRUNED else "failed without an error message"
+        )
+    return TrialRecord(
+        number=ft.number,
+        params=ft.params,
+        state=state,
+        value=ft.value if state is TrialState.COMPLETE else None,
+        error=error,
+        started_at=ft.datetime_start,
+        finished_at=ft.datetime_complete,
+    )

@@ -1,0 +1,376 @@
+"""Studies and the tune loop: ask, evaluate, tell, record — and resume after a crash.
+
+A :class:`Study` is a named record of trials in a storage (see :mod:`metahpo.storage`).
+:func:`tune` runs one optimizer against an objective and records every trial before and after it
+runs, so that nothing completed is ever lost:
+
+* a trial is written as RUNNING (with its parameters) before the objective is called;
+* an exception, ``None``, NaN or infinity from the objective makes it FAILED with the error text;
+* running ``tune`` again with the same study name resumes: finished trials are replayed into the
+  optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted);
+* several processes may tune one study at once; each replays the others' finished trials before
+  every ``ask`` and the storage gives every trial a unique number.
+
+``n_trials`` is the size the study should reach: finished trials (COMPLETE or FAILED, except those
+failed because their process died) plus trials running in other processes. Re-running a command
+after a crash therefore finishes the study instead of starting over.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+import time
+import traceback
+import uuid
+from typing import Any, Callable, Mapping
+
+from metahpo.distributions import space_to_optuna
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer, check_direction
+from metahpo.optimizers.registry import create_optimizer
+from metahpo.space import SearchSpace
+from metahpo.storage import (
+    ERROR_ATTR,
+    INTERRUPTED_ATTR,
+    fail_dead_trials,
+    mark_this_process,
+    open_storage,
+    record_from_optuna,
+)
+from metahpo.trial import TrialRecord, TrialState, outcome
+
+logger = logging.getLogger("metahpo")
+
+SPACE_ATTR = "metahpo:space"
+
+
+class Study:
+    """A named record of trials in a storage.
+
+    Use :func:`tune` to create and run one, :func:`load_study` to open an existing one.
+    """
+
+    def __init__(self, *, storage: Any, study_id: int, name: str) -> None:
+        self._storage = storage
+        self._study_id = study_id
+        self.name = name
+
+    @property
+    def direction(self) -> str:
+        from optuna.study import StudyDirection
+
+        d = self._storage.get_study_directions(self._study_id)[0]
+        return "maximize" if d == StudyDirection.MAXIMIZE else "minimize"
+
+    @property
+    def space(self) -> SearchSpace | None:
+        """The search space the study was created with (``None`` for foreign Optuna studies)."""
+        data = self._storage.get_study_user_attrs(self._study_id).get(SPACE_ATTR)
+        return SearchSpace.from_dict(data) if data else None
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """All trials, ordered by number."""
+        fts = self._storage.get_all_trials(self._study_id, deepcopy=False)
+        return sorted((record_from_optuna(ft) for ft in fts), key=lambda r: r.number)
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        done = [t for t in self.trials if t.state is TrialState.COMPLETE]
+        if not done:
+            raise MetaHPOError(f"study {self.name!r} has no completed trial yet")
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        return min(done, key=lambda t: sign * t.value)
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_value(self) -> float:
+        return self.best_trial.value
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dict per trial: number, state, value, error, times, ``params_<name>``."""
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {
+                "number": t.number,
+                "state": t.state.value,
+                "value": t.value,
+                "error": t.error,
+                "started_at": t.started_at.isoformat() if t.started_at else None,
+                "finished_at": t.finished_at.isoformat() if t.finished_at else None,
+                "duration_s": t.duration_s,
+            }
+            row.update({f"params_{k}": v for k, v in t.params.items()})
+            rows.append(row)
+        return rows
+
+    def to_csv(self, path: str) -> None:
+        rows = self.to_records()
+        fields: list[str] = []
+        for row in rows:
+            fields.extend(k for k in row if k not in fields)
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields or ["number"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def to_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MetaHPOError("to_dataframe() needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.to_records())
+
+
+def list_studies(storage: str) -> list[Study]:
+    """Every study in an existing storage."""
+    st = open_storage(storage, must_exist=True)
+    try:
+        summaries = st.get_all_studies()
+    except Exception as exc:
+        raise MetaHPOError(f"cannot read storage {storage!r}: {type(exc).__name__}: {exc}") from None
+    return [Study(storage=st, study_id=s._study_id, name=s.study_name) for s in summaries]
+
+
+def load_study(study_name: str, storage: str) -> Study:
+    """Open an existing study by name."""
+    st = open_storage(storage, must_exist=True)
+    return _existing(st, study_name, storage)
+
+
+def _existing(st: Any, study_name: str, url: str | None) -> Study:
+    try:
+        study_id = st.get_study_id_from_name(study_name)
+    except KeyError:
+        names = [s.study_name for s in st.get_all_studies()]
+        raise MetaHPOError(
+            f"no study named {study_name!r} in {url!r}; studies there: {names or 'none'}"
+        ) from None
+    return Study(storage=st, study_id=study_id, name=study_name)
+
+
+def _create_or_load(
+    st: Any, study_name: str, url: str | None, space: SearchSpace, direction: str
+) -> Study:
+    from optuna.exceptions import DuplicatedStudyError
+    from optuna.study import StudyDirection
+
+    optuna_direction = StudyDirection.MAXIMIZE if direction == "maximize" else StudyDirection.MINIMIZE
+    try:
+        study_id = st.create_new_study([optuna_direction], study_name)
+        st.set_study_user_attr(study_id, SPACE_ATTR, space.to_dict())
+        return Study(storage=st, study_id=study_id, name=study_name)
+    except DuplicatedStudyError:
+        pass
+    study = _existing(st, study_name, url)
+    for _ in range(50):  # another process may be between creating the study and saving its space
+        saved = study.space
+        if saved is not None:
+            break
+        time.sleep(0.1)
+    if saved is not None and saved != space:
+        raise MetaHPOError(
+            f"study {study_name!r} was created with another search space; resume it with the same "
+            "space or choose a new study name"
+        )
+    if study.direction != direction:
+        raise MetaHPOError(
+            f"study {study_name!r} was created to {study.direction}, not to {direction}"
+        )
+    return study
+
+
+class _Heartbeat:
+    """Records a heartbeat for a running trial every interval (RDB storages only)."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self._thread = None
+        if interval:
+            storage.record_heartbeat(trial_id)
+            self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+            self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a transient database error must not kill the trial
+                logger.debug("heartbeat failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _sync(study: Study, opt: Optimizer, seen: set[int]) -> None:
+    """Tell the optimizer every finished trial of the study it has not seen yet."""
+    from optuna.trial import TrialState as OptunaState
+
+    st = study._storage
+    fts = st.get_all_trials(
+        study._study_id, deepcopy=False, states=(OptunaState.COMPLETE, OptunaState.FAIL)
+    )
+    for ft in sorted(fts, key=lambda f: f.number):
+        if ft.number in seen:
+            continue
+        seen.add(ft.number)
+        rec = record_from_optuna(ft)
+        try:
+            opt.add_trial(rec.params, rec.value, error=rec.error)
+        except MetaHPOError:
+            logger.warning("trial %d does not fit the search space; not replayed", ft.number)
+
+
+def _study_size(study: Study) -> int:
+    from optuna.trial import TrialState as OptunaState
+
+    n = 0
+    for ft in study._storage.get_all_trials(study._study_id, deepcopy=False):
+        if ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR):
+            continue
+        n += 1
+    return n
+
+
+def _run_trial(
+    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], seen: set[int],
+    catch: tuple[type[BaseException], ...],
+) -> TrialRecord:
+    st = study._storage
+    distributions = space_to_optuna(opt.space)
+    trial = opt.ask()
+    trial_id = st.create_new_trial(study._study_id)
+    number = st.get_trial_number_from_id(trial_id)
+    seen.add(number)
+    for name, value in trial.params.items():
+        dist = distributions[name]
+        st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
+    mark_this_process(st, trial_id)
+    heartbeat = _Heartbeat(st, trial_id)
+    try:
+        value, error = objective(dict(trial.params)), None
+    except catch as exc:
+        value, error = None, f"{type(exc).__name__}: {exc}"
+        logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
+    except BaseException as exc:
+        heartbeat.stop()
+        st.set_trial_user_attr(trial_id, ERROR_ATTR, f"interrupted: {type(exc).__name__}")
+        st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        _finish(st, trial_id, TrialState.FAILED, None)
+        opt.tell(trial, error=f"interrupted: {type(exc).__name__}")
+        raise
+    heartbeat.stop()
+    state, v, err = outcome(value, error)
+    if err is not None:
+        st.set_trial_user_attr(trial_id, ERROR_ATTR, err)
+    _finish(st, trial_id, state, v)
+    opt.tell(trial, v, error=err)
+    return record_from_optuna(st.get_trial(trial_id))
+
+
+def _finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> None:
+    from optuna.trial import TrialState as OptunaState
+
+    if state is TrialState.COMPLETE:
+        st.set_trial_state_values(trial_id, OptunaState.COMPLETE, [value])
+    else:
+        st.set_trial_state_values(trial_id, OptunaState.FAIL)
+
+
+def tune(
+    objective: Callable[[dict[str, Any]], Any],
+    space: SearchSpace,
+    *,
+    optimizer: str | Optimizer = "random",
+    n_trials: int,
+    direction: str = "minimize",
+    seed: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    timeout: float | None = None,
+    show_progress: bool = True,
+    catch: tuple[type[BaseException], ...] = (Exception,),
+    **options: Any,
+) -> Study:
+    """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
+
+    Args:
+        objective: ``objective(params) -> float``; ``params`` is a dict of decoded values.
+            Exceptions of a type in ``catch``, ``None``, NaN and infinities make failed trials.
+        space: the search space.
+        optimizer: a registered name (see :func:`metahpo.available_optimizers`) or an instance.
+        n_trials: the number of trials the study should hold when this call returns (see the
+            module docstring for what counts).
+        direction: ``"minimize"`` or ``"maximize"``.
+        seed: the optimizer's seed.
+        storage: database URL (e.g. ``sqlite:///studies.db``); ``None`` keeps the study in memory.
+        study_name: name of the study to create or resume; default: a new unique name.
+        timeout: start no new trial after this many seconds.
+        show_progress: show a progress bar with the best value so far.
+        catch: exception types recorded as failed trials instead of stopping the loop.
+        **options: keyword options of the optimizer.
+    """
+    if not isinstance(space, SearchSpace):
+        raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+    check_direction(direction)
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
+        raise MetaHPOError(f"n_trials must be a non-negative int, got {n_trials!r}")
+    if not callable(objective):
+        raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
+    st = open_storage(storage)
+    name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
+    study = _create_or_load(st, name, storage, space, direction)
+    interrupted = fail_dead_trials(st, study._study_id)
+    if interrupted:
+        logger.warning("study %r: trials %s were left running by a dead process; marked failed",
+                       name, interrupted)
+    if isinstance(optimizer, Optimizer):
+        opt = optimizer
+        if opt.space != space or opt.direction != direction:
+            raise MetaHPOError("the optimizer instance was built for another space or direction")
+    else:
+        opt = create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+    seen: set[int] = set()
+    _sync(study, opt, seen)
+    start = time.monotonic()
+    progress = _progress(show_progress, n_trials, _study_size(study))
+    try:
+        while _study_size(study) < n_trials:
+            if timeout is not None and time.monotonic() - start >= timeout:
+                break
+            _sync(study, opt, seen)
+            _run_trial(study, opt, objective, seen, catch)
+            if progress is not None:
+                progress.n = min(_study_size(study), n_trials)
+                best = opt.best
+                if best is not None:
+                    progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
+                progress.refresh()
+    finally:
+        if progress is not None:
+            progress.close()
+    return study
+
+
+def _progress(show: bool, total: int, initial: int) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=min(initial, total), desc="metahpo", unit="trial")
+
+
+def params_table(params: Mapping[str, Any]) -> str:
+    """``name=value`` pairs on one line, for logs and the CLI."""
+    return ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in params.items())

@@ -1,0 +1,1 @@
+"""Objectives to tune: real PyTorch trainings, surrogate benchmarks and synthetic functions."""

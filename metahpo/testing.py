@@ -1,0 +1,192 @@
+"""The conformance suite every registered optimizer must pass.
+
+Use it from a test module, parametrized over :func:`metahpo.available_optimizers`::
+
+    @pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
+    @pytest.mark.parametrize("name", available_optimizers())
+    def test_conformance(name, check):
+        check(name, **OPTIONS.get(name, {}))
+
+Each check builds fresh optimizers with ``create_optimizer(name, space, seed=..., **options)``,
+drives them through the ask/tell contract and raises ``AssertionError`` on a violation. Budgets
+are small so that the whole suite runs in seconds per optimizer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.registry import create_optimizer, restore_optimizer
+from metahpo.space import Categorical, Float, Int, SearchSpace
+from metahpo.trial import TrialState
+
+
+def mixed_space(n: int) -> SearchSpace:
+    """A space of ``n`` parameters cycling through every parameter kind."""
+    makers: list[Callable[[int], Any]] = [
+        lambda i: Float(f"x{i}", -2.0, 3.0),
+        lambda i: Float(f"x{i}", 1e-5, 1e-1, log=True),
+        lambda i: Int(f"x{i}", -3, 7),
+        lambda i: Int(f"x{i}", 16, 512, log=True),
+        lambda i: Categorical(f"x{i}", ["a", "b", "c"]),
+        lambda i: Float(f"x{i}", 0.0, 1.0, step=0.25),
+        lambda i: Int(f"x{i}", 0, 20, step=5),
+        lambda i: Categorical(f"x{i}", [1, 2.5, True, None]),
+    ]
+    return SearchSpace([makers[i % len(makers)](i) for i in range(n)])
+
+
+SPACES = {
+    "float1": SearchSpace([Float("x", -1.0, 1.0)]),
+    "logint1": SearchSpace([Int("n", 1, 1000, log=True)]),
+    "cat1": SearchSpace([Categorical("c", ["relu", "tanh", "gelu"])]),
+    "mixed20": mixed_space(20),
+}
+
+
+def _objective(space: SearchSpace, params: dict[str, Any]) -> float:
+    """A smooth deterministic test objective on the unit cube (minimum near 0.3 everywhere)."""
+    u = space.encode(params)
+    return float(((u - 0.3) ** 2).sum())
+
+
+def _check_params(space: SearchSpace, params: dict[str, Any]) -> None:
+    assert list(params) == space.names, f"params {list(params)} != space names {space.names}"
+    for p in space:
+        v = params[p.name]
+        if isinstance(p, Float):
+            assert isinstance(v, float), f"{p.name}: {v!r} is not a float"
+            assert p.low <= v <= p.high, f"{p.name}: {v} outside [{p.low}, {p.high}]"
+            if p.step is not None:
+                k = (v - p.low) / p.step
+                assert abs(k - round(k)) < 1e-6, f"{p.name}: {v} is not on the step grid"
+        elif isinstance(p, Int):
+            assert type(v) is int, f"{p.name}: {v!r} is not an int"
+            assert p.low <= v <= p.high, f"{p.name}: {v} outside [{p.low}, {p.high}]"
+            assert (v - p.low) % p.step == 0, f"{p.name}: {v} is not on the step grid"
+        else:
+            assert p.contains(v), f"{p.name}: {v!r} is not one of {p.choices}"
+            assert any(type(c) is type(v) and c == v for c in p.choices), (
+                f"{p.name}: {v!r} has the wrong type for choices {p.choices}"
+            )
+
+
+def _run(opt: Optimizer, n: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(n):
+        trial = opt.ask()
+        out.append(dict(trial.params))
+        opt.tell(trial, _objective(opt.space, trial.params))
+    return out
+
+
+def check_bounds_and_types(name: str, **options: Any) -> None:
+    """Every proposal is inside its bounds, on its step grid, and of the parameter's type."""
+    for label, space in SPACES.items():
+        for direction in ("minimize", "maximize"):
+            opt = create_optimizer(name, space, direction=direction, seed=0, **options)
+            for params in _run(opt, 12):
+                _check_params(space, params)
+            assert len(opt.history) == 12, f"{label}: history has {len(opt.history)} trials"
+
+
+def check_same_seed_same_sequence(name: str, **options: Any) -> None:
+    """Two optimizers with the same seed and the same tells propose the same trials."""
+    space = SPACES["mixed20"]
+    a = _run(create_optimizer(name, space, seed=7, **options), 10)
+    b = _run(create_optimizer(name, space, seed=7, **options), 10)
+    assert a == b, "the same seed gave different sequences"
+
+
+def check_failed_trials(name: str, **options: Any) -> None:
+    """None, NaN, inf and explicit errors are recorded as FAILED and the optimizer carries on."""
+    for space in (SPACES["float1"], SPACES["mixed20"]):
+        opt = create_optimizer(name, space, seed=1, **options)
+        bad = [None, math.nan, math.inf, -math.inf, "error"]
+        for i in range(15):
+            trial = opt.ask()
+            _check_params(space, dict(trial.params))
+            if i % 3 == 0:
+                kind = bad[(i // 3) % len(bad)]
+                rec = opt.tell(trial, error="boom") if kind == "error" else opt.tell(trial, kind)
+                assert rec.state is TrialState.FAILED and rec.error, "a bad value was not FAILED"
+            else:
+                opt.tell(trial, _objective(space, trial.params))
+        states = [r.state for r in opt.history]
+        assert states.count(TrialState.FAILED) == 5, states
+        all_failed = create_optimizer(name, space, seed=2, **options)
+        for _ in range(8):
+            trial = all_failed.ask()
+            _check_params(space, dict(trial.params))
+            all_failed.tell(trial, error="always fails")
+
+
+def check_pending_trials(name: str, **options: Any) -> None:
+    """Several asks before the tells are allowed; pending continuous proposals are distinct."""
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Float("c", 1e-3, 1.0, log=True)])
+    opt = create_optimizer(name, space, seed=3, **options)
+    _run(opt, 3)
+    for _ in range(3):
+        batch = [opt.ask() for _ in range(4)]
+        numbers = [t.number for t in batch]
+        assert len(set(numbers)) == 4, f"pending trials share numbers: {numbers}"
+        points = {tuple(sorted(t.params.items())) for t in batch}
+        assert len(points) == 4, "pending trials repeat each other"
+        assert len(opt.pending) == 4
+        for t in reversed(batch):
+            _check_params(space, dict(t.params))
+            opt.tell(t, _objective(space, t.params))
+    assert not opt.pending
+    trial = opt.ask()
+    opt.tell(trial, 1.0)
+    for bad in (lambda: opt.tell(trial, 1.0), lambda: opt.tell(type(trial)(10_000, trial.params), 1.0)):
+        try:
+            bad()
+        except MetaHPOError:
+            continue
+        raise AssertionError("telling a finished or unknown trial did not raise MetaHPOError")
+
+
+def check_state_round_trip(name: str, **options: Any) -> None:
+    """An optimizer restored from ``json(state_dict())`` proposes what the original would."""
+    space = SPACES["mixed20"]
+    opt = create_optimizer(name, space, seed=5, **options)
+    _run(opt, 6)
+    opt.tell(opt.ask(), error="failed on purpose")
+    pending = opt.ask()
+    state = json.loads(json.dumps(opt.state_dict()))
+    clone = restore_optimizer(state)
+    assert [t.number for t in clone.pending] == [pending.number]
+    clone.tell(clone.pending[0], _objective(space, pending.params))
+    opt.tell(pending, _objective(space, pending.params))
+    assert _run(opt, 5) == _run(clone, 5), "restored optimizer diverged from the original"
+
+
+def check_replayed_trials(name: str, **options: Any) -> None:
+    """Trials added from elsewhere (``add_trial``) are accepted and counted in the history."""
+    space = SPACES["mixed20"]
+    rng = np.random.default_rng(0)
+    opt = create_optimizer(name, space, seed=4, **options)
+    for _ in range(6):
+        params = space.decode(rng.random(space.dim))
+        opt.add_trial(params, _objective(space, params))
+    opt.add_trial(space.decode(rng.random(space.dim)), error="crashed elsewhere")
+    for params in _run(opt, 4):
+        _check_params(space, params)
+    assert [r.number for r in opt.history] == list(range(11))
+
+
+CONFORMANCE_CHECKS = [
+    check_bounds_and_types,
+    check_same_seed_same_sequence,
+    check_failed_trials,
+    check_pending_trials,
+    check_state_round_trip,
+    check_replayed_trials,
+]

@@ -1,0 +1,101 @@
+"""Trials: what an optimizer proposes and what a study records.
+
+``Trial`` is a proposal (number and decoded parameters), handed out by ``Optimizer.ask()``.
+``TrialRecord`` is its outcome: state, objective value or error text, and timestamps. Both are
+small frozen records; nothing else carries trial state around.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from metahpo.errors import MetaHPOError
+
+
+class TrialState(str, enum.Enum):
+    """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A configuration proposed by an optimizer.
+
+    Attributes:
+        number: the trial's position in the history (0-based, unique within a study or optimizer).
+        params: decoded parameter values, ``{name: value}``, in the space's order.
+    """
+
+    number: int
+    params: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:
+            raise MetaHPOError(f"a trial number must be a non-negative int, got {self.number!r}")
+        object.__setattr__(self, "params", dict(self.params))
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A trial and its outcome.
+
+    Attributes:
+        number: as in :class:`Trial`.
+        params: decoded parameter values.
+        state: RUNNING, COMPLETE or FAILED.
+        value: the objective value of a COMPLETE trial (finite), else ``None``.
+        error: why a FAILED trial failed (exception text, "objective returned nan", ...).
+        started_at, finished_at: wall-clock times (``finished_at`` is ``None`` while RUNNING).
+    """
+
+    number: int
+    params: Mapping[str, Any]
+    state: TrialState
+    value: float | None = None
+    error: str | None = None
+    started_at: datetime | None = field(default=None, compare=False)
+    finished_at: datetime | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "state", TrialState(self.state))
+        if self.state is TrialState.COMPLETE:
+            if self.value is None or not math.isfinite(self.value):
+                raise MetaHPOError(f"a complete trial needs a finite value, got {self.value!r}")
+            object.__setattr__(self, "value", float(self.value))
+        elif self.value is not None:
+            raise MetaHPOError(f"a {self.state.value} trial has no value, got {self.value!r}")
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, str | None]:
+    """Classify what an objective returned: ``(state, value, error)``.
+
+    ``None``, NaN, infinities, non-numbers and an explicit ``error`` all make a FAILED trial, so
+    that a broken evaluation is recorded rather than fed to an optimizer as a number.
+    """
+    if error is not None:
+        return TrialState.FAILED, None, str(error)
+    if value is None:
+        return TrialState.FAILED, None, "objective returned None"
+    if isinstance(value, bool):
+        return TrialState.FAILED, None, f"objective returned a bool ({value!r}), not a number"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return TrialState.FAILED, None, f"objective returned {type(value).__name__}, not a number"
+    if not math.isfinite(v):
+        return TrialState.FAILED, None, f"objective returned {v}"
+    return TrialState.COMPLETE, v, None

@@ -1,0 +1,97 @@
+"""The metahpo command: tune, studies, and one clear line for every user mistake."""
+
+import subprocess
+import sys
+
+import pytest
+
+from metahpo import Float, Int, SearchSpace
+
+SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
+
+
+def run(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "metahpo", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "objective_mod.py").write_text(
+        "def objective(params):\n    return (params['x'] - 1.0) ** 2 + params['n']\n"
+    )
+    return tmp_path
+
+
+def test_help_lists_the_commands(tmp_path):
+    out = run(tmp_path, "--help")
+    assert out.returncode == 0
+    for command in ("tune", "studies", "demo", "optimizers"):
+        assert command in out.stdout
+
+
+def test_tune_into_sqlite_then_list_and_show(workdir):
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml", "--optimizer",
+              "grid", "--trials", "9", "--storage", url, "--study", "cli", "--seed", "0",
+              "--option", "resolution=3", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "9 trials (9 complete, 0 failed)" in out.stdout
+    listed = run(workdir, "studies", "list", "--storage", url)
+    assert listed.returncode == 0 and listed.stdout.startswith("cli\tminimize\t9 trials")
+    shown = run(workdir, "studies", "show", "cli", "--storage", url)
+    assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
+    run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
+    rows = (workdir / "out.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("number,state,value") and len(rows) == 10
+
+
+def test_objective_from_a_file_path(workdir):
+    out = run(workdir, "tune", "objective_mod.py:objective", "--space", "space.yaml",
+              "--trials", "3", "--direction", "maximize", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "3 complete" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tune", "objective_mod:objective", "--space", "bad.yaml", "--trials", "3"],
+         "unknown type 'floaty'"),
+        (["tune", "objective_mod:objective", "--space", "missing.yaml", "--trials", "3"],
+         "cannot read search space file"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--optimizer", "nope"], "unknown optimizer 'nope'; available:"),
+        (["tune", "no_such_module:f", "--space", "space.yaml", "--trials", "3"],
+         "cannot import objective 'no_such_module:f'"),
+        (["tune", "objective_mod:missing", "--space", "space.yaml", "--trials", "3"],
+         "has no function 'missing'"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--option", "resolution=0", "--optimizer", "grid"], "resolution must be an int >= 1"),
+        (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
+        (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
+        (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
+        (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
+    ],
+)
+def test_user_mistakes_print_one_clear_line(workdir, args, message):
+    (workdir / "bad.yaml").write_text("x: {type: floaty, low: 0, high: 1}\n")
+    (workdir / "garbage.db").write_bytes(b"this is not a database" * 100)
+    if "empty.db" in " ".join(args):
+        from metahpo.storage import open_storage
+
+        open_storage(f"sqlite:///{workdir / 'empty.db'}")
+    out = run(workdir, *args)
+    assert out.returncode == 2, out
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("metahpo: error: "), out.stderr
+    assert message in lines[0]
+
+
+def test_demo_tunes_a_real_cnn(tmp_path):
+    out = run(tmp_path, "demo", "--trials", "3", "--epochs", "2", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "3 trials (3 complete, 0 failed)" in out.stdout
+    assert "test accuracy of the best configuration" in out.stdout

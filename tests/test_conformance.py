@@ -1,0 +1,43 @@
+"""Every registered optimizer passes the conformance suite of metahpo.testing."""
+
+import numpy as np
+import pytest
+
+from metahpo import available_optimizers
+from metahpo.optimizers import registry
+from metahpo.optimizers.random import RandomSearch
+from metahpo.testing import CONFORMANCE_CHECKS, check_pending_trials, check_same_seed_same_sequence
+
+# Options an optimizer needs beyond the defaults to run the suite quickly (one entry per optimizer
+# that needs any).
+OPTIONS: dict[str, dict] = {}
+
+
+def test_foundation_optimizers_are_registered():
+    assert {"random", "grid"} <= set(available_optimizers())
+
+
+@pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", available_optimizers())
+def test_conformance(name, check):
+    check(name, **OPTIONS.get(name, {}))
+
+
+class _IgnoresSeed(RandomSearch):
+    def _propose(self):
+        return self.space.decode(np.random.default_rng().random(self.space.dim))
+
+
+class _RepeatsPending(RandomSearch):
+    def _propose(self):
+        return self.space.decode(np.full(self.space.dim, 0.5))
+
+
+@pytest.mark.parametrize(
+    "cls, check",
+    [(_IgnoresSeed, check_same_seed_same_sequence), (_RepeatsPending, check_pending_trials)],
+)
+def test_the_suite_catches_broken_optimizers(monkeypatch, cls, check):
+    monkeypatch.setattr(registry, "optimizer_class", lambda name: cls)
+    with pytest.raises(AssertionError):
+        check("broken")

@@ -1,0 +1,145 @@
+"""Search spaces: validation, unit-cube encoding, and JSON/YAML/ConfigSpace round trips."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace
+from metahpo.testing import mixed_space
+
+LCBENCH_CONFIGSPACE = Path(__file__).resolve().parents[2] / "shared/data/yahpo/lcbench/config_space.json"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Float("x", 1.0, 1.0), "low must be smaller than high"),
+        (lambda: Float("x", 2.0, 1.0), "low must be smaller than high"),
+        (lambda: Int("n", 5, 5), "low must be smaller than high"),
+        (lambda: Float("x", 0.0, 1.0, log=True), "log-scale parameter needs low > 0"),
+        (lambda: Float("x", -1.0, 1.0, log=True), "log-scale parameter needs low > 0"),
+        (lambda: Int("n", 0, 10, log=True), "log-scale integer needs low >= 1"),
+        (lambda: Float("x", 0.0, 1.0, step=0.3), "does not fit"),
+        (lambda: Int("n", 0, 10, step=3), "does not fit"),
+        (lambda: Float("x", 0.0, 1.0, step=-0.5), "step must be positive"),
+        (lambda: Float("x", 1e-3, 1.0, log=True, step=0.001), "step cannot be combined with log"),
+        (lambda: Float("x", 0.0, math.inf), "finite number"),
+        (lambda: Int("n", 0.5, 3), "must be an integer"),
+        (lambda: Categorical("c", []), "must not be empty"),
+        (lambda: Categorical("c", ["a", "b", "a"]), "duplicate choice 'a'"),
+        (lambda: Categorical("c", "abc"), "choices must be a list"),
+        (lambda: Categorical("c", [[1, 2]]), "must be None, bool, int, float or str"),
+        (lambda: Float("", 0.0, 1.0), "non-empty strings"),
+        (lambda: SearchSpace([Float("x", 0, 1), Int("x", 0, 3)]), "duplicate parameter name 'x'"),
+        (lambda: SearchSpace([]), "at least one parameter"),
+    ],
+)
+def test_invalid_spaces_raise_clear_errors(make, message):
+    with pytest.raises(MetaHPOError, match=message):
+        make()
+
+
+def test_encode_decode_round_trip_every_kind():
+    space = mixed_space(16)
+    rng = np.random.default_rng(0)
+    for u in rng.random((200, space.dim)):
+        params = space.decode(u)
+        space.validate(params)
+        again = space.decode(space.encode(params))
+        assert again == params
+
+
+def test_log_float_is_log_uniform_in_the_unit_cube():
+    p = Float("lr", 1e-4, 1e-1, log=True)
+    assert p.decode(0.0) == pytest.approx(1e-4)
+    assert p.decode(1.0) == pytest.approx(1e-1)
+    assert p.decode(0.5) == pytest.approx(math.sqrt(1e-4 * 1e-1))
+    assert p.encode(1e-2) == pytest.approx(2 / 3)
+
+
+def test_ints_and_steps_land_on_their_grid_with_equal_bins():
+    p = Int("n", 0, 20, step=5)
+    values = [p.decode(u) for u in np.linspace(0, 1, 1001)]
+    assert set(values) == {0, 5, 10, 15, 20}
+    counts = [values.count(v) for v in (0, 5, 10, 15, 20)]
+    assert max(counts) - min(counts) <= 2
+    f = Float("x", 0.0, 1.0, step=0.25)
+    assert {f.decode(u) for u in np.linspace(0, 1, 101)} == {0.0, 0.25, 0.5, 0.75, 1.0}
+    logint = Int("b", 16, 512, log=True)
+    assert logint.decode(0.0) == 16 and logint.decode(1.0) == 512
+    assert all(isinstance(logint.decode(u), int) for u in np.linspace(0, 1, 50))
+
+
+def test_categorical_equal_bins_and_exact_types():
+    c = Categorical("c", [1, True, "1", None])
+    assert [c.decode(u) for u in (0.1, 0.3, 0.6, 0.9)] == [1, True, "1", None]
+    assert c.encode(True) == pytest.approx(0.375)
+    assert c.encode(1) == pytest.approx(0.125)
+
+
+def test_validate_names_and_ranges():
+    space = SearchSpace([Float("x", 0.0, 1.0), Int("n", 1, 3)])
+    with pytest.raises(MetaHPOError, match="missing \\['n'\\]"):
+        space.validate({"x": 0.5})
+    with pytest.raises(MetaHPOError, match="outside"):
+        space.validate({"x": 2.0, "n": 1})
+    with pytest.raises(MetaHPOError, match="outside"):
+        space.validate({"x": 0.5, "n": 1.5})
+
+
+def test_json_and_yaml_round_trip(tmp_path):
+    space = mixed_space(20)
+    assert SearchSpace.from_json(space.to_json()) == space
+    assert SearchSpace.from_yaml(space.to_yaml()) == space
+    for suffix in (".json", ".yaml"):
+        path = tmp_path / f"space{suffix}"
+        space.save(path)
+        assert SearchSpace.from_file(path) == space
+
+
+def test_yaml_written_by_hand(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "lr: {type: float, low: 1.0e-4, high: 0.1, log: true}\n"
+        "layers: {type: int, low: 1, high: 4}\n"
+        "act: {type: categorical, choices: [relu, tanh]}\n"
+    )
+    space = SearchSpace.from_file(path)
+    assert space.names == ["lr", "layers", "act"]
+    assert space["lr"] == Float("lr", 1e-4, 0.1, log=True)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("lr: {type: float, low: 1}\n", "missing \\['high'\\]"),
+        ("lr: {type: double, low: 0, high: 1}\n", "unknown type 'double'"),
+        ("lr: {type: float, low: 0, high: 1, lgo: true}\n", "unknown keys \\['lgo'\\]"),
+        ("- just a list\n", "mapping from parameter name"),
+        ("lr: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_space_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    with pytest.raises(MetaHPOError, match=message):
+        SearchSpace.from_file(path)
+
+
+def test_missing_space_file(tmp_path):
+    with pytest.raises(MetaHPOError, match="cannot read search space file"):
+        SearchSpace.from_file(tmp_path / "nope.yaml")
+
+
+def test_reads_yahpo_lcbench_configspace():
+    space = SearchSpace.from_file(LCBENCH_CONFIGSPACE)
+    assert space.dim == 9
+    assert space["batch_size"] == Int("batch_size", 16, 512, log=True)
+    assert space["learning_rate"].log and space["max_dropout"] == Float("max_dropout", 0.0, 1.0)
+    assert len(space["OpenML_task_id"].choices) == 34
+    hpo = space.without("OpenML_task_id", "epoch")
+    assert hpo.dim == 7
+    assert SearchSpace.from_json(json.dumps(json.loads(LCBENCH_CONFIGSPACE.read_text()))) == space

@@ -1,0 +1,157 @@
+"""The tune loop and persistent studies: failures, resume after SIGKILL, concurrent workers."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import metahpo
+from metahpo import Float, Int, MetaHPOError, SearchSpace, TrialState, load_study, tune
+
+SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
+
+OBJECTIVE_MODULE = '''
+import os, time
+CALLS = 0
+def objective(params):
+    global CALLS
+    CALLS += 1
+    if os.environ.get("HANG_AT") and CALLS == int(os.environ["HANG_AT"]):
+        open(os.environ["READY_FILE"], "w").close()
+        time.sleep(120)
+    time.sleep(float(os.environ.get("SLEEP", "0")))
+    return (params["x"] - 1.0) ** 2 + params["n"]
+'''
+
+
+def quadratic(params):
+    return (params["x"] - 1.0) ** 2 + params["n"]
+
+
+def test_tune_in_memory_records_every_trial():
+    study = tune(quadratic, SPACE, optimizer="random", n_trials=25, seed=0, show_progress=False)
+    assert len(study.trials) == 25
+    assert [t.number for t in study.trials] == list(range(25))
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert study.best_value == min(t.value for t in study.trials)
+    assert study.best_value == quadratic(study.best_params)
+    assert all(t.started_at <= t.finished_at for t in study.trials)
+
+
+def test_maximize_picks_the_largest_value():
+    study = tune(quadratic, SPACE, n_trials=15, direction="maximize", seed=1, show_progress=False)
+    assert study.best_value == max(t.value for t in study.trials)
+
+
+def test_failed_trials_are_recorded_and_tuning_goes_on():
+    def flaky(params):
+        if params["n"] % 3 == 0:
+            raise RuntimeError("out of memory")
+        if params["n"] == 4:
+            return float("nan")
+        if params["n"] == 5:
+            return None
+        return quadratic(params)
+
+    study = tune(flaky, SPACE, n_trials=40, seed=2, show_progress=False)
+    assert len(study.trials) == 40
+    errors = {t.error for t in study.trials if t.state is TrialState.FAILED}
+    assert errors == {"RuntimeError: out of memory", "objective returned nan", "objective returned None"}
+    assert all(t.value is not None for t in study.trials if t.state is TrialState.COMPLETE)
+    assert study.best_params["n"] in (1, 2, 7, 8)
+
+
+def test_timeout_stops_starting_trials():
+    study = tune(lambda p: time.sleep(0.05) or 1.0, SPACE, n_trials=1000, timeout=0.3,
+                 show_progress=False)
+    assert 1 <= len(study.trials) < 50
+
+
+def test_sqlite_study_outlives_the_process_and_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    tune(quadratic, SPACE, optimizer="grid", n_trials=10, storage=url, study_name="s", seed=0,
+         show_progress=False)
+    study = tune(quadratic, SPACE, optimizer="grid", n_trials=25, storage=url, study_name="s",
+                 seed=0, show_progress=False)
+    trials = load_study("s", url).trials
+    assert len(trials) == 25 and [t.number for t in trials] == list(range(25))
+    points = {tuple(t.params.values()) for t in trials}
+    assert len(points) == 25, "the resumed grid repeated points it had been told about"
+    assert study.best_value == min(t.value for t in trials)
+    again = tune(quadratic, SPACE, n_trials=25, storage=url, study_name="s", show_progress=False)
+    assert len(again.trials) == 25, "re-running a finished study ran more trials"
+
+
+def test_resume_with_another_space_or_direction_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", show_progress=False)
+    other = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 9)])
+    with pytest.raises(MetaHPOError, match="another search space"):
+        tune(quadratic, other, n_trials=3, storage=url, study_name="s", show_progress=False)
+    with pytest.raises(MetaHPOError, match="created to minimize"):
+        tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", direction="maximize",
+             show_progress=False)
+
+
+def _cli(tmp_path, *args, env=None):
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "objective_mod.py").write_text(OBJECTIVE_MODULE)
+    cmd = [sys.executable, "-m", "metahpo", "tune", "objective_mod:objective", "--space",
+           "space.yaml", "--quiet", *args]
+    return subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_mid_run_loses_nothing_and_counts_nothing_twice(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    args = ["--trials", "12", "--storage", url, "--study", "k", "--seed", "0"]
+    ready = tmp_path / "ready"
+    proc = _cli(tmp_path, *args, env={"HANG_AT": "6", "READY_FILE": str(ready)})
+    deadline = time.time() + 120
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "the objective never reached its 6th call"
+        time.sleep(0.05)
+    before = {t.number: t for t in load_study("k", url).trials}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    completed_before = {n: t for n, t in before.items() if t.state is TrialState.COMPLETE}
+    assert len(completed_before) == 5
+    assert before[5].state is TrialState.RUNNING
+
+    resumed = _cli(tmp_path, *args)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+
+    trials = load_study("k", url).trials
+    assert [t.number for t in trials] == list(range(len(trials)))
+    for n, t in completed_before.items():
+        assert trials[n] == t, "a trial completed before the kill changed"
+    assert trials[5].state is TrialState.FAILED and "died" in trials[5].error
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert len(complete) == 12 and len(trials) == 13
+    assert not any(t.state is TrialState.RUNNING for t in trials)
+
+
+def test_two_processes_share_one_sqlite_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    args = ["--trials", "24", "--storage", url, "--study", "shared"]
+    procs = [_cli(tmp_path, *args, "--seed", str(i), env={"SLEEP": "0.05"}) for i in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    trials = load_study("shared", url).trials
+    numbers = [t.number for t in trials]
+    assert numbers == list(range(len(trials))), "trial numbers are not unique and contiguous"
+    assert 24 <= len(trials) <= 25
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert len({tuple(t.params.values()) for t in trials}) == len(trials)
+
+
+def test_public_api_names():
+    for name in ("Float", "Int", "Categorical", "SearchSpace", "create_optimizer", "tune",
+                 "available_optimizers", "Study", "Trial", "MetaHPOError"):
+        assert hasattr(metahpo, name)
