@@ -112,16 +112,20 @@ class Float:
             u = (v - self.low) / (self.high - self.low)
         return min(max(u, 0.0), 1.0)
 
-    def decode(self, u: float) -> float:
-        u = min(max(float(u), 0.0), 1.0)
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Values of unit-interval numbers, vectorised: any shape in, same shape out (float)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         if self.step is not None:
             n = self.n_values
-            k = min(int(u * n), n - 1)
-            return min(round(self.low + k * self.step, 12), self.high)
+            k = np.minimum(np.floor(u * n), n - 1)
+            return np.minimum(np.round(self.low + k * self.step, 12), self.high)
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
-            return min(max(math.exp(lo + u * (hi - lo)), self.low), self.high)
-        return min(max(self.low + u * (self.high - self.low), self.low), self.high)
+            return np.clip(np.exp(lo + u * (hi - lo)), self.low, self.high)
+        return np.clip(self.low + u * (self.high - self.low), self.low, self.high)
+
+    def decode(self, u: float) -> float:
+        return float(self.decode_array(np.asarray(u))[()])
 
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -196,13 +200,17 @@ class Int:
         k = min(max(round((v - self.low) / self.step), 0), self.n_values - 1)
         return (k + 0.5) / self.n_values
 
-    def decode(self, u: float) -> int:
-        u = min(max(float(u), 0.0), 1.0)
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Values of unit-interval numbers, vectorised (integers stored as float)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         if self.log:
             lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
-            return min(max(int(round(math.exp(lo + u * (hi - lo)))), self.low), self.high)
-        k = min(int(u * self.n_values), self.n_values - 1)
+            return np.clip(np.round(np.exp(lo + u * (hi - lo))), self.low, self.high)
+        k = np.minimum(np.floor(u * self.n_values), self.n_values - 1)
         return self.low + k * self.step
+
+    def decode(self, u: float) -> int:
+        return int(self.decode_array(np.asarray(u))[()])
 
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -223,6 +231,7 @@ class Categorical:
     """A parameter that takes one of a fixed list of choices (``None``, bool, int, float or str).
 
     Choices keep their order: an optimizer sees choice ``i`` of ``k`` at ``(i + 0.5) / k``.
+    Choices must differ under ``==`` (``1``, ``1.0`` and ``True`` are one choice), as in Optuna.
     """
 
     name: str
@@ -243,10 +252,12 @@ class Categorical:
                     f"parameter {self.name!r}: choices must be None, bool, int, float or str, "
                     f"got {c!r} ({type(c).__name__})"
                 )
-        keys = [(type(c).__name__, c) for c in choices]
-        if len(set(keys)) != len(keys):
-            dup = next(c for i, c in enumerate(choices) if keys.index(keys[i]) != i)
-            raise MetaHPOError(f"parameter {self.name!r}: duplicate choice {dup!r}")
+        for i, c in enumerate(choices):
+            if any(c == other for other in choices[:i]):
+                raise MetaHPOError(
+                    f"parameter {self.name!r}: duplicate choice {c!r} (choices must differ "
+                    "under ==, so 1, 1.0 and True count as the same choice)"
+                )
         object.__setattr__(self, "choices", choices)
 
     @property
@@ -255,19 +266,21 @@ class Categorical:
 
     def index(self, value: Any) -> int:
         for i, c in enumerate(self.choices):
-            if type(c) is type(value) and c == value:
-                return i
-        for i, c in enumerate(self.choices):
-            if c == value and not isinstance(c, bool) and not isinstance(value, bool):
+            if c == value:
                 return i
         raise MetaHPOError(f"parameter {self.name!r}: {value!r} is not one of {self.choices!r}")
 
     def encode(self, value: Any) -> float:
         return (self.index(value) + 0.5) / len(self.choices)
 
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Choice indices of unit-interval numbers, vectorised (int array)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        k = len(self.choices)
+        return np.minimum(np.floor(u * k), k - 1).astype(np.int64)
+
     def decode(self, u: float) -> ChoiceValue:
-        u = min(max(float(u), 0.0), 1.0)
-        return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
+        return self.choices[int(self.decode_array(np.asarray(u))[()])]
 
     def contains(self, value: Any) -> bool:
         try:
@@ -360,6 +373,15 @@ class SearchSpace:
         if not np.all(np.isfinite(arr)):
             raise MetaHPOError(f"cannot decode a point with non-finite entries: {arr.tolist()}")
         return {p.name: p.decode(x) for p, x in zip(self._params, arr)}
+
+    def decode_columns(self, u: np.ndarray) -> list[np.ndarray]:
+        """Vectorised decode of points ``(n, dim)``: one array ``(n,)`` per parameter.
+
+        Numerical parameters give their values (integers as float), categorical ones the index
+        of the choice. Used where many configurations are scored at once (surrogates).
+        """
+        arr = np.asarray(u, dtype=float).reshape(-1, self.dim)
+        return [p.decode_array(arr[:, i]) for i, p in enumerate(self._params)]
 
     def round_trip(self, u: np.ndarray) -> np.ndarray:
         """Snap unit-cube points, shape ``(n, dim)`` or ``(dim,)``, to the encodings of their values."""

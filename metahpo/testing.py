@@ -37,7 +37,8 @@ def mixed_space(n: int) -> SearchSpace:
         lambda i: Categorical(f"x{i}", ["a", "b", "c"]),
         lambda i: Float(f"x{i}", 0.0, 1.0, step=0.25),
         lambda i: Int(f"x{i}", 0, 20, step=5),
-        lambda i: Categorical(f"x{i}", [1, 2.5, True, None]),
+        lambda i: Categorical(f"x{i}", [1, 2.5, "auto", None]),
+        lambda i: Categorical(f"x{i}", [True, False]),
     ]
     return SearchSpace([makers[i % len(makers)](i) for i in range(n)])
 

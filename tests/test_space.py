@@ -74,10 +74,12 @@ def test_ints_and_steps_land_on_their_grid_with_equal_bins():
 
 
 def test_categorical_equal_bins_and_exact_types():
-    c = Categorical("c", [1, True, "1", None])
-    assert [c.decode(u) for u in (0.1, 0.3, 0.6, 0.9)] == [1, True, "1", None]
-    assert c.encode(True) == pytest.approx(0.375)
+    c = Categorical("c", [1, False, "1", None])
+    assert [c.decode(u) for u in (0.1, 0.3, 0.6, 0.9)] == [1, False, "1", None]
+    assert c.encode(False) == pytest.approx(0.375)
     assert c.encode(1) == pytest.approx(0.125)
+    with pytest.raises(MetaHPOError, match="duplicate choice True"):
+        Categorical("c", [1, True])
 
 
 def test_validate_names_and_ranges():
@@ -143,3 +145,17 @@ def test_reads_yahpo_lcbench_configspace():
     hpo = space.without("OpenML_task_id", "epoch")
     assert hpo.dim == 7
     assert SearchSpace.from_json(json.dumps(json.loads(LCBENCH_CONFIGSPACE.read_text()))) == space
+
+
+def test_vectorised_decode_agrees_with_decode():
+    space = mixed_space(16)
+    u = np.random.default_rng(1).random((300, space.dim))
+    u[:5] = 0.0
+    u[5:10] = 1.0
+    columns = space.decode_columns(u)
+    for row, point in enumerate(u):
+        params = space.decode(point)
+        for p, col in zip(space, columns):
+            expected = params[p.name]
+            got = p.choices[int(col[row])] if isinstance(p, Categorical) else col[row]
+            assert got == expected

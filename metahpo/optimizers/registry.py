@@ -17,6 +17,10 @@ from metahpo.space import SearchSpace
 _REGISTRY: dict[str, str] = {
     "random": "metahpo.optimizers.random:RandomSearch",
     "grid": "metahpo.optimizers.grid:GridSearch",
+    "tpe": "metahpo.optimizers.tpe:TPE",
+    "gp": "metahpo.optimizers.gp:GaussianProcessBO",
+    "cmaes": "metahpo.optimizers.cmaes:CMAES",
+    "evolution": "metahpo.optimizers.evolution:RegularizedEvolution",
 }
 
 

@@ -1,0 +1,130 @@
+"""Optuna samplers behind metahpo's ask/tell contract.
+
+TPE, GP-based Bayesian optimization and CMA-ES are Optuna's well-kept implementations; metahpo
+reuses them rather than writing them again. The adapter keeps a private in-memory Optuna study:
+``ask`` is ``study.ask(distributions)``, ``tell`` is ``study.tell``, ``add_trial`` is
+``study.add_trial``.
+
+Reproducibility and state: a fresh sampler is built for every ``ask`` with a seed drawn from the
+optimizer's own generator, so the whole state is that generator, the history and the samplers'
+per-trial system attributes (where CMA-ES keeps its search distribution). ``state_dict`` stores
+those attributes, and a restored optimizer continues exactly where the original was.
+"""
+
+from __future__ import annotations
+
+import abc
+import warnings
+from typing import Any, Mapping
+
+from metahpo.distributions import space_to_optuna
+from metahpo.optimizers.base import Optimizer
+from metahpo.space import SearchSpace
+from metahpo.trial import Trial, TrialRecord, TrialState
+
+
+class OptunaSamplerOptimizer(Optimizer):
+    """Base of the optimizers that delegate to an ``optuna.samplers.BaseSampler``."""
+
+    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        import optuna
+
+        self._distributions = space_to_optuna(space)
+        direction = "maximize" if self.direction == "maximize" else "minimize"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._study = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), direction=direction,
+                sampler=optuna.samplers.RandomSampler(seed=0),
+            )
+        self._inner: dict[int, int] = {}
+
+    @abc.abstractmethod
+    def _make_sampler(self, seed: int) -> Any:
+        """A new Optuna sampler seeded with ``seed``."""
+
+    def _propose(self) -> dict[str, Any]:
+        import optuna
+
+        seed = int(self._rng.integers(2**31 - 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._study.sampler = self._make_sampler(seed)
+            previous = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.ERROR)
+            try:
+                ot = self._study.ask(self._distributions)
+            finally:
+                optuna.logging.set_verbosity(previous)
+        self._last_inner = ot.number
+        return {name: ot.params[name] for name in self.space.names}
+
+    def ask(self) -> Trial:
+        trial = super().ask()
+        self._inner[trial.number] = self._last_inner
+        return trial
+
+    def _observe(self, record: TrialRecord) -> None:
+        import optuna
+
+        inner = self._inner.get(record.number)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if inner is not None:
+                state = (optuna.trial.TrialState.COMPLETE if record.state is TrialState.COMPLETE
+                         else optuna.trial.TrialState.FAIL)
+                self._study.tell(inner, record.value, state=state)
+                return
+            self._study.add_trial(self._frozen(record.params, record.value, {}))
+            self._inner[record.number] = self._study.trials[-1].number
+
+    def _frozen(self, params: Mapping[str, Any], value: float | None,
+                system_attrs: Mapping[str, Any]) -> Any:
+        import optuna
+
+        state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
+        return optuna.trial.create_trial(
+            params=dict(params), distributions=self._distributions, value=value, state=state,
+            system_attrs=dict(system_attrs),
+        )
+
+    # state ------------------------------------------------------------------------------------
+
+    def _extra_state(self) -> dict[str, Any]:
+        trials = self._study.get_trials(deepcopy=False)
+        return {
+            "inner": {str(k): v for k, v in self._inner.items()},
+            "system_attrs": [dict(t.system_attrs) for t in trials],
+            "params": [dict(t.params) for t in trials],
+            "values": [t.value for t in trials],
+            "states": [t.state.name for t in trials],
+        }
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        import optuna
+
+        if not extra:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), direction=self._study.direction,
+                sampler=optuna.samplers.RandomSampler(seed=0),
+            )
+            storage = study._storage
+            for params, value, state, attrs in zip(extra["params"], extra["values"],
+                                                   extra["states"], extra["system_attrs"]):
+                if state == "RUNNING":
+                    template = optuna.trial.FrozenTrial(
+                        number=-1, state=optuna.trial.TrialState.RUNNING, value=None,
+                        datetime_start=None, datetime_complete=None, params=dict(params),
+                        distributions=self._distributions, user_attrs={},
+                        system_attrs=dict(attrs), intermediate_values={}, trial_id=-1,
+                    )
+                    storage.create_new_trial(study._study_id, template_trial=template)
+                else:
+                    study.add_trial(self._frozen(params, value if state == "COMPLETE" else None,
+                                                 attrs))
+        self._study = study
+        self._inner = {int(k): v for k, v in extra["inner"].items()}

@@ -1,0 +1,31 @@
+"""Tree-structured Parzen Estimator (Bergstra et al., 2011), Optuna's TPESampler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahpo.optimizers.optuna_adapter import OptunaSamplerOptimizer
+from metahpo.space import SearchSpace
+
+
+class TPE(OptunaSamplerOptimizer):
+    """Optuna's multivariate TPE with a constant liar for pending trials.
+
+    Options:
+        n_startup_trials: random trials before the model is used, default 10.
+        multivariate: model parameters jointly, default True.
+        constant_liar: treat pending trials as bad so parallel workers spread out, default True.
+    """
+
+    name = "tpe"
+
+    def __init__(self, space: SearchSpace, *, n_startup_trials: int = 10, multivariate: bool = True,
+                 constant_liar: bool = True, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self._sampler_options = dict(n_startup_trials=n_startup_trials, multivariate=multivariate,
+                                     constant_liar=constant_liar)
+
+    def _make_sampler(self, seed: int) -> Any:
+        from optuna.samplers import TPESampler
+
+        return TPESampler(seed=seed, **self._sampler_options)

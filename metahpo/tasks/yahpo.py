@@ -1,0 +1,302 @@
+"""YAHPO Gym surrogate benchmarks, read directly with onnxruntime.
+
+A YAHPO data folder holds one sub-folder per scenario (``lcbench``, ``rbv2_xgboost``, ...) with a
+ConfigSpace file (``config_space.json``), the categorical encoding (``encoding.json``) and the
+surrogate (``model.onnx``). The surrogate takes ``x_cont`` (float32, natural units, in the
+scenario's ``cont_names`` order; NaN for inactive parameters) and ``x_cat`` (int32 codes from
+``encoding.json`` in ``cat_names`` order; ``#na#`` for inactive ones) and returns one column per
+target in ``y_names`` order.
+
+The ``yahpo-gym`` package is not used (it pins numpy<2 and an old ConfigSpace); the scenario
+metadata below restates what YAHPO Gym v1.0 publishes for each scenario.
+
+The data folder comes from, in order: the ``data_path`` argument (CLI ``--yahpo-data``), the
+environment variable ``METAHPO_YAHPO_DATA``, then ``../shared/data/yahpo`` beside the current
+directory or beside the metahpo source tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from metahpo.errors import MetaHPOError
+from metahpo.space import Categorical, SearchSpace
+from metahpo.tasks.base import Task
+
+ENV_VAR = "METAHPO_YAHPO_DATA"
+
+
+@dataclass(frozen=True)
+class ScenarioMeta:
+    """What the surrogate of one YAHPO scenario expects and returns."""
+
+    targets: tuple[str, ...]
+    minimize: tuple[bool, ...]
+    cont_names: tuple[str, ...]
+    cat_names: tuple[str, ...]
+    instance_param: str | None
+    fidelity_params: tuple[str, ...]
+    runtime_name: str | None
+    default_target: str
+
+
+def _meta(targets, minimize, cont, cat, instance, fidelity, runtime, default) -> ScenarioMeta:
+    return ScenarioMeta(tuple(targets), tuple(minimize), tuple(cont), tuple(cat), instance,
+                        tuple(fidelity), runtime, default)
+
+
+_RBV2_Y = ["acc", "bac", "auc", "brier", "logloss", "timetrain", "timepredict"]
+_RBV2_MIN = [False, False, False, True, True, True, True]
+_IAML_Y = ["mmce", "f1", "auc", "logloss", "ramtrain", "rammodel", "rampredict", "timetrain",
+           "timepredict", "mec", "ias", "nf"]
+_IAML_MIN = [True, False, False, True, True, True, True, True, True, True, True, True]
+_XGB = ["nrounds", "eta", "gamma", "lambda", "alpha", "subsample", "max_depth",
+        "min_child_weight", "colsample_bytree", "colsample_bylevel", "rate_drop", "skip_drop"]
+
+
+def _rbv2(cont: list[str], cat: list[str]) -> ScenarioMeta:
+    return _meta(_RBV2_Y, _RBV2_MIN, cont + ["trainsize"], ["task_id"] + cat + ["repl"],
+                 "task_id", ["trainsize", "repl"], "timetrain", "acc")
+
+
+def _iaml(cont: list[str], cat: list[str]) -> ScenarioMeta:
+    return _meta(_IAML_Y, _IAML_MIN, cont + ["trainsize"], ["task_id"] + cat, "task_id",
+                 ["trainsize"], "timetrain", "mmce")
+
+
+_NB301_CATS = (
+    [f"NetworkSelectorDatasetInfo_COLON_darts_COLON_edge_normal_{i}" for i in range(14)]
+    + [f"NetworkSelectorDatasetInfo_COLON_darts_COLON_edge_reduce_{i}" for i in range(14)]
+    + [f"NetworkSelectorDatasetInfo_COLON_darts_COLON_inputs_node_normal_{i}" for i in (3, 4, 5)]
+    + [f"NetworkSelectorDatasetInfo_COLON_darts_COLON_inputs_node_reduce_{i}" for i in (3, 4, 5)]
+)
+
+SCENARIOS: dict[str, ScenarioMeta] = {
+    "lcbench": _meta(
+        ["time", "val_accuracy", "val_cross_entropy", "val_balanced_accuracy",
+         "test_cross_entropy", "test_balanced_accuracy"],
+        [True, False, True, False, True, False],
+        ["epoch", "batch_size", "learning_rate", "momentum", "weight_decay", "num_layers",
+         "max_units", "max_dropout"],
+        ["OpenML_task_id"], "OpenML_task_id", ["epoch"], "time", "val_accuracy"),
+    "fcnet": _meta(
+        ["valid_loss", "valid_mse", "runtime", "n_params"], [True, True, True, True],
+        ["epoch", "replication", "batch_size", "dropout_1", "dropout_2", "init_lr", "n_units_1",
+         "n_units_2"],
+        ["task", "activation_fn_1", "activation_fn_2", "lr_schedule"], "task",
+        ["epoch"], "runtime", "valid_loss"),
+    "nb301": _meta(
+        ["val_accuracy", "val_cross_entropy", "runtime", "runtime_increase"],
+        [False, True, True, True], ["epoch"], _NB301_CATS, None, ["epoch"], "runtime",
+        "val_accuracy"),
+    "taskset": _meta(
+        ["train", "valid1", "valid2", "test"], [True, True, True, True],
+        ["epoch", "replication", "learning_rate", "beta1", "beta2", "epsilon", "l1", "l2",
+         "linear_decay", "exponential_decay"],
+        ["task_name", "optimizer"], "task_name", ["epoch", "replication"], None, "valid1"),
+    "rbv2_svm": _rbv2(["cost", "gamma", "tolerance", "degree"], ["kernel", "num.impute.selected.cpo"]),
+    "rbv2_ranger": _rbv2(
+        ["num.trees", "sample.fraction", "mtry.power", "min.node.size", "num.random.splits"],
+        ["respect.unordered.factors", "splitrule", "num.impute.selected.cpo"]),
+    "rbv2_rpart": _rbv2(["cp", "maxdepth", "minbucket", "minsplit"], ["num.impute.selected.cpo"]),
+    "rbv2_glmnet": _rbv2(["alpha", "s"], ["num.impute.selected.cpo"]),
+    "rbv2_xgboost": _rbv2(_XGB, ["booster", "num.impute.selected.cpo"]),
+    "rbv2_aknn": _rbv2(["k", "M", "ef", "ef_construction"], ["distance", "num.impute.selected.cpo"]),
+    "rbv2_super": _rbv2(
+        ["svm.cost", "svm.gamma", "svm.tolerance", "svm.degree", "glmnet.alpha", "glmnet.s",
+         "rpart.cp", "rpart.maxdepth", "rpart.minbucket", "rpart.minsplit", "ranger.num.trees",
+         "ranger.sample.fraction", "ranger.mtry.power", "ranger.min.node.size",
+         "ranger.num.random.splits", "aknn.k", "aknn.M", "aknn.ef", "aknn.ef_construction"]
+        + [f"xgboost.{n}" for n in _XGB],
+        ["learner_id", "svm.kernel", "ranger.respect.unordered.factors", "ranger.splitrule",
+         "aknn.distance", "xgboost.booster", "num.impute.selected.cpo"]),
+    "iaml_ranger": _iaml(
+        ["num.trees", "sample.fraction", "mtry.ratio", "min.node.size", "num.random.splits"],
+        ["replace", "respect.unordered.factors", "splitrule"]),
+    "iaml_rpart": _iaml(["cp", "maxdepth", "minbucket", "minsplit"], []),
+    "iaml_glmnet": _iaml(["alpha", "s"], []),
+    "iaml_xgboost": _iaml(_XGB, ["booster"]),
+    "iaml_super": _iaml(
+        ["ranger.num.trees", "ranger.sample.fraction", "ranger.mtry.ratio", "ranger.min.node.size",
+         "ranger.num.random.splits", "rpart.cp", "rpart.maxdepth", "rpart.minbucket",
+         "rpart.minsplit", "glmnet.alpha", "glmnet.s"] + [f"xgboost.{n}" for n in _XGB],
+        ["learner", "ranger.replace", "ranger.respect.unordered.factors", "ranger.splitrule",
+         "xgboost.booster"]),
+}
+
+
+def yahpo_data_path(path: str | os.PathLike | None = None) -> Path:
+    """The YAHPO data folder: ``path``, else ``$METAHPO_YAHPO_DATA``, else ``../shared/data/yahpo``."""
+    if path is not None:
+        candidates = [Path(path)]
+    elif os.environ.get(ENV_VAR):
+        candidates = [Path(os.environ[ENV_VAR])]
+    else:
+        source_root = Path(__file__).resolve().parents[2]
+        candidates = [Path.cwd().parent / "shared/data/yahpo", Path.cwd() / "shared/data/yahpo",
+                      source_root.parent / "shared/data/yahpo"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise MetaHPOError(
+        "YAHPO data folder not found (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + f"); pass --yahpo-data PATH or set {ENV_VAR}"
+    )
+
+
+class YahpoScenario:
+    """One scenario of a YAHPO data folder: its space, instances and batched surrogate.
+
+    Args:
+        name: scenario name, one of :data:`SCENARIOS`.
+        data_path: the YAHPO data folder (see :func:`yahpo_data_path`).
+    """
+
+    def __init__(self, name: str, data_path: str | os.PathLike | None = None) -> None:
+        if name not in SCENARIOS:
+            raise MetaHPOError(f"unknown YAHPO scenario {name!r}; known: {', '.join(SCENARIOS)}")
+        self.name = name
+        self.meta = SCENARIOS[name]
+        self.folder = yahpo_data_path(data_path) / name
+        for f in ("config_space.json", "encoding.json", "model.onnx"):
+            if not (self.folder / f).is_file():
+                raise MetaHPOError(f"YAHPO scenario {name!r}: missing {self.folder / f}")
+        self.full_space = SearchSpace.from_file(self.folder / "config_space.json")
+        try:
+            self.encoding: dict[str, dict[str, int]] = json.loads(
+                (self.folder / "encoding.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise MetaHPOError(f"{self.folder / 'encoding.json'} is not valid JSON: {exc}") from None
+        fixed = [p for p in (self.meta.instance_param, *self.meta.fidelity_params) if p]
+        self.space = self.full_space.without(*[p for p in fixed if p in self.full_space.names])
+
+    @property
+    def instances(self) -> list[str]:
+        """Instance ids (e.g. OpenML task ids), as strings, in the ConfigSpace's order."""
+        if self.meta.instance_param is None:
+            return ["default"]
+        param = self.full_space[self.meta.instance_param]
+        return [str(c) for c in param.choices]
+
+    def fidelity_max(self) -> dict[str, Any]:
+        """The largest value of every fidelity parameter (the default evaluation budget)."""
+        out: dict[str, Any] = {}
+        for name in self.meta.fidelity_params:
+            p = self.full_space[name]
+            out[name] = p.choices[-1] if isinstance(p, Categorical) else p.high
+        return out
+
+    @cached_property
+    def _session(self) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        try:
+            return ort.InferenceSession(str(self.folder / "model.onnx"), sess_options=opts,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise MetaHPOError(f"cannot load surrogate {self.folder / 'model.onnx'}: {exc}") from None
+
+    def _code(self, name: str, value: Any) -> int:
+        table = self.encoding.get(name, {})
+        key = str(value)
+        if key not in table and isinstance(value, float) and value.is_integer():
+            key = str(int(value))
+        if key not in table:
+            raise MetaHPOError(f"YAHPO scenario {self.name!r}: no code for {name}={value!r}")
+        return table[key]
+
+    def predict(self, u: np.ndarray, instance: str, fixed: Mapping[str, Any] | None = None) -> np.ndarray:
+        """All targets of configurations given as unit-cube points of :attr:`space`.
+
+        Args:
+            u: points ``(n, dim)`` in the unit cube of the HPO space (instance and fidelity
+                parameters excluded).
+            instance: the instance id.
+            fixed: fidelity values (default: :meth:`fidelity_max`).
+
+        Returns:
+            ``(n, len(meta.targets))`` float array, in ``meta.targets`` order.
+        """
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        n = u.shape[0]
+        values: dict[str, np.ndarray] = {}
+        for p, col in zip(self.space, self.space.decode_columns(u)):
+            if isinstance(p, Categorical):
+                codes = np.array([self._code(p.name, c) for c in p.choices], dtype=np.int32)
+                values[p.name] = codes[col.astype(int)]
+            else:
+                values[p.name] = col
+        constants = {**self.fidelity_max(), **(fixed or {})}
+        if self.meta.instance_param is not None:
+            constants[self.meta.instance_param] = instance
+        for name, value in constants.items():
+            if name in self.meta.cat_names:
+                values[name] = np.full(n, self._code(name, value), dtype=np.int32)
+            else:
+                values[name] = np.full(n, float(value))
+        na = self.encoding
+        x_cont = np.stack([values.get(c, np.full(n, np.nan)) for c in self.meta.cont_names],
+                          axis=1).astype(np.float32)
+        x_cat = np.stack(
+            [values[c] if c in values else np.full(n, na.get(c, {}).get("#na#", 0))
+             for c in self.meta.cat_names], axis=1).astype(np.int32)
+        out = self._session.run(None, {"x_cont": x_cont, "x_cat": x_cat})[0]
+        return np.asarray(out, dtype=float)
+
+    def task(self, instance: str, *, target: str | None = None) -> "YahpoTask":
+        return YahpoTask(self, str(instance), target=target)
+
+
+class YahpoTask(Task):
+    """One instance of a YAHPO scenario as a task (objective: ``target`` at the largest fidelity)."""
+
+    def __init__(self, scenario: YahpoScenario, instance: str, *, target: str | None = None) -> None:
+        if instance not in scenario.instances:
+            raise MetaHPOError(
+                f"YAHPO scenario {scenario.name!r} has no instance {instance!r}; "
+                f"instances: {', '.join(scenario.instances)}"
+            )
+        target = target or scenario.meta.default_target
+        if target not in scenario.meta.targets:
+            raise MetaHPOError(
+                f"YAHPO scenario {scenario.name!r} has no target {target!r}; "
+                f"targets: {', '.join(scenario.meta.targets)}"
+            )
+        self.scenario = scenario
+        self.instance = instance
+        self.target = target
+        self._column = scenario.meta.targets.index(target)
+        self.space = scenario.space
+        self.direction = "minimize" if scenario.meta.minimize[self._column] else "maximize"
+        self.name = f"{scenario.name}/{instance}"
+
+    def evaluate_unit(self, u: np.ndarray) -> np.ndarray:
+        return self.scenario.predict(u, self.instance)[:, self._column]
+
+    def evaluate(self, params: Mapping[str, Any]) -> float:
+        return float(self.evaluate_unit(self.space.encode(params)[None, :])[0])
+
+
+def parse_instances(spec: str | Sequence[str] | None, scenario: YahpoScenario,
+                    named: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Instances from ``"all"``, a named split (e.g. ``"test"``) or ``"ID,ID,..."``."""
+    if spec is None or spec == "all":
+        return scenario.instances
+    if isinstance(spec, str) and named and spec in named:
+        return list(named[spec])
+    ids = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s) for s in spec]
+    unknown = [i for i in ids if i not in scenario.instances]
+    if unknown:
+        raise MetaHPOError(f"unknown {scenario.name} instances {unknown}")
+    return ids
