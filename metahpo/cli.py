@@ -128,6 +128,109 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
+def _cmd_meta_train(args: argparse.Namespace) -> None:
+    import shlex
+
+    import torch
+
+    from metahpo import __version__
+    from metahpo.meta.cli_support import build_distribution, default_out
+    from metahpo.meta.train import TrainConfig, meta_train, save_training_curve
+    from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
+
+    torch.set_num_threads(args.threads)
+    out = default_out(args.out)
+    dims = [int(d) for d in args.dims.split(",")]
+    dist, validation, space = build_distribution(
+        args.tasks, instances=args.instances, dims=dims,
+        validation_instances=args.validation_instances, data_path=args.yahpo_data,
+        n_random=args.bounds_samples,
+    )
+    policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
+                                 dim_ids=len(space) if space else 0)
+    config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
+                         episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
+                         entropy_coef=args.entropy, seed=args.seed, time_limit_s=args.time_limit,
+                         validate_every=args.validate_every)
+    policy, curve = meta_train(dist, policy_config=policy_config, config=config,
+                               validation=validation or None, progress=not args.quiet)
+    command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    info = PolicyInfo(config=policy_config, space=space, training_tasks=dist.describe(),
+                      command=command, metahpo_version=__version__,
+                      notes={"iterations_run": len(curve), "seconds": curve[-1]["seconds"],
+                             "final_train_regret_mean": curve[-1]["regret_mean"]})
+    save_policy(policy, info, out)
+    json_path, png_path = save_training_curve(curve, out.with_suffix(""), config)
+    print(f"wrote {out} ({len(curve)} iterations, {curve[-1]['seconds']:.0f} s), "
+          f"training curve {png_path}")
+
+
+def _label_options(texts: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``LABEL.KEY=VALUE`` entries to ``{label: {key: value}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for text in texts:
+        key, value = _parse_option(text)
+        if "." not in key:
+            raise MetaHPOError(f"--option expects OPTIMIZER.KEY=VALUE here, got {text!r}")
+        label, _, name = key.partition(".")
+        out.setdefault(label, {})[name] = value
+    return out
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    import shlex
+
+    from metahpo.benchmarks.runner import Suite, load_records, run_suite
+    from metahpo.reports.summary import markdown_table, write_report
+
+    suite = Suite(tasks=args.tasks, instances=args.instances,
+                  dims=tuple(int(d) for d in args.dims.split(",")),
+                  optimizers=tuple(o.strip() for o in args.optimizers.split(",") if o.strip()),
+                  options=_label_options(args.option), budget=args.budget, seeds=args.seeds,
+                  data_path=args.yahpo_data)
+    command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet)
+    records = load_records(args.out)
+    paths = write_report(records, args.out)
+    print(markdown_table(__import__("json").loads(paths["json"].read_text())))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    import json
+
+    from metahpo.benchmarks.runner import load_records
+    from metahpo.reports.summary import markdown_table, write_report
+
+    paths = write_report(load_records(args.dir), args.dir)
+    print(markdown_table(json.loads(paths["json"].read_text())))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _cmd_portfolio(args: argparse.Namespace) -> None:
+    import json
+    import shlex
+
+    from metahpo.meta.distributions import TrainingTask
+    from metahpo.meta.portfolio import build_portfolio
+    from metahpo.tasks.bounds import task_bounds
+    from metahpo.tasks.registry import make_tasks
+
+    tasks = make_tasks(args.tasks, instances=args.instances or "train",
+                       dims=[int(d) for d in args.dims.split(",")], data_path=args.yahpo_data)
+    if not all(t.cheap for t in tasks):
+        raise MetaHPOError("portfolio build needs cheap (surrogate or synthetic) tasks")
+    training = [TrainingTask(t, task_bounds(t)) for t in tasks]
+    configs, curve = build_portfolio(training, size=args.size, n_candidates=args.candidates,
+                                     seed=args.seed)
+    command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    data = {"space": tasks[0].space.to_dict(), "configs": configs,
+            "built_from": [t.name for t in tasks], "train_regret_curve": curve, "command": command}
+    Path(args.out).write_text(json.dumps(data, indent=1))
+    print(f"wrote {args.out}: {len(configs)} configurations, mean training regret "
+          f"{curve[0]:.4f} after 1, {curve[-1]:.4f} after {len(curve)}")
+
+
 def _cmd_optimizers(args: argparse.Namespace) -> None:
     from metahpo.optimizers.registry import available_optimizers
 
@@ -173,6 +276,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.set_defaults(func=_cmd_studies)
 
+    p = sub.add_parser("meta-train", help="meta-train an LSTM policy with REINFORCE")
+    p.add_argument("--tasks", action="append", required=True,
+                   help="yahpo:SCENARIO or synthetic:FAMILY[,FAMILY]; repeat for a mixture")
+    p.add_argument("--instances", help="YAHPO instances: train (default), all, or ID,ID,...")
+    p.add_argument("--validation-instances",
+                   help="YAHPO instances held out of training to select the best weights")
+    p.add_argument("--dims", default="2,3,4,6,8", help="dimensions of synthetic tasks")
+    p.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--tasks-per-batch", type=int, default=16)
+    p.add_argument("--episodes", type=int, default=16, help="episodes per task and batch")
+    p.add_argument("--horizon", type=int, default=50, help="trials per episode")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--entropy", type=float, default=1e-3, help="entropy bonus")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--embed", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, help="stop after this many seconds")
+    p.add_argument("--validate-every", type=int, default=25)
+    p.add_argument("--bounds-samples", type=int, default=200_000,
+                   help="random configurations per instance for the regret normalization")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--yahpo-data", help="YAHPO data folder (default: $METAHPO_YAHPO_DATA or "
+                   "../shared/data/yahpo)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_meta_train, argv=None)
+
+    p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
+    p.add_argument("--tasks", required=True, help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or digits")
+    p.add_argument("--instances", help="test (default), train, all, ID,ID,... or a count")
+    p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
+    p.add_argument("--optimizers", required=True, help="comma-separated NAME or LABEL=NAME")
+    p.add_argument("--option", action="append", default=[], metavar="LABEL.KEY=VALUE",
+                   help="optimizer option, e.g. meta.policy=lcbench; repeatable")
+    p.add_argument("--budget", type=int, default=50, help="trials per run")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--out", required=True, help="results folder (resumable)")
+    p.add_argument("--yahpo-data", help="YAHPO data folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_bench, argv=None)
+
+    p = sub.add_parser("report", help="re-render tables and plots from benchmark results")
+    p.add_argument("dir", help="results folder of 'metahpo bench'")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("portfolio", help="build a greedy portfolio on training tasks")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--tasks", required=True)
+    p.add_argument("--instances", help="training instances (default: train)")
+    p.add_argument("--dims", default="3")
+    p.add_argument("--size", type=int, default=50)
+    p.add_argument("--candidates", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--yahpo-data")
+    p.set_defaults(func=_cmd_portfolio, argv=None)
+
     p = sub.add_parser("optimizers", help="list the available optimizers")
     p.set_defaults(func=_cmd_optimizers)
     return parser
@@ -181,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is not None and hasattr(args, "argv"):
+        args.argv = list(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         import optuna

@@ -383,12 +383,24 @@ class SearchSpace:
         arr = np.asarray(u, dtype=float).reshape(-1, self.dim)
         return [p.decode_array(arr[:, i]) for i, p in enumerate(self._params)]
 
-    def round_trip(self, u: np.ndarray) -> np.ndarray:
-        """Snap unit-cube points, shape ``(n, dim)`` or ``(dim,)``, to the encodings of their values."""
-        arr = np.asarray(u, dtype=float)
-        flat = arr.reshape(-1, self.dim)
-        out = np.array([self.encode(self.decode(row)) for row in flat])
-        return out.reshape(arr.shape)
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Vectorised ``encode(decode(u))`` for points ``(n, dim)``: discrete values move to the
+        encoding of the value they decode to, continuous ones are only clipped to ``[0, 1]``."""
+        arr = np.clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
+        out = arr.copy()
+        for i, (p, col) in enumerate(zip(self._params, self.decode_columns(arr))):
+            if isinstance(p, Categorical):
+                out[:, i] = (col + 0.5) / p.n_values
+            elif isinstance(p, Int) and p.log:
+                lo, hi = math.log(p.low - 0.5), math.log(p.high + 0.5)
+                out[:, i] = (np.log(col) - lo) / (hi - lo)
+            elif p.n_values is not None:
+                out[:, i] = (np.round((col - p.low) / p.step) + 0.5) / p.n_values
+        return out
+
+    def descriptors(self) -> np.ndarray:
+        """Per-parameter descriptor ``(dim,)``: ``1 / n_values`` if discrete, else 0."""
+        return np.array([0.0 if p.n_values is None else 1.0 / p.n_values for p in self._params])
 
     def sample_unit(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform points of the unit cube, shape ``(n, dim)``."""

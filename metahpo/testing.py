@@ -9,7 +9,8 @@ Use it from a test module, parametrized over :func:`metahpo.available_optimizers
 
 Each check builds fresh optimizers with ``create_optimizer(name, space, seed=..., **options)``,
 drives them through the ask/tell contract and raises ``AssertionError`` on a violation. Budgets
-are small so that the whole suite runs in seconds per optimizer.
+are small so that the whole suite runs in seconds per optimizer. An option value may be a
+callable ``f(space) -> value`` for options that depend on the space (e.g. a portfolio file).
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ def _check_params(space: SearchSpace, params: dict[str, Any]) -> None:
             )
 
 
+def _make(name: str, space: SearchSpace, options: dict[str, Any], **kwargs: Any) -> Optimizer:
+    resolved = {k: (v(space) if callable(v) else v) for k, v in options.items()}
+    return create_optimizer(name, space, **kwargs, **resolved)
+
+
 def _run(opt: Optimizer, n: int) -> list[dict[str, Any]]:
     out = []
     for _ in range(n):
@@ -91,7 +97,7 @@ def check_bounds_and_types(name: str, **options: Any) -> None:
     """Every proposal is inside its bounds, on its step grid, and of the parameter's type."""
     for label, space in SPACES.items():
         for direction in ("minimize", "maximize"):
-            opt = create_optimizer(name, space, direction=direction, seed=0, **options)
+            opt = _make(name, space, options, direction=direction, seed=0)
             for params in _run(opt, 12):
                 _check_params(space, params)
             assert len(opt.history) == 12, f"{label}: history has {len(opt.history)} trials"
@@ -100,15 +106,15 @@ def check_bounds_and_types(name: str, **options: Any) -> None:
 def check_same_seed_same_sequence(name: str, **options: Any) -> None:
     """Two optimizers with the same seed and the same tells propose the same trials."""
     space = SPACES["mixed20"]
-    a = _run(create_optimizer(name, space, seed=7, **options), 10)
-    b = _run(create_optimizer(name, space, seed=7, **options), 10)
+    a = _run(_make(name, space, options, seed=7), 10)
+    b = _run(_make(name, space, options, seed=7), 10)
     assert a == b, "the same seed gave different sequences"
 
 
 def check_failed_trials(name: str, **options: Any) -> None:
     """None, NaN, inf and explicit errors are recorded as FAILED and the optimizer carries on."""
     for space in (SPACES["float1"], SPACES["mixed20"]):
-        opt = create_optimizer(name, space, seed=1, **options)
+        opt = _make(name, space, options, seed=1)
         bad = [None, math.nan, math.inf, -math.inf, "error"]
         for i in range(15):
             trial = opt.ask()
@@ -121,7 +127,7 @@ def check_failed_trials(name: str, **options: Any) -> None:
                 opt.tell(trial, _objective(space, trial.params))
         states = [r.state for r in opt.history]
         assert states.count(TrialState.FAILED) == 5, states
-        all_failed = create_optimizer(name, space, seed=2, **options)
+        all_failed = _make(name, space, options, seed=2)
         for _ in range(8):
             trial = all_failed.ask()
             _check_params(space, dict(trial.params))
@@ -131,7 +137,7 @@ def check_failed_trials(name: str, **options: Any) -> None:
 def check_pending_trials(name: str, **options: Any) -> None:
     """Several asks before the tells are allowed; pending continuous proposals are distinct."""
     space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Float("c", 1e-3, 1.0, log=True)])
-    opt = create_optimizer(name, space, seed=3, **options)
+    opt = _make(name, space, options, seed=3)
     _run(opt, 3)
     for _ in range(3):
         batch = [opt.ask() for _ in range(4)]
@@ -157,7 +163,7 @@ def check_pending_trials(name: str, **options: Any) -> None:
 def check_state_round_trip(name: str, **options: Any) -> None:
     """An optimizer restored from ``json(state_dict())`` proposes what the original would."""
     space = SPACES["mixed20"]
-    opt = create_optimizer(name, space, seed=5, **options)
+    opt = _make(name, space, options, seed=5)
     _run(opt, 6)
     opt.tell(opt.ask(), error="failed on purpose")
     pending = opt.ask()
@@ -173,7 +179,7 @@ def check_replayed_trials(name: str, **options: Any) -> None:
     """Trials added from elsewhere (``add_trial``) are accepted and counted in the history."""
     space = SPACES["mixed20"]
     rng = np.random.default_rng(0)
-    opt = create_optimizer(name, space, seed=4, **options)
+    opt = _make(name, space, options, seed=4)
     for _ in range(6):
         params = space.decode(rng.random(space.dim))
         opt.add_trial(params, _objective(space, params))

@@ -1,5 +1,9 @@
 """Every registered optimizer passes the conformance suite of metahpo.testing."""
 
+import json
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,7 +19,19 @@ OPTIONS: dict[str, dict] = {
     "gp": {"n_startup_trials": 3},
     "cmaes": {"n_startup_trials": 2},
     "evolution": {"population_size": 4, "tournament_size": 2},
+    "rl": {"update_every": 3},
+    "portfolio": {"portfolio": lambda space: _portfolio_file(space)},
 }
+
+
+def _portfolio_file(space):
+    """A three-entry portfolio for ``space`` in a temporary file."""
+    folder = Path(tempfile.mkdtemp(prefix="metahpo-portfolio-"))
+    rng = np.random.default_rng(0)
+    configs = [space.decode(u) for u in rng.random((3, space.dim))]
+    path = folder / "portfolio.json"
+    path.write_text(json.dumps({"space": space.to_dict(), "configs": configs}))
+    return str(path)
 
 
 def test_foundation_optimizers_are_registered():

@@ -159,3 +159,11 @@ def test_vectorised_decode_agrees_with_decode():
             expected = params[p.name]
             got = p.choices[int(col[row])] if isinstance(p, Categorical) else col[row]
             assert got == expected
+
+
+def test_snap_agrees_with_encode_of_decode():
+    space = mixed_space(16)
+    u = np.random.default_rng(2).random((200, space.dim))
+    snapped = space.snap(u)
+    expected = np.stack([space.encode(space.decode(row)) for row in u])
+    np.testing.assert_allclose(snapped, expected, atol=1e-9)

@@ -23,21 +23,29 @@ from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState
 
 
+def _quiet_study(direction: str) -> Any:
+    """A private in-memory Optuna study, created without Optuna's log line."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                       direction=direction,
+                                       sampler=optuna.samplers.RandomSampler(seed=0))
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
 class OptunaSamplerOptimizer(Optimizer):
     """Base of the optimizers that delegate to an ``optuna.samplers.BaseSampler``."""
 
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        import optuna
-
         self._distributions = space_to_optuna(space)
-        direction = "maximize" if self.direction == "maximize" else "minimize"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._study = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(), direction=direction,
-                sampler=optuna.samplers.RandomSampler(seed=0),
-            )
+        self._study = _quiet_study(self.direction)
         self._inner: dict[int, int] = {}
 
     @abc.abstractmethod
@@ -106,12 +114,9 @@ class OptunaSamplerOptimizer(Optimizer):
 
         if not extra:
             return
+        study = _quiet_study(self.direction)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            study = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(), direction=self._study.direction,
-                sampler=optuna.samplers.RandomSampler(seed=0),
-            )
             storage = study._storage
             for params, value, state, attrs in zip(extra["params"], extra["values"],
                                                    extra["states"], extra["system_attrs"]):

@@ -21,6 +21,9 @@ _REGISTRY: dict[str, str] = {
     "gp": "metahpo.optimizers.gp:GaussianProcessBO",
     "cmaes": "metahpo.optimizers.cmaes:CMAES",
     "evolution": "metahpo.optimizers.evolution:RegularizedEvolution",
+    "meta": "metahpo.optimizers.meta:MetaOptimizer",
+    "rl": "metahpo.optimizers.rl:PerTaskRL",
+    "portfolio": "metahpo.optimizers.portfolio:Portfolio",
 }
 
 

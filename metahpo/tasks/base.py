@@ -27,6 +27,9 @@ class Task(abc.ABC):
     name: str
     space: SearchSpace
     direction: str
+    #: True where ``evaluate_unit`` is cheap and vectorised (surrogates, synthetic functions), so
+    #: that a strong best value can be computed for normalized regret (see ``tasks.bounds``).
+    cheap: bool = False
 
     @abc.abstractmethod
     def evaluate(self, params: Mapping[str, Any]) -> float:

@@ -261,6 +261,8 @@ class YahpoScenario:
 class YahpoTask(Task):
     """One instance of a YAHPO scenario as a task (objective: ``target`` at the largest fidelity)."""
 
+    cheap = True
+
     def __init__(self, scenario: YahpoScenario, instance: str, *, target: str | None = None) -> None:
         if instance not in scenario.instances:
             raise MetaHPOError(

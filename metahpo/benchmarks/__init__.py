@@ -1,0 +1,1 @@
+"""Benchmark suites and their runner: optimizer x task x seed, resumable and parallel."""

@@ -1,0 +1,236 @@
+"""Run a benchmark suite: every optimizer on every task with every seed, for a budget of trials.
+
+Each run is one independent search recorded as one JSON file
+``OUT/raw/<optimizer>/<task>/seed<k>.json`` with every trial's value (``null`` when failed),
+the time spent in ``ask`` (ms), the parameters, the task's regret bounds and, for tasks with a
+test split, the test score of the best configuration. Files are written atomically when a run
+ends, so an interrupted suite resumes by skipping the runs whose file exists. Runs are spread
+over worker processes.
+
+Optimizers are given as ``NAME`` or ``LABEL=NAME`` (e.g. ``meta_fake=meta``), with options per
+label (``{"meta_fake": {"fake_feedback": True}}``). A meta-learned optimizer is only scored on
+tasks it was not trained on: a policy or portfolio whose training tasks include a suite task is
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.registry import create_optimizer, optimizer_class
+from metahpo.tasks.base import Task
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.registry import make_tasks
+from metahpo.trial import TrialState
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What to run.
+
+    Attributes:
+        tasks: task spec (see :mod:`metahpo.tasks.registry`).
+        instances: instances of the spec (``test``, ``all``, ``ID,ID``, a count...).
+        dims: dimensions for synthetic specs.
+        optimizers: ``NAME`` or ``LABEL=NAME`` entries.
+        options: ``{label: {option: value}}``.
+        budget: trials per run.
+        seeds: number of seeds (0 .. seeds-1).
+        data_path: YAHPO data folder (``None``: the default search).
+    """
+
+    tasks: str
+    instances: str | None = None
+    dims: tuple[int, ...] = (3,)
+    optimizers: tuple[str, ...] = ("random",)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget: int = 50
+    seeds: int = 5
+    data_path: str | None = None
+
+    def labels(self) -> list[tuple[str, str]]:
+        """``(label, optimizer name)`` pairs."""
+        out = []
+        for entry in self.optimizers:
+            label, _, name = entry.partition("=")
+            out.append((label, name or label))
+        return out
+
+    def build_tasks(self) -> list[Task]:
+        return make_tasks(self.tasks, instances=self.instances, dims=self.dims,
+                          data_path=self.data_path)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def run_path(out: Path, label: str, task: Task, seed: int) -> Path:
+    return out / "raw" / slug(label) / slug(task.name) / f"seed{seed}.json"
+
+
+def check_held_out(suite: Suite, tasks: Sequence[Task]) -> None:
+    """Refuse meta-learned optimizers whose training tasks overlap the suite's tasks."""
+    names = {t.name for t in tasks}
+    for label, name in suite.labels():
+        opts = suite.options.get(label, {})
+        trained: list[str] = []
+        if name == "meta":
+            from metahpo.optimizers.meta import load_cached
+
+            trained = load_cached(opts.get("policy", "default"))[1].training_tasks
+        elif name == "portfolio" and "portfolio" in opts:
+            from metahpo.optimizers.portfolio import load_portfolio
+
+            trained = load_portfolio(opts["portfolio"]).get("built_from", [])
+        overlap = sorted(names & set(trained))
+        if overlap:
+            raise MetaHPOError(
+                f"optimizer {label!r} was trained on {', '.join(overlap[:5])}"
+                f"{' ...' if len(overlap) > 5 else ''}; a meta-learned method is only scored on "
+                "tasks it was not trained on"
+            )
+
+
+def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: int) -> dict[str, Any]:
+    """One search; returns its record (see the module docstring)."""
+    opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
+    values: list[float | None] = []
+    errors: list[str | None] = []
+    ask_ms: list[float] = []
+    params: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for _ in range(budget):
+        t0 = time.perf_counter()
+        trial = opt.ask()
+        ask_ms.append((time.perf_counter() - t0) * 1e3)
+        try:
+            value, error = task.evaluate(trial.params), None
+        except Exception as exc:  # a failed evaluation is data, not a crash of the suite
+            value, error = None, f"{type(exc).__name__}: {exc}"
+        record = opt.tell(trial, value, error=error)
+        values.append(record.value)
+        errors.append(record.error)
+        params.append(dict(trial.params))
+    best = opt.best
+    test = task.test_score(best.params) if best is not None else None
+    bounds = None
+    if task.cheap:
+        b = task_bounds(task)
+        bounds = {"best": b.best, "worst": b.worst}
+    return {
+        "task": task.name, "optimizer": name, "seed": seed, "budget": budget,
+        "direction": task.direction, "values": values, "errors": errors, "ask_ms": ask_ms,
+        "params": params, "bounds": bounds, "test_score_of_best": test,
+        "wall_s": round(time.perf_counter() - start, 3),
+        "states": [TrialState.COMPLETE.value if v is not None else TrialState.FAILED.value
+                   for v in values],
+    }
+
+
+_WORKER_TASKS: dict[str, list[Task]] = {}
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int, path: str) -> str:
+    suite = Suite(**json.loads(suite_json))
+    key = suite_json
+    if key not in _WORKER_TASKS:
+        _WORKER_TASKS[key] = suite.build_tasks()
+    task = _WORKER_TASKS[key][task_index]
+    record = run_one(task, name, suite.options.get(label, {}), seed, suite.budget)
+    record["label"] = label
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, out)
+    return path
+
+
+def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str = "",
+              progress: bool = True, on_done: Callable[[str], None] | None = None) -> list[Path]:
+    """Run every missing run of ``suite`` into ``out``; return the paths of all its runs."""
+    out = Path(out)
+    tasks = suite.build_tasks()
+    for _, name in suite.labels():
+        optimizer_class(name)
+    check_held_out(suite, tasks)
+    out.mkdir(parents=True, exist_ok=True)
+    meta_path = out / "suite.json"
+    history = json.loads(meta_path.read_text()).get("commands", []) if meta_path.exists() else []
+    meta = {"suite": _suite_dict(suite), "commands": history + ([command] if command else [])}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    for task in tasks:
+        if task.cheap:
+            task_bounds(task)
+    jobs = []
+    all_paths = []
+    suite_json = json.dumps(_suite_dict(suite))
+    for i, task in enumerate(tasks):
+        for label, name in suite.labels():
+            for seed in range(suite.seeds):
+                path = run_path(out, label, task, seed)
+                all_paths.append(path)
+                if not path.exists():
+                    jobs.append((suite_json, i, label, name, seed, str(path)))
+    bar = None
+    if progress and jobs:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc="bench", unit="run")
+    try:
+        if workers <= 1:
+            _worker_init()
+            for job in jobs:
+                done = _run_job(*job)
+                if bar is not None:
+                    bar.update(1)
+                if on_done is not None:
+                    on_done(done)
+        else:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                     initializer=_worker_init) as pool:
+                futures = [pool.submit(_run_job, *job) for job in jobs]
+                for fut in as_completed(futures):
+                    done = fut.result()
+                    if bar is not None:
+                        bar.update(1)
+                    if on_done is not None:
+                        on_done(done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return all_paths
+
+
+def _suite_dict(suite: Suite) -> dict[str, Any]:
+    d = asdict(suite)
+    d["dims"] = list(suite.dims)
+    d["optimizers"] = list(suite.optimizers)
+    return d
+
+
+def load_records(out: str | Path) -> list[dict[str, Any]]:
+    """Every run record under ``out/raw``."""
+    out = Path(out)
+    paths = sorted((out / "raw").glob("*/*/seed*.json"))
+    if not paths:
+        raise MetaHPOError(f"no benchmark results under {str(out / 'raw')!r}")
+    return [json.loads(p.read_text()) for p in paths]

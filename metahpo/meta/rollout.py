@@ -1,0 +1,117 @@
+"""Batched episodes of the policy on training tasks, and the REINFORCE estimator.
+
+An episode is one search of ``horizon`` trials on one task: the policy proposes, the task scores,
+the history grows. ``B = n_tasks * episodes_per_task`` episodes run side by side as tensors.
+
+REINFORCE (Williams, 1992): with per-step reward ``r_t = 1 - regret_t`` (regret of the best
+configuration found up to trial ``t``, normalized per task), the return-to-go
+``G_t = Σ_{s >= t} r_s`` credits each proposal with the quality of every later best-so-far, which
+rewards finding good configurations early. The baseline ``b_t`` is the mean ``G_t`` over the
+episodes of the same task (per task, per step), and
+
+    ∇J ≈ mean_{b,t} [ (G_t - b_t) / std(G - b) · ∇_φ log π_φ(z_t | H_{t-1}) ] + β ∇H[π].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from metahpo.meta.distributions import TrainingTask
+from metahpo.policy import LSTMPolicy, context_features, score_features
+
+
+@dataclass
+class Episodes:
+    """The record of a batch of episodes.
+
+    Attributes:
+        points: ``(B, T, D)`` unit-cube points (snapped to the parameter grid).
+        losses: ``(B, T)`` losses (lower is better).
+        regret: ``(B, T)`` normalized regret of the best-so-far, in ``[0, 1]``.
+        log_prob: ``(B, T)`` log-density of each proposal (keeps the autograd graph).
+        entropy: ``(B, T)`` entropy of each proposal distribution.
+        task_index: ``(B,)`` which task each episode ran on.
+    """
+
+    points: torch.Tensor
+    losses: torch.Tensor
+    regret: np.ndarray
+    log_prob: torch.Tensor
+    entropy: torch.Tensor
+    task_index: np.ndarray
+
+
+def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_task: int,
+            horizon: int, generator: torch.Generator, fake_feedback: bool = False) -> Episodes:
+    """Run ``len(tasks) * episodes_per_task`` episodes of ``horizon`` trials in parallel.
+
+    Args:
+        policy: the policy (gradients flow through its outputs).
+        tasks: tasks of one dimension ``D``.
+        episodes_per_task: episodes per task.
+        horizon: trials per episode ``T``.
+        generator: torch generator for the sampling noise.
+        fake_feedback: replace the losses the policy sees by random numbers (ablation).
+    """
+    space = tasks[0].task.space
+    dim = space.dim
+    n_tasks = len(tasks)
+    b = n_tasks * episodes_per_task
+    task_index = np.repeat(np.arange(n_tasks), episodes_per_task)
+    descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32).expand(b, dim)
+    points = torch.zeros(b, horizon, dim)
+    losses = torch.zeros(b, horizon)
+    seen_losses = torch.zeros(b, horizon)
+    failed = torch.zeros(b, horizon, dtype=torch.bool)
+    log_probs, entropies = [], []
+    best = np.full(b, np.inf)
+    regret = np.zeros((b, horizon))
+    h, c = policy.initial_state(b)
+    for t in range(horizon):
+        ctx = context_features(points, seen_losses, failed, t, policy.config.top_k)
+        mean, log_std = policy.distribution(h, ctx, descriptors)
+        std = log_std.exp()
+        noise = torch.randn(mean.shape, generator=generator)
+        z = (mean + std * noise).detach()
+        dist = torch.distributions.Normal(mean, std)
+        log_probs.append(dist.log_prob(z).sum(dim=-1))
+        entropies.append(dist.entropy().sum(dim=-1))
+        u = space.snap(torch.sigmoid(z).numpy().astype(float))
+        y = np.empty(b)
+        for k, task in enumerate(tasks):
+            rows = slice(k * episodes_per_task, (k + 1) * episodes_per_task)
+            y[rows] = task.losses(u[rows])
+        best = np.minimum(best, y)
+        for k, task in enumerate(tasks):
+            rows = slice(k * episodes_per_task, (k + 1) * episodes_per_task)
+            regret[rows, t] = task.regret_of_losses(best[rows])
+        points[:, t] = torch.as_tensor(u, dtype=torch.float32)
+        losses[:, t] = torch.as_tensor(y, dtype=torch.float32)
+        if fake_feedback:
+            seen_losses[:, t] = torch.rand(b, generator=generator)
+        else:
+            seen_losses[:, t] = losses[:, t]
+        score = score_features(seen_losses, failed, t)
+        step = torch.full((b,), t / policy.config.horizon)
+        h, c = policy.observe((h, c), points[:, t], score, step, descriptors)
+    return Episodes(points=points, losses=losses, regret=regret,
+                    log_prob=torch.stack(log_probs, dim=1), entropy=torch.stack(entropies, dim=1),
+                    task_index=task_index)
+
+
+def reinforce_loss(episodes: Episodes, *, entropy_coef: float = 1e-3) -> torch.Tensor:
+    """The REINFORCE surrogate loss of a batch of episodes (see the module docstring)."""
+    reward = 1.0 - episodes.regret
+    returns = np.flip(np.cumsum(np.flip(reward, axis=1), axis=1), axis=1).copy()
+    baseline = np.zeros_like(returns)
+    for k in np.unique(episodes.task_index):
+        rows = episodes.task_index == k
+        baseline[rows] = returns[rows].mean(axis=0, keepdims=True)
+    advantage = returns - baseline
+    advantage = advantage / (advantage.std() + 1e-8)
+    adv = torch.as_tensor(advantage, dtype=torch.float32)
+    return -(adv * episodes.log_prob).mean() - entropy_coef * episodes.entropy.mean()

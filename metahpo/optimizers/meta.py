@@ -1,0 +1,53 @@
+"""The meta-learned optimizer: proposals from a policy trained over many tasks (meta-test).
+
+The policy is frozen: on a new task it only reads the history and proposes, with no further
+training. ``policy`` names a policy shipped with metahpo (``"default"``: space-agnostic, trained
+on synthetic families and lcbench training instances; ``"lcbench"``: trained on the 23 lcbench
+training instances, for the lcbench space only) or a checkpoint path from ``metahpo meta-train``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer
+from metahpo.policy import LSTMPolicy, PolicyInfo, resolve_policy
+from metahpo.space import SearchSpace
+
+
+@lru_cache(maxsize=16)
+def _cached_policy(ref: str, mtime: float) -> tuple[LSTMPolicy, PolicyInfo]:
+    return resolve_policy(ref)
+
+
+def load_cached(ref: str | Path) -> tuple[LSTMPolicy, PolicyInfo]:
+    """Load a policy once per process (keyed by reference and file time)."""
+    path = Path(str(ref))
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _cached_policy(str(ref), mtime)
+
+
+class MetaOptimizer(PolicyDrivenOptimizer):
+    """Propose with a meta-trained LSTM policy.
+
+    Options:
+        policy: shipped policy name or checkpoint path, default ``"default"``.
+        sample, greedy_first, fake_feedback: see :class:`PolicyDrivenOptimizer`.
+    """
+
+    name = "meta"
+
+    def __init__(self, space: SearchSpace, *, policy: str = "default", **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self._policy, self.policy_info = load_cached(policy)
+        if self._policy.config.dim_ids > 0:
+            trained = self.policy_info.space
+            if trained is not None and trained != space.to_dict():
+                raise MetaHPOError(
+                    f"policy {policy!r} was meta-trained for one search space "
+                    f"({', '.join(trained)}) and cannot serve this one; use policy='default' "
+                    "or meta-train a policy for this space"
+                )

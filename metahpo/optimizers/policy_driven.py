@@ -1,0 +1,95 @@
+"""The part that the meta-learned and the per-task RL optimizers share: proposing with an
+:class:`~metahpo.policy.LSTMPolicy` from the optimizer's history.
+
+The history the policy reads is every finished trial in the order it was told (failed ones
+flagged). Losses are the objective values turned into "lower is better"; the policy sees them
+only through scale-free encodings (ranks, z-scores). The LSTM state is carried forward
+incrementally, so a proposal costs one LSTM step and one head evaluation, whatever the trial
+number; subclasses that change the weights call :meth:`_reset_reader`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from metahpo.optimizers.base import Optimizer
+from metahpo.policy import LSTMPolicy, context_features, score_features
+from metahpo.space import SearchSpace
+from metahpo.trial import TrialState
+
+
+class PolicyDrivenOptimizer(Optimizer):
+    """Base of optimizers whose proposals come from an LSTM policy.
+
+    Options (both subclasses):
+        sample: sample proposals from the policy (default) or take its mean (lower variance,
+            but repeats itself once the history stops changing).
+        greedy_first: take the mean for the very first trial (the most likely good default).
+        fake_feedback: feed the policy random numbers instead of the real losses (ablation:
+            how much the policy adapts to what it observes).
+    """
+
+    def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
+                 fake_feedback: bool = False, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self.sample = bool(sample)
+        self.greedy_first = bool(greedy_first)
+        self.fake_feedback = bool(fake_feedback)
+        self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
+        self._points: list[np.ndarray] = []
+        self._losses: list[float] = []
+        self._failed: list[bool] = []
+        self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
+        self._policy: LSTMPolicy | None = None
+        self._reset_reader()
+
+    def _reset_reader(self) -> None:
+        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._n_read = 0
+
+    def _observe(self, record: Any) -> None:
+        self._points.append(self.space.encode(record.params))
+        ok = record.state is TrialState.COMPLETE
+        loss = self._loss(record.value) if ok else 0.0
+        if self.fake_feedback:
+            loss = float(self._fake_rng.random())
+        self._losses.append(loss)
+        self._failed.append(not ok)
+
+    def _tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = len(self._points)
+        if n == 0:
+            return torch.zeros(1, 0, self.space.dim), torch.zeros(1, 0), torch.zeros(1, 0, dtype=torch.bool)
+        points = torch.as_tensor(np.stack(self._points), dtype=torch.float32)[None]
+        losses = torch.as_tensor(self._losses, dtype=torch.float32)[None]
+        failed = torch.as_tensor(self._failed, dtype=torch.bool)[None]
+        return points, losses, failed
+
+    def _distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std ``(1, D)`` of the next proposal given the whole history."""
+        policy = self._policy
+        points, losses, failed = self._tensors()
+        if self._state is None:
+            self._state = policy.initial_state(1)
+        for t in range(self._n_read, points.shape[1]):
+            score = score_features(losses, failed, t)
+            step = torch.full((1,), t / policy.config.horizon)
+            self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
+        self._n_read = points.shape[1]
+        ctx = context_features(points, losses, failed, points.shape[1], policy.config.top_k)
+        return policy.distribution(self._state[0], ctx, self._descriptors)
+
+    def _propose(self) -> dict[str, Any]:
+        with torch.no_grad():
+            mean, log_std = self._distribution()
+        mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
+        first = self._next_number == 0 and not self._history
+        if self.sample and not (first and self.greedy_first):
+            z = mean + std * self._rng.normal(size=mean.shape)
+        else:
+            z = mean
+        u = 1.0 / (1.0 + np.exp(-z))
+        return self.space.decode(u)

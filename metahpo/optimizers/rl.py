@@ -1,0 +1,78 @@
+"""Per-task reinforcement learning: the same kind of LSTM policy, trained from scratch by
+REINFORCE on the target task's own trials (no meta-learning).
+
+This is the classic RL approach to hyperparameter search (a controller that samples
+configurations and is rewarded by their scores). After every ``update_every`` finished trials,
+one policy-gradient step is taken over the whole history: each trial's logit-space point is
+re-scored under the current policy given the trials before it, and weighted by its advantage,
+the standardized loss improvement over the history's mean (higher for better trials). The
+update depends on the history alone, so replaying a history rebuilds the same weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer
+from metahpo.policy import LSTMPolicy, PolicyConfig, context_features, score_features
+from metahpo.space import SearchSpace
+
+
+class PerTaskRL(PolicyDrivenOptimizer):
+    """REINFORCE on the target task only.
+
+    Options:
+        hidden: LSTM units, default 32.
+        lr: Adam learning rate, default 0.01.
+        update_every: finished trials between policy updates, default 5.
+        entropy_coef: entropy bonus, default 0.01.
+    """
+
+    name = "rl"
+
+    def __init__(self, space: SearchSpace, *, hidden: int = 32, lr: float = 0.01,
+                 update_every: int = 5, entropy_coef: float = 0.01, **kwargs: Any) -> None:
+        kwargs.setdefault("greedy_first", False)
+        super().__init__(space, **kwargs)
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(0 if self.seed is None else int(self.seed))
+        self._policy = LSTMPolicy(PolicyConfig(hidden=hidden, embed=hidden, dim_ids=space.dim))
+        torch.random.set_rng_state(gen_state)
+        self._optim = torch.optim.Adam(self._policy.parameters(), lr=lr)
+        self.update_every = max(1, int(update_every))
+        self.entropy_coef = float(entropy_coef)
+
+    def _observe(self, record: Any) -> None:
+        super()._observe(record)
+        if len(self._points) % self.update_every == 0 and sum(not f for f in self._failed) >= 2:
+            self._update()
+
+    def _update(self) -> None:
+        policy = self._policy
+        points, losses, failed = self._tensors()
+        n = points.shape[1]
+        ok = ~failed[0]
+        y = losses[0]
+        mean, std = y[ok].mean(), y[ok].std().clamp(min=1e-8)
+        advantage = torch.where(ok, (mean - y) / std, torch.full_like(y, -1.0))
+        z = torch.logit(points[0].clamp(1e-3, 1 - 1e-3))
+        state = policy.initial_state(1)
+        log_probs, entropies = [], []
+        for t in range(n):
+            ctx = context_features(points, losses, failed, t, policy.config.top_k)
+            m, log_std = policy.distribution(state[0], ctx, self._descriptors)
+            dist = torch.distributions.Normal(m[0], log_std.exp()[0])
+            log_probs.append(dist.log_prob(z[t]).sum())
+            entropies.append(dist.entropy().sum())
+            score = score_features(losses, failed, t)
+            state = policy.observe(state, points[:, t], score, torch.full((1,), t / policy.config.horizon),
+                                   self._descriptors)
+        loss = -(advantage * torch.stack(log_probs)).mean() - self.entropy_coef * torch.stack(entropies).mean()
+        self._optim.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        self._optim.step()
+        self._reset_reader()

@@ -1,0 +1,312 @@
+"""The LSTM policy π_φ(λ_{t+1} | H_t) and its checkpoint format.
+
+The policy reads the search history one finished trial at a time and proposes the next
+configuration λ in the unit cube ``[0, 1]^D``. It knows nothing about tasks: it sees unit-cube
+points, losses (lower is better; scale-free encodings only) and per-dimension descriptors.
+
+Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
+
+* **Trial encoder** (DeepSets over dimensions, so one network serves any ``D``): for every
+  dimension ``j`` an MLP reads ``[λ_tj, score features of trial t, descriptor_j]``; the mean
+  over ``j`` plus the score features and ``t / horizon`` form the LSTM input ``(B, F_in)``.
+  Score features: rank of the trial's loss within the history so far (1 = best), its z-score
+  (clipped to ±3), whether it improved the best, whether it failed.
+* **LSTM** (``LSTMCell``, ``hidden`` units) over trials: ``h_t, c_t = LSTM(x_t, h_{t-1}, c_{t-1})``.
+* **Head**, per dimension with shared weights: an MLP reads ``[h_t, descriptor_j, context_j]``
+  where the context is the incumbent's value, the mean and spread of the top-k trials and the
+  last trial's value in that dimension. It outputs a free mean ``μ_j``, a log-spread ``s_j`` and
+  a gate ``g_j``. The proposal is Gaussian in logit space,
+  ``z_j ~ N(g_j · logit(incumbent_j) + (1 - g_j) · μ_j, exp(s_j))``, ``λ_j = sigmoid(z_j)``.
+  The gate lets the policy propose relative to the incumbent, and the spread can shrink as the
+  top-k trials concentrate: feedback is part of the structure, not something to discover.
+* **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,
+  for policies trained on one fixed space (e.g. lcbench), so that they can learn a prior over
+  good values of each hyperparameter. A policy with ``dim_ids = 0`` is space-agnostic.
+
+Descriptor of a dimension: ``1 / n_values`` for a discrete parameter (0 for a continuous one).
+
+Checkpoints are safetensors files (no pickle) with JSON metadata under the ``"metahpo"`` key:
+format version, architecture config, the space of the dimension identities, training tasks,
+the exact training command and the metahpo version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from metahpo.errors import MetaHPOError
+
+FORMAT_VERSION = 1
+LOG_STD_MIN = math.log(0.05)
+LOG_STD_MAX = math.log(3.0)
+N_SCORE = 4
+N_CONTEXT = 5
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Architecture of an :class:`LSTMPolicy`.
+
+    Attributes:
+        hidden: LSTM units.
+        embed: width of the per-dimension MLPs.
+        dim_ids: number of learned dimension identities (0: space-agnostic).
+        top_k: how many of the best trials form the per-dimension top-k context.
+        horizon: the episode length the step feature ``t / horizon`` is scaled by.
+    """
+
+    hidden: int = 64
+    embed: int = 32
+    dim_ids: int = 0
+    top_k: int = 5
+    horizon: int = 50
+
+
+class LSTMPolicy(nn.Module):
+    """The meta-learned optimizer's policy network (see the module docstring)."""
+
+    def __init__(self, config: PolicyConfig = PolicyConfig()) -> None:
+        super().__init__()
+        self.config = config
+        e = config.embed
+        self.id_width = 8 if config.dim_ids > 0 else 0
+        if config.dim_ids > 0:
+            self.dim_embedding = nn.Embedding(config.dim_ids, self.id_width)
+        dim_in = 1 + N_SCORE + 1 + self.id_width
+        self.trial_encoder = nn.Sequential(nn.Linear(dim_in, e), nn.Tanh(), nn.Linear(e, e), nn.Tanh())
+        self.lstm = nn.LSTMCell(e + N_SCORE + 1, config.hidden)
+        self.start = nn.Parameter(torch.zeros(e + N_SCORE + 1))
+        head_in = config.hidden + 1 + self.id_width + N_CONTEXT
+        self.head = nn.Sequential(nn.Linear(head_in, e), nn.Tanh(), nn.Linear(e, 3))
+        with torch.no_grad():
+            self.head[-1].weight.mul_(0.1)
+            self.head[-1].bias.copy_(torch.tensor([0.0, 0.0, -1.0]))
+
+    def _dim_features(self, descriptors: torch.Tensor) -> torch.Tensor:
+        """``(B, D, 1 + id_width)``: descriptors plus learned identities."""
+        if self.config.dim_ids == 0:
+            return descriptors.unsqueeze(-1)
+        b, d = descriptors.shape
+        if d != self.config.dim_ids:
+            raise MetaHPOError(
+                f"this policy was trained on a {self.config.dim_ids}-dimensional space and "
+                f"cannot serve {d} dimensions; use a space-agnostic policy such as 'default'"
+            )
+        ids = self.dim_embedding.weight.unsqueeze(0).expand(b, d, self.id_width)
+        return torch.cat([descriptors.unsqueeze(-1), ids], dim=-1)
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """LSTM state ``(h, c)`` before any trial, each ``(B, hidden)``, after reading ``start``."""
+        x = self.start.unsqueeze(0).expand(batch, -1)
+        zeros = torch.zeros(batch, self.config.hidden)
+        return self.lstm(x, (zeros, zeros))
+
+    def observe(self, state: tuple[torch.Tensor, torch.Tensor], u: torch.Tensor,
+                score: torch.Tensor, step: torch.Tensor, descriptors: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read one finished trial per search.
+
+        Args:
+            state: ``(h, c)``, each ``(B, hidden)``.
+            u: the trial's unit-cube point ``(B, D)``.
+            score: score features ``(B, 4)`` (see :func:`score_features`).
+            step: ``t / horizon`` of this trial, ``(B,)``.
+            descriptors: per-dimension descriptors ``(B, D)``.
+        """
+        b, d = u.shape
+        per_dim = torch.cat(
+            [u.unsqueeze(-1), score.unsqueeze(1).expand(b, d, N_SCORE), self._dim_features(descriptors)],
+            dim=-1,
+        )
+        pooled = self.trial_encoder(per_dim).mean(dim=1)
+        x = torch.cat([pooled, score, step.unsqueeze(-1)], dim=-1)
+        return self.lstm(x, state)
+
+    def distribution(self, h: torch.Tensor, context: torch.Tensor, descriptors: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std ``(B, D)`` of the logit-space Gaussian over the next point.
+
+        Args:
+            h: LSTM output ``(B, hidden)``.
+            context: per-dimension context ``(B, D, 5)`` (see :func:`context_features`).
+            descriptors: ``(B, D)``.
+        """
+        b, d, _ = context.shape
+        x = torch.cat([h.unsqueeze(1).expand(b, d, h.shape[-1]), self._dim_features(descriptors),
+                       context], dim=-1)
+        out = self.head(x)
+        free_mean, log_std, gate = out[..., 0], out[..., 1], torch.sigmoid(out[..., 2])
+        has_inc = context[..., 0]
+        inc_logit = torch.logit(context[..., 1].clamp(0.02, 0.98))
+        gate = gate * has_inc
+        mean = gate * inc_logit + (1.0 - gate) * free_mean
+        log_std = LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * torch.sigmoid(log_std)
+        return mean, log_std
+
+
+# --- features from a history ------------------------------------------------------------------
+
+
+def score_features(losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.Tensor:
+    """Scale-free encoding of trial ``t`` within the history ``0..t``, shape ``(B, 4)``.
+
+    Args:
+        losses: ``(B, T)`` losses so far (lower is better; failed trials hold any finite number).
+        failed: ``(B, T)`` bool, trials that failed.
+        t: index of the trial to encode (``losses[:, t]``).
+    """
+    y = losses[:, : t + 1]
+    bad = failed[:, : t + 1]
+    ok = ~bad
+    big = torch.finfo(y.dtype).max
+    y_ok = torch.where(ok, y, torch.full_like(y, big))
+    current = y_ok[:, t]
+    n_ok = ok.sum(dim=1).clamp(min=1)
+    worse = ((y_ok > current.unsqueeze(1)) & ok).sum(dim=1)
+    rank = torch.where(ok[:, t], worse / (n_ok - 1).clamp(min=1), torch.zeros_like(current))
+    rank = torch.where((n_ok == 1) & ok[:, t], torch.ones_like(rank), rank)
+    yz = torch.where(ok, y, torch.zeros_like(y))
+    mean = yz.sum(dim=1) / n_ok
+    var = (((yz - mean.unsqueeze(1)) * ok) ** 2).sum(dim=1) / n_ok
+    z = torch.where(ok[:, t], -(y[:, t] - mean) / (var.sqrt() + 1e-8), torch.full_like(mean, -3.0))
+    z = torch.where(n_ok > 1, z.clamp(-3, 3), torch.zeros_like(z) - 3.0 * bad[:, t])
+    previous = y_ok[:, :t].min(dim=1).values if t > 0 else torch.full_like(current, big)
+    improved = (ok[:, t] & (current < previous)).to(y.dtype)
+    return torch.stack([rank, z / 3.0, improved, bad[:, t].to(y.dtype)], dim=1)
+
+
+def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int,
+                     top_k: int) -> torch.Tensor:
+    """Per-dimension context after ``n`` finished trials, shape ``(B, D, 5)``.
+
+    Channels: has-incumbent flag, incumbent value, mean and standard deviation of the top-k
+    trials, value of the last trial (0.5 / 0 where there is no trial yet).
+
+    Args:
+        points: ``(B, T, D)`` unit-cube points of the trials (only the first ``n`` are read).
+        losses, failed: ``(B, T)``.
+        n: number of finished trials.
+        top_k: size of the top-k set.
+    """
+    b, _, d = points.shape
+    if n == 0:
+        ctx = torch.zeros(b, d, N_CONTEXT)
+        ctx[..., 1] = 0.5
+        ctx[..., 2] = 0.5
+        ctx[..., 4] = 0.5
+        return ctx
+    y = torch.where(failed[:, :n], torch.full_like(losses[:, :n], float("inf")), losses[:, :n])
+    has = torch.isfinite(y).any(dim=1).to(points.dtype)
+    k = min(top_k, n)
+    idx = torch.topk(-y, k, dim=1).indices
+    top = torch.gather(points[:, :n], 1, idx.unsqueeze(-1).expand(b, k, d))
+    inc = top[:, 0]
+    mean = top.mean(dim=1)
+    std = top.std(dim=1, unbiased=False) if k > 1 else torch.full_like(mean, 0.5)
+    last = points[:, n - 1]
+    flag = has.unsqueeze(1).expand(b, d)
+    inc = torch.where(flag > 0, inc, torch.full_like(inc, 0.5))
+    return torch.stack([flag, inc, mean, std, last], dim=-1)
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+@dataclass
+class PolicyInfo:
+    """Metadata stored with a policy checkpoint."""
+
+    config: PolicyConfig
+    space: dict[str, Any] | None = None
+    training_tasks: list[str] = field(default_factory=list)
+    command: str = ""
+    metahpo_version: str = ""
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def save_policy(policy: LSTMPolicy, info: PolicyInfo, path: str | Path) -> None:
+    """Write ``policy`` and its metadata to a safetensors file."""
+    from safetensors.torch import save_file
+
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(info.config),
+        "space": info.space,
+        "training_tasks": info.training_tasks,
+        "command": info.command,
+        "metahpo_version": info.metahpo_version,
+        "notes": info.notes,
+    }
+    tensors = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}
+    save_file(tensors, str(path), metadata={"metahpo": json.dumps(meta)})
+
+
+def load_policy(path: str | Path) -> tuple[LSTMPolicy, PolicyInfo]:
+    """Read a checkpoint written by :func:`save_policy`; clear errors for anything else."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise MetaHPOError(f"policy checkpoint {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get("metahpo")
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise MetaHPOError(
+            f"{str(path)!r} is not a readable policy checkpoint (corrupt or truncated "
+            f"safetensors file: {type(exc).__name__}: {exc})"
+        ) from None
+    if raw is None:
+        raise MetaHPOError(f"{str(path)!r} is a safetensors file but not a metahpo policy")
+    try:
+        meta = json.loads(raw)
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise MetaHPOError(
+                f"{str(path)!r} has policy format {meta.get('format_version')!r}; this metahpo "
+                f"reads format {FORMAT_VERSION}"
+            )
+        config = PolicyConfig(**meta["config"])
+    except (json.JSONDecodeError, TypeError, KeyError) as exc:
+        raise MetaHPOError(f"{str(path)!r} has unreadable policy metadata: {exc}") from None
+    policy = LSTMPolicy(config)
+    try:
+        policy.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise MetaHPOError(f"{str(path)!r}: weights do not fit the policy: {first}") from None
+    policy.eval()
+    info = PolicyInfo(config=config, space=meta.get("space"),
+                      training_tasks=list(meta.get("training_tasks", [])),
+                      command=meta.get("command", ""),
+                      metahpo_version=meta.get("metahpo_version", ""),
+                      notes=dict(meta.get("notes", {})))
+    return policy, info
+
+
+def shipped_policy_path(name: str) -> Path:
+    """Path of a policy shipped inside the package (``"lcbench"``, ``"default"``)."""
+    folder = Path(__file__).resolve().parent / "policies"
+    path = folder / f"{name}.safetensors"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.safetensors"))
+        raise MetaHPOError(
+            f"no shipped policy named {name!r}; shipped: {', '.join(known) or 'none'}; "
+            "or pass a checkpoint path"
+        )
+    return path
+
+
+def resolve_policy(policy: str | Path) -> tuple[LSTMPolicy, PolicyInfo]:
+    """Load a policy by shipped name or checkpoint path."""
+    text = str(policy)
+    if text.endswith(".safetensors") or "/" in text or Path(text).exists():
+        return load_policy(text)
+    return load_policy(shipped_policy_path(text))

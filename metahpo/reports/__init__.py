@@ -1,0 +1,1 @@
+"""Reports from benchmark results: normalized regret, ranks, ask times, tables and plots."""

@@ -1,0 +1,43 @@
+"""PNG plots of a benchmark summary: normalized regret and average rank against trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
+    """Write ``regret.png`` (log-log) and ``rank.png`` (log x); return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    paths = {}
+    for key, ylabel, fname, logy in (("regret_curve", "mean normalized regret", "regret.png", True),
+                                     ("rank_curve", "average rank", "rank.png", False)):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        drawn = 0
+        for k, (label, o) in enumerate(sorted(summary["optimizers"].items())):
+            if key not in o:
+                continue
+            ys = o[key]
+            style = "-" if k < 10 else "--"
+            ax.plot(range(1, len(ys) + 1), ys, style, label=label, linewidth=2 if label.startswith("meta") else 1.2)
+            drawn += 1
+        if not drawn:
+            plt.close(fig)
+            continue
+        ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("trials")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, ncol=2)
+        fig.tight_layout()
+        paths[fname.split(".")[0]] = out / fname
+        fig.savefig(out / fname, dpi=110)
+        plt.close(fig)
+    return paths

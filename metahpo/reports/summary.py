@@ -1,0 +1,176 @@
+"""Summaries of benchmark records: normalized regret, average rank and ask time per optimizer.
+
+* **Normalized regret** of a run after ``t`` trials: ``(best - best so far) / (best - worst)``
+  (signs flipped for minimization), clipped to ``[0, 1]``; 1 before the first successful trial.
+  ``best`` and ``worst`` come from the record's bounds (strong best of cheap tasks, see
+  ``tasks.bounds``) or, for tasks without them (real trainings), from the best and worst value
+  any run of the suite found on that task.
+* **Average rank** after ``t`` trials: on every (task, seed), optimizers are ranked by their
+  best-so-far value (1 = best, ties share the average rank); ranks are averaged over tasks and
+  seeds.
+* **Ask time**: median and 95th percentile over every ``ask`` call of the optimizer, in ms.
+
+Means come with their standard error over (task, seed) runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+DEFAULT_BUDGETS = (1, 5, 10, 20, 50)
+
+
+def best_so_far(record: dict[str, Any]) -> np.ndarray:
+    """Best value after each trial in "lower is better" units, ``(budget,)`` (inf before any)."""
+    sign = 1.0 if record["direction"] == "minimize" else -1.0
+    losses = np.array([np.inf if v is None else sign * v for v in record["values"]], dtype=float)
+    return np.minimum.accumulate(losses)
+
+
+def _task_bounds(records: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Per task: (best, worst) in loss units."""
+    out: dict[str, tuple[float, float]] = {}
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_task[r["task"]].append(r)
+    for task, recs in by_task.items():
+        sign = 1.0 if recs[0]["direction"] == "minimize" else -1.0
+        if recs[0].get("bounds"):
+            b = recs[0]["bounds"]
+            out[task] = (sign * b["best"], sign * b["worst"])
+        else:
+            vals = [sign * v for r in recs for v in r["values"] if v is not None]
+            out[task] = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    return out
+
+
+def regret_curves(records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+    """Normalized regret after each trial, one ``(budget,)`` array per record."""
+    bounds = _task_bounds(records)
+    curves = []
+    for r in records:
+        best, worst = bounds[r["task"]]
+        span = worst - best
+        bsf = best_so_far(r)
+        reg = np.where(np.isfinite(bsf), (bsf - best) / (span if span > 0 else 1.0), 1.0)
+        curves.append(np.clip(reg, 0.0, 1.0))
+    return curves
+
+
+def _ranks(values: dict[str, float]) -> dict[str, float]:
+    labels = list(values)
+    arr = np.array([values[k] for k in labels])
+    order = arr.argsort(kind="stable")
+    ranks = np.empty(len(arr))
+    ranks[order] = np.arange(1, len(arr) + 1)
+    for v in np.unique(arr):
+        tie = arr == v
+        ranks[tie] = ranks[tie].mean()
+    return dict(zip(labels, ranks))
+
+
+def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAULT_BUDGETS
+              ) -> dict[str, Any]:
+    """The summary as a JSON-serializable dict (see the module docstring)."""
+    max_budget = min(len(r["values"]) for r in records)
+    budgets = [b for b in budgets if b <= max_budget] or [max_budget]
+    curves = regret_curves(records)
+    labels = sorted({r.get("label", r["optimizer"]) for r in records})
+    per_label: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        per_label[r.get("label", r["optimizer"])].append(i)
+    groups: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for i, r in enumerate(records):
+        groups[(r["task"], r["seed"])][r.get("label", r["optimizer"])] = i
+    rank_curves: dict[str, list[np.ndarray]] = defaultdict(list)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        steps = np.zeros((len(members), max_budget))
+        names = list(members)
+        for t in range(max_budget):
+            vals = {n: float(best_so_far(records[members[n]])[t]) for n in names}
+            ranked = _ranks(vals)
+            for k, n in enumerate(names):
+                steps[k, t] = ranked[n]
+        for k, n in enumerate(names):
+            rank_curves[n].append(steps[k])
+    out: dict[str, Any] = {"budgets": budgets, "n_tasks": len({r["task"] for r in records}),
+                           "n_seeds": len({r["seed"] for r in records}), "optimizers": {}}
+    for label in labels:
+        idx = per_label[label]
+        reg = np.stack([curves[i][:max_budget] for i in idx])
+        asks = np.concatenate([np.asarray(records[i]["ask_ms"], dtype=float) for i in idx])
+        entry: dict[str, Any] = {
+            "runs": len(idx),
+            "regret_curve": reg.mean(axis=0).tolist(),
+            "regret": {str(b): float(reg[:, b - 1].mean()) for b in budgets},
+            "regret_se": {str(b): float(reg[:, b - 1].std(ddof=1) / np.sqrt(len(idx)))
+                          if len(idx) > 1 else 0.0 for b in budgets},
+            "ask_ms_median": float(np.median(asks)),
+            "ask_ms_p95": float(np.percentile(asks, 95)),
+        }
+        if rank_curves.get(label):
+            rk = np.stack(rank_curves[label])
+            entry["rank_curve"] = rk.mean(axis=0).tolist()
+            entry["rank"] = {str(b): float(rk[:, b - 1].mean()) for b in budgets}
+        tests = [records[i]["test_score_of_best"] for i in idx
+                 if records[i].get("test_score_of_best") is not None]
+        if tests:
+            entry["test_score_of_best"] = float(np.mean(tests))
+        out["optimizers"][label] = entry
+    return out
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """Regret (mean ± s.e.), average rank and ask time per optimizer, best regret in bold."""
+    budgets = summary["budgets"]
+    opts = summary["optimizers"]
+    best = {str(b): min(o["regret"][str(b)] for o in opts.values()) for b in budgets}
+    header = (["optimizer"] + [f"regret t={b}" for b in budgets] + [f"rank t={b}" for b in budgets]
+              + ["ask ms (median / p95)"])
+    if any("test_score_of_best" in o for o in opts.values()):
+        header.append("test score of best")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    order = sorted(opts, key=lambda k: opts[k]["regret"][str(budgets[-1])])
+    for label in order:
+        o = opts[label]
+        cells = [label]
+        for b in budgets:
+            text = f"{o['regret'][str(b)]:.4f} ± {o['regret_se'][str(b)]:.4f}"
+            cells.append(f"**{text}**" if o["regret"][str(b)] == best[str(b)] else text)
+        cells += [f"{o['rank'][str(b)]:.2f}" if "rank" in o else "-" for b in budgets]
+        cells.append(f"{o['ask_ms_median']:.2f} / {o['ask_ms_p95']:.2f}")
+        if "test_score_of_best" in header[-1]:
+            cells.append(f"{o['test_score_of_best']:.4f}" if "test_score_of_best" in o else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (f"\n{summary['n_tasks']} tasks x {summary['n_seeds']} seeds; normalized regret "
+            "(lower is better), mean ± standard error; rank 1 = best.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def write_report(records: Sequence[dict[str, Any]], out: str | Path,
+                 budgets: Sequence[int] = DEFAULT_BUDGETS) -> dict[str, Path]:
+    """Write ``summary.json``, ``summary.md``, ``regret.png`` and ``rank.png`` into ``out``."""
+    from metahpo.reports.plots import plot_curves
+
+    out = Path(out)
+    summary = summarize(records, budgets)
+    paths = {"json": out / "summary.json", "markdown": out / "summary.md"}
+    paths["json"].write_text(json.dumps(summary, indent=1))
+    suite_file = out / "suite.json"
+    command = ""
+    if suite_file.exists():
+        cmds = json.loads(suite_file.read_text()).get("commands", [])
+        command = "\n".join(f"    {c}" for c in cmds)
+    text = "# Benchmark summary\n\n" + markdown_table(summary)
+    if command:
+        text += f"\nProduced by:\n\n{command}\n"
+    paths["markdown"].write_text(text)
+    paths.update(plot_curves(summary, out))
+    return paths

@@ -1,0 +1,63 @@
+"""Task specs as the CLI writes them, turned into task lists.
+
+* ``yahpo:SCENARIO`` — instances of a YAHPO scenario: ``all``, a named split (``train`` /
+  ``test`` for lcbench: the fixed published split) or ``ID,ID,...``.
+* ``synthetic:FAMILY`` — functions of a synthetic family in the dimensions ``dims``; instances
+  ``test`` (seeds from 1,000,000: never drawn by meta-training, which uses seeds below that),
+  ``train``, or a count ``N`` (test seeds).
+* ``digits`` — the digits CNN (see :mod:`metahpo.tasks.digits`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from metahpo.errors import MetaHPOError
+from metahpo.tasks.base import Task
+
+# The fixed LCBench split used for everything published: test instances are never used to train
+# anything shipped or reported.
+LCBENCH_TEST = ("7593", "126026", "167104", "167161", "167184", "167200", "168330", "168868",
+                "189354", "189866", "189906")
+HELD_OUT_SEED = 1_000_000
+
+
+def lcbench_split(scenario_instances: Sequence[str]) -> dict[str, list[str]]:
+    test = [i for i in scenario_instances if i in LCBENCH_TEST]
+    return {"test": test, "train": [i for i in scenario_instances if i not in LCBENCH_TEST]}
+
+
+def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] = (3,),
+               data_path: str | os.PathLike | None = None, n_default: int = 10) -> list[Task]:
+    """Tasks named by a spec (see the module docstring)."""
+    kind, _, name = spec.partition(":")
+    if kind == "yahpo":
+        from metahpo.tasks.yahpo import YahpoScenario, parse_instances
+
+        scenario = YahpoScenario(name, data_path)
+        named = lcbench_split(scenario.instances) if name == "lcbench" else None
+        return [scenario.task(i) for i in parse_instances(instances, scenario, named)]
+    if kind == "synthetic":
+        from metahpo.tasks.synthetic import FAMILIES, SyntheticTask
+
+        families = name.split(",") if name else list(FAMILIES)
+        if instances in (None, "test"):
+            seeds = [HELD_OUT_SEED + i for i in range(n_default)]
+        elif instances == "train":
+            seeds = list(range(n_default))
+        elif instances.isdigit():
+            seeds = [HELD_OUT_SEED + i for i in range(int(instances))]
+        else:
+            try:
+                seeds = [int(s) for s in instances.split(",")]
+            except ValueError:
+                raise MetaHPOError(f"synthetic instances must be test, train, N or seeds, got {instances!r}") from None
+        return [SyntheticTask(f, int(d), s) for f in families for d in dims for s in seeds]
+    if kind == "digits":
+        from metahpo.tasks.digits import DigitsCNN
+
+        return [DigitsCNN()]
+    raise MetaHPOError(
+        f"unknown task spec {spec!r}; use yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or digits"
+    )
