@@ -166,8 +166,10 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
     """Run every missing run of ``suite`` into ``out``; return the paths of all its runs."""
     out = Path(out)
     tasks = suite.build_tasks()
-    for _, name in suite.labels():
+    for label, name in suite.labels():
         optimizer_class(name)
+        create_optimizer(name, tasks[0].space, direction=tasks[0].direction,
+                         **suite.options.get(label, {}))
     check_held_out(suite, tasks)
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "suite.json"

@@ -5,7 +5,7 @@
 * ``synthetic:FAMILY`` — functions of a synthetic family in the dimensions ``dims``; instances
   ``test`` (seeds from 1,000,000: never drawn by meta-training, which uses seeds below that),
   ``train``, or a count ``N`` (test seeds).
-* ``digits`` — the digits CNN (see :mod:`metahpo.tasks.digits`).
+* ``digits``, ``mnist1d``, ``tabular`` — real PyTorch trainings (see :mod:`metahpo.tasks.training`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from metahpo.tasks.base import Task
 LCBENCH_TEST = ("7593", "126026", "167104", "167161", "167184", "167200", "168330", "168868",
                 "189354", "189866", "189906")
 HELD_OUT_SEED = 1_000_000
+TRAINING_TASKS = {
+    "digits": "metahpo.tasks.digits:DigitsCNN",
+    "mnist1d": "metahpo.tasks.mnist1d:MNIST1DCNN",
+    "tabular": "metahpo.tasks.tabular:TabularMLP",
+}
 
 
 def lcbench_split(scenario_instances: Sequence[str]) -> dict[str, list[str]]:
@@ -54,10 +59,12 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
             except ValueError:
                 raise MetaHPOError(f"synthetic instances must be test, train, N or seeds, got {instances!r}") from None
         return [SyntheticTask(f, int(d), s) for f in families for d in dims for s in seeds]
-    if kind == "digits":
-        from metahpo.tasks.digits import DigitsCNN
+    if kind in TRAINING_TASKS:
+        module, cls = TRAINING_TASKS[kind].split(":")
+        import importlib
 
-        return [DigitsCNN()]
+        return [getattr(importlib.import_module(module), cls)()]
     raise MetaHPOError(
-        f"unknown task spec {spec!r}; use yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or digits"
+        f"unknown task spec {spec!r}; use yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or one of "
+        f"{', '.join(TRAINING_TASKS)}"
     )

@@ -9,7 +9,7 @@ scores ``(n, d)`` points in one call.
   (sd ``spread``), a family whose good region a learned prior can find.
 * ``gp``: a draw from a Gaussian-process prior (RBF kernel, random lengthscales per dimension,
   a quarter of the dimensions irrelevant), approximated by 128 random Fourier features, plus
-  a shallow bowl around a random optimum so that every draw has one basin of attraction.
+  a bowl around a random centre, so that every draw has one large basin of attraction.
 * ``rosenbrock``: ``log(1 + f)`` of a shifted, rescaled Rosenbrock valley (curved,
   ill-conditioned).
 """

@@ -1,0 +1,107 @@
+"""The benchmark harness: raw records, summary numbers checked by hand, resume, held-out rule."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from metahpo import MetaHPOError
+from metahpo.benchmarks.runner import Suite, load_records, run_suite
+from metahpo.reports.summary import summarize, write_report
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.synthetic import SyntheticTask
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    suite = Suite(tasks="synthetic:sphere", instances="2", dims=(2,), optimizers=("random", "grid"),
+                  budget=5, seeds=2)
+    run_suite(suite, out, progress=False, command="test")
+    return suite, out
+
+
+def test_raw_records_hold_every_trial(tiny):
+    suite, out = tiny
+    records = load_records(out)
+    assert len(records) == 2 * 2 * 2
+    for r in records:
+        assert len(r["values"]) == len(r["ask_ms"]) == len(r["params"]) == 5
+        task = SyntheticTask("sphere", 2, int(r["task"].rsplit("/", 1)[1]))
+        for params, value in zip(r["params"], r["values"]):
+            assert value == pytest.approx(task.evaluate(params))
+
+
+def test_summary_matches_a_computation_by_hand(tiny):
+    _, out = tiny
+    records = load_records(out)
+    summary = summarize(records, budgets=(1, 5))
+    for label in ("random", "grid"):
+        mine = [r for r in records if r["label"] == label]
+        regrets = {1: [], 5: []}
+        for r in mine:
+            task = SyntheticTask("sphere", 2, int(r["task"].rsplit("/", 1)[1]))
+            b = task_bounds(task)
+            for t in (1, 5):
+                best = min(r["values"][:t])
+                regrets[t].append(min(max((best - b.best) / (b.worst - b.best), 0.0), 1.0))
+        for t in (1, 5):
+            assert summary["optimizers"][label]["regret"][str(t)] == pytest.approx(np.mean(regrets[t]))
+            se = np.std(regrets[t], ddof=1) / np.sqrt(len(regrets[t]))
+            assert summary["optimizers"][label]["regret_se"][str(t)] == pytest.approx(se)
+        asks = np.concatenate([r["ask_ms"] for r in mine])
+        assert summary["optimizers"][label]["ask_ms_median"] == pytest.approx(np.median(asks))
+    for t in (1, 5):
+        ranks = {"random": [], "grid": []}
+        for task in {r["task"] for r in records}:
+            for seed in (0, 1):
+                vals = {r["label"]: min(r["values"][:t]) for r in records
+                        if r["task"] == task and r["seed"] == seed}
+                if vals["random"] == vals["grid"]:
+                    ranks["random"].append(1.5)
+                    ranks["grid"].append(1.5)
+                else:
+                    winner = min(vals, key=vals.get)
+                    for k in vals:
+                        ranks[k].append(1.0 if k == winner else 2.0)
+        for k in ranks:
+            assert summary["optimizers"][k]["rank"][str(t)] == pytest.approx(np.mean(ranks[k]))
+
+
+def test_resume_skips_finished_runs_and_report_rerenders(tiny):
+    suite, out = tiny
+    before = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}
+    run_suite(suite, out, progress=False)
+    after = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}
+    assert before == after
+    paths = write_report(load_records(out), out)
+    for key in ("json", "markdown", "regret", "rank"):
+        assert paths[key].exists()
+    assert "| random |" in paths["markdown"].read_text() or "| grid |" in paths["markdown"].read_text()
+
+
+def test_a_policy_is_never_scored_on_its_training_tasks(tmp_path):
+    from metahpo.policy import LSTMPolicy, PolicyConfig, PolicyInfo, save_policy
+
+    path = tmp_path / "p.safetensors"
+    cfg = PolicyConfig(hidden=8, embed=8)
+    save_policy(LSTMPolicy(cfg), PolicyInfo(config=cfg, training_tasks=["synthetic:sphere/2d/1000000"]), path)
+    suite = Suite(tasks="synthetic:sphere", instances="1", dims=(2,), optimizers=("meta",),
+                  options={"meta": {"policy": str(path)}}, budget=3, seeds=1)
+    with pytest.raises(MetaHPOError, match="only scored on tasks it was not trained on"):
+        run_suite(suite, tmp_path / "out", progress=False)
+
+
+def test_bench_command_with_workers_and_labels(tmp_path):
+    out = tmp_path / "b"
+    cmd = [sys.executable, "-m", "metahpo", "bench", "--tasks", "synthetic:gp", "--instances", "1",
+           "--dims", "2", "--optimizers", "random,evo=evolution", "--option",
+           "evo.population_size=3", "--option", "evo.tournament_size=2", "--budget", "6", "--seeds", "2", "--workers", "2", "--out",
+           str(out), "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["optimizers"]) == {"random", "evo"}
+    assert "metahpo bench --tasks synthetic:gp" in (out / "summary.md").read_text()

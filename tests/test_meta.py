@@ -1,0 +1,142 @@
+"""The meta-learned optimizer: meta-training helps on held-out tasks; checkpoints are safe."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from metahpo import Float, MetaHPOError, SearchSpace, create_optimizer
+from metahpo.meta.distributions import SyntheticFamily
+from metahpo.meta.train import TrainConfig, meta_train
+from metahpo.policy import LSTMPolicy, PolicyConfig, PolicyInfo, load_policy, save_policy
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.synthetic import SyntheticTask
+
+FAMILY = dict(center=0.7, spread=0.05)
+
+
+def regret_at(name, tasks, budget, seeds, **options):
+    """Mean normalized regret of the best of ``budget`` trials over tasks and seeds."""
+    out = []
+    for task in tasks:
+        bounds = task_bounds(task, n_random=20_000, use_cache=False)
+        for seed in range(seeds):
+            opt = create_optimizer(name, task.space, direction="minimize", seed=seed, **options)
+            for _ in range(budget):
+                trial = opt.ask()
+                opt.tell(trial, task.evaluate(trial.params))
+            out.append(float(bounds.regret(opt.best.value)))
+    return float(np.mean(out))
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(tmp_path_factory):
+    torch.manual_seed(0)
+    policy, curve = meta_train(
+        SyntheticFamily(["sphere"], dims=[3], **FAMILY),
+        policy_config=PolicyConfig(hidden=32, embed=16, horizon=10),
+        config=TrainConfig(iterations=40, tasks_per_batch=8, episodes_per_task=8, horizon=10,
+                           lr=3e-3, seed=0),
+        progress=False,
+    )
+    path = tmp_path_factory.mktemp("policy") / "tiny.safetensors"
+    save_policy(policy, PolicyInfo(config=policy.config, training_tasks=["synthetic:sphere"],
+                                   command="test"), path)
+    return path, curve
+
+
+def test_meta_training_beats_random_search_on_held_out_tasks(tiny_policy):
+    path, curve = tiny_policy
+    assert curve[-1]["regret_mean"] < curve[0]["regret_mean"]
+    held_out = [SyntheticTask("sphere", 3, 1_000_000 + i, **FAMILY) for i in range(8)]
+    meta = regret_at("meta", held_out, 10, 3, policy=str(path))
+    rand = regret_at("random", held_out, 10, 3)
+    # Fixed seeds make this deterministic. With training seeds 0-4 the policy's regret was
+    # 0.0017-0.0020 against 0.031 for random search (15x lower), so failing this 2x bar would
+    # take a training run about 8x worse than any of those: rare enough to treat as a bug.
+    assert meta < 0.5 * rand, (meta, rand)
+
+
+def test_fake_feedback_changes_what_the_policy_proposes(tiny_policy):
+    path, _ = tiny_policy
+    task = SyntheticTask("sphere", 3, 1_000_123, **FAMILY)
+    runs = {}
+    for fake in (False, True):
+        opt = create_optimizer("meta", task.space, seed=1, policy=str(path), fake_feedback=fake)
+        points = []
+        for _ in range(8):
+            trial = opt.ask()
+            points.append(list(trial.params.values()))
+            opt.tell(trial, task.evaluate(trial.params))
+        runs[fake] = np.array(points)
+    assert np.allclose(runs[False][0], runs[True][0])
+    assert not np.allclose(runs[False][1:], runs[True][1:])
+
+
+def test_checkpoint_round_trip_keeps_weights_and_metadata(tmp_path):
+    policy = LSTMPolicy(PolicyConfig(hidden=16, embed=8, dim_ids=2))
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True)])
+    info = PolicyInfo(config=policy.config, space=space.to_dict(), training_tasks=["t1"],
+                      command="metahpo meta-train ...", metahpo_version="0.1.0")
+    path = tmp_path / "p.safetensors"
+    save_policy(policy, info, path)
+    loaded, loaded_info = load_policy(path)
+    for k, v in policy.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    assert loaded_info.command == "metahpo meta-train ..." and loaded_info.space == space.to_dict()
+    opt = create_optimizer("meta", space, policy=str(path), seed=0)
+    opt.ask()
+    other = SearchSpace([Float("a", 0.0, 1.0), Float("c", 0.0, 2.0)])
+    with pytest.raises(MetaHPOError, match="meta-trained for one search space"):
+        create_optimizer("meta", other, policy=str(path))
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    good = tmp_path / "good.safetensors"
+    save_policy(LSTMPolicy(PolicyConfig(hidden=8, embed=8)), PolicyInfo(config=PolicyConfig(hidden=8, embed=8)), good)
+    data = good.read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(data[: len(data) // 2])
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 64)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "foreign.safetensors"))
+    cases = {
+        "truncated.safetensors": "not a readable policy checkpoint",
+        "garbage.safetensors": "not a readable policy checkpoint",
+        "foreign.safetensors": "not a metahpo policy",
+        "missing.safetensors": "does not exist",
+    }
+    for name, message in cases.items():
+        with pytest.raises(MetaHPOError, match=message):
+            load_policy(tmp_path / name)
+    with pytest.raises(MetaHPOError, match="no shipped policy named 'nope'"):
+        create_optimizer("meta", SearchSpace([Float("x", 0.0, 1.0)]), policy="nope")
+
+
+def test_meta_train_command_writes_policy_curve_and_command(tmp_path):
+    out = tmp_path / "p.safetensors"
+    cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--dims",
+           "2", "--out", str(out), "--iterations", "3", "--tasks-per-batch", "2", "--episodes",
+           "2", "--horizon", "4", "--hidden", "8", "--embed", "8", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    _, info = load_policy(out)
+    assert info.command.startswith("metahpo meta-train --tasks synthetic:sphere")
+    assert (tmp_path / "p.curve.png").stat().st_size > 1000
+    assert (tmp_path / "p.curve.json").exists()
+
+
+def test_shipped_policies_load_and_propose():
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    for name in ("default", "lcbench"):
+        _, info = load_policy(__import__("metahpo.policy", fromlist=["x"]).shipped_policy_path(name))
+        assert info.command.startswith("metahpo meta-train")
+    space = YahpoScenario("lcbench").space
+    opt = create_optimizer("meta", space, policy="lcbench", seed=0)
+    space.validate(opt.ask().params)
+    wide = SearchSpace([Float(f"x{i}", 0.0, 1.0) for i in range(12)])
+    opt = create_optimizer("meta", wide, policy="default", seed=0)
+    wide.validate(opt.ask().params)

@@ -1,0 +1,88 @@
+"""Tasks: the YAHPO lcbench surrogate, synthetic families, real trainings, regret bounds."""
+
+import numpy as np
+import pytest
+
+from metahpo import MetaHPOError
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.registry import LCBENCH_TEST, make_tasks
+from metahpo.tasks.synthetic import SyntheticTask
+from metahpo.tasks.yahpo import ENV_VAR, YahpoScenario, yahpo_data_path
+
+
+@pytest.fixture(scope="module")
+def lcbench():
+    return YahpoScenario("lcbench")
+
+
+def test_lcbench_space_instances_and_split(lcbench):
+    assert lcbench.space.names == ["batch_size", "learning_rate", "max_dropout", "max_units",
+                                   "momentum", "num_layers", "weight_decay"]
+    assert len(lcbench.instances) == 34
+    tasks = make_tasks("yahpo:lcbench", instances="test")
+    assert [t.instance for t in tasks] == [i for i in lcbench.instances if i in LCBENCH_TEST]
+    assert len(make_tasks("yahpo:lcbench", instances="train")) == 23
+    assert tasks[0].direction == "maximize" and tasks[0].target == "val_accuracy"
+
+
+def test_lcbench_surrogate_is_batched_consistent_and_plausible(lcbench):
+    task = lcbench.task("7593")
+    u = np.random.default_rng(0).random((64, 7))
+    batch = task.evaluate_unit(u)
+    single = [task.evaluate(task.space.decode(row)) for row in u[:5]]
+    np.testing.assert_allclose(batch[:5], single, rtol=1e-5)
+    assert np.all((batch >= 0) & (batch <= 100)) and batch.std() > 1.0
+    other = lcbench.task("189906").evaluate_unit(u)
+    assert not np.allclose(batch, other), "the instance code does not reach the surrogate"
+    lower_epoch = lcbench.predict(u, "7593", {"epoch": 5})[:, lcbench.meta.targets.index("val_accuracy")]
+    assert not np.allclose(batch, lower_epoch), "the fidelity does not reach the surrogate"
+
+
+def test_yahpo_errors_name_the_problem(tmp_path, monkeypatch, lcbench):
+    with pytest.raises(MetaHPOError, match="has no instance '42'"):
+        lcbench.task("42")
+    with pytest.raises(MetaHPOError, match="has no target 'f1'"):
+        lcbench.task("7593", target="f1")
+    with pytest.raises(MetaHPOError, match="unknown YAHPO scenario 'nope'"):
+        YahpoScenario("nope")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing"))
+    with pytest.raises(MetaHPOError, match="YAHPO data folder not found"):
+        yahpo_data_path()
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    with pytest.raises(MetaHPOError, match="missing .*rbv2_xgboost"):
+        YahpoScenario("rbv2_xgboost")
+
+
+def test_synthetic_families_are_seeded_and_have_a_basin():
+    for family in ("sphere", "gp", "rosenbrock"):
+        a, b = SyntheticTask(family, 4, 7), SyntheticTask(family, 4, 7)
+        u = np.random.default_rng(0).random((100, 4))
+        np.testing.assert_array_equal(a.evaluate_unit(u), b.evaluate_unit(u))
+        if family != "gp":  # the GP draw's own wiggles may dip below its bowl's centre
+            assert a.evaluate_unit(a.optimum[None, :])[0] <= a.evaluate_unit(u).min()
+    assert not np.allclose(SyntheticTask("gp", 4, 7).evaluate_unit(u), SyntheticTask("gp", 4, 8).evaluate_unit(u))
+
+
+def test_bounds_beat_plain_random_sampling_and_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("METAHPO_CACHE", str(tmp_path))
+    task = SyntheticTask("gp", 5, 3)
+    strong = task_bounds(task, n_random=5000)
+    u = np.random.default_rng(1).random((5000, 5))
+    assert strong.best <= task.evaluate_unit(u).min()
+    assert list(tmp_path.rglob("*.json"))
+    assert task_bounds(task, n_random=5000) == strong
+    assert strong.regret(np.array([strong.best, strong.worst, strong.worst + 1])).tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("spec, epochs", [("tabular", 2), ("digits", 2), ("mnist1d", 1)])
+def test_real_trainings_learn_something(spec, epochs):
+    task = make_tasks(spec)[0]
+    task.epochs = epochs
+    params = {"learning_rate": 3e-3, "batch_size": 64, "depth": 1, "width": 32, "dropout": 0.0,
+              "weight_decay": 1e-5, "optimizer": "adam"}
+    val = task.evaluate(params)
+    chance = {"tabular": 1 / 3, "digits": 0.1, "mnist1d": 0.1}[spec]
+    assert val > chance + 0.15, f"{spec}: validation accuracy {val} is near chance"
+    assert 0.0 <= task.test_score(params) <= 1.0
+    diverged = dict(params, learning_rate=0.1, optimizer="sgd", weight_decay=1e-2)
+    assert 0.0 <= task.evaluate(diverged) <= 1.0
