@@ -189,7 +189,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
                   options=_label_options(args.option), budget=args.budget, seeds=args.seeds,
                   data_path=args.yahpo_data)
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-    run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet)
+    run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet,
+              backend=args.backend, address=args.address)
     records = load_records(args.out)
     paths = write_report(records, args.out)
     print(markdown_table(__import__("json").loads(paths["json"].read_text())))
@@ -260,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("demo", help="tune a small CNN on scikit-learn's digits (no data needed)")
-    p.add_argument("--optimizer", default="random")
+    p.add_argument("--optimizer", default="meta",
+                   help="optimizer (default: the meta-learned one with the 'default' policy)")
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -313,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=50, help="trials per run")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where runs execute: local processes or a Ray cluster")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", required=True, help="results folder (resumable)")
     p.add_argument("--yahpo-data", help="YAHPO data folder")
     p.add_argument("--quiet", action="store_true")

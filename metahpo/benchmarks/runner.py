@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
@@ -101,17 +101,30 @@ def check_held_out(suite: Suite, tasks: Sequence[Task]) -> None:
 
 
 def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: int) -> dict[str, Any]:
-    """One search; returns its record (see the module docstring)."""
+    """One search; returns its record (see the module docstring).
+
+    The harness option ``parallel=K`` (not passed to the optimizer) simulates ``K`` workers:
+    ``K`` trials are kept pending, and each time the oldest one is told a new one is asked.
+    Values are recorded in completion order, so regret after ``t`` trials means after ``t``
+    completed trials.
+    """
+    options = dict(options)
+    parallel = int(options.pop("parallel", 1))
     opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
     values: list[float | None] = []
     errors: list[str | None] = []
     ask_ms: list[float] = []
     params: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for _ in range(budget):
-        t0 = time.perf_counter()
-        trial = opt.ask()
-        ask_ms.append((time.perf_counter() - t0) * 1e3)
+    queue = []
+    asked = 0
+    while len(values) < budget:
+        while len(queue) < parallel and asked < budget:
+            t0 = time.perf_counter()
+            queue.append(opt.ask())
+            ask_ms.append((time.perf_counter() - t0) * 1e3)
+            asked += 1
+        trial = queue.pop(0)
         try:
             value, error = task.evaluate(trial.params), None
         except Exception as exc:  # a failed evaluation is data, not a crash of the suite
@@ -162,14 +175,24 @@ def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int,
 
 
 def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str = "",
-              progress: bool = True, on_done: Callable[[str], None] | None = None) -> list[Path]:
-    """Run every missing run of ``suite`` into ``out``; return the paths of all its runs."""
+              progress: bool = True, on_done: Callable[[str], None] | None = None,
+              backend: str = "local", address: str | None = None) -> list[Path]:
+    """Run every missing run of ``suite`` into ``out``; return the paths of all its runs.
+
+    Args:
+        workers: local worker processes (``backend="local"``).
+        backend: ``"local"`` (processes on this machine) or ``"ray"`` (one Ray task per run, on
+            the cluster at ``address`` or a local Ray started on demand). Each run is seeded on
+            its own, so both backends give the same records.
+    """
+    if backend not in ("local", "ray"):
+        raise MetaHPOError(f"backend must be 'local' or 'ray', got {backend!r}")
     out = Path(out)
     tasks = suite.build_tasks()
     for label, name in suite.labels():
         optimizer_class(name)
-        create_optimizer(name, tasks[0].space, direction=tasks[0].direction,
-                         **suite.options.get(label, {}))
+        options = {k: v for k, v in suite.options.get(label, {}).items() if k != "parallel"}
+        create_optimizer(name, tasks[0].space, direction=tasks[0].direction, **options)
     check_held_out(suite, tasks)
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "suite.json"
@@ -195,7 +218,13 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
 
         bar = tqdm(total=len(jobs), desc="bench", unit="run")
     try:
-        if workers <= 1:
+        if backend == "ray":
+            for done in _run_on_ray(jobs, address):
+                if bar is not None:
+                    bar.update(1)
+                if on_done is not None:
+                    on_done(done)
+        elif workers <= 1:
             _worker_init()
             for job in jobs:
                 done = _run_job(*job)
@@ -220,6 +249,26 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
         if bar is not None:
             bar.close()
     return all_paths
+
+
+def _run_on_ray(jobs: list[tuple], address: str | None) -> Iterator[str]:
+    """Run jobs as Ray tasks (one CPU each); yield result paths as they finish."""
+    try:
+        import ray
+    except ImportError:
+        raise MetaHPOError("the ray backend needs Ray: pip install 'metahpo[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(_ray_job)
+    pending = [remote.remote(*job) for job in jobs]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
+
+
+def _ray_job(*job: Any) -> str:
+    _worker_init()
+    return _run_job(*job)
 
 
 def _suite_dict(suite: Suite) -> dict[str, Any]:

@@ -6,6 +6,9 @@ flagged). Losses are the objective values turned into "lower is better"; the pol
 only through scale-free encodings (ranks, z-scores). The LSTM state is carried forward
 incrementally, so a proposal costs one LSTM step and one head evaluation, whatever the trial
 number; subclasses that change the weights call :meth:`_reset_reader`.
+
+Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
+as if they had scored the worst loss so far, so the policy steers away from them.
 """
 
 from __future__ import annotations
@@ -79,8 +82,30 @@ class PolicyDrivenOptimizer(Optimizer):
             step = torch.full((1,), t / policy.config.horizon)
             self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
         self._n_read = points.shape[1]
+        state, points, losses, failed = self._with_pending(self._state)
         ctx = context_features(points, losses, failed, points.shape[1], policy.config.top_k)
-        return policy.distribution(self._state[0], ctx, self._descriptors)
+        return policy.distribution(state[0], ctx, self._descriptors)
+
+    def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor]
+                      ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Constant liar: read the pending trials as if they had scored the worst loss so far,
+        so that the next proposal moves away from configurations already being evaluated.
+        Returns the state and history tensors with the lies appended (the cache is untouched)."""
+        points, losses, failed = self._tensors()
+        pending = self.pending_unit()
+        if len(pending) == 0:
+            return state, points, losses, failed
+        ok = ~failed[0]
+        lie = float(losses[0][ok].max()) if bool(ok.any()) else 0.0
+        points = torch.cat([points, torch.as_tensor(pending, dtype=torch.float32)[None]], dim=1)
+        losses = torch.cat([losses, torch.full((1, len(pending)), lie)], dim=1)
+        failed = torch.cat([failed, torch.zeros(1, len(pending), dtype=torch.bool)], dim=1)
+        policy = self._policy
+        for t in range(points.shape[1] - len(pending), points.shape[1]):
+            score = score_features(losses, failed, t)
+            step = torch.full((1,), t / policy.config.horizon)
+            state = policy.observe(state, points[:, t], score, step, self._descriptors)
+        return state, points, losses, failed
 
     def _propose(self) -> dict[str, Any]:
         with torch.no_grad():

@@ -1,0 +1,32 @@
+"""Copy committed benchmark tables into README.md between their markers.
+
+Each block ``<!-- results:PATH -->`` ... ``<!-- /results -->`` in README.md is replaced by the
+table of ``benchmarks/results/PATH/summary.md`` (as written by ``metahpo bench`` / ``metahpo
+report``), so the README never holds a number typed by hand.
+
+    .venv/bin/python benchmarks/update_readme.py
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+
+    def replace(match: re.Match) -> str:
+        summary = ROOT / "benchmarks" / "results" / match.group(1) / "summary.md"
+        body = summary.read_text().split("\n", 2)[2].strip()
+        return f"<!-- results:{match.group(1)} -->\n{body}\n<!-- /results -->"
+
+    new = re.sub(r"<!-- results:(\S+) -->.*?<!-- /results -->", replace, text, flags=re.S)
+    readme.write_text(new)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Thin adapters that run metahpo optimizers inside Optuna studies and Ray Tune."""

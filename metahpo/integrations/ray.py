@@ -1,0 +1,156 @@
+"""Run any metahpo optimizer as a Ray Tune searcher (``pip install metahpo[ray]``).
+
+``MetaHPOSearcher`` is a ``ray.tune.search.Searcher``: Ray Tune runs its trials in parallel on
+one machine or a cluster while the metahpo optimizer proposes. The space is a metahpo
+``SearchSpace`` or is taken from Ray Tune's ``param_space`` (``tune.uniform``, ``loguniform``,
+``quniform``, ``randint``, ``lograndint``, ``qrandint``, ``choice``; nested dicts become
+``"outer/inner"`` names). ``save``/``restore`` write the optimizer's state as JSON (no pickle).
+
+Example::
+
+    from ray import tune
+    from metahpo.integrations.ray import MetaHPOSearcher
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5)},
+        tune_config=tune.TuneConfig(search_alg=MetaHPOSearcher(optimizer="meta", seed=0),
+                                    metric="accuracy", mode="max", num_samples=20),
+    )
+    tuner.fit()
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional
+
+from ray.tune.search import Searcher
+from ray.tune.search.sample import Categorical as RayCategorical
+from ray.tune.search.sample import Float as RayFloat
+from ray.tune.search.sample import Integer as RayInteger
+from ray.tune.search.sample import LogUniform, Quantized, Uniform
+from ray.tune.search.variant_generator import parse_spec_vars
+from ray.tune.utils.util import flatten_dict, unflatten_dict
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.registry import create_optimizer, optimizer_class, restore_optimizer
+from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
+
+
+def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
+    """Convert a Ray Tune ``param_space`` (its sampled domains) into a metahpo space."""
+    flat = flatten_dict(param_space, prevent_delimiter=True)
+    _, domains, grid = parse_spec_vars(flat)
+    if grid:
+        raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries; use choice")
+    params: list[Parameter] = []
+    for path, domain in domains:
+        name = "/".join(path)
+        sampler = domain.get_sampler()
+        q = None
+        if isinstance(sampler, Quantized):
+            q, sampler = sampler.q, sampler.sampler
+        if isinstance(domain, RayCategorical):
+            params.append(Categorical(name, domain.categories))
+        elif isinstance(domain, RayFloat) and isinstance(sampler, (Uniform, LogUniform)):
+            params.append(Float(name, domain.lower, domain.upper, log=isinstance(sampler, LogUniform),
+                                step=q if q and not isinstance(sampler, LogUniform) else None))
+        elif isinstance(domain, RayInteger) and isinstance(sampler, (Uniform, LogUniform)):
+            upper = domain.upper if q else domain.upper - 1  # randint's upper bound is exclusive
+            params.append(Int(name, domain.lower, upper, log=isinstance(sampler, LogUniform),
+                              step=int(q) if q and not isinstance(sampler, LogUniform) else 1))
+        else:
+            raise MetaHPOError(f"parameter {name!r}: unsupported Ray Tune domain {domain!r}")
+    return SearchSpace(params)
+
+
+class MetaHPOSearcher(Searcher):
+    """A Ray Tune searcher backed by a metahpo optimizer.
+
+    Args:
+        space: a metahpo ``SearchSpace``; ``None`` takes it from Ray Tune's ``param_space``.
+        optimizer: a metahpo optimizer name, default ``"meta"``.
+        metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``).
+        seed: the optimizer's seed.
+        **options: keyword options of the optimizer.
+    """
+
+    def __init__(self, space: SearchSpace | None = None, optimizer: str = "meta", *,
+                 metric: str | None = None, mode: str | None = None, seed: int | None = None,
+                 **options: Any) -> None:
+        super().__init__(metric=metric, mode=mode)
+        optimizer_class(optimizer)
+        if mode not in (None, "min", "max"):
+            raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
+        self._space = space
+        self._optimizer_name = optimizer
+        self._seed = seed
+        self._options = dict(options)
+        self._opt = None
+        self._live: dict[str, Any] = {}
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Dict,
+                              **spec: Any) -> bool:
+        if self._opt is not None:
+            return False
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = mode
+        if self._space is None and config:
+            self._space = space_from_ray(config)
+        return True
+
+    def _optimizer(self) -> Any:
+        if self._opt is None:
+            if self._space is None:
+                raise MetaHPOError("MetaHPOSearcher needs a space or a Ray Tune param_space")
+            if self._mode not in ("min", "max") or not self._metric:
+                raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
+            direction = "maximize" if self._mode == "max" else "minimize"
+            self._opt = create_optimizer(self._optimizer_name, self._space, direction=direction,
+                                         seed=self._seed, **self._options)
+        return self._opt
+
+    def suggest(self, trial_id: str) -> Optional[Dict]:
+        trial = self._optimizer().ask()
+        self._live[trial_id] = trial
+        return unflatten_dict(dict(trial.params))
+
+    def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None,
+                          error: bool = False) -> None:
+        trial = self._live.pop(trial_id, None)
+        if trial is None:
+            return
+        if error or not result or self._metric not in result:
+            self._opt.tell(trial, error="the Ray Tune trial errored or reported no metric")
+        else:
+            self._opt.tell(trial, result[self._metric])
+
+    def get_state(self) -> Dict:
+        return {
+            "optimizer": self._optimizer().state_dict(),
+            "live": {k: t.number for k, t in self._live.items()},
+            "metric": self._metric,
+            "mode": self._mode,
+        }
+
+    def set_state(self, state: Dict) -> None:
+        self._opt = restore_optimizer(state["optimizer"])
+        self._space = self._opt.space
+        self._metric, self._mode = state["metric"], state["mode"]
+        pending = {t.number: t for t in self._opt.pending}
+        self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "w") as fh:
+            json.dump(self.get_state(), fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        try:
+            with open(checkpoint_path) as fh:
+                state = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MetaHPOError(f"cannot restore MetaHPOSearcher from {checkpoint_path!r}: {exc}") from None
+        self.set_state(state)

@@ -1,0 +1,109 @@
+"""MetaHPOSampler inside real Optuna studies, and Optuna's own sampler conformance tests."""
+
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
+
+from metahpo.integrations.optuna import MetaHPOSampler
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class TestMetaSamplerBasics(BasicSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: MetaHPOSampler("meta", seed=0)
+
+
+class TestMetaSamplerRelative(RelativeSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: MetaHPOSampler("meta", seed=0)
+
+
+class TestEvolutionSamplerRelative(RelativeSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: MetaHPOSampler("evolution", seed=0, population_size=3, tournament_size=2)
+
+
+def objective(trial):
+    x = trial.suggest_float("x", -5, 5)
+    n = trial.suggest_int("n", 1, 8)
+    act = trial.suggest_categorical("act", ["relu", "tanh"])
+    return (x - 1) ** 2 + n + (0.5 if act == "tanh" else 0.0)
+
+
+def test_sampler_is_reproducible_and_uses_the_history():
+    def run(seed):
+        study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=seed))
+        study.optimize(objective, n_trials=12)
+        return [t.params for t in study.trials]
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+WORKER = '''
+import sys, optuna
+from metahpo.integrations.optuna import MetaHPOSampler
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+def objective(trial):
+    x = trial.suggest_float("x", -5, 5)
+    n = trial.suggest_int("n", 1, 8)
+    return (x - 1) ** 2 + n
+study = optuna.create_study(storage=sys.argv[1], study_name="shared", load_if_exists=True,
+                            sampler=MetaHPOSampler("meta", seed=int(sys.argv[2])))
+study.optimize(objective, n_trials=int(sys.argv[3]))
+'''
+
+
+def test_two_worker_processes_on_one_sqlite_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(storage=url, study_name="shared")
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    procs = [subprocess.Popen([sys.executable, str(script), url, str(i), "10"],
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    trials = optuna.load_study(study_name="shared", storage=url).trials
+    assert len(trials) == 20 and sorted(t.number for t in trials) == list(range(20))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({(t.params["x"], t.params["n"]) for t in trials}) == 20
+
+
+def test_study_resumed_after_its_process_was_killed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.replace("return (x - 1) ** 2 + n",
+                                     "import time; time.sleep(0.05); return (x - 1) ** 2 + n"))
+    proc = subprocess.Popen([sys.executable, str(script), url, "0", "1000"], stderr=subprocess.PIPE)
+    import time
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            done = [t for t in optuna.load_study(study_name="shared", storage=url).trials
+                    if t.state == optuna.trial.TrialState.COMPLETE]
+        except KeyError:
+            done = []
+        if len(done) >= 5:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    before = {t.number: t.params for t in optuna.load_study(study_name="shared", storage=url).trials
+              if t.state == optuna.trial.TrialState.COMPLETE}
+    res = subprocess.run([sys.executable, str(script), url, "0", "5"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    after = optuna.load_study(study_name="shared", storage=url).trials
+    complete = {t.number: t.params for t in after if t.state == optuna.trial.TrialState.COMPLETE}
+    assert all(complete[n] == p for n, p in before.items())
+    assert len(complete) == len(before) + 5

@@ -1,0 +1,78 @@
+"""Ray: a real Tune run with MetaHPOSearcher, searcher save/restore, and the Ray benchmark backend."""
+
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+from metahpo.benchmarks.runner import Suite, load_records, run_suite  # noqa: E402
+from metahpo.integrations.ray import MetaHPOSearcher, space_from_ray  # noqa: E402
+from metahpo.space import Categorical, Float, Int  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    yield
+    ray.shutdown()
+
+
+def trainable(config):
+    score = -((config["lr"] - 0.01) ** 2) - 0.01 * config["layers"]
+    tune.report({"score": score})
+
+
+def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
+    searcher = MetaHPOSearcher(optimizer="meta", seed=0)
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5),
+                     "act": tune.choice(["relu", "tanh"])},
+        tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max",
+                                    num_samples=8, max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert len(results) == 8 and not results.errors
+    configs = [r.config for r in results]
+    assert all(1e-4 <= c["lr"] <= 1e-1 and c["layers"] in (1, 2, 3, 4) for c in configs)
+    assert len(searcher._opt.history) == 8
+
+
+def test_searcher_state_round_trip(tmp_path):
+    space = space_from_ray({"lr": tune.loguniform(1e-4, 1e-1), "n": tune.randint(1, 5),
+                            "nested": {"q": tune.quniform(0.0, 1.0, 0.25)},
+                            "act": tune.choice(["a", "b"])})
+    assert space["lr"] == Float("lr", 1e-4, 1e-1, log=True)
+    assert space["n"] == Int("n", 1, 4) and space["act"] == Categorical("act", ["a", "b"])
+    assert space["nested/q"] == Float("nested/q", 0.0, 1.0, step=0.25)
+    a = MetaHPOSearcher(space, optimizer="random", metric="m", mode="min", seed=3)
+    for i in range(4):
+        a.suggest(str(i))
+        a.on_trial_complete(str(i), {"m": float(i)})
+    a.suggest("pending")
+    path = tmp_path / "searcher.json"
+    a.save(str(path))
+    b = MetaHPOSearcher(optimizer="random")
+    b.restore(str(path))
+    assert json.loads(path.read_text())["live"] == {"pending": 4}
+    assert a.suggest("next") == b.suggest("next")
+
+
+def test_ray_backend_gives_the_same_records_as_local(local_ray, tmp_path):
+    suite = Suite(tasks="synthetic:gp", instances="2", dims=(2,), optimizers=("random", "evolution"),
+                  options={"evolution": {"population_size": 3, "tournament_size": 2}},
+                  budget=6, seeds=2)
+    run_suite(suite, tmp_path / "local", progress=False)
+    run_suite(suite, tmp_path / "ray", progress=False, backend="ray")
+    key = lambda r: (r["label"], r["task"], r["seed"])  # noqa: E731
+    local = sorted(load_records(tmp_path / "local"), key=key)
+    remote = sorted(load_records(tmp_path / "ray"), key=key)
+    assert len(local) == len(remote) == 8
+    for a, b in zip(local, remote):
+        assert (a["values"], a["params"]) == (b["values"], b["params"])
