@@ -15,8 +15,8 @@ from metahpo.optimizers.registry import available_optimizers, create_optimizer, 
 from metahpo.space import Categorical, Float, Int, SearchSpace
 from metahpo.study import Study, list_studies, load_study, tune
 from metahpo.trial import Trial, TrialRecord, TrialState
+from metahpo.version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Categorical",

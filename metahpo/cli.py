@@ -133,7 +133,7 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
 
     import torch
 
-    from metahpo import __version__
+    from metahpo.version import __version__
     from metahpo.meta.cli_support import build_distribution, default_out
     from metahpo.meta.train import TrainConfig, meta_train, save_training_curve
     from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
@@ -141,19 +141,29 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     out = default_out(args.out)
     dims = [int(d) for d in args.dims.split(",")]
-    dist, validation, space = build_distribution(
-        args.tasks, instances=args.instances, dims=dims,
+    import functools
+
+    build = functools.partial(
+        build_distribution, args.tasks, instances=args.instances, dims=dims,
         validation_instances=args.validation_instances, data_path=args.yahpo_data,
         n_random=args.bounds_samples,
     )
+    dist, validation, space = build()
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed, time_limit_s=args.time_limit,
-                         validate_every=args.validate_every)
+                         validate_every=args.validate_every, reward=args.reward)
+    remote = None
+    if args.backend == "ray":
+        from metahpo.meta.distributed import RayRollouts
+
+        remote = RayRollouts(functools.partial(_first, build), policy_config, args.seed,
+                             args.workers, args.address)
     policy, curve = meta_train(dist, policy_config=policy_config, config=config,
-                               validation=validation or None, progress=not args.quiet)
+                               validation=validation or None, progress=not args.quiet,
+                               remote=remote)
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     info = PolicyInfo(config=policy_config, space=space, training_tasks=dist.describe(),
                       command=command, metahpo_version=__version__,
@@ -232,6 +242,10 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
           f"{curve[0]:.4f} after 1, {curve[-1]:.4f} after {len(curve)}")
 
 
+def _first(build: Callable[[], tuple]) -> Any:
+    return build()[0]
+
+
 def _cmd_optimizers(args: argparse.Namespace) -> None:
     from metahpo.optimizers.registry import available_optimizers
 
@@ -292,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, default=50, help="trials per episode")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--entropy", type=float, default=1e-3, help="entropy bonus")
+    p.add_argument("--reward", choices=["regret", "log_regret"], default="regret",
+                   help="per-step reward: 1 - regret, or -log10(regret + 0.001)")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--embed", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -300,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bounds-samples", type=int, default=200_000,
                    help="random configurations per instance for the regret normalization")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="run rollouts in this process or on Ray workers")
+    p.add_argument("--workers", type=int, default=2, help="Ray rollout workers")
+    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--yahpo-data", help="YAHPO data folder (default: $METAHPO_YAHPO_DATA or "
                    "../shared/data/yahpo)")
     p.add_argument("--quiet", action="store_true")

@@ -105,3 +105,21 @@ def test_bench_command_with_workers_and_labels(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["optimizers"]) == {"random", "evo"}
     assert "metahpo bench --tasks synthetic:gp" in (out / "summary.md").read_text()
+
+
+def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
+    from metahpo.benchmarks import runner
+    from metahpo.optimizers.random import RandomSearch
+
+    seen = []
+    original = RandomSearch.ask
+
+    def spy(self):
+        seen.append(len(self.pending))
+        return original(self)
+
+    monkeypatch.setattr(RandomSearch, "ask", spy)
+    task = SyntheticTask("sphere", 2, 5)
+    record = runner.run_one(task, "random", {"parallel": 3}, seed=0, budget=7)
+    assert len(record["values"]) == 7 and len(record["ask_ms"]) == 7
+    assert seen == [0, 1, 2, 2, 2, 2, 2]

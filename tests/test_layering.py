@@ -12,6 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metahpo"
 # (module name prefix, layer); the longest matching prefix wins.
 LAYERS = [
     ("metahpo.errors", 0),
+    ("metahpo.version", 0),
+    ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.trial", 1),
     ("metahpo.distributions", 1),

@@ -140,3 +140,18 @@ def test_shipped_policies_load_and_propose():
     wide = SearchSpace([Float(f"x{i}", 0.0, 1.0) for i in range(12)])
     opt = create_optimizer("meta", wide, policy="default", seed=0)
     wide.validate(opt.ask().params)
+
+
+def test_meta_training_is_reproducible_from_its_seed():
+    def train():
+        policy, _ = meta_train(
+            SyntheticFamily(["sphere", "gp"], dims=[2, 3]),
+            policy_config=PolicyConfig(hidden=8, embed=8, horizon=5),
+            config=TrainConfig(iterations=4, tasks_per_batch=3, episodes_per_task=2, horizon=5,
+                               seed=11, reward="log_regret"),
+            progress=False,
+        )
+        return policy.state_dict()
+
+    a, b = train(), train()
+    assert all(torch.equal(a[k], b[k]) for k in a)

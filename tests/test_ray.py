@@ -16,8 +16,10 @@ from metahpo.space import Categorical, Float, Int  # noqa: E402
 
 @pytest.fixture(scope="module")
 def local_ray():
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": path}})
     yield
     ray.shutdown()
 
@@ -76,3 +78,31 @@ def test_ray_backend_gives_the_same_records_as_local(local_ray, tmp_path):
     assert len(local) == len(remote) == 8
     for a, b in zip(local, remote):
         assert (a["values"], a["params"]) == (b["values"], b["params"])
+
+
+def test_meta_train_on_ray_workers(local_ray, tmp_path):
+    import functools
+
+    from metahpo.meta.distributed import RayRollouts
+    from metahpo.meta.distributions import SyntheticFamily
+    from metahpo.meta.train import TrainConfig, meta_train
+    from metahpo.policy import PolicyConfig
+
+    cfg = PolicyConfig(hidden=8, embed=8, horizon=5)
+    make = functools.partial(SyntheticFamily, ["sphere"], [2])
+    remote = RayRollouts(make, cfg, seed=0, n_workers=2)
+    policy, curve = meta_train(make(), policy_config=cfg, remote=remote, progress=False,
+                               config=TrainConfig(iterations=3, tasks_per_batch=4,
+                                                  episodes_per_task=2, horizon=5))
+    assert len(curve) == 3 and all(0.0 <= r["regret_mean"] <= 1.0 for r in curve)
+    import torch
+
+    torch.manual_seed(0)  # what meta_train seeds before building its initial policy
+    initial = type(policy)(cfg)
+    assert any(not torch_equal(a, b) for a, b in zip(policy.parameters(), initial.parameters()))
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a.detach(), b.detach())

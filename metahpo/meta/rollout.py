@@ -103,9 +103,27 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
                     task_index=task_index)
 
 
-def reinforce_loss(episodes: Episodes, *, entropy_coef: float = 1e-3) -> torch.Tensor:
+REWARDS = ("regret", "log_regret")
+
+
+def step_rewards(regret: np.ndarray, kind: str = "regret") -> np.ndarray:
+    """Per-step rewards from best-so-far regrets ``(B, T)``.
+
+    ``"regret"``: ``1 - regret_t``. ``"log_regret"``: ``-log10(regret_t + 1e-3)``, which keeps
+    rewarding refinement once the regret is already small (going from 0.01 to 0.001 counts as
+    much as from 0.1 to 0.01), so that late, local improvements still carry a gradient.
+    """
+    if kind == "regret":
+        return 1.0 - regret
+    if kind == "log_regret":
+        return -np.log10(regret + 1e-3)
+    raise ValueError(f"unknown reward {kind!r}; use one of {REWARDS}")
+
+
+def reinforce_loss(episodes: Episodes, *, entropy_coef: float = 1e-3,
+                   reward: str = "regret") -> torch.Tensor:
     """The REINFORCE surrogate loss of a batch of episodes (see the module docstring)."""
-    reward = 1.0 - episodes.regret
+    reward = step_rewards(episodes.regret, reward)
     returns = np.flip(np.cumsum(np.flip(reward, axis=1), axis=1), axis=1).copy()
     baseline = np.zeros_like(returns)
     for k in np.unique(episodes.task_index):

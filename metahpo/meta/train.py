@@ -21,7 +21,7 @@ import torch
 
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import TaskDistribution, TrainingTask
-from metahpo.meta.rollout import reinforce_loss, rollout
+from metahpo.meta.rollout import REWARDS, reinforce_loss, rollout
 from metahpo.policy import LSTMPolicy, PolicyConfig
 
 
@@ -39,6 +39,7 @@ class TrainConfig:
         seed: seeds task sampling, sampling noise and the initial weights.
         time_limit_s: stop early after this many seconds (``None``: no limit).
         validate_every: iterations between validations (with a validation set).
+        reward: per-step reward, ``"regret"`` or ``"log_regret"`` (see ``rollout.step_rewards``).
     """
 
     iterations: int = 300
@@ -51,11 +52,14 @@ class TrainConfig:
     seed: int = 0
     time_limit_s: float | None = None
     validate_every: int = 25
+    reward: str = "regret"
 
     def __post_init__(self) -> None:
         for name in ("iterations", "tasks_per_batch", "episodes_per_task", "horizon"):
             if getattr(self, name) < 1:
                 raise MetaHPOError(f"meta-training: {name} must be >= 1")
+        if self.reward not in REWARDS:
+            raise MetaHPOError(f"meta-training: reward must be one of {REWARDS}, got {self.reward!r}")
 
 
 def evaluate_policy(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_task: int,
@@ -82,8 +86,12 @@ def meta_train(
     validation: Sequence[TrainingTask] | None = None,
     progress: bool = True,
     on_iteration: Callable[[dict[str, Any]], None] | None = None,
+    remote: Any = None,
 ) -> tuple[LSTMPolicy, list[dict[str, Any]]]:
     """Meta-train a policy with REINFORCE over ``distribution``.
+
+    With ``remote`` (a :class:`metahpo.meta.distributed.RayRollouts`), the episodes of each batch
+    run on Ray workers, which sample their own tasks; ``distribution`` is then unused.
 
     Returns:
         The policy (the best validated weights when ``validation`` is given) and the curve: one
@@ -106,22 +114,24 @@ def meta_train(
         bar = tqdm(total=config.iterations, desc="meta-train", unit="it")
     try:
         for it in range(config.iterations):
-            tasks = distribution.sample(rng, config.tasks_per_batch)
             policy.train()
-            episodes = rollout(policy, tasks, episodes_per_task=config.episodes_per_task,
-                               horizon=config.horizon, generator=gen)
-            loss = reinforce_loss(episodes, entropy_coef=config.entropy_coef)
             opt.zero_grad()
-            loss.backward()
+            if remote is not None:
+                stats = remote.step(policy, config.tasks_per_batch, config.episodes_per_task,
+                                    config.horizon, config.entropy_coef, config.reward)
+            else:
+                tasks = distribution.sample(rng, config.tasks_per_batch)
+                episodes = rollout(policy, tasks, episodes_per_task=config.episodes_per_task,
+                                   horizon=config.horizon, generator=gen)
+                loss = reinforce_loss(episodes, entropy_coef=config.entropy_coef,
+                                      reward=config.reward)
+                loss.backward()
+                stats = {"loss": float(loss.detach()),
+                         "regret_final": float(episodes.regret[:, -1].mean()),
+                         "regret_mean": float(episodes.regret.mean())}
             torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
             opt.step()
-            row = {
-                "iteration": it + 1,
-                "loss": float(loss.detach()),
-                "regret_final": float(episodes.regret[:, -1].mean()),
-                "regret_mean": float(episodes.regret.mean()),
-                "seconds": round(time.monotonic() - start, 3),
-            }
+            row = {"iteration": it + 1, **stats, "seconds": round(time.monotonic() - start, 3)}
             last = it + 1 == config.iterations or (
                 config.time_limit_s is not None and time.monotonic() - start >= config.time_limit_s)
             if validation and ((it + 1) % config.validate_every == 0 or last):

@@ -1,0 +1,291 @@
+"""Parameter kinds of a search space and their unit-interval encodings.
+
+* ``Float``: linear or logarithmic map of ``[low, high]``; with a ``step`` the values
+  ``low, low + step, ..., high`` each own an equal bin of the unit interval.
+* ``Int``: the values on its step grid each own an equal bin (linear), or the log map of
+  ``[low - 0.5, high + 0.5]`` rounded to the nearest integer (log), so that every integer keeps
+  a share of the interval proportional to its width on the log scale.
+* ``Categorical``: ``k`` choices own ``k`` equal bins; a choice encodes to its bin centre.
+
+Each kind validates itself at construction and raises :class:`~metahpo.errors.MetaHPOError`
+with the parameter's name and what to change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Union
+
+import numpy as np
+
+from metahpo.errors import MetaHPOError
+
+ChoiceValue = Union[None, bool, int, float, str]
+
+_REL_TOL = 1e-9
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise MetaHPOError(f"parameter names must be non-empty strings, got {name!r}")
+
+
+def _check_finite(name: str, **values: Any) -> None:
+    for label, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number, got {v!r}")
+
+
+def _grid_count(name: str, low: float, high: float, step: float) -> int:
+    """Number of values ``low + k * step`` in ``[low, high]``; the step must divide the range."""
+    if step <= 0:
+        raise MetaHPOError(f"parameter {name!r}: step must be positive, got {step!r}")
+    k = (high - low) / step
+    if abs(k - round(k)) > 1e-6 * max(1.0, abs(k)):
+        raise MetaHPOError(
+            f"parameter {name!r}: step {step!r} does not fit the range [{low!r}, {high!r}]; "
+            "choose a step that divides high - low"
+        )
+    return int(round(k)) + 1
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real-valued parameter in ``[low, high]``.
+
+    Args:
+        name: unique name within the space.
+        low, high: bounds, ``low < high``; with ``log=True`` both must be ``> 0``.
+        log: sample on a logarithmic scale (learning rates, weight decays).
+        step: restrict values to ``low + k * step``; must divide ``high - low``; not with ``log``.
+    """
+
+    name: str
+    low: float
+    high: float
+    log: bool = field(default=False, kw_only=True)
+    step: float | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_finite(self.name, low=self.low, high=self.high)
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+        if not self.low < self.high:
+            raise MetaHPOError(
+                f"parameter {self.name!r}: low must be smaller than high, got low={self.low!r} "
+                f"high={self.high!r}"
+            )
+        if self.log and self.low <= 0:
+            raise MetaHPOError(
+                f"parameter {self.name!r}: a log-scale parameter needs low > 0, got {self.low!r}"
+            )
+        if self.step is not None:
+            _check_finite(self.name, step=self.step)
+            if self.log:
+                raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
+            object.__setattr__(self, "step", float(self.step))
+            _grid_count(self.name, self.low, self.high, self.step)
+
+    @property
+    def n_values(self) -> int | None:
+        """Number of distinct values (``None`` when continuous)."""
+        if self.step is None:
+            return None
+        return _grid_count(self.name, self.low, self.high, self.step)
+
+    def encode(self, value: Any) -> float:
+        v = float(value)
+        if self.step is not None:
+            n = self.n_values
+            k = min(max(round((v - self.low) / self.step), 0), n - 1)
+            return (k + 0.5) / n
+        if self.log:
+            u = (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        else:
+            u = (v - self.low) / (self.high - self.low)
+        return min(max(u, 0.0), 1.0)
+
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Values of unit-interval numbers, vectorised: any shape in, same shape out (float)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        if self.step is not None:
+            n = self.n_values
+            k = np.minimum(np.floor(u * n), n - 1)
+            return np.minimum(np.round(self.low + k * self.step, 12), self.high)
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return np.clip(np.exp(lo + u * (hi - lo)), self.low, self.high)
+        return np.clip(self.low + u * (self.high - self.low), self.low, self.high)
+
+    def decode(self, u: float) -> float:
+        return float(self.decode_array(np.asarray(u))[()])
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        v = float(value)
+        tol = _REL_TOL * max(abs(self.low), abs(self.high), 1.0)
+        if not (self.low - tol <= v <= self.high + tol):
+            return False
+        if self.step is not None:
+            k = (v - self.low) / self.step
+            return abs(k - round(k)) < 1e-6
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        if self.log:
+            d["log"] = True
+        if self.step is not None:
+            d["step"] = self.step
+        return d
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer parameter in ``[low, high]`` (both included).
+
+    Args:
+        name: unique name within the space.
+        low, high: integer bounds, ``low < high``; with ``log=True``, ``low >= 1``.
+        log: sample on a logarithmic scale (batch sizes, widths).
+        step: restrict values to ``low + k * step``; must divide ``high - low``; with ``log`` only 1.
+    """
+
+    name: str
+    low: int
+    high: int
+    log: bool = field(default=False, kw_only=True)
+    step: int = field(default=1, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for label, v in (("low", self.low), ("high", self.high), ("step", self.step)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
+                isinstance(v, float) and v.is_integer()
+            ):
+                raise MetaHPOError(f"parameter {self.name!r}: {label} must be an integer, got {v!r}")
+        object.__setattr__(self, "low", int(self.low))
+        object.__setattr__(self, "high", int(self.high))
+        object.__setattr__(self, "step", int(self.step))
+        if not self.low < self.high:
+            raise MetaHPOError(
+                f"parameter {self.name!r}: low must be smaller than high, got low={self.low!r} "
+                f"high={self.high!r}"
+            )
+        if self.log and self.low < 1:
+            raise MetaHPOError(
+                f"parameter {self.name!r}: a log-scale integer needs low >= 1, got {self.low!r}"
+            )
+        if self.log and self.step != 1:
+            raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
+        _grid_count(self.name, self.low, self.high, self.step)
+
+    @property
+    def n_values(self) -> int:
+        return (self.high - self.low) // self.step + 1
+
+    def encode(self, value: Any) -> float:
+        v = int(round(float(value)))
+        if self.log:
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            return min(max((math.log(v) - lo) / (hi - lo), 0.0), 1.0)
+        k = min(max(round((v - self.low) / self.step), 0), self.n_values - 1)
+        return (k + 0.5) / self.n_values
+
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Values of unit-interval numbers, vectorised (integers stored as float)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        if self.log:
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            return np.clip(np.round(np.exp(lo + u * (hi - lo))), self.low, self.high)
+        k = np.minimum(np.floor(u * self.n_values), self.n_values - 1)
+        return self.low + k * self.step
+
+    def decode(self, u: float) -> int:
+        return int(self.decode_array(np.asarray(u))[()])
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            return False
+        return self.low <= value <= self.high and (value - self.low) % self.step == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        if self.log:
+            d["log"] = True
+        if self.step != 1:
+            d["step"] = self.step
+        return d
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A parameter that takes one of a fixed list of choices (``None``, bool, int, float or str).
+
+    Choices keep their order: an optimizer sees choice ``i`` of ``k`` at ``(i + 0.5) / k``.
+    Choices must differ under ``==`` (``1``, ``1.0`` and ``True`` are one choice), as in Optuna.
+    """
+
+    name: str
+    choices: tuple[ChoiceValue, ...]
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Iterable):
+            raise MetaHPOError(
+                f"parameter {self.name!r}: choices must be a list, got {self.choices!r}"
+            )
+        choices = tuple(self.choices)
+        if not choices:
+            raise MetaHPOError(f"parameter {self.name!r}: choices must not be empty")
+        for c in choices:
+            if c is not None and not isinstance(c, (bool, int, float, str)):
+                raise MetaHPOError(
+                    f"parameter {self.name!r}: choices must be None, bool, int, float or str, "
+                    f"got {c!r} ({type(c).__name__})"
+                )
+        for i, c in enumerate(choices):
+            if any(c == other for other in choices[:i]):
+                raise MetaHPOError(
+                    f"parameter {self.name!r}: duplicate choice {c!r} (choices must differ "
+                    "under ==, so 1, 1.0 and True count as the same choice)"
+                )
+        object.__setattr__(self, "choices", choices)
+
+    @property
+    def n_values(self) -> int:
+        return len(self.choices)
+
+    def index(self, value: Any) -> int:
+        for i, c in enumerate(self.choices):
+            if c == value:
+                return i
+        raise MetaHPOError(f"parameter {self.name!r}: {value!r} is not one of {self.choices!r}")
+
+    def encode(self, value: Any) -> float:
+        return (self.index(value) + 0.5) / len(self.choices)
+
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Choice indices of unit-interval numbers, vectorised (int array)."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        k = len(self.choices)
+        return np.minimum(np.floor(u * k), k - 1).astype(np.int64)
+
+    def decode(self, u: float) -> ChoiceValue:
+        return self.choices[int(self.decode_array(np.asarray(u))[()])]
+
+    def contains(self, value: Any) -> bool:
+        try:
+            self.index(value)
+        except MetaHPOError:
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": list(self.choices)}
+
+
+Parameter = Union[Float, Int, Categorical]
