@@ -123,3 +123,19 @@ def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
     record = runner.run_one(task, "random", {"parallel": 3}, seed=0, budget=7)
     assert len(record["values"]) == 7 and len(record["ask_ms"]) == 7
     assert seen == [0, 1, 2, 2, 2, 2, 2]
+
+
+def test_table_shows_test_scores_when_runs_have_them():
+    from metahpo.reports.summary import markdown_table
+
+    def record(label, values, test):
+        return {"task": "t", "optimizer": label, "label": label, "seed": 0, "direction": "maximize",
+                "values": values, "ask_ms": [1.0] * len(values), "bounds": None,
+                "test_score_of_best": test}
+
+    summary = summarize([record("a", [0.5, 0.9], 0.8), record("b", [0.6, 0.7], 0.65)], budgets=(1, 2))
+    rows = markdown_table(summary).splitlines()
+    assert rows[0].endswith("| test score of best |")
+    assert rows[2].startswith("| a |") and rows[2].endswith("| 0.8000 |")
+    assert summary["optimizers"]["a"]["regret"]["2"] == 0.0
+    assert summary["optimizers"]["b"]["regret"]["1"] == pytest.approx(0.75)

@@ -134,7 +134,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
     best = {str(b): min(o["regret"][str(b)] for o in opts.values()) for b in budgets}
     header = (["optimizer"] + [f"regret t={b}" for b in budgets] + [f"rank t={b}" for b in budgets]
               + ["ask ms (median / p95)"])
-    if any("test_score_of_best" in o for o in opts.values()):
+    with_test = any("test_score_of_best" in o for o in opts.values())
+    if with_test:
         header.append("test score of best")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     order = sorted(opts, key=lambda k: opts[k]["regret"][str(budgets[-1])])
@@ -146,7 +147,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
             cells.append(f"**{text}**" if o["regret"][str(b)] == best[str(b)] else text)
         cells += [f"{o['rank'][str(b)]:.2f}" if "rank" in o else "-" for b in budgets]
         cells.append(f"{o['ask_ms_median']:.2f} / {o['ask_ms_p95']:.2f}")
-        if "test_score_of_best" in header[-1]:
+        if with_test:
             cells.append(f"{o['test_score_of_best']:.4f}" if "test_score_of_best" in o else "-")
         lines.append("| " + " | ".join(cells) + " |")
     note = (f"\n{summary['n_tasks']} tasks x {summary['n_seeds']} seeds; normalized regret "
