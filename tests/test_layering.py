@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metahpo"
 LAYERS = [
     ("metahpo.errors", 0),
     ("metahpo.version", 0),
+    ("metahpo.ray_backend", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.trial", 1),

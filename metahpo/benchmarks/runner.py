@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
+from metahpo.ray_backend import connect_ray
 from metahpo.tasks.base import Task
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import make_tasks
@@ -253,12 +254,7 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
 
 def _run_on_ray(jobs: list[tuple], address: str | None) -> Iterator[str]:
     """Run jobs as Ray tasks (one CPU each); yield result paths as they finish."""
-    try:
-        import ray
-    except ImportError:
-        raise MetaHPOError("the ray backend needs Ray: pip install 'metahpo[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    ray = connect_ray(address)
     remote = ray.remote(num_cpus=1)(_ray_job)
     pending = [remote.remote(*job) for job in jobs]
     while pending:

@@ -15,10 +15,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import TaskDistribution
 from metahpo.meta.rollout import reinforce_loss, rollout
 from metahpo.policy import LSTMPolicy, PolicyConfig
+from metahpo.ray_backend import connect_ray
 
 
 class RolloutWorker:
@@ -62,12 +62,7 @@ class RayRollouts:
 
     def __init__(self, make_distribution: Callable[[], TaskDistribution], policy_config: PolicyConfig,
                  seed: int, n_workers: int, address: str | None = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise MetaHPOError("the ray backend needs Ray: pip install 'metahpo[ray]'") from None
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray = connect_ray(address)
         actor = ray.remote(num_cpus=1)(RolloutWorker)
         self._ray = ray
         self.workers = [actor.remote(make_distribution, policy_config, seed, i) for i in range(n_workers)]
