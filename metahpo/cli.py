@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
     p.add_argument("--tasks", required=True, help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or digits")
-    p.add_argument("--instances", help="test (default), train, all, ID,ID,... or a count")
+    p.add_argument("--instances", default="test",
+                   help="test (default), train, all, ID,ID,... or a count (synthetic)")
     p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
     p.add_argument("--optimizers", required=True, help="comma-separated NAME or LABEL=NAME")
     p.add_argument("--option", action="append", default=[], metavar="LABEL.KEY=VALUE",

@@ -78,7 +78,7 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
               ) -> dict[str, Any]:
     """The summary as a JSON-serializable dict (see the module docstring)."""
     max_budget = min(len(r["values"]) for r in records)
-    budgets = [b for b in budgets if b <= max_budget] or [max_budget]
+    budgets = sorted({b for b in budgets if b <= max_budget} | {max_budget})
     curves = regret_curves(records)
     labels = sorted({r.get("label", r["optimizer"]) for r in records})
     per_label: dict[str, list[int]] = defaultdict(list)

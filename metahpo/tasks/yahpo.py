@@ -297,6 +297,11 @@ def parse_instances(spec: str | Sequence[str] | None, scenario: YahpoScenario,
         return scenario.instances
     if isinstance(spec, str) and named and spec in named:
         return list(named[spec])
+    if spec in ("train", "test"):
+        raise MetaHPOError(
+            f"YAHPO scenario {scenario.name!r} has no fixed {spec} split; pass instances as "
+            "ID,ID,... or all"
+        )
     ids = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s) for s in spec]
     unknown = [i for i in ids if i not in scenario.instances]
     if unknown:
