@@ -102,18 +102,22 @@ def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
     failed = []
     host = socket.gethostname()
     stale_ids: set[int] = set()
+    # Heartbeat storages (RDB) expose their stale trials through this method of Optuna's
+    # heartbeat interface; optuna.storages.fail_stale_trials uses it too but cannot attach our
+    # error text before failing the trial.
     if hasattr(storage, "_get_stale_trial_ids") and storage.get_heartbeat_interval():
         stale_ids = set(storage._get_stale_trial_ids(study_id))
     for ft in storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.RUNNING,)):
         attrs = ft.system_attrs
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, ft.number)
         same_host_dead = attrs.get(HOST_ATTR) == host and PID_ATTR in attrs and not _pid_alive(
             int(attrs[PID_ATTR])
         )
-        if same_host_dead or ft._trial_id in stale_ids:
+        if same_host_dead or trial_id in stale_ids:
             try:
-                storage.set_trial_user_attr(ft._trial_id, ERROR_ATTR, "the process running it died")
-                storage.set_trial_user_attr(ft._trial_id, INTERRUPTED_ATTR, True)
-                if storage.set_trial_state_values(ft._trial_id, OptunaState.FAIL):
+                storage.set_trial_user_attr(trial_id, ERROR_ATTR, "the process running it died")
+                storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+                if storage.set_trial_state_values(trial_id, OptunaState.FAIL):
                     failed.append(ft.number)
             except RuntimeError:
                 continue  # another process finished or failed it first

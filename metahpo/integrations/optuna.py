@@ -100,7 +100,7 @@ class MetaHPOSampler(BaseSampler):
 
         Trials still running in other workers are not conditioned on; the per-trial seed keeps
         concurrent proposals of sampling optimizers apart."""
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = study.get_trials(deepcopy=False)
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number:
                 continue
