@@ -150,7 +150,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     )
     dist, validation, space = build()
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
-                                 dim_ids=len(space) if space else 0)
+                                 dim_ids=len(space) if space else 0,
+                                 incumbent_clip=args.incumbent_clip)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed, time_limit_s=args.time_limit,
@@ -310,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-step reward: 1 - regret, or -log10(regret + 0.001)")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--embed", type=int, default=32)
+    p.add_argument("--incumbent-clip", type=float, default=0.02,
+                   help="clip of the incumbent before its logit (closeness of proposals to borders)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, help="stop after this many seconds")
     p.add_argument("--validate-every", type=int, default=25)

@@ -60,6 +60,8 @@ class PolicyConfig:
         dim_ids: number of learned dimension identities (0: space-agnostic).
         top_k: how many of the best trials form the per-dimension top-k context.
         horizon: the episode length the step feature ``t / horizon`` is scaled by.
+        incumbent_clip: the incumbent is clipped to ``[clip, 1 - clip]`` before its logit is
+            taken, which bounds how close to a border proposals centred on it can be.
     """
 
     hidden: int = 64
@@ -67,6 +69,7 @@ class PolicyConfig:
     dim_ids: int = 0
     top_k: int = 5
     horizon: int = 50
+    incumbent_clip: float = 0.02
 
 
 class LSTMPolicy(nn.Module):
@@ -144,7 +147,8 @@ class LSTMPolicy(nn.Module):
         out = self.head(x)
         free_mean, log_std, gate = out[..., 0], out[..., 1], torch.sigmoid(out[..., 2])
         has_inc = context[..., 0]
-        inc_logit = torch.logit(context[..., 1].clamp(0.02, 0.98))
+        clip = self.config.incumbent_clip
+        inc_logit = torch.logit(context[..., 1].clamp(clip, 1.0 - clip))
         gate = gate * has_inc
         mean = gate * inc_logit + (1.0 - gate) * free_mean
         log_std = LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * torch.sigmoid(log_std)
