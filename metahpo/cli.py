@@ -204,12 +204,11 @@ def _cmd_bench(args: argparse.Namespace) -> None:
               backend=args.backend, address=args.address)
     records = load_records(args.out)
     paths = write_report(records, args.out)
-    print(markdown_table(__import__("json").loads(paths["json"].read_text())))
+    print(markdown_table(json.loads(paths["json"].read_text())))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    import json
 
     from metahpo.benchmarks.runner import load_records
     from metahpo.reports.summary import markdown_table, write_report
@@ -220,7 +219,6 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 
 def _cmd_portfolio(args: argparse.Namespace) -> None:
-    import json
     import shlex
 
     from metahpo.meta.distributions import TrainingTask

@@ -85,9 +85,7 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
         for k, task in enumerate(tasks):
             rows = slice(k * episodes_per_task, (k + 1) * episodes_per_task)
             y[rows] = task.losses(u[rows])
-        best = np.minimum(best, y)
-        for k, task in enumerate(tasks):
-            rows = slice(k * episodes_per_task, (k + 1) * episodes_per_task)
+            best[rows] = np.minimum(best[rows], y[rows])
             regret[rows, t] = task.regret_of_losses(best[rows])
         points[:, t] = torch.as_tensor(u, dtype=torch.float32)
         losses[:, t] = torch.as_tensor(y, dtype=torch.float32)

@@ -73,9 +73,19 @@ class OptunaSamplerOptimizer(Optimizer):
         self._inner[trial.number] = self._last_inner
         return trial
 
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore without replaying the history into a study that the saved one replaces."""
+        self._replaying = True
+        try:
+            super()._load_state(state)
+        finally:
+            self._replaying = False
+
     def _observe(self, record: TrialRecord) -> None:
         import optuna
 
+        if getattr(self, "_replaying", False):
+            return
         inner = self._inner.get(record.number)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -93,8 +93,9 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
             continue
         steps = np.zeros((len(members), max_budget))
         names = list(members)
+        curves_bsf = {n: best_so_far(records[members[n]]) for n in names}
         for t in range(max_budget):
-            vals = {n: float(best_so_far(records[members[n]])[t]) for n in names}
+            vals = {n: float(curves_bsf[n][t]) for n in names}
             ranked = _ranks(vals)
             for k, n in enumerate(names):
                 steps[k, t] = ranked[n]
