@@ -149,9 +149,18 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
         n_random=args.bounds_samples,
     )
     dist, validation, space = build()
+    design = None
+    if args.initial_design > 0:
+        if space is None:
+            raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO training spec "
+                               "(a design belongs to one search space)")
+        from metahpo.meta.portfolio import build_portfolio
+
+        design, _ = build_portfolio(dist.tasks, size=args.initial_design, seed=args.seed)
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0,
-                                 incumbent_clip=args.incumbent_clip)
+                                 incumbent_clip=args.incumbent_clip,
+                                 initial_design=args.initial_design)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed, time_limit_s=args.time_limit,
@@ -164,7 +173,7 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
                              args.workers, args.address)
     policy, curve = meta_train(dist, policy_config=policy_config, config=config,
                                validation=validation or None, progress=not args.quiet,
-                               remote=remote)
+                               remote=remote, initial_design=design)
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     info = PolicyInfo(config=policy_config, space=space, training_tasks=dist.describe(),
                       command=command, metahpo_version=__version__,
@@ -231,8 +240,9 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
     if not all(t.cheap for t in tasks):
         raise MetaHPOError("portfolio build needs cheap (surrogate or synthetic) tasks")
     training = [TrainingTask(t, task_bounds(t)) for t in tasks]
-    configs, curve = build_portfolio(training, size=args.size, n_candidates=args.candidates,
-                                     seed=args.seed)
+    points, curve = build_portfolio(training, size=args.size, n_candidates=args.candidates,
+                                    seed=args.seed)
+    configs = [tasks[0].space.decode(u) for u in points]
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     data = {"space": tasks[0].space.to_dict(), "configs": configs,
             "built_from": [t.name for t in tasks], "train_regret_curve": curve, "command": command}
@@ -311,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embed", type=int, default=32)
     p.add_argument("--incumbent-clip", type=float, default=0.02,
                    help="clip of the incumbent before its logit (closeness of proposals to borders)")
+    p.add_argument("--initial-design", type=int, default=0, metavar="N",
+                   help="start every search with N fixed points: a greedy portfolio of the "
+                        "training instances (single yahpo:SCENARIO spec only; default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, help="stop after this many seconds")
     p.add_argument("--validate-every", type=int, default=25)

@@ -13,12 +13,22 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   (clipped to ±3), whether it improved the best, whether it failed.
 * **LSTM** (``LSTMCell``, ``hidden`` units) over trials: ``h_t, c_t = LSTM(x_t, h_{t-1}, c_{t-1})``.
 * **Head**, per dimension with shared weights: an MLP reads ``[h_t, descriptor_j, context_j]``
-  where the context is the incumbent's value, the mean and spread of the top-k trials and the
-  last trial's value in that dimension. It outputs a free mean ``μ_j``, a log-spread ``s_j`` and
-  a gate ``g_j``. The proposal is Gaussian in logit space,
-  ``z_j ~ N(g_j · logit(incumbent_j) + (1 - g_j) · μ_j, exp(s_j))``, ``λ_j = sigmoid(z_j)``.
-  The gate lets the policy propose relative to the incumbent, and the spread can shrink as the
-  top-k trials concentrate: feedback is part of the structure, not something to discover.
+  where the context is the incumbent's value, the mean and spread of the top-k trials, the last
+  trial's value and the top-k spread in logit space ``σ_j`` in that dimension. It outputs a free
+  mean ``μ_j``, a log-scale ``s_j`` and a gate ``g_j``. The proposal is Gaussian in logit space,
+  ``z_j ~ N(g_j · logit(incumbent_j) + (1 - g_j) · μ_j, (σ_j + 0.05) · exp(3 tanh s_j))``
+  (standard deviation clamped to [0.05, 3]), ``λ_j = sigmoid(z_j)``.
+  The gate makes proposals relative to the incumbent, and the spread is *evidence-scaled*: it is
+  the spread of the best trials so far, times a learned factor in ``[e^-3, e^3]``. As the best
+  trials concentrate the proposals shrink around them (as in CMA-ES or a trust region), unless
+  the policy learns to widen them. A freely learned spread never shrank (it sat at its cap
+  whatever the history, see ``benchmarks/results/policies/``): feedback has to be part of the
+  structure, not something REINFORCE must discover.
+* **Learned initial design** (optional, ``initial_design = n0 > 0``, fixed-space policies only):
+  the first ``n0`` proposals are fixed points stored with the weights, chosen at meta-training
+  time as a greedy portfolio over the training tasks (diverse, each good on some tasks); the
+  LSTM reads their scores and proposes from trial ``n0 + 1`` on, so it is trained to refine
+  around whichever region the design found good on *this* task.
 * **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,
   for policies trained on one fixed space (e.g. lcbench), so that they can learn a prior over
   good values of each hyperparameter. A policy with ``dim_ids = 0`` is space-agnostic.
@@ -43,11 +53,14 @@ from torch import nn
 
 from metahpo.errors import MetaHPOError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LOG_STD_MIN = math.log(0.05)
 LOG_STD_MAX = math.log(3.0)
 N_SCORE = 4
-N_CONTEXT = 5
+N_CONTEXT = 6
+UNKNOWN_SPREAD = 3.0
+SPREAD_FLOOR = 0.05
+SPREAD_RANGE = 3.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,10 @@ class PolicyConfig:
         top_k: how many of the best trials form the per-dimension top-k context.
         horizon: the episode length the step feature ``t / horizon`` is scaled by.
         incumbent_clip: the incumbent is clipped to ``[clip, 1 - clip]`` before its logit is
-            taken, which bounds how close to a border proposals centred on it can be.
+            taken, which bounds how close to a border proposals centred on it can be (the
+            logit-space top-k spread uses the same clip).
+        initial_design: number of fixed initial-design points stored with the weights
+            (0: none; needs ``dim_ids > 0``, the design belongs to one space).
     """
 
     hidden: int = 64
@@ -70,6 +86,13 @@ class PolicyConfig:
     top_k: int = 5
     horizon: int = 50
     incumbent_clip: float = 0.02
+    initial_design: int = 0
+
+    def __post_init__(self) -> None:
+        if self.initial_design < 0:
+            raise MetaHPOError("initial_design must be >= 0")
+        if self.initial_design > 0 and self.dim_ids == 0:
+            raise MetaHPOError("an initial design belongs to one search space: it needs dim_ids > 0")
 
 
 class LSTMPolicy(nn.Module):
@@ -91,6 +114,15 @@ class LSTMPolicy(nn.Module):
         with torch.no_grad():
             self.head[-1].weight.mul_(0.1)
             self.head[-1].bias.copy_(torch.tensor([0.0, 0.0, -1.0]))
+        if config.initial_design > 0:
+            self.register_buffer("design", torch.full((config.initial_design, config.dim_ids), 0.5))
+
+    def design_point(self, t: int) -> torch.Tensor | None:
+        """The unit-cube point ``(D,)`` the initial design fixes for trial ``t`` (0-based), or
+        ``None`` once the design is used up."""
+        if t < self.config.initial_design:
+            return self.design[t]
+        return None
 
     def _dim_features(self, descriptors: torch.Tensor) -> torch.Tensor:
         """``(B, D, 1 + id_width)``: descriptors plus learned identities."""
@@ -138,7 +170,7 @@ class LSTMPolicy(nn.Module):
 
         Args:
             h: LSTM output ``(B, hidden)``.
-            context: per-dimension context ``(B, D, 5)`` (see :func:`context_features`).
+            context: per-dimension context ``(B, D, 6)`` (see :func:`context_features`).
             descriptors: ``(B, D)``.
         """
         b, d, _ = context.shape
@@ -151,7 +183,8 @@ class LSTMPolicy(nn.Module):
         inc_logit = torch.logit(context[..., 1].clamp(clip, 1.0 - clip))
         gate = gate * has_inc
         mean = gate * inc_logit + (1.0 - gate) * free_mean
-        log_std = LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * torch.sigmoid(log_std)
+        evidence = torch.log(context[..., 5] + SPREAD_FLOOR)
+        log_std = (evidence + SPREAD_RANGE * torch.tanh(log_std)).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean, log_std
 
 
@@ -187,17 +220,19 @@ def score_features(losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.
 
 
 def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int,
-                     top_k: int) -> torch.Tensor:
-    """Per-dimension context after ``n`` finished trials, shape ``(B, D, 5)``.
+                     config: PolicyConfig) -> torch.Tensor:
+    """Per-dimension context after ``n`` finished trials, shape ``(B, D, 6)``.
 
     Channels: has-incumbent flag, incumbent value, mean and standard deviation of the top-k
-    trials, value of the last trial (0.5 / 0 where there is no trial yet).
+    trials, value of the last trial (0.5 / 0 where there is no trial yet), and the standard
+    deviation of the top-k trials in logit space (points clipped to ``[clip, 1 - clip]``;
+    ``UNKNOWN_SPREAD`` while fewer than two trials are known).
 
     Args:
         points: ``(B, T, D)`` unit-cube points of the trials (only the first ``n`` are read).
         losses, failed: ``(B, T)``.
         n: number of finished trials.
-        top_k: size of the top-k set.
+        config: the policy's config (``top_k`` and ``incumbent_clip``).
     """
     b, _, d = points.shape
     if n == 0:
@@ -205,7 +240,9 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
         ctx[..., 1] = 0.5
         ctx[..., 2] = 0.5
         ctx[..., 4] = 0.5
+        ctx[..., 5] = UNKNOWN_SPREAD
         return ctx
+    top_k, clip = config.top_k, config.incumbent_clip
     y = torch.where(failed[:, :n], torch.full_like(losses[:, :n], float("inf")), losses[:, :n])
     has = torch.isfinite(y).any(dim=1).to(points.dtype)
     k = min(top_k, n)
@@ -213,11 +250,16 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
     top = torch.gather(points[:, :n], 1, idx.unsqueeze(-1).expand(b, k, d))
     inc = top[:, 0]
     mean = top.mean(dim=1)
-    std = top.std(dim=1, unbiased=False) if k > 1 else torch.full_like(mean, 0.5)
+    if k > 1:
+        std = top.std(dim=1, unbiased=False)
+        logit_std = torch.logit(top.clamp(clip, 1.0 - clip)).std(dim=1, unbiased=False)
+    else:
+        std = torch.full_like(mean, 0.5)
+        logit_std = torch.full_like(mean, UNKNOWN_SPREAD)
     last = points[:, n - 1]
     flag = has.unsqueeze(1).expand(b, d)
     inc = torch.where(flag > 0, inc, torch.full_like(inc, 0.5))
-    return torch.stack([flag, inc, mean, std, last], dim=-1)
+    return torch.stack([flag, inc, mean, std, last, logit_std], dim=-1)
 
 
 # --- checkpoints ----------------------------------------------------------------------------

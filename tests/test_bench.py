@@ -70,6 +70,27 @@ def test_summary_matches_a_computation_by_hand(tiny):
             assert summary["optimizers"][k]["rank"][str(t)] == pytest.approx(np.mean(ranks[k]))
 
 
+def test_step_from_incumbent_matches_a_computation_by_hand(tiny):
+    _, out = tiny
+    records = load_records(out)
+    summary = summarize(records, budgets=(1, 5))
+    for label in ("random", "grid"):
+        steps = []
+        for r in (r for r in records if r["label"] == label):
+            task = SyntheticTask("sphere", 2, int(r["task"].rsplit("/", 1)[1]))
+            u = np.array([task.space.encode(p) for p in r["params"]])
+            assert np.allclose(u, r["unit"], atol=1e-6)
+            row = []
+            for t in range(1, 5):
+                inc = int(np.argmin(r["values"][:t]))
+                row.append(np.sqrt(np.mean((u[t] - u[inc]) ** 2)))
+            steps.append(row)
+        curve = summary["optimizers"][label]["step_curve"]
+        assert curve[0] is None
+        assert curve[1:] == pytest.approx(np.mean(steps, axis=0).tolist(), abs=1e-5)
+    assert (out / "step.png").exists() or write_report(records, out)["step"].exists()
+
+
 def test_resume_skips_finished_runs_and_report_rerenders(tiny):
     suite, out = tiny
     before = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}

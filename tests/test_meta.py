@@ -155,3 +155,80 @@ def test_meta_training_is_reproducible_from_its_seed():
 
     a, b = train(), train()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_spread_shrinks_as_the_best_trials_concentrate():
+    """The proposal spread is evidence-scaled: the same network proposes tighter around a
+    history whose best trials agree than around one whose best trials are scattered."""
+    from metahpo.policy import context_features
+
+    torch.manual_seed(0)
+    policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, top_k=3))
+    rng = np.random.default_rng(0)
+    scattered = torch.as_tensor(rng.random((1, 6, 2)), dtype=torch.float32)
+    clustered = 0.6 + 0.01 * scattered
+    losses = torch.arange(6, dtype=torch.float32)[None]
+    failed = torch.zeros(1, 6, dtype=torch.bool)
+    h = torch.zeros(1, 8)
+    desc = torch.zeros(1, 2)
+    spreads = {}
+    for name, points in (("scattered", scattered), ("clustered", clustered)):
+        ctx = context_features(points, losses, failed, 6, policy.config)
+        _, log_std = policy.distribution(h, ctx, desc)
+        spreads[name] = log_std.exp()
+    assert torch.all(spreads["clustered"] < 0.2 * spreads["scattered"]), spreads
+
+
+def _design_policy(tmp_path, design):
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True)])
+    policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, dim_ids=2, initial_design=len(design)))
+    policy.design.copy_(torch.tensor(design))
+    path = tmp_path / "design.safetensors"
+    save_policy(policy, PolicyInfo(config=policy.config, space=space.to_dict()), path)
+    return space, path
+
+
+def test_initial_design_comes_first_even_with_pending_trials(tmp_path):
+    design = [[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]]
+    space, path = _design_policy(tmp_path, design)
+    opt = create_optimizer("meta", space, policy=str(path), seed=0)
+    first = opt.ask()
+    pending = [opt.ask(), opt.ask()]
+    for trial, u in zip([first, *pending], design):
+        assert np.allclose(space.encode(trial.params), u, atol=1e-6)
+    for trial in (first, *pending):
+        opt.tell(trial, float(trial.params["a"]))
+    fourth = space.encode(opt.ask().params)
+    assert not any(np.allclose(fourth, u, atol=1e-3) for u in design)
+    replayed = create_optimizer("meta", space, policy=str(path), seed=0)
+    replayed.add_trial(space.decode(np.array(design[0])), 0.1)
+    assert np.allclose(space.encode(replayed.ask().params), design[1], atol=1e-6)
+
+
+def test_initial_design_needs_a_fixed_space():
+    with pytest.raises(MetaHPOError, match="needs dim_ids > 0"):
+        PolicyConfig(initial_design=3)
+    out = "/tmp/never-written.safetensors"
+    cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--out",
+           out, "--initial-design", "3", "--iterations", "1", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "--initial-design needs a single yahpo:SCENARIO" in res.stderr
+
+
+def test_meta_train_with_initial_design_on_lcbench_plays_the_portfolio_first(tmp_path):
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    out = tmp_path / "lcb.safetensors"
+    cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "yahpo:lcbench",
+           "--instances", "3945,7593,34539", "--validation-instances", "7593", "--out", str(out),
+           "--initial-design", "2", "--iterations", "2", "--tasks-per-batch", "2", "--episodes",
+           "2", "--horizon", "4", "--hidden", "8", "--embed", "8", "--bounds-samples", "2000",
+           "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    policy, info = load_policy(out)
+    assert policy.config.initial_design == 2 and policy.design.shape == (2, 7)
+    space = YahpoScenario("lcbench").space
+    opt = create_optimizer("meta", space, policy=str(out), seed=3)
+    params = opt.ask().params
+    assert np.allclose(space.encode(params), space.snap(policy.design[0].numpy()[None])[0], atol=1e-6)

@@ -143,7 +143,8 @@ def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: i
     return {
         "task": task.name, "optimizer": name, "seed": seed, "budget": budget,
         "direction": task.direction, "values": values, "errors": errors, "ask_ms": ask_ms,
-        "params": params, "bounds": bounds, "test_score_of_best": test,
+        "params": params, "unit": [task.space.encode(p).round(6).tolist() for p in params],
+        "bounds": bounds, "test_score_of_best": test,
         "wall_s": round(time.perf_counter() - start, 3),
         "states": [TrialState.COMPLETE.value if v is not None else TrialState.FAILED.value
                    for v in values],

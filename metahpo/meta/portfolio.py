@@ -19,8 +19,9 @@ from metahpo.tasks.bounds import local_search
 
 
 def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidates: int = 20_000,
-                    seed: int = 0) -> tuple[list[dict], list[float]]:
-    """The greedy portfolio's configurations and the mean regret after each entry."""
+                    seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """The greedy portfolio's unit-cube points ``(size, D)`` in order, and the mean regret over
+    ``tasks`` after each entry."""
     if not tasks:
         raise MetaHPOError("building a portfolio needs at least one training task")
     space = tasks[0].task.space
@@ -46,4 +47,4 @@ def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidat
         chosen.append(best)
         current = np.minimum(current, regret[best])
         curve.append(float(current.mean()))
-    return [space.decode(cand[i]) for i in chosen], curve
+    return cand[chosen], curve

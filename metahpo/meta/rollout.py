@@ -1,7 +1,8 @@
 """Batched episodes of the policy on training tasks, and the REINFORCE estimator.
 
 An episode is one search of ``horizon`` trials on one task: the policy proposes, the task scores,
-the history grows. ``B = n_tasks * episodes_per_task`` episodes run side by side as tensors.
+the history grows. Trials fixed by the policy's initial design are played as they are (they add
+no log-probability: there is no choice to credit). ``B = n_tasks * episodes_per_task`` episodes run side by side as tensors.
 
 REINFORCE (Williams, 1992): with per-step reward ``r_t = 1 - regret_t`` (regret of the best
 configuration found up to trial ``t``, normalized per task), the return-to-go
@@ -72,15 +73,21 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
     regret = np.zeros((b, horizon))
     h, c = policy.initial_state(b)
     for t in range(horizon):
-        ctx = context_features(points, seen_losses, failed, t, policy.config.top_k)
-        mean, log_std = policy.distribution(h, ctx, descriptors)
-        std = log_std.exp()
-        noise = torch.randn(mean.shape, generator=generator)
-        z = (mean + std * noise).detach()
-        dist = torch.distributions.Normal(mean, std)
-        log_probs.append(dist.log_prob(z).sum(dim=-1))
-        entropies.append(dist.entropy().sum(dim=-1))
-        u = space.snap(torch.sigmoid(z).numpy().astype(float))
+        fixed = policy.design_point(t)
+        if fixed is not None:
+            u = space.snap(fixed.detach().numpy().astype(float)[None, :].repeat(b, axis=0))
+            log_probs.append(torch.zeros(b))
+            entropies.append(torch.zeros(b))
+        else:
+            ctx = context_features(points, seen_losses, failed, t, policy.config)
+            mean, log_std = policy.distribution(h, ctx, descriptors)
+            std = log_std.exp()
+            noise = torch.randn(mean.shape, generator=generator)
+            z = (mean + std * noise).detach()
+            dist = torch.distributions.Normal(mean, std)
+            log_probs.append(dist.log_prob(z).sum(dim=-1))
+            entropies.append(dist.entropy().sum(dim=-1))
+            u = space.snap(torch.sigmoid(z).numpy().astype(float))
         y = np.empty(b)
         for k, task in enumerate(tasks):
             rows = slice(k * episodes_per_task, (k + 1) * episodes_per_task)

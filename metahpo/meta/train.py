@@ -87,11 +87,14 @@ def meta_train(
     progress: bool = True,
     on_iteration: Callable[[dict[str, Any]], None] | None = None,
     remote: Any = None,
+    initial_design: np.ndarray | None = None,
 ) -> tuple[LSTMPolicy, list[dict[str, Any]]]:
     """Meta-train a policy with REINFORCE over ``distribution``.
 
     With ``remote`` (a :class:`metahpo.meta.distributed.RayRollouts`), the episodes of each batch
     run on Ray workers, which sample their own tasks; ``distribution`` is then unused.
+    ``initial_design`` ``(policy_config.initial_design, D)`` unit-cube points are stored in the
+    policy and played first in every episode (the weights never change them).
 
     Returns:
         The policy (the best validated weights when ``validation`` is given) and the curve: one
@@ -103,6 +106,12 @@ def meta_train(
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     policy = LSTMPolicy(policy_config)
+    if policy_config.initial_design > 0:
+        design = np.asarray(initial_design, dtype=float) if initial_design is not None else None
+        if design is None or design.shape != tuple(policy.design.shape):
+            raise MetaHPOError(f"meta-training: the policy needs an initial design of shape "
+                               f"{tuple(policy.design.shape)}")
+        policy.design.copy_(torch.as_tensor(design, dtype=torch.float32))
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     curve: list[dict[str, Any]] = []
     best_val, best_state = np.inf, None

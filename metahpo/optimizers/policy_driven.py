@@ -7,6 +7,9 @@ only through scale-free encodings (ranks, z-scores). The LSTM state is carried f
 incrementally, so a proposal costs one LSTM step and one head evaluation, whatever the trial
 number; subclasses that change the weights call :meth:`_reset_reader`.
 
+A policy with an initial design proposes its design points first: trial ``i`` (counting finished
+and pending trials) gets design point ``i`` while the design lasts.
+
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
 as if they had scored the worst loss so far, so the policy steers away from them.
 """
@@ -83,7 +86,7 @@ class PolicyDrivenOptimizer(Optimizer):
             self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
         self._n_read = points.shape[1]
         state, points, losses, failed = self._with_pending(self._state)
-        ctx = context_features(points, losses, failed, points.shape[1], policy.config.top_k)
+        ctx = context_features(points, losses, failed, points.shape[1], policy.config)
         return policy.distribution(state[0], ctx, self._descriptors)
 
     def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor]
@@ -108,6 +111,9 @@ class PolicyDrivenOptimizer(Optimizer):
         return state, points, losses, failed
 
     def _propose(self) -> dict[str, Any]:
+        fixed = self._policy.design_point(len(self._points) + len(self.pending_unit()))
+        if fixed is not None:
+            return self.space.decode(fixed.numpy().astype(float))
         with torch.no_grad():
             mean, log_std = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)

@@ -1,4 +1,5 @@
-"""PNG plots of a benchmark summary: normalized regret and average rank against trials."""
+"""PNG plots of a benchmark summary against trials: normalized regret, average rank and the
+step from the incumbent."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 
 def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
-    """Write ``regret.png`` (log-log) and ``rank.png`` (log x); return their paths."""
+    """Write ``regret.png`` (log-log), ``rank.png`` (log x) and ``step.png`` (log-log, only for
+    optimizers whose records carry unit-cube points); return their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,13 +18,15 @@ def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
     out = Path(out)
     paths = {}
     for key, ylabel, fname, logy in (("regret_curve", "mean normalized regret", "regret.png", True),
-                                     ("rank_curve", "average rank", "rank.png", False)):
+                                     ("rank_curve", "average rank", "rank.png", False),
+                                     ("step_curve", "RMS distance of trial t from the incumbent "
+                                      "(unit cube)", "step.png", True)):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         drawn = 0
         for k, (label, o) in enumerate(sorted(summary["optimizers"].items())):
             if key not in o:
                 continue
-            ys = o[key]
+            ys = [float("nan") if y is None else y for y in o[key]]
             style = "-" if k < 10 else "--"
             ax.plot(range(1, len(ys) + 1), ys, style, label=label, linewidth=2 if label.startswith("meta") else 1.2)
             drawn += 1

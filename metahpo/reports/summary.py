@@ -9,6 +9,10 @@
   best-so-far value (1 = best, ties share the average rank); ranks are averaged over tasks and
   seeds.
 * **Ask time**: median and 95th percentile over every ``ask`` call of the optimizer, in ms.
+* **Step from the incumbent** after ``t`` trials (records that carry unit-cube points): the
+  root-mean-square distance over dimensions, in the unit cube, between trial ``t`` and the best
+  configuration among trials ``1..t-1``. It shows how an optimizer's proposals move around its
+  incumbent: a method that refines locally takes shrinking steps as evidence accumulates.
 
 Means come with their standard error over (task, seed) runs.
 """
@@ -16,6 +20,7 @@ Means come with their standard error over (task, seed) runs.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -60,6 +65,26 @@ def regret_curves(records: Sequence[dict[str, Any]]) -> list[np.ndarray]:
         reg = np.where(np.isfinite(bsf), (bsf - best) / (span if span > 0 else 1.0), 1.0)
         curves.append(np.clip(reg, 0.0, 1.0))
     return curves
+
+
+def incumbent_steps(record: dict[str, Any]) -> np.ndarray | None:
+    """Distance of each trial from the incumbent before it, ``(budget,)`` (NaN for trial 1 and
+    while no trial has succeeded); ``None`` for records without unit-cube points."""
+    unit = record.get("unit")
+    if not unit:
+        return None
+    u = np.asarray(unit, dtype=float)
+    bsf = best_so_far(record)
+    sign = 1.0 if record["direction"] == "minimize" else -1.0
+    losses = np.array([np.inf if v is None else sign * v for v in record["values"]], dtype=float)
+    steps = np.full(len(u), np.nan)
+    incumbent = None
+    for t in range(len(u)):
+        if incumbent is not None:
+            steps[t] = float(np.sqrt(np.mean((u[t] - u[incumbent]) ** 2)))
+        if np.isfinite(losses[t]) and losses[t] <= bsf[t]:
+            incumbent = t
+    return steps
 
 
 def _ranks(values: dict[str, float]) -> dict[str, float]:
@@ -120,6 +145,13 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
             rk = np.stack(rank_curves[label])
             entry["rank_curve"] = rk.mean(axis=0).tolist()
             entry["rank"] = {str(b): float(rk[:, b - 1].mean()) for b in budgets}
+        steps = [incumbent_steps(records[i]) for i in idx]
+        steps = [s[:max_budget] for s in steps if s is not None]
+        if steps:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                curve = np.nanmean(np.stack(steps), axis=0)
+            entry["step_curve"] = [None if not np.isfinite(v) else float(v) for v in curve]
         tests = [records[i]["test_score_of_best"] for i in idx
                  if records[i].get("test_score_of_best") is not None]
         if tests:
@@ -158,7 +190,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
 
 def write_report(records: Sequence[dict[str, Any]], out: str | Path,
                  budgets: Sequence[int] = DEFAULT_BUDGETS) -> dict[str, Path]:
-    """Write ``summary.json``, ``summary.md``, ``regret.png`` and ``rank.png`` into ``out``."""
+    """Write ``summary.json``, ``summary.md``, ``regret.png``, ``rank.png`` and (when records
+    carry unit-cube points) ``step.png`` into ``out``."""
     from metahpo.reports.plots import plot_curves
 
     out = Path(out)
