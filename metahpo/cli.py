@@ -128,6 +128,12 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
+# Candidate pool of a policy's initial design. With 20,000 candidates the design's first point
+# (the best single configuration on the training instances) changed with the seed's pool and its
+# regret on held-out instances ranged over 0.008-0.072; with 100,000 it stayed within 0.010-0.013.
+DESIGN_CANDIDATES = 100_000
+
+
 def _cmd_meta_train(args: argparse.Namespace) -> None:
     import shlex
 
@@ -156,7 +162,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
                                "(a design belongs to one search space)")
         from metahpo.meta.portfolio import build_portfolio
 
-        design, _ = build_portfolio(dist.tasks, size=args.initial_design, seed=args.seed)
+        design, _ = build_portfolio(dist.tasks, size=args.initial_design,
+                                    n_candidates=DESIGN_CANDIDATES, seed=args.seed)
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,

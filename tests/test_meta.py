@@ -232,3 +232,4 @@ def test_meta_train_with_initial_design_on_lcbench_plays_the_portfolio_first(tmp
     opt = create_optimizer("meta", space, policy=str(out), seed=3)
     params = opt.ask().params
     assert np.allclose(space.encode(params), space.snap(policy.design[0].numpy()[None])[0], atol=1e-6)
+

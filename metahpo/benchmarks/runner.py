@@ -199,7 +199,8 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "suite.json"
     history = json.loads(meta_path.read_text()).get("commands", []) if meta_path.exists() else []
-    meta = {"suite": _suite_dict(suite), "commands": history + ([command] if command else [])}
+    fresh = [command] if command and command not in history else []
+    meta = {"suite": _suite_dict(suite), "commands": history + fresh}
     meta_path.write_text(json.dumps(meta, indent=1))
     for task in tasks:
         if task.cheap:

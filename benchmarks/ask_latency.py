@@ -1,0 +1,77 @@
+"""Suggestion latency by trial number: how long ``ask`` takes at trial t, on one core.
+
+The benchmark summaries report the median over all asks of a run; this one answers "what does
+a suggestion cost late in a search", where history-based methods are slowest. Each optimizer
+runs ``--runs`` searches of ``--budget`` trials on lcbench test instances (surrogate, so the
+evaluations are cheap); the ask time of trial t is collected over runs.
+
+    .venv/bin/python benchmarks/ask_latency.py --out benchmarks/results/ask_latency
+
+Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metahpo import create_optimizer
+from metahpo.tasks.registry import make_tasks
+
+OPTIMIZERS = {
+    "meta (lcbench policy)": ("meta", {"policy": "lcbench"}),
+    "meta (default policy)": ("meta", {"policy": "default"}),
+    "tpe": ("tpe", {}),
+    "random": ("random", {}),
+}
+REPORTED = (1, 10, 25, 50)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--budget", type=int, default=50)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    tasks = make_tasks("yahpo:lcbench", instances="test")
+    reported = [t for t in REPORTED if t <= args.budget]
+    results = {}
+    for label, (name, options) in OPTIMIZERS.items():
+        times = np.zeros((args.runs, args.budget))
+        for run in range(args.runs):
+            task = tasks[run % len(tasks)]
+            opt = create_optimizer(name, task.space, direction=task.direction, seed=run, **options)
+            for t in range(args.budget):
+                start = time.perf_counter()
+                trial = opt.ask()
+                times[run, t] = (time.perf_counter() - start) * 1e3
+                opt.tell(trial, task.evaluate(trial.params))
+        results[label] = {str(t): {"median_ms": float(np.median(times[:, t - 1])),
+                                   "p95_ms": float(np.percentile(times[:, t - 1], 95))}
+                          for t in reported}
+    command = "python benchmarks/ask_latency.py " + shlex.join(sys.argv[1:])
+    header = "| optimizer | " + " | ".join(f"ask ms at trial {t} (median / p95)" for t in reported) + " |"
+    lines = [header, "|" + "---|" * (len(reported) + 1)]
+    for label, row in results.items():
+        cells = [f"{row[str(t)]['median_ms']:.2f} / {row[str(t)]['p95_ms']:.2f}" for t in reported]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    text = (f"# Suggestion latency\n\n{table}\n\n{args.runs} searches of {args.budget} trials on "
+            f"the lcbench test instances, one torch thread.\n\nProduced by:\n\n    {command}\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(text)
+    (out / "summary.json").write_text(json.dumps({"command": command, "results": results}, indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
