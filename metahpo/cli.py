@@ -128,14 +128,6 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
-# Candidate pool of a policy's initial design. With 20,000 candidates the design's first point
-# (the best single configuration on the training instances) changes with the seed's pool (its
-# regret on the lcbench validation fold: 0.008-0.072); 100,000 candidates steady it
-# (0.010-0.013) but three policies trained behind such designs validated worse (mean 0.0042 vs
-# 0.0037 over three seeds; metahpo/policies/README.md), so the smaller pool stays.
-DESIGN_CANDIDATES = 20_000
-
-
 def _cmd_meta_train(args: argparse.Namespace) -> None:
     import shlex
 
@@ -146,6 +138,9 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     from metahpo.meta.train import TrainConfig, meta_train, save_training_curve
     from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
 
+    import time
+
+    started = time.monotonic()
     torch.set_num_threads(args.threads)
     out = default_out(args.out)
     dims = [int(d) for d in args.dims.split(",")]
@@ -157,22 +152,23 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
         n_random=args.bounds_samples,
     )
     dist, validation, space = build()
-    design = None
+    design, design_notes = None, {}
     if args.initial_design > 0:
         if space is None:
             raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO training spec "
                                "(a design belongs to one search space)")
-        from metahpo.meta.portfolio import build_portfolio
+        from metahpo.meta.portfolio import choose_design
 
-        design, _ = build_portfolio(dist.tasks, size=args.initial_design,
-                                    n_candidates=DESIGN_CANDIDATES, seed=args.seed)
+        design, design_notes = choose_design(dist.tasks, validation, size=args.initial_design)
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,
                                  initial_design=args.initial_design)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
-                         entropy_coef=args.entropy, seed=args.seed, time_limit_s=args.time_limit,
+                         entropy_coef=args.entropy, seed=args.seed,
+                         time_limit_s=None if args.time_limit is None
+                         else max(1.0, args.time_limit - (time.monotonic() - started)),
                          validate_every=args.validate_every, reward=args.reward)
     remote = None
     if args.backend == "ray":
@@ -187,7 +183,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     info = PolicyInfo(config=policy_config, space=space, training_tasks=dist.describe(),
                       command=command, metahpo_version=__version__,
                       notes={"iterations_run": len(curve), "seconds": curve[-1]["seconds"],
-                             "final_train_regret_mean": curve[-1]["regret_mean"]})
+                             "final_train_regret_mean": curve[-1]["regret_mean"],
+                             **design_notes})
     save_policy(policy, info, out)
     json_path, png_path = save_training_curve(curve, out.with_suffix(""), config)
     print(f"wrote {out} ({len(curve)} iterations, {curve[-1]['seconds']:.0f} s), "
@@ -334,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start every search with N fixed points: a greedy portfolio of the "
                         "training instances (single yahpo:SCENARIO spec only; default 0)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-limit", type=float, help="stop after this many seconds")
+    p.add_argument("--time-limit", type=float,
+                   help="stop training so that the whole run (initial design included) takes "
+                        "about this many seconds")
     p.add_argument("--validate-every", type=int, default=25)
     p.add_argument("--bounds-samples", type=int, default=200_000,
                    help="random configurations per instance for the regret normalization")

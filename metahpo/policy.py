@@ -26,7 +26,8 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   structure, not something REINFORCE must discover.
 * **Learned initial design** (optional, ``initial_design = n0 > 0``, fixed-space policies only):
   the first ``n0`` proposals are fixed points stored with the weights, chosen at meta-training
-  time as a greedy portfolio over the training tasks (diverse, each good on some tasks); the
+  time as a greedy portfolio over the training tasks (diverse, each good on some tasks; see
+  ``metahpo.meta.portfolio.choose_design``); the
   LSTM reads their scores and proposes from trial ``n0 + 1`` on, so it is trained to refine
   around whichever region the design found good on *this* task.
 * **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,

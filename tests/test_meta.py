@@ -233,3 +233,24 @@ def test_meta_train_with_initial_design_on_lcbench_plays_the_portfolio_first(tmp
     params = opt.ask().params
     assert np.allclose(space.encode(params), space.snap(policy.design[0].numpy()[None])[0], atol=1e-6)
 
+
+
+def test_initial_design_is_chosen_on_validation_tasks_not_on_the_training_seed():
+    from metahpo.meta.distributions import TrainingTask
+    from metahpo.meta.portfolio import build_portfolio, choose_design, design_regret
+
+    def tasks(seeds):
+        out = []
+        for s in seeds:
+            task = SyntheticTask("sphere", 2, s, center=0.3, spread=0.2)
+            out.append(TrainingTask(task, task_bounds(task, n_random=2000, use_cache=False)))
+        return out
+
+    train, val = tasks(range(6)), tasks(range(100, 104))
+    design, notes = choose_design(train, val, size=3, pools=3, n_candidates=500)
+    scores = [design_regret(build_portfolio(train, size=3, n_candidates=500, seed=k)[0], val)
+              for k in range(3)]
+    assert notes["design_validation_regret"] == pytest.approx(scores)
+    assert notes["design_pool"] == int(np.argmin(scores))
+    assert design_regret(design, val) == pytest.approx(min(scores))
+    assert design.shape == (3, 2)

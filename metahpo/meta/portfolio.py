@@ -5,6 +5,9 @@ best candidate refined by a local search (so each task's own optimum region is r
 Every candidate is scored on every task as normalized regret; the portfolio then grows greedily:
 each step adds the candidate that most lowers the mean over tasks of the best regret in the
 portfolio so far (Feurer et al., 2015-style zero-shot portfolios).
+
+``choose_design`` builds the initial design of a policy: greedy portfolios from several candidate
+pools, the one with the lowest regret on held-out validation tasks kept.
 """
 
 from __future__ import annotations
@@ -48,3 +51,34 @@ def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidat
         current = np.minimum(current, regret[best])
         curve.append(float(current.mean()))
     return cand[chosen], curve
+
+
+def design_regret(points: np.ndarray, tasks: Sequence[TrainingTask]) -> float:
+    """Mean over ``tasks`` and over the design's trials of the best-so-far regret of playing
+    ``points`` ``(n, D)`` in order (the area under the design's regret curve)."""
+    regret = np.stack([t.regret_of_losses(t.losses(points)) for t in tasks], axis=1)
+    return float(np.minimum.accumulate(regret, axis=0).mean())
+
+
+def choose_design(tasks: Sequence[TrainingTask], validation: Sequence[TrainingTask], *, size: int,
+                  pools: int = 3, n_candidates: int = 20_000) -> tuple[np.ndarray, dict]:
+    """A policy's initial design ``(size, D)`` and how it was chosen.
+
+    Greedy portfolios of ``tasks`` are built from ``pools`` random candidate pools (seeds
+    ``0 .. pools-1``). Which pool wins changes the design's first point a lot on new tasks
+    (regret 0.008 vs 0.072 on the lcbench validation fold for two pools whose training regrets
+    were within 15%), so the pool is chosen on ``validation`` — tasks the policy does not train
+    on — by :func:`design_regret`. Without validation tasks, pool 0 is used. The design depends
+    on the tasks alone, not on the training seed, so training seeds vary the network only.
+    """
+    if not validation:
+        points, _ = build_portfolio(tasks, size=size, n_candidates=n_candidates, seed=0)
+        return points, {"design_pool": 0}
+    scores = []
+    designs = []
+    for pool in range(pools):
+        points, _ = build_portfolio(tasks, size=size, n_candidates=n_candidates, seed=pool)
+        designs.append(points)
+        scores.append(design_regret(points, validation))
+    best = int(np.argmin(scores))
+    return designs[best], {"design_pool": best, "design_validation_regret": scores}
