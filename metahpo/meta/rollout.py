@@ -2,7 +2,8 @@
 
 An episode is one search of ``horizon`` trials on one task: the policy proposes, the task scores,
 the history grows. Trials fixed by the policy's initial design are played as they are (they add
-no log-probability: there is no choice to credit). ``B = n_tasks * episodes_per_task`` episodes run side by side as tensors.
+no log-probability: there is no choice to credit). ``B = n_tasks * episodes_per_task`` episodes
+run side by side as tensors.
 
 REINFORCE (Williams, 1992): with per-step reward ``r_t = 1 - regret_t`` (regret of the best
 configuration found up to trial ``t``, normalized per task), the return-to-go
