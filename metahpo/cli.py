@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -137,8 +138,6 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     from metahpo.meta.cli_support import build_distribution, default_out
     from metahpo.meta.train import TrainConfig, meta_train, save_training_curve
     from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
-
-    import time
 
     started = time.monotonic()
     torch.set_num_threads(args.threads)

@@ -26,6 +26,13 @@ ChoiceValue = Union[None, bool, int, float, str]
 _REL_TOL = 1e-9
 
 
+def _check_order(name: str, low: float, high: float) -> None:
+    if not low < high:
+        raise MetaHPOError(
+            f"parameter {name!r}: low must be smaller than high, got low={low!r} high={high!r}"
+        )
+
+
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name:
         raise MetaHPOError(f"parameter names must be non-empty strings, got {name!r}")
@@ -72,11 +79,7 @@ class Float:
         _check_finite(self.name, low=self.low, high=self.high)
         object.__setattr__(self, "low", float(self.low))
         object.__setattr__(self, "high", float(self.high))
-        if not self.low < self.high:
-            raise MetaHPOError(
-                f"parameter {self.name!r}: low must be smaller than high, got low={self.low!r} "
-                f"high={self.high!r}"
-            )
+        _check_order(self.name, self.low, self.high)
         if self.log and self.low <= 0:
             raise MetaHPOError(
                 f"parameter {self.name!r}: a log-scale parameter needs low > 0, got {self.low!r}"
@@ -170,11 +173,7 @@ class Int:
         object.__setattr__(self, "low", int(self.low))
         object.__setattr__(self, "high", int(self.high))
         object.__setattr__(self, "step", int(self.step))
-        if not self.low < self.high:
-            raise MetaHPOError(
-                f"parameter {self.name!r}: low must be smaller than high, got low={self.low!r} "
-                f"high={self.high!r}"
-            )
+        _check_order(self.name, self.low, self.high)
         if self.log and self.low < 1:
             raise MetaHPOError(
                 f"parameter {self.name!r}: a log-scale integer needs low >= 1, got {self.low!r}"

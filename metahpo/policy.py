@@ -22,7 +22,7 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   the spread of the best trials so far, times a learned factor in ``[e^-3, e^3]``. As the best
   trials concentrate the proposals shrink around them (as in CMA-ES or a trust region), unless
   the policy learns to widen them. A freely learned spread never shrank (it sat at its cap
-  whatever the history, see ``benchmarks/results/policies/``): feedback has to be part of the
+  whatever the history, see ``metahpo/policies/README.md``): feedback has to be part of the
   structure, not something REINFORCE must discover.
 * **Learned initial design** (optional, ``initial_design = n0 > 0``, fixed-space policies only):
   the first ``n0`` proposals are fixed points stored with the weights, chosen at meta-training
@@ -47,7 +47,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -205,14 +205,15 @@ def test_initial_design_comes_first_even_with_pending_trials(tmp_path):
     assert np.allclose(space.encode(replayed.ask().params), design[1], atol=1e-6)
 
 
-def test_initial_design_needs_a_fixed_space():
+def test_initial_design_needs_a_fixed_space(tmp_path):
     with pytest.raises(MetaHPOError, match="needs dim_ids > 0"):
         PolicyConfig(initial_design=3)
-    out = "/tmp/never-written.safetensors"
+    out = str(tmp_path / "never-written.safetensors")
     cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--out",
            out, "--initial-design", "3", "--iterations", "1", "--quiet"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "--initial-design needs a single yahpo:SCENARIO" in res.stderr
+    assert not (tmp_path / "never-written.safetensors").exists()
 
 
 def test_meta_train_with_initial_design_on_lcbench_plays_the_portfolio_first(tmp_path):
@@ -232,7 +233,6 @@ def test_meta_train_with_initial_design_on_lcbench_plays_the_portfolio_first(tmp
     opt = create_optimizer("meta", space, policy=str(out), seed=3)
     params = opt.ask().params
     assert np.allclose(space.encode(params), space.snap(policy.design[0].numpy()[None])[0], atol=1e-6)
-
 
 
 def test_initial_design_is_chosen_on_validation_tasks_not_on_the_training_seed():

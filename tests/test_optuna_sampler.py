@@ -1,6 +1,5 @@
 """MetaHPOSampler inside real Optuna studies, and Optuna's own sampler conformance tests."""
 
-import os
 import subprocess
 import sys
 

@@ -106,11 +106,13 @@ def meta_train(
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     policy = LSTMPolicy(policy_config)
-    if policy_config.initial_design > 0:
-        design = np.asarray(initial_design, dtype=float) if initial_design is not None else None
-        if design is None or design.shape != tuple(policy.design.shape):
-            raise MetaHPOError(f"meta-training: the policy needs an initial design of shape "
-                               f"{tuple(policy.design.shape)}")
+    if policy_config.initial_design > 0 or initial_design is not None:
+        expected = (policy_config.initial_design, policy_config.dim_ids)
+        design = None if initial_design is None else np.asarray(initial_design, dtype=float)
+        if policy_config.initial_design == 0 or design is None or design.shape != expected:
+            raise MetaHPOError(
+                f"meta-training: initial_design must be an array of shape {expected} matching "
+                f"PolicyConfig.initial_design, got {None if design is None else design.shape}")
         policy.design.copy_(torch.as_tensor(design, dtype=torch.float32))
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     curve: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ import numpy as np
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.space import Categorical, Float, Int, SearchSpace
+from metahpo.space import Categorical, Float, SearchSpace
 
 
 def grid_levels(space: SearchSpace, resolution: int) -> list[np.ndarray]:

@@ -3,7 +3,8 @@
 The policy is frozen: on a new task it only reads the history and proposes, with no further
 training. ``policy`` names a policy shipped with metahpo (``"default"``: space-agnostic, trained
 on synthetic families and lcbench training instances; ``"lcbench"``: trained on lcbench training
-instances, for the lcbench space only; see ``metahpo/policies/README.md``) or a checkpoint path from ``metahpo meta-train``.
+instances, for the lcbench space only; see ``metahpo/policies/README.md``) or a checkpoint
+path from ``metahpo meta-train``.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class PolicyDrivenOptimizer(Optimizer):
         return state, points, losses, failed
 
     def _propose(self) -> dict[str, Any]:
-        fixed = self._policy.design_point(len(self._points) + len(self.pending_unit()))
+        fixed = self._policy.design_point(len(self._points) + len(self._pending))
         if fixed is not None:
             return self.space.decode(fixed.numpy().astype(float))
         with torch.no_grad():

@@ -28,7 +28,8 @@ def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
                 continue
             ys = [float("nan") if y is None else y for y in o[key]]
             style = "-" if k < 10 else "--"
-            ax.plot(range(1, len(ys) + 1), ys, style, label=label, linewidth=2 if label.startswith("meta") else 1.2)
+            width = 2 if label.startswith("meta") else 1.2
+            ax.plot(range(1, len(ys) + 1), ys, style, label=label, linewidth=width)
             drawn += 1
         if not drawn:
             plt.close(fig)
