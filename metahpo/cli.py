@@ -162,7 +162,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,
-                                 initial_design=args.initial_design)
+                                 initial_design=args.initial_design,
+                                 random_design=args.random_design)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed,
@@ -329,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial-design", type=int, default=0, metavar="N",
                    help="start every search with N fixed points: a greedy portfolio of the "
                         "training instances (single yahpo:SCENARIO spec only; default 0)")
+    p.add_argument("--random-design", type=int, default=0, metavar="N",
+                   help="start every search with N points of a Latin hypercube drawn for that "
+                        "search; the policy refines from trial N+1 (any space; default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float,
                    help="stop training so that the whole run (initial design included) takes "

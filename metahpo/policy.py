@@ -30,6 +30,12 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   ``metahpo.meta.portfolio.choose_design``); the
   LSTM reads their scores and proposes from trial ``n0 + 1`` on, so it is trained to refine
   around whichever region the design found good on *this* task.
+* **Random initial design** (optional, ``random_design = n0 > 0``, any space): the first ``n0``
+  proposals are a Latin hypercube sample drawn afresh for every search (:func:`latin_hypercube`),
+  which the LSTM reads before proposing. A space-agnostic policy treats every dimension alike,
+  so from one starting point its proposals move all dimensions together (a walk along the
+  diagonal, broken only by sampling noise); a stratified start gives each dimension its own
+  incumbent and spread to refine from, on spaces whose good region no prior knows.
 * **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,
   for policies trained on one fixed space (e.g. lcbench), so that they can learn a prior over
   good values of each hyperparameter. A policy with ``dim_ids = 0`` is space-agnostic.
@@ -49,6 +55,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,6 +86,8 @@ class PolicyConfig:
             logit-space top-k spread uses the same clip).
         initial_design: number of fixed initial-design points stored with the weights
             (0: none; needs ``dim_ids > 0``, the design belongs to one space).
+        random_design: number of first trials drawn as a Latin hypercube sample, afresh for
+            every search (0: none; excludes ``initial_design``).
     """
 
     hidden: int = 64
@@ -88,10 +97,13 @@ class PolicyConfig:
     horizon: int = 50
     incumbent_clip: float = 0.02
     initial_design: int = 0
+    random_design: int = 0
 
     def __post_init__(self) -> None:
-        if self.initial_design < 0:
-            raise MetaHPOError("initial_design must be >= 0")
+        if self.initial_design < 0 or self.random_design < 0:
+            raise MetaHPOError("initial_design and random_design must be >= 0")
+        if self.initial_design > 0 and self.random_design > 0:
+            raise MetaHPOError("a policy has either a fixed initial design or a random one, not both")
         if self.initial_design > 0 and self.dim_ids == 0:
             raise MetaHPOError("an initial design belongs to one search space: it needs dim_ids > 0")
 
@@ -124,6 +136,11 @@ class LSTMPolicy(nn.Module):
         if t < self.config.initial_design:
             return self.design[t]
         return None
+
+    @property
+    def design_size(self) -> int:
+        """How many first trials come from a design (fixed or random) rather than the LSTM."""
+        return self.config.initial_design + self.config.random_design
 
     def _dim_features(self, descriptors: torch.Tensor) -> torch.Tensor:
         """``(B, D, 1 + id_width)``: descriptors plus learned identities."""
@@ -187,6 +204,13 @@ class LSTMPolicy(nn.Module):
         evidence = torch.log(context[..., 5] + SPREAD_FLOOR)
         log_std = (evidence + SPREAD_RANGE * torch.tanh(log_std)).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean, log_std
+
+
+def latin_hypercube(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points ``(n, dim)`` in the unit cube, one in each of the ``n`` equal strata of every
+    dimension (strata paired at random across dimensions, uniform within a stratum)."""
+    strata = rng.permuted(np.tile(np.arange(n), (dim, 1)), axis=1).T
+    return (strata + rng.random((n, dim))) / n
 
 
 # --- features from a history ------------------------------------------------------------------

@@ -254,3 +254,54 @@ def test_initial_design_is_chosen_on_validation_tasks_not_on_the_training_seed()
     assert notes["design_pool"] == int(np.argmin(scores))
     assert design_regret(design, val) == pytest.approx(min(scores))
     assert design.shape == (3, 2)
+
+
+def test_latin_hypercube_puts_one_point_in_every_stratum_of_every_dimension():
+    from metahpo.policy import latin_hypercube
+
+    points = latin_hypercube(5, 4, np.random.default_rng(0))
+    assert points.shape == (5, 4)
+    for j in range(4):
+        assert sorted(np.floor(points[:, j] * 5).astype(int)) == [0, 1, 2, 3, 4]
+
+
+def test_random_design_is_drawn_per_search_and_replayed_by_a_seeded_optimizer(tmp_path):
+    with pytest.raises(MetaHPOError, match="either a fixed initial design or a random one"):
+        PolicyConfig(dim_ids=2, initial_design=2, random_design=2)
+    out = tmp_path / "rd.safetensors"
+    cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--dims",
+           "3", "--out", str(out), "--random-design", "4", "--iterations", "2", "--tasks-per-batch",
+           "2", "--episodes", "2", "--horizon", "6", "--hidden", "8", "--embed", "8", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    policy, _ = load_policy(out)
+    assert policy.config.random_design == 4 and policy.design_size == 4
+
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True), Float("c", 0.0, 1.0)])
+
+    def first_points(seed, n, tell=True):
+        opt = create_optimizer("meta", space, policy=str(out), seed=seed)
+        trials = [opt.ask() for _ in range(n)] if not tell else []
+        for _ in range(n if tell else 0):
+            trial = opt.ask()
+            opt.tell(trial, float(trial.params["a"]))
+            trials.append(trial)
+        return np.array([space.encode(t.params) for t in trials])
+
+    design = first_points(0, 4)
+    for j in range(3):
+        assert sorted(np.floor(design[:, j] * 4).astype(int)) == [0, 1, 2, 3]
+    assert np.allclose(first_points(0, 4, tell=False), design, atol=1e-6)
+    assert not np.allclose(first_points(1, 4), design, atol=1e-3)
+
+    from metahpo.meta.rollout import rollout
+    from metahpo.meta.distributions import TrainingTask
+
+    tasks = [TrainingTask(t, task_bounds(t, n_random=500, use_cache=False))
+             for t in (SyntheticTask("sphere", 3, 0), SyntheticTask("sphere", 3, 1))]
+    ep = rollout(policy, tasks, episodes_per_task=3, horizon=6, generator=torch.Generator().manual_seed(0))
+    assert torch.all(ep.log_prob[:, :4] == 0) and torch.all(ep.log_prob[:, 4:] != 0)
+    for b in range(6):
+        for j in range(3):
+            assert sorted(np.floor(ep.points[b, :4, j].numpy() * 4).astype(int)) == [0, 1, 2, 3]
+    assert not torch.allclose(ep.points[0, :4], ep.points[1, :4])

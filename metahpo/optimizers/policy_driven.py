@@ -8,7 +8,9 @@ incrementally, so a proposal costs one LSTM step and one head evaluation, whatev
 number; subclasses that change the weights call :meth:`_reset_reader`.
 
 A policy with an initial design proposes its design points first: trial ``i`` (counting finished
-and pending trials) gets design point ``i`` while the design lasts.
+and pending trials) gets design point ``i`` while the design lasts. A policy with a random design
+draws one Latin hypercube per optimizer (from its seed, so a resumed seeded search replays it)
+and plays it the same way.
 
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
 as if they had scored the worst loss so far, so the policy steers away from them.
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from metahpo.optimizers.base import Optimizer
-from metahpo.policy import LSTMPolicy, context_features, score_features
+from metahpo.policy import LSTMPolicy, context_features, latin_hypercube, score_features
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialState
 
@@ -50,6 +52,7 @@ class PolicyDrivenOptimizer(Optimizer):
         self._failed: list[bool] = []
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._policy: LSTMPolicy | None = None
+        self._random_design: np.ndarray | None = None
         self._reset_reader()
 
     def _reset_reader(self) -> None:
@@ -110,10 +113,23 @@ class PolicyDrivenOptimizer(Optimizer):
             state = policy.observe(state, points[:, t], score, step, self._descriptors)
         return state, points, losses, failed
 
-    def _propose(self) -> dict[str, Any]:
-        fixed = self._policy.design_point(len(self._points) + len(self._pending))
+    def _design_point(self, i: int) -> np.ndarray | None:
+        """The unit-cube point the policy's design (fixed or random) sets for trial ``i``."""
+        fixed = self._policy.design_point(i)
         if fixed is not None:
-            return self.space.decode(fixed.numpy().astype(float))
+            return fixed.numpy().astype(float)
+        n = self._policy.config.random_design
+        if i >= n:
+            return None
+        if self._random_design is None:
+            rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
+            self._random_design = latin_hypercube(n, self.space.dim, rng)
+        return self._random_design[i]
+
+    def _propose(self) -> dict[str, Any]:
+        fixed = self._design_point(len(self._points) + len(self._pending))
+        if fixed is not None:
+            return self.space.decode(fixed)
         with torch.no_grad():
             mean, log_std = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
