@@ -163,7 +163,7 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,
                                  initial_design=args.initial_design,
-                                 random_design=args.random_design)
+                                 random_design=args.random_design, local_start=args.local_start)
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed,
@@ -333,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-design", type=int, default=0, metavar="N",
                    help="start every search with N points of a Latin hypercube drawn for that "
                         "search; the policy refines from trial N+1 (any space; default 0)")
+    p.add_argument("--local-start", action="store_true",
+                   help="start training from a local search around the incumbent instead of "
+                        "free proposals")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float,
                    help="stop training so that the whole run (initial design included) takes "

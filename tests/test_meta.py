@@ -265,7 +265,7 @@ def test_latin_hypercube_puts_one_point_in_every_stratum_of_every_dimension():
         assert sorted(np.floor(points[:, j] * 5).astype(int)) == [0, 1, 2, 3, 4]
 
 
-def test_random_design_is_drawn_per_search_and_replayed_by_a_seeded_optimizer(tmp_path):
+def test_random_design_is_the_centre_then_a_fresh_latin_hypercube_replayed_by_a_seeded_optimizer(tmp_path):
     with pytest.raises(MetaHPOError, match="either a fixed initial design or a random one"):
         PolicyConfig(dim_ids=2, initial_design=2, random_design=2)
     out = tmp_path / "rd.safetensors"
@@ -289,8 +289,9 @@ def test_random_design_is_drawn_per_search_and_replayed_by_a_seeded_optimizer(tm
         return np.array([space.encode(t.params) for t in trials])
 
     design = first_points(0, 4)
+    assert np.allclose(design[0], space.encode(space.decode(np.full(3, 0.5))), atol=1e-6)
     for j in range(3):
-        assert sorted(np.floor(design[:, j] * 4).astype(int)) == [0, 1, 2, 3]
+        assert sorted(np.floor(design[1:, j] * 3).astype(int)) == [0, 1, 2]
     assert np.allclose(first_points(0, 4, tell=False), design, atol=1e-6)
     assert not np.allclose(first_points(1, 4), design, atol=1e-3)
 
@@ -301,7 +302,39 @@ def test_random_design_is_drawn_per_search_and_replayed_by_a_seeded_optimizer(tm
              for t in (SyntheticTask("sphere", 3, 0), SyntheticTask("sphere", 3, 1))]
     ep = rollout(policy, tasks, episodes_per_task=3, horizon=6, generator=torch.Generator().manual_seed(0))
     assert torch.all(ep.log_prob[:, :4] == 0) and torch.all(ep.log_prob[:, 4:] != 0)
+    assert torch.allclose(ep.points[:, 0], torch.full((6, 3), 0.5))
     for b in range(6):
         for j in range(3):
-            assert sorted(np.floor(ep.points[b, :4, j].numpy() * 4).astype(int)) == [0, 1, 2, 3]
-    assert not torch.allclose(ep.points[0, :4], ep.points[1, :4])
+            assert sorted(np.floor(ep.points[b, 1:4, j].numpy() * 3).astype(int)) == [0, 1, 2]
+    assert not torch.allclose(ep.points[0, 1:4], ep.points[1, 1:4])
+
+
+def test_synthetic_training_specs_bring_their_own_validation_functions():
+    from metahpo.meta.cli_support import SYNTHETIC_VALIDATION_SEED, build_distribution
+
+    dist, validation, space = build_distribution(["synthetic:sphere,gp"], instances=None, dims=[2, 5],
+                                                 validation_instances=None, data_path=None)
+    names = sorted(t.task.name for t in validation)
+    assert names == sorted(f"synthetic:{f}/{d}d/{SYNTHETIC_VALIDATION_SEED}"
+                           for f in ("sphere", "gp") for d in (2, 5))
+    assert space is None and all(t.bounds.best < t.bounds.worst for t in validation)
+
+
+def test_a_local_start_policy_proposes_around_the_incumbent_before_any_training():
+    """``local_start`` only sets where REINFORCE starts: an untrained policy that refines."""
+    from metahpo.policy import context_features
+
+    rng = np.random.default_rng(0)
+    points = torch.as_tensor(rng.random((1, 6, 3)), dtype=torch.float32)
+    losses = torch.as_tensor(rng.random((1, 6)), dtype=torch.float32)
+    failed = torch.zeros(1, 6, dtype=torch.bool)
+    incumbent = torch.logit(points[0, int(losses.argmin())].clamp(0.02, 0.98))
+    distance = {}
+    for local in (False, True):
+        torch.manual_seed(0)
+        policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, local_start=local))
+        ctx = context_features(points, losses, failed, 6, policy.config)
+        with torch.no_grad():
+            mean, _ = policy.distribution(torch.zeros(1, 8), ctx, torch.zeros(1, 3))
+        distance[local] = float((mean[0] - incumbent).abs().max())
+    assert distance[True] < 0.1 * distance[False], distance

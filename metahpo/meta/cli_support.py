@@ -9,7 +9,10 @@ from typing import Sequence
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import FixedTasks, Mixture, SyntheticFamily, TaskDistribution, TrainingTask
 from metahpo.tasks.bounds import task_bounds
-from metahpo.tasks.registry import make_tasks
+from metahpo.tasks.registry import HELD_OUT_SEED, make_tasks
+from metahpo.tasks.synthetic import FAMILIES, SyntheticTask
+
+SYNTHETIC_VALIDATION_SEED = HELD_OUT_SEED - 1
 
 
 def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Sequence[int],
@@ -21,6 +24,12 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
     YAHPO specs draw from their instances minus the validation instances; synthetic specs draw
     fresh functions of their families in ``dims``. Several specs make an equal-weight mixture.
     A single YAHPO spec gives a space-specific policy (learned dimension identities).
+
+    Validation: the YAHPO validation instances and, for synthetic specs, one function per family
+    and dimension with a seed just below the held-out range (:data:`SYNTHETIC_VALIDATION_SEED`;
+    training draws seeds uniformly below the held-out range, so it meets one of them with
+    probability about 1e-6 per draw), so that a space-agnostic policy is selected for what it is
+    for — any space — and not for the one YAHPO scenario of its mixture.
     """
     components: list[TaskDistribution] = []
     validation: list[TrainingTask] = []
@@ -42,7 +51,13 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
             fixed_space = train[0].space.to_dict()
         elif kind == "synthetic":
             families = name.split(",") if name else None
-            components.append(SyntheticFamily(families or ("sphere", "gp", "rosenbrock"), dims))
+            family = SyntheticFamily(families or FAMILIES, dims)
+            components.append(family)
+            for f in family.families:
+                for d in family.dims:
+                    task = SyntheticTask(f, d, SYNTHETIC_VALIDATION_SEED)
+                    validation.append(TrainingTask(task, task_bounds(task, n_random=4096, rounds=10,
+                                                                     samples=50, use_cache=False)))
         else:
             raise MetaHPOError(f"meta-train: unsupported task spec {spec!r}; use yahpo:NAME or synthetic:FAMILIES")
     space_specific = len(specs) == 1 and specs[0].startswith("yahpo:")

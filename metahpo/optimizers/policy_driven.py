@@ -9,8 +9,8 @@ number; subclasses that change the weights call :meth:`_reset_reader`.
 
 A policy with an initial design proposes its design points first: trial ``i`` (counting finished
 and pending trials) gets design point ``i`` while the design lasts. A policy with a random design
-draws one Latin hypercube per optimizer (from its seed, so a resumed seeded search replays it)
-and plays it the same way.
+draws it (the centre, then a Latin hypercube) once per optimizer, from the optimizer's seed, so
+that a resumed seeded search replays it, and plays it the same way.
 
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
 as if they had scored the worst loss so far, so the policy steers away from them.
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from metahpo.optimizers.base import Optimizer
-from metahpo.policy import LSTMPolicy, context_features, latin_hypercube, score_features
+from metahpo.policy import LSTMPolicy, context_features, random_design_points, score_features
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialState
 
@@ -123,7 +123,7 @@ class PolicyDrivenOptimizer(Optimizer):
             return None
         if self._random_design is None:
             rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
-            self._random_design = latin_hypercube(n, self.space.dim, rng)
+            self._random_design = random_design_points(n, self.space.dim, rng)
         return self._random_design[i]
 
     def _propose(self) -> dict[str, Any]:
