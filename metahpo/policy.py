@@ -31,13 +31,14 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   LSTM reads their scores and proposes from trial ``n0 + 1`` on, so it is trained to refine
   around whichever region the design found good on *this* task.
 * **Random initial design** (optional, ``random_design = n0 > 0``, any space): the first ``n0``
-  proposals are the centre of the cube and then a Latin hypercube sample of ``n0 - 1`` points
+  proposals are the middle of the space and then a Latin hypercube sample of ``n0 - 1`` points
   drawn afresh for every search (:func:`random_design_points`), which the LSTM reads before
   proposing. A space-agnostic policy treats every dimension alike, so from one starting point
   its proposals move all dimensions together (a walk along the diagonal, broken only by sampling
   noise); a stratified start gives each dimension its own incumbent and spread to refine from.
-  The centre comes first because ranges are usually set around sensible values (SMAC likewise
-  evaluates the default configuration first).
+  The middle (numeric ranges at their midpoints, categoricals at their first choice) comes first
+  because ranges are usually set around sensible values (SMAC likewise evaluates the default
+  configuration first).
 * **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,
   for policies trained on one fixed space (e.g. lcbench), so that they can learn a prior over
   good values of each hyperparameter. A policy with ``dim_ids = 0`` is space-agnostic.
@@ -224,10 +225,11 @@ def latin_hypercube(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return (strata + rng.random((n, dim))) / n
 
 
-def random_design_points(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
-    """A policy's random design ``(n, dim)``: the centre of the cube, then a Latin hypercube of
-    ``n - 1`` points."""
-    return np.concatenate([np.full((1, dim), 0.5), latin_hypercube(n - 1, dim, rng)])[:n]
+def random_design_points(n: int, middle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A policy's random design ``(n, D)``: the space's middle ``(D,)`` (see
+    :meth:`metahpo.space.SearchSpace.middle`), then a Latin hypercube of ``n - 1`` points."""
+    middle = np.asarray(middle, dtype=float)
+    return np.concatenate([middle[None, :], latin_hypercube(n - 1, len(middle), rng)])[:n]
 
 
 # --- features from a history ------------------------------------------------------------------

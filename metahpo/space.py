@@ -128,6 +128,14 @@ class SearchSpace:
         """Per-parameter descriptor ``(dim,)``: ``1 / n_values`` if discrete, else 0."""
         return np.array([0.0 if p.n_values is None else 1.0 / p.n_values for p in self._params])
 
+    def middle(self) -> np.ndarray:
+        """The unit-cube point ``(dim,)`` of the space's middle: every numeric range at its
+        midpoint (in its own scale, so a log range at its geometric mean) and every categorical at
+        its first choice. Choices have no middle: their order is the user's, and the one listed
+        first is by convention the usual default (``adam`` in ``["adam", "sgd"]``), whereas the
+        unit midpoint of two choices would be the border between them."""
+        return np.array([0.5 / p.n_values if isinstance(p, Categorical) else 0.5 for p in self._params])
+
     def sample_unit(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform points of the unit cube, shape ``(n, dim)``."""
         return rng.random((n, self.dim))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from metahpo import Float, MetaHPOError, SearchSpace, create_optimizer
+from metahpo import Categorical, Float, MetaHPOError, SearchSpace, create_optimizer
 from metahpo.meta.distributions import SyntheticFamily
 from metahpo.meta.train import TrainConfig, meta_train
 from metahpo.policy import LSTMPolicy, PolicyConfig, PolicyInfo, load_policy, save_policy
@@ -265,7 +265,7 @@ def test_latin_hypercube_puts_one_point_in_every_stratum_of_every_dimension():
         assert sorted(np.floor(points[:, j] * 5).astype(int)) == [0, 1, 2, 3, 4]
 
 
-def test_random_design_is_the_centre_then_a_fresh_latin_hypercube_replayed_by_a_seeded_optimizer(tmp_path):
+def test_random_design_is_the_middle_then_a_fresh_latin_hypercube_replayed_by_a_seeded_optimizer(tmp_path):
     with pytest.raises(MetaHPOError, match="either a fixed initial design or a random one"):
         PolicyConfig(dim_ids=2, initial_design=2, random_design=2)
     out = tmp_path / "rd.safetensors"
@@ -277,7 +277,8 @@ def test_random_design_is_the_centre_then_a_fresh_latin_hypercube_replayed_by_a_
     policy, _ = load_policy(out)
     assert policy.config.random_design == 4 and policy.design_size == 4
 
-    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True), Float("c", 0.0, 1.0)])
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True), Float("c", 0.0, 1.0),
+                         Categorical("opt", ["adam", "sgd"])])
 
     def first_points(seed, n, tell=True):
         opt = create_optimizer("meta", space, policy=str(out), seed=seed)
@@ -289,7 +290,9 @@ def test_random_design_is_the_centre_then_a_fresh_latin_hypercube_replayed_by_a_
         return np.array([space.encode(t.params) for t in trials])
 
     design = first_points(0, 4)
-    assert np.allclose(design[0], space.encode(space.decode(np.full(3, 0.5))), atol=1e-6)
+    first = space.decode(design[0])
+    assert first["opt"] == "adam" and first["b"] == pytest.approx(10 ** -1.5)
+    assert first["a"] == pytest.approx(0.5) and first["c"] == pytest.approx(0.5)
     for j in range(3):
         assert sorted(np.floor(design[1:, j] * 3).astype(int)) == [0, 1, 2]
     assert np.allclose(first_points(0, 4, tell=False), design, atol=1e-6)

@@ -2,9 +2,9 @@
 
 An episode is one search of ``horizon`` trials on one task: the policy proposes, the task scores,
 the history grows. Trials fixed by the policy's initial design, or drawn by its random design
-(the centre, then a fresh Latin hypercube per episode), are played as they are (they add no
-log-probability: the policy made no choice to credit). ``B = n_tasks * episodes_per_task``
-episodes run side by side as tensors.
+(the space's middle, then a fresh Latin hypercube per episode), are played as they are (they
+add no log-probability: the policy made no choice to credit). ``B = n_tasks *
+episodes_per_task`` episodes run side by side as tensors.
 
 REINFORCE (Williams, 1992): with per-step reward ``r_t = 1 - regret_t`` (regret of the best
 configuration found up to trial ``t``, normalized per task), the return-to-go
@@ -77,7 +77,7 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
     n_random = policy.config.random_design
     if n_random > 0:
         design_rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-        random_design = np.stack([random_design_points(n_random, dim, design_rng) for _ in range(b)])
+        random_design = np.stack([random_design_points(n_random, space.middle(), design_rng) for _ in range(b)])
     for t in range(horizon):
         fixed = policy.design_point(t)
         if fixed is not None or t < n_random:

@@ -9,7 +9,7 @@ number; subclasses that change the weights call :meth:`_reset_reader`.
 
 A policy with an initial design proposes its design points first: trial ``i`` (counting finished
 and pending trials) gets design point ``i`` while the design lasts. A policy with a random design
-draws it (the centre, then a Latin hypercube) once per optimizer, from the optimizer's seed, so
+draws it (the space's middle, then a Latin hypercube) once per optimizer, from the optimizer's seed, so
 that a resumed seeded search replays it, and plays it the same way.
 
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
@@ -123,7 +123,7 @@ class PolicyDrivenOptimizer(Optimizer):
             return None
         if self._random_design is None:
             rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
-            self._random_design = random_design_points(n, self.space.dim, rng)
+            self._random_design = random_design_points(n, self.space.middle(), rng)
         return self._random_design[i]
 
     def _propose(self) -> dict[str, Any]:
