@@ -1,8 +1,9 @@
-"""Copy committed benchmark tables into README.md between their markers.
+"""Copy committed benchmark tables into the READMEs between their markers.
 
-Each block ``<!-- results:PATH -->`` ... ``<!-- /results -->`` in README.md is replaced by the
-table of ``benchmarks/results/PATH/summary.md`` (as written by ``metahpo bench`` / ``metahpo
-report``), so the README never holds a number typed by hand.
+Each block ``<!-- results:PATH -->`` ... ``<!-- /results -->`` in README.md and
+metahpo/policies/README.md is replaced by the table of ``benchmarks/results/PATH/summary.md``
+(as written by ``metahpo bench`` / ``metahpo report``), so no README holds a benchmark number
+typed by hand.
 
     .venv/bin/python benchmarks/update_readme.py
 """
@@ -13,10 +14,15 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+READMES = ("README.md", "metahpo/policies/README.md")
 
 
 def main() -> None:
-    readme = ROOT / "README.md"
+    for name in READMES:
+        update(ROOT / name)
+
+
+def update(readme: Path) -> None:
     text = readme.read_text()
 
     def replace(match: re.Match) -> str:
