@@ -77,14 +77,14 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
     n_random = policy.config.random_design
     if n_random > 0:
         design_rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-        random_design = np.stack([random_design_points(n_random, space.middle(), design_rng) for _ in range(b)])
+        random_design = np.stack([random_design_points(n_random, space.middle(), design_rng)
+                                  for _ in range(b)])
     for t in range(horizon):
         fixed = policy.design_point(t)
         if fixed is not None or t < n_random:
-            if fixed is not None:
-                u = space.snap(fixed.detach().numpy().astype(float)[None, :].repeat(b, axis=0))
-            else:
-                u = space.snap(random_design[:, t])
+            planned = (random_design[:, t] if fixed is None
+                       else fixed.detach().numpy().astype(float)[None, :].repeat(b, axis=0))
+            u = space.snap(planned)
             log_probs.append(torch.zeros(b))
             entropies.append(torch.zeros(b))
         else:

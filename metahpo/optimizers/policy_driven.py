@@ -9,8 +9,8 @@ number; subclasses that change the weights call :meth:`_reset_reader`.
 
 A policy with an initial design proposes its design points first: trial ``i`` (counting finished
 and pending trials) gets design point ``i`` while the design lasts. A policy with a random design
-draws it (the space's middle, then a Latin hypercube) once per optimizer, from the optimizer's seed, so
-that a resumed seeded search replays it, and plays it the same way.
+draws it (the space's middle, then a Latin hypercube) once per optimizer, from the optimizer's
+seed, so that a resumed seeded search replays it, and plays it the same way.
 
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
 as if they had scored the worst loss so far, so the policy steers away from them.
