@@ -142,17 +142,15 @@ class LSTMPolicy(nn.Module):
         if config.initial_design > 0:
             self.register_buffer("design", torch.full((config.initial_design, config.dim_ids), 0.5))
 
-    def design_point(self, t: int) -> torch.Tensor | None:
-        """The unit-cube point ``(D,)`` the initial design fixes for trial ``t`` (0-based), or
-        ``None`` once the design is used up."""
-        if t < self.config.initial_design:
-            return self.design[t]
-        return None
-
-    @property
-    def design_size(self) -> int:
-        """How many first trials come from a design (fixed or random) rather than the LSTM."""
-        return self.config.initial_design + self.config.random_design
+    def planned_points(self, middle: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """The unit-cube points ``(n0, D)`` one search plays before the LSTM proposes: the fixed
+        initial design, or a random design drawn with ``rng`` (:func:`random_design_points`
+        around the space's ``middle`` ``(D,)``), or none (``(0, D)``)."""
+        if self.config.initial_design > 0:
+            return self.design.detach().numpy().astype(float)
+        if self.config.random_design > 0:
+            return random_design_points(self.config.random_design, middle, rng)
+        return np.zeros((0, len(middle)))
 
     def _dim_features(self, descriptors: torch.Tensor) -> torch.Tensor:
         """``(B, D, 1 + id_width)``: descriptors plus learned identities."""

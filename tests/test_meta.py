@@ -275,7 +275,7 @@ def test_random_design_is_the_middle_then_a_fresh_latin_hypercube_replayed_by_a_
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     policy, _ = load_policy(out)
-    assert policy.config.random_design == 4 and policy.design_size == 4
+    assert policy.config.random_design == 4
 
     space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 1e-3, 1.0, log=True), Float("c", 0.0, 1.0),
                          Categorical("opt", ["adam", "sgd"])])

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from metahpo.meta.distributions import TrainingTask
-from metahpo.policy import LSTMPolicy, context_features, random_design_points, score_features
+from metahpo.policy import LSTMPolicy, context_features, score_features
 
 
 @dataclass
@@ -74,17 +74,13 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
     best = np.full(b, np.inf)
     regret = np.zeros((b, horizon))
     h, c = policy.initial_state(b)
-    n_random = policy.config.random_design
-    if n_random > 0:
+    design_rng = None
+    if policy.config.random_design > 0:
         design_rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-        random_design = np.stack([random_design_points(n_random, space.middle(), design_rng)
-                                  for _ in range(b)])
+    planned = np.stack([policy.planned_points(space.middle(), design_rng) for _ in range(b)])
     for t in range(horizon):
-        fixed = policy.design_point(t)
-        if fixed is not None or t < n_random:
-            planned = (random_design[:, t] if fixed is None
-                       else fixed.detach().numpy().astype(float)[None, :].repeat(b, axis=0))
-            u = space.snap(planned)
+        if t < planned.shape[1]:
+            u = space.snap(planned[:, t])
             log_probs.append(torch.zeros(b))
             entropies.append(torch.zeros(b))
         else:

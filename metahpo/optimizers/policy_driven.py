@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from metahpo.optimizers.base import Optimizer
-from metahpo.policy import LSTMPolicy, context_features, random_design_points, score_features
+from metahpo.policy import LSTMPolicy, context_features, score_features
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialState
 
@@ -52,7 +52,7 @@ class PolicyDrivenOptimizer(Optimizer):
         self._failed: list[bool] = []
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._policy: LSTMPolicy | None = None
-        self._random_design: np.ndarray | None = None
+        self._planned: np.ndarray | None = None
         self._reset_reader()
 
     def _reset_reader(self) -> None:
@@ -113,23 +113,13 @@ class PolicyDrivenOptimizer(Optimizer):
             state = policy.observe(state, points[:, t], score, step, self._descriptors)
         return state, points, losses, failed
 
-    def _design_point(self, i: int) -> np.ndarray | None:
-        """The unit-cube point the policy's design (fixed or random) sets for trial ``i``."""
-        fixed = self._policy.design_point(i)
-        if fixed is not None:
-            return fixed.numpy().astype(float)
-        n = self._policy.config.random_design
-        if i >= n:
-            return None
-        if self._random_design is None:
-            rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
-            self._random_design = random_design_points(n, self.space.middle(), rng)
-        return self._random_design[i]
-
     def _propose(self) -> dict[str, Any]:
-        fixed = self._design_point(len(self._points) + len(self._pending))
-        if fixed is not None:
-            return self.space.decode(fixed)
+        if self._planned is None:
+            rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
+            self._planned = self._policy.planned_points(self.space.middle(), rng)
+        i = len(self._points) + len(self._pending)
+        if i < len(self._planned):
+            return self.space.decode(self._planned[i])
         with torch.no_grad():
             mean, log_std = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
