@@ -43,6 +43,7 @@ class OptunaSamplerOptimizer(Optimizer):
     """Base of the optimizers that delegate to an ``optuna.samplers.BaseSampler``."""
 
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+        self._replaying = False
         super().__init__(space, **kwargs)
         self._distributions = space_to_optuna(space)
         self._study = _quiet_study(self.direction)
@@ -84,7 +85,7 @@ class OptunaSamplerOptimizer(Optimizer):
     def _observe(self, record: TrialRecord) -> None:
         import optuna
 
-        if getattr(self, "_replaying", False):
+        if self._replaying:
             return
         inner = self._inner.get(record.number)
         with warnings.catch_warnings():
