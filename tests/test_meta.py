@@ -281,12 +281,13 @@ def test_random_design_is_the_middle_then_a_fresh_latin_hypercube_replayed_by_a_
                          Categorical("opt", ["adam", "sgd"])])
 
     def first_points(seed, n, tell=True):
+        """The first ``n`` proposals, told one by one or all still pending."""
         opt = create_optimizer("meta", space, policy=str(out), seed=seed)
-        trials = [opt.ask() for _ in range(n)] if not tell else []
-        for _ in range(n if tell else 0):
-            trial = opt.ask()
-            opt.tell(trial, float(trial.params["a"]))
-            trials.append(trial)
+        trials = []
+        for _ in range(n):
+            trials.append(opt.ask())
+            if tell:
+                opt.tell(trials[-1], float(trials[-1].params["a"]))
         return np.array([space.encode(t.params) for t in trials])
 
     design = first_points(0, 4)
