@@ -8,7 +8,7 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
 
 * **Trial encoder** (DeepSets over dimensions, so one network serves any ``D``): for every
   dimension ``j`` an MLP reads ``[λ_tj, score features of trial t, descriptor_j]``; the mean
-  over ``j`` plus the score features and ``t / horizon`` form the LSTM input ``(B, F_in)``.
+  over ``j`` plus the score features and ``min(t / horizon, 1)`` form the LSTM input ``(B, F_in)``.
   Score features: rank of the trial's loss within the history so far (1 = best), its z-score
   (clipped to ±3), whether it improved the best, whether it failed.
 * **LSTM** (``LSTMCell``, ``hidden`` units) over trials: ``h_t, c_t = LSTM(x_t, h_{t-1}, c_{t-1})``.
@@ -171,6 +171,13 @@ class LSTMPolicy(nn.Module):
         zeros = torch.zeros(batch, self.config.hidden)
         return self.lstm(x, (zeros, zeros))
 
+    def step_feature(self, t: int, batch: int) -> torch.Tensor:
+        """The step input ``min(t / horizon, 1)`` for trial index ``t`` (0-based), ``(B,)``.
+
+        Training never shows the LSTM a step past its episode length, so a search longer than
+        ``horizon`` reads the last trained value instead of extrapolating beyond it."""
+        return torch.full((batch,), min(t / self.config.horizon, 1.0))
+
     def observe(self, state: tuple[torch.Tensor, torch.Tensor], u: torch.Tensor,
                 score: torch.Tensor, step: torch.Tensor, descriptors: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +187,7 @@ class LSTMPolicy(nn.Module):
             state: ``(h, c)``, each ``(B, hidden)``.
             u: the trial's unit-cube point ``(B, D)``.
             score: score features ``(B, 4)`` (see :func:`score_features`).
-            step: ``t / horizon`` of this trial, ``(B,)``.
+            step: the trial's :meth:`step_feature`, ``(B,)``.
             descriptors: per-dimension descriptors ``(B, D)``.
         """
         b, d = u.shape

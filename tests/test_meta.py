@@ -59,6 +59,21 @@ def test_meta_training_beats_random_search_on_held_out_tasks(tiny_policy):
     assert meta < 0.5 * rand, (meta, rand)
 
 
+def test_a_search_longer_than_the_training_horizon_reads_the_last_trained_step(tiny_policy):
+    """The tiny policy trained on 10-trial episodes still serves a 25-trial search: from trial
+    10 on, its step input stays at the end of the range it was trained on."""
+    path, _ = tiny_policy
+    policy, _ = load_policy(path)
+    assert [float(policy.step_feature(t, 1)) for t in (0, 5, 10, 24)] == [0.0, 0.5, 1.0, 1.0]
+    task = SyntheticTask("sphere", 3, 1_000_000, **FAMILY)
+    opt = create_optimizer("meta", task.space, direction="minimize", seed=0, policy=str(path))
+    for _ in range(25):
+        trial = opt.ask()
+        task.space.validate(trial.params)
+        opt.tell(trial, task.evaluate(trial.params))
+    assert np.isfinite(opt.best.value)
+
+
 def test_fake_feedback_changes_what_the_policy_proposes(tiny_policy):
     path, _ = tiny_policy
     task = SyntheticTask("sphere", 3, 1_000_123, **FAMILY)

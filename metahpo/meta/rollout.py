@@ -106,7 +106,7 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
         else:
             seen_losses[:, t] = losses[:, t]
         score = score_features(seen_losses, failed, t)
-        step = torch.full((b,), t / policy.config.horizon)
+        step = policy.step_feature(t, b)
         h, c = policy.observe((h, c), points[:, t], score, step, descriptors)
     return Episodes(points=points, losses=losses, regret=regret,
                     log_prob=torch.stack(log_probs, dim=1), entropy=torch.stack(entropies, dim=1),

@@ -85,7 +85,7 @@ class PolicyDrivenOptimizer(Optimizer):
             self._state = policy.initial_state(1)
         for t in range(self._n_read, points.shape[1]):
             score = score_features(losses, failed, t)
-            step = torch.full((1,), t / policy.config.horizon)
+            step = policy.step_feature(t, 1)
             self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
         self._n_read = points.shape[1]
         state, points, losses, failed = self._with_pending(self._state)
@@ -109,7 +109,7 @@ class PolicyDrivenOptimizer(Optimizer):
         policy = self._policy
         for t in range(points.shape[1] - len(pending), points.shape[1]):
             score = score_features(losses, failed, t)
-            step = torch.full((1,), t / policy.config.horizon)
+            step = policy.step_feature(t, 1)
             state = policy.observe(state, points[:, t], score, step, self._descriptors)
         return state, points, losses, failed
 

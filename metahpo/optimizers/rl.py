@@ -67,8 +67,7 @@ class PerTaskRL(PolicyDrivenOptimizer):
             log_probs.append(dist.log_prob(z[t]).sum())
             entropies.append(dist.entropy().sum())
             score = score_features(losses, failed, t)
-            state = policy.observe(state, points[:, t], score, torch.full((1,), t / policy.config.horizon),
-                                   self._descriptors)
+            state = policy.observe(state, points[:, t], score, policy.step_feature(t, 1), self._descriptors)
         loss = -(advantage * torch.stack(log_probs)).mean() - self.entropy_coef * torch.stack(entropies).mean()
         self._optim.zero_grad()
         loss.backward()
