@@ -2,8 +2,9 @@
 
 Each block ``<!-- results:PATH -->`` ... ``<!-- /results -->`` in README.md and
 metahpo/policies/README.md is replaced by the table of ``benchmarks/results/PATH/summary.md``
-(as written by ``metahpo bench`` / ``metahpo report``), so no README holds a benchmark number
-typed by hand.
+(as written by ``metahpo bench`` / ``metahpo report``), or of ``benchmarks/results/PATH`` itself
+when PATH names a Markdown file (``deep_learning/per_task.md``), so no README holds a benchmark
+number typed by hand.
 
     .venv/bin/python benchmarks/update_readme.py
 """
@@ -26,7 +27,9 @@ def update(readme: Path) -> None:
     text = readme.read_text()
 
     def replace(match: re.Match) -> str:
-        summary = ROOT / "benchmarks" / "results" / match.group(1) / "summary.md"
+        summary = ROOT / "benchmarks" / "results" / match.group(1)
+        if summary.suffix != ".md":
+            summary = summary / "summary.md"
         body = summary.read_text().split("\n", 2)[2].strip()
         return f"<!-- results:{match.group(1)} -->\n{body}\n<!-- /results -->"
 

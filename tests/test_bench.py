@@ -146,6 +146,29 @@ def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
     assert seen == [0, 1, 2, 2, 2, 2, 2]
 
 
+def test_per_task_table_shows_where_each_optimizer_wins(tmp_path):
+    from metahpo.reports.summary import per_task_table
+
+    def record(task, label, seed, values):
+        return {"task": task, "optimizer": label, "label": label, "seed": seed, "direction": "minimize",
+                "values": values, "ask_ms": [1.0] * len(values), "bounds": {"best": 0.0, "worst": 1.0}}
+
+    records = [record("x", "a", 0, [0.2, 0.1]), record("x", "a", 1, [0.4, 0.3]),
+               record("x", "b", 0, [0.5, 0.5]), record("x", "b", 1, [0.5, 0.5]),
+               record("y", "a", 0, [0.9, 0.9]), record("y", "b", 0, [0.3, 0.0])]
+    summary = summarize(records, budgets=(1, 2))
+    assert summary["tasks"]["x"]["a"]["regret"]["2"] == pytest.approx(0.2)
+    assert summary["tasks"]["x"]["a"]["regret_se"]["2"] == pytest.approx(0.1)
+    assert summary["tasks"]["y"]["b"]["regret"]["2"] == 0.0
+    rows = per_task_table(summary).splitlines()
+    assert rows[0] == "| task | optimizer | regret t=1 | regret t=2 |"
+    assert rows[2] == "| x | a | **0.3000 ± 0.1000** | **0.2000 ± 0.1000** |"
+    assert rows[3] == "| x | b | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 |"
+    assert rows[4].startswith("| y | b | **0.3000 ± 0.0000** |")
+    paths = write_report(records, tmp_path, budgets=(1, 2))
+    assert paths["per_task"].read_text().count("\n| y |") == 2
+
+
 def test_table_shows_test_scores_when_runs_have_them():
     from metahpo.reports.summary import markdown_table
 

@@ -14,7 +14,9 @@
   configuration among trials ``1..t-1``. It shows how an optimizer's proposals move around its
   incumbent: a method that refines locally takes shrinking steps as evidence accumulates.
 
-Means come with their standard error over (task, seed) runs.
+Means come with their standard error over (task, seed) runs. The same regret per task (over
+seeds only) shows where an optimizer wins or loses; a suite-wide mean can hide a task on which
+it is behind.
 """
 
 from __future__ import annotations
@@ -157,6 +159,28 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
         if tests:
             entry["test_score_of_best"] = float(np.mean(tests))
         out["optimizers"][label] = entry
+    out["tasks"] = _per_task_regret(records, curves, budgets)
+    return out
+
+
+def _per_task_regret(records: Sequence[dict[str, Any]], curves: Sequence[np.ndarray],
+                     budgets: Sequence[int]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per task and optimizer: regret mean and standard error over seeds at each budget."""
+    runs: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    for r, curve in zip(records, curves):
+        runs[r["task"]][r.get("label", r["optimizer"])].append(curve)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for task in sorted(runs):
+        out[task] = {}
+        for label, task_curves in sorted(runs[task].items()):
+            reg = np.stack([c[: budgets[-1]] for c in task_curves])
+            n = len(task_curves)
+            out[task][label] = {
+                "runs": n,
+                "regret": {str(b): float(reg[:, b - 1].mean()) for b in budgets},
+                "regret_se": {str(b): float(reg[:, b - 1].std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+                              for b in budgets},
+            }
     return out
 
 
@@ -188,10 +212,31 @@ def markdown_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
+def per_task_table(summary: dict[str, Any]) -> str:
+    """Regret (mean ± s.e. over seeds) per task and optimizer, best of each task in bold."""
+    budgets = summary["budgets"]
+    header = ["task", "optimizer"] + [f"regret t={b}" for b in budgets]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task, opts in summary["tasks"].items():
+        best = {str(b): min(o["regret"][str(b)] for o in opts.values()) for b in budgets}
+        for label in sorted(opts, key=lambda k: opts[k]["regret"][str(budgets[-1])]):
+            o = opts[label]
+            cells = [task, label]
+            for b in budgets:
+                text = f"{o['regret'][str(b)]:.4f} ± {o['regret_se'][str(b)]:.4f}"
+                cells.append(f"**{text}**" if o["regret"][str(b)] == best[str(b)] else text)
+            lines.append("| " + " | ".join(cells) + " |")
+    seeds = sorted({o["runs"] for opts in summary["tasks"].values() for o in opts.values()})
+    note = (f"\nPer task: {'/'.join(map(str, seeds))} seeds; normalized regret (lower is better), "
+            "mean ± standard error over seeds.\n")
+    return "\n".join(lines) + "\n" + note
+
+
 def write_report(records: Sequence[dict[str, Any]], out: str | Path,
                  budgets: Sequence[int] = DEFAULT_BUDGETS) -> dict[str, Path]:
-    """Write ``summary.json``, ``summary.md``, ``regret.png``, ``rank.png`` and (when records
-    carry unit-cube points) ``step.png`` into ``out``."""
+    """Write ``summary.json``, ``summary.md``, ``per_task.md`` (suites of several tasks),
+    ``regret.png``, ``rank.png`` and (when records carry unit-cube points) ``step.png`` into
+    ``out``."""
     from metahpo.reports.plots import plot_curves
 
     out = Path(out)
@@ -207,5 +252,8 @@ def write_report(records: Sequence[dict[str, Any]], out: str | Path,
     if command:
         text += f"\nProduced by:\n\n{command}\n"
     paths["markdown"].write_text(text)
+    if summary["n_tasks"] > 1:
+        paths["per_task"] = out / "per_task.md"
+        paths["per_task"].write_text("# Benchmark summary per task\n\n" + per_task_table(summary))
     paths.update(plot_curves(summary, out))
     return paths
