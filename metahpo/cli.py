@@ -140,6 +140,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
     from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
 
     started = time.monotonic()
+    if args.local_spread is not None and not args.local_start:
+        raise MetaHPOError("--local-spread sets where a --local-start begins: add --local-start")
     torch.set_num_threads(args.threads)
     out = default_out(args.out)
     dims = [int(d) for d in args.dims.split(",")]
@@ -163,7 +165,8 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,
                                  initial_design=args.initial_design,
-                                 random_design=args.random_design, local_start=args.local_start)
+                                 random_design=args.random_design, local_start=args.local_start,
+                                 **({} if args.local_spread is None else {"local_spread": args.local_spread}))
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
                          entropy_coef=args.entropy, seed=args.seed,
@@ -336,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local-start", action="store_true",
                    help="start training from a local search around the incumbent instead of "
                         "free proposals")
+    p.add_argument("--local-spread", type=float, metavar="F",
+                   help="with --local-start: proposals start at F times the spread of the best "
+                        "trials (default 0.55)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float,
                    help="stop training so that the whole run (initial design included) takes "

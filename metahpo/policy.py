@@ -73,7 +73,8 @@ UNKNOWN_SPREAD = 3.0
 SPREAD_FLOOR = 0.05
 SPREAD_RANGE = 3.0
 FREE_START = (0.0, 0.0, -1.0)
-LOCAL_START = (0.0, -0.2, 3.0)
+LOCAL_GATE = 3.0
+LOCAL_SPREAD = math.exp(SPREAD_RANGE * math.tanh(-0.2))
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,15 @@ class PolicyConfig:
         random_design: number of first trials from :func:`random_design_points`, drawn afresh
             for every search (0: none; excludes ``initial_design``).
         local_start: initialise the head as a local search around the incumbent (gate
-            ``sigmoid(3) = 0.95``, spread factor ``exp(3 tanh(-0.2)) = 0.55`` of the top-k spread)
-            instead of free proposals (gate 0.27, factor 1). Only the starting point of
-            meta-training: with a random design, REINFORCE from free proposals had not learned
-            to refine in 1000 iterations, while this start already does (numbers in
+            ``sigmoid(3) = 0.95``, spread factor ``local_spread`` of the top-k spread) instead
+            of free proposals (gate 0.27, factor 1). Only the starting point of meta-training:
+            with a random design, REINFORCE from free proposals had not learned to refine in
+            1000 iterations, while this start already does (numbers in
             ``metahpo/policies/README.md``).
+        local_spread: the spread factor a local start begins with, in ``(e^-3, e^3)``
+            (default ``exp(3 tanh(-0.2)) = 0.55``). Meta-training moves it little, so it sets
+            how local the trained policy searches: narrow suits smooth single-basin functions,
+            wide the plateaus of real trainings (``metahpo/policies/README.md``).
     """
 
     hidden: int = 64
@@ -110,8 +115,12 @@ class PolicyConfig:
     initial_design: int = 0
     random_design: int = 0
     local_start: bool = False
+    local_spread: float = LOCAL_SPREAD
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.local_spread or abs(math.log(self.local_spread)) >= SPREAD_RANGE:
+            raise MetaHPOError(f"local_spread must lie in (e^-{SPREAD_RANGE:g}, e^{SPREAD_RANGE:g}), "
+                               f"got {self.local_spread}")
         if self.initial_design < 0 or self.random_design < 0:
             raise MetaHPOError("initial_design and random_design must be >= 0")
         if self.initial_design > 0 and self.random_design > 0:
@@ -138,9 +147,16 @@ class LSTMPolicy(nn.Module):
         self.head = nn.Sequential(nn.Linear(head_in, e), nn.Tanh(), nn.Linear(e, 3))
         with torch.no_grad():
             self.head[-1].weight.mul_(0.1)
-            self.head[-1].bias.copy_(torch.tensor(LOCAL_START if config.local_start else FREE_START))
+            self.head[-1].bias.copy_(torch.tensor(self._start_bias(config)))
         if config.initial_design > 0:
             self.register_buffer("design", torch.full((config.initial_design, config.dim_ids), 0.5))
+
+    @staticmethod
+    def _start_bias(config: PolicyConfig) -> tuple[float, float, float]:
+        """Head output bias (free mean, log-spread, gate) meta-training starts from."""
+        if not config.local_start:
+            return FREE_START
+        return (0.0, math.atanh(math.log(config.local_spread) / SPREAD_RANGE), LOCAL_GATE)
 
     def planned_points(self, middle: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """The unit-cube points ``(n0, D)`` one search plays before the LSTM proposes: the fixed

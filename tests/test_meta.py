@@ -357,3 +357,29 @@ def test_a_local_start_policy_proposes_around_the_incumbent_before_any_training(
             mean, _ = policy.distribution(torch.zeros(1, 8), ctx, torch.zeros(1, 3))
         distance[local] = float((mean[0] - incumbent).abs().max())
     assert distance[True] < 0.1 * distance[False], distance
+
+
+def test_local_spread_sets_how_wide_an_untrained_local_start_searches(tmp_path):
+    from metahpo.policy import context_features
+
+    rng = np.random.default_rng(0)
+    points = torch.as_tensor(rng.random((1, 6, 3)), dtype=torch.float32)
+    losses = torch.as_tensor(rng.random((1, 6)), dtype=torch.float32)
+    failed = torch.zeros(1, 6, dtype=torch.bool)
+    std = {}
+    for spread in (0.5, 1.5):
+        torch.manual_seed(0)
+        policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, local_start=True, local_spread=spread))
+        ctx = context_features(points, losses, failed, 6, policy.config)
+        with torch.no_grad():
+            _, log_std = policy.distribution(torch.zeros(1, 8), ctx, torch.zeros(1, 3))
+        std[spread] = log_std.exp()[0]
+    ratio = std[1.5] / std[0.5]
+    assert torch.all((ratio > 2.5) & (ratio < 3.5)), ratio
+    with pytest.raises(MetaHPOError, match="local_spread"):
+        PolicyConfig(local_start=True, local_spread=25.0)
+    done = subprocess.run(
+        [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--dims", "2",
+         "--local-spread", "1.5", "--iterations", "1", "--out", str(tmp_path / "p.safetensors")],
+        capture_output=True, text=True)
+    assert done.returncode != 0 and "--local-start" in done.stderr
