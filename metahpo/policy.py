@@ -332,7 +332,12 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
 
 @dataclass
 class PolicyInfo:
-    """Metadata stored with a policy checkpoint."""
+    """Metadata stored with a policy checkpoint.
+
+    ``screen`` is how many draws the ``"meta"`` optimizer screens per proposal with this policy
+    unless told otherwise (:mod:`metahpo.screening`; 0: none). It is a meta-test setting, chosen
+    on validation tasks after training, so it is not part of the training command.
+    """
 
     config: PolicyConfig
     space: dict[str, Any] | None = None
@@ -340,6 +345,7 @@ class PolicyInfo:
     command: str = ""
     metahpo_version: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    screen: int = 0
 
 
 def save_policy(policy: LSTMPolicy, info: PolicyInfo, path: str | Path) -> None:
@@ -354,6 +360,7 @@ def save_policy(policy: LSTMPolicy, info: PolicyInfo, path: str | Path) -> None:
         "command": info.command,
         "metahpo_version": info.metahpo_version,
         "notes": info.notes,
+        "screen": info.screen,
     }
     tensors = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}
     save_file(tensors, str(path), metadata={"metahpo": json.dumps(meta)})
@@ -398,7 +405,9 @@ def load_policy(path: str | Path) -> tuple[LSTMPolicy, PolicyInfo]:
                       training_tasks=list(meta.get("training_tasks", [])),
                       command=meta.get("command", ""),
                       metahpo_version=meta.get("metahpo_version", ""),
-                      notes=dict(meta.get("notes", {})))
+                      notes=dict(meta.get("notes", {})), screen=meta.get("screen", 0))
+    if isinstance(info.screen, bool) or not isinstance(info.screen, int) or info.screen < 0:
+        raise MetaHPOError(f"{str(path)!r}: 'screen' must be a whole number >= 0, got {info.screen!r}")
     return policy, info
 
 

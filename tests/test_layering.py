@@ -20,6 +20,7 @@ LAYERS = [
     ("metahpo.distributions", 1),
     ("metahpo.optimizers.base", 2),
     ("metahpo.policy", 2),
+    ("metahpo.screening", 2),
     ("metahpo.tasks", 2),
     ("metahpo.storage", 2),
     ("metahpo.optimizers", 3),

@@ -36,14 +36,19 @@ class MetaOptimizer(PolicyDrivenOptimizer):
 
     Options:
         policy: shipped policy name or checkpoint path, default ``"default"``.
+        screen: draws from the policy screened per proposal (:mod:`metahpo.screening`; 0 plays
+            the policy's draw as it is). Default: the value recorded with the policy, chosen on
+            validation tasks (64 for ``"default"``, 0 for ``"lcbench"``).
         sample, greedy_first, fake_feedback: see :class:`PolicyDrivenOptimizer`.
     """
 
     name = "meta"
 
-    def __init__(self, space: SearchSpace, *, policy: str = "default", **kwargs: Any) -> None:
-        super().__init__(space, **kwargs)
-        self._policy, self.policy_info = load_cached(policy)
+    def __init__(self, space: SearchSpace, *, policy: str = "default", screen: int | None = None,
+                 **kwargs: Any) -> None:
+        loaded, info = load_cached(policy)
+        super().__init__(space, screen=info.screen if screen is None else screen, **kwargs)
+        self._policy, self.policy_info = loaded, info
         if self._policy.config.dim_ids > 0:
             trained = self.policy_info.space
             if trained is not None and trained != space.to_dict():

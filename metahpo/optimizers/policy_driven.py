@@ -14,6 +14,10 @@ seed, so that a resumed seeded search replays it, and plays it the same way.
 
 Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
 as if they had scored the worst loss so far, so the policy steers away from them.
+
+With ``screen = k > 0``, each sampled proposal is the best of ``k`` draws from the policy's
+distribution by the expected improvement under a small GP of the history, pending lies included
+(:mod:`metahpo.screening`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from metahpo.screening import pick
+from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy, context_features, score_features
 from metahpo.space import SearchSpace
@@ -37,12 +43,17 @@ class PolicyDrivenOptimizer(Optimizer):
             but repeats itself once the history stops changing).
         greedy_first: take the mean for the very first trial (the most likely good default).
         fake_feedback: feed the policy random numbers instead of the real losses (ablation:
-            how much the policy adapts to what it observes).
+            how much the policy adapts to what it observes; the screen reads the same numbers).
+        screen: draws from the policy per sampled proposal, of which the one with the highest
+            expected improvement under a GP of the history is played (0: play one draw).
     """
 
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
-                 fake_feedback: bool = False, **kwargs: Any) -> None:
+                 fake_feedback: bool = False, screen: int = 0, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
+        if isinstance(screen, bool) or not isinstance(screen, (int, np.integer)) or screen < 0:
+            raise MetaHPOError(f"screen must be a whole number of draws >= 0, got {screen!r}")
+        self.screen = int(screen)
         self.sample = bool(sample)
         self.greedy_first = bool(greedy_first)
         self.fake_feedback = bool(fake_feedback)
@@ -77,8 +88,9 @@ class PolicyDrivenOptimizer(Optimizer):
         failed = torch.as_tensor(self._failed, dtype=torch.bool)[None]
         return points, losses, failed
 
-    def _distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-std ``(1, D)`` of the next proposal given the whole history."""
+    def _distribution(self) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Mean and log-std ``(1, D)`` of the next proposal given the whole history, and that
+        history with the pending lies: points ``(1, n, D)``, losses and failed flags ``(1, n)``."""
         policy = self._policy
         points, losses, failed = self._tensors()
         if self._state is None:
@@ -90,7 +102,8 @@ class PolicyDrivenOptimizer(Optimizer):
         self._n_read = points.shape[1]
         state, points, losses, failed = self._with_pending(self._state)
         ctx = context_features(points, losses, failed, points.shape[1], policy.config)
-        return policy.distribution(state[0], ctx, self._descriptors)
+        mean, log_std = policy.distribution(state[0], ctx, self._descriptors)
+        return mean, log_std, (points, losses, failed)
 
     def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor]
                       ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -121,12 +134,17 @@ class PolicyDrivenOptimizer(Optimizer):
         if i < len(self._planned):
             return self.space.decode(self._planned[i])
         with torch.no_grad():
-            mean, log_std = self._distribution()
+            mean, log_std, history = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
         first = self._next_number == 0 and not self._history
-        if self.sample and not (first and self.greedy_first):
-            z = mean + std * self._rng.normal(size=mean.shape)
-        else:
-            z = mean
-        u = 1.0 / (1.0 + np.exp(-z))
-        return self.space.decode(u)
+        if not self.sample or (first and self.greedy_first):
+            return self.space.decode(_sigmoid(mean))
+        if self.screen == 0:
+            return self.space.decode(_sigmoid(mean + std * self._rng.normal(size=mean.shape)))
+        draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
+        points, losses, failed = (h[0].numpy().astype(float) for h in history)
+        return self.space.decode(draws[pick(points, losses, failed == 0, draws)])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))

@@ -1,0 +1,67 @@
+"""Screening a policy's proposals with a Gaussian-process model of the history.
+
+The policy's proposal distribution says *where* to search next (around the incumbent, with a
+spread that follows the evidence); it cannot say *which* point in that region the history
+favours, because it reads the history through an LSTM summary, not as a map of the landscape.
+Screening adds that map: draw ``k`` candidates from the policy's distribution, fit a GP to the
+finished trials and play the candidate with the highest expected improvement. The policy's
+distribution acts as a learned trust region, the GP chooses inside it. On held-out validation
+functions this lowered the default policy's regret at 20 trials by a fifth to a third (numbers
+in ``metahpo/policies/README.md``).
+
+The model is deliberately plain and scale-free, like the policy's own inputs: losses become
+normal scores of their ranks (``Φ⁻¹((rank - 0.5) / n)``, so outliers and the objective's units do
+not matter), the kernel is a squared exponential in the unit cube with length scale
+``lengthscale * sqrt(D)`` and a fixed noise of 1% of the prior variance. No hyperparameters are
+fitted, so a screen costs two small triangular solves (well under a millisecond at 50 trials).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.special import ndtr, ndtri
+
+LENGTHSCALE = 0.2
+NOISE = 0.01
+MIN_TRIALS = 3
+
+
+def expected_improvement(points: np.ndarray, losses: np.ndarray, candidates: np.ndarray,
+                         lengthscale: float = LENGTHSCALE) -> np.ndarray:
+    """Expected improvement over the best loss of each candidate, ``(k,)``, in normal-score units.
+
+    Args:
+        points: unit-cube points of the finished trials, ``(n, D)``, ``n >= 1``.
+        losses: their losses (lower is better), ``(n,)``.
+        candidates: unit-cube points to score, ``(k, D)``.
+        lengthscale: kernel length scale per ``sqrt(D)`` of the unit cube.
+    """
+    n, dim = points.shape
+    ranks = np.argsort(np.argsort(losses, kind="stable"), kind="stable")
+    y = ndtri((ranks + 0.5) / n)
+    width = 2.0 * (lengthscale * np.sqrt(dim)) ** 2
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return np.exp(-np.maximum(sq, 0.0) / width)
+
+    factor = cho_factor(kernel(points, points) + NOISE * np.eye(n), lower=True)
+    alpha = cho_solve(factor, y)
+    cross = kernel(candidates, points)
+    mean = cross @ alpha
+    v = solve_triangular(factor[0], cross.T, lower=True)
+    std = np.sqrt(np.maximum(1.0 + NOISE - (v * v).sum(0), 1e-12))
+    gap = y.min() - mean
+    z = gap / std
+    return gap * ndtr(z) + std * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def pick(points: np.ndarray, losses: np.ndarray, ok: np.ndarray, candidates: np.ndarray,
+         lengthscale: float = LENGTHSCALE) -> int:
+    """Index of the candidate to play: the highest expected improvement under a GP of the
+    successful trials (``ok``, ``(n,)`` bool), or 0 (the first, an unscreened draw) while fewer
+    than ``MIN_TRIALS`` trials have succeeded."""
+    if int(ok.sum()) < MIN_TRIALS:
+        return 0
+    return int(np.argmax(expected_improvement(points[ok], losses[ok], candidates, lengthscale)))

@@ -1,0 +1,70 @@
+"""Screening a policy's draws with a GP of the history: it picks what the history favours, and
+it makes the shipped default policy find better configurations on held-out functions."""
+
+import numpy as np
+import pytest
+
+from metahpo import Float, MetaHPOError, SearchSpace, create_optimizer
+from metahpo.screening import expected_improvement, pick
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.synthetic import SyntheticTask
+
+
+def test_expected_improvement_prefers_the_unexplored_side_of_the_best_trial():
+    points = np.array([[0.1], [0.3], [0.5], [0.7], [0.9]])
+    losses = (points[:, 0] - 0.62) ** 2
+    candidates = np.array([[0.05], [0.6], [0.95]])
+    ei = expected_improvement(points, losses, candidates)
+    assert ei.shape == (3,) and np.all(ei >= 0)
+    assert int(np.argmax(ei)) == 1
+
+
+def test_expected_improvement_ignores_the_scale_of_the_losses():
+    rng = np.random.default_rng(0)
+    points, candidates = rng.random((8, 3)), rng.random((16, 3))
+    losses = rng.random(8)
+    assert np.allclose(expected_improvement(points, losses, candidates),
+                       expected_improvement(points, 1e6 * losses ** 3 - 7, candidates))
+
+
+def test_too_few_successful_trials_play_the_first_draw():
+    points = np.array([[0.2], [0.4], [0.6]])
+    ok = np.array([True, False, True])
+    assert pick(points, np.array([1.0, 0.0, 2.0]), ok, np.array([[0.9], [0.3]])) == 0
+
+
+def run(task, seed, budget, **options):
+    opt = create_optimizer("meta", task.space, direction="minimize", seed=seed, **options)
+    for _ in range(budget):
+        trial = opt.ask()
+        opt.tell(trial, task.evaluate(trial.params))
+    return opt
+
+
+def test_screening_lowers_the_default_policys_regret_on_held_out_functions():
+    tasks = [SyntheticTask(f, 5, 1_000_000 + i) for f in ("sphere", "gp", "rosenbrock") for i in range(3)]
+    regret = {0: [], 64: []}
+    for task in tasks:
+        bounds = task_bounds(task, n_random=20_000, use_cache=False)
+        for seed in range(3):
+            for screen in regret:
+                regret[screen].append(float(bounds.regret(run(task, seed, 20, screen=screen).best.value)))
+    # Fixed seeds make this deterministic; measured 0.104 (screened) vs 0.160 (unscreened), lower
+    # in 23 of 27 runs. metahpo/policies/README.md shows the same on 24 functions x 3 seeds.
+    assert np.mean(regret[64]) < 0.8 * np.mean(regret[0]), {k: np.mean(v) for k, v in regret.items()}
+
+
+def test_the_default_policy_screens_by_default_and_a_bad_setting_is_refused():
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    assert create_optimizer("meta", space).screen == 64
+    assert create_optimizer("meta", space, screen=0).screen == 0
+    for bad in (-1, 2.5, True):
+        with pytest.raises(MetaHPOError, match="screen"):
+            create_optimizer("meta", space, screen=bad)
+
+
+def test_screen_zero_plays_the_policys_own_draws():
+    task = SyntheticTask("sphere", 3, 1_000_000)
+    a = run(task, 0, 12, screen=0)
+    b = run(task, 0, 12, screen=1)
+    assert [t.params for t in a.history] == [t.params for t in b.history]
