@@ -114,13 +114,16 @@ class SearchSpace:
         encoding of the value they decode to, continuous ones are only clipped to ``[0, 1]``."""
         arr = np.clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
         out = arr.copy()
-        for i, (p, col) in enumerate(zip(self._params, self.decode_columns(arr))):
+        for i, p in enumerate(self._params):
+            if p.n_values is None:
+                continue
+            col = p.decode_array(arr[:, i])
             if isinstance(p, Categorical):
                 out[:, i] = (col + 0.5) / p.n_values
             elif isinstance(p, Int) and p.log:
                 lo, hi = math.log(p.low - 0.5), math.log(p.high + 0.5)
                 out[:, i] = (np.log(col) - lo) / (hi - lo)
-            elif p.n_values is not None:
+            else:
                 out[:, i] = (np.round((col - p.low) / p.step) + 0.5) / p.n_values
         return out
 

@@ -100,17 +100,18 @@ class PolicyDrivenOptimizer(Optimizer):
             step = policy.step_feature(t, 1)
             self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
         self._n_read = points.shape[1]
-        state, points, losses, failed = self._with_pending(self._state)
+        state, points, losses, failed = self._with_pending(self._state, points, losses, failed)
         ctx = context_features(points, losses, failed, points.shape[1], policy.config)
         mean, log_std = policy.distribution(state[0], ctx, self._descriptors)
         return mean, log_std, (points, losses, failed)
 
-    def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor]
+    def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor], points: torch.Tensor,
+                      losses: torch.Tensor, failed: torch.Tensor
                       ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
         """Constant liar: read the pending trials as if they had scored the worst loss so far,
         so that the next proposal moves away from configurations already being evaluated.
-        Returns the state and history tensors with the lies appended (the cache is untouched)."""
-        points, losses, failed = self._tensors()
+        Returns the state and the history tensors (``points, losses, failed`` of the told
+        trials) with the lies appended (the cache is untouched)."""
         pending = self.pending_unit()
         if len(pending) == 0:
             return state, points, losses, failed
