@@ -28,6 +28,7 @@ from metahpo.tasks.registry import make_tasks
 OPTIMIZERS = {
     "meta (lcbench policy)": ("meta", {"policy": "lcbench"}),
     "meta (default policy)": ("meta", {"policy": "default"}),
+    "meta (default policy, screen=0)": ("meta", {"policy": "default", "screen": 0}),
     "tpe": ("tpe", {}),
     "random": ("random", {}),
 }
