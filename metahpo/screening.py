@@ -5,9 +5,9 @@ spread that follows the evidence); it cannot say *which* point in that region th
 favours, because it reads the history through an LSTM summary, not as a map of the landscape.
 Screening adds that map: draw ``k`` candidates from the policy's distribution, fit a GP to the
 finished trials and play the candidate with the highest expected improvement. The policy's
-distribution acts as a learned trust region, the GP chooses inside it. On held-out validation
-functions this lowered the default policy's regret at 20 trials by a fifth to a third (numbers
-in ``metahpo/policies/README.md``).
+distribution acts as a learned trust region, the GP chooses inside it. On validation tasks this
+lowered the default policy's regret at 20 trials by a fifth (held-out synthetic functions) to a
+half (held-out lcbench instances); numbers in ``metahpo/policies/README.md``.
 
 The model is deliberately plain and scale-free, like the policy's own inputs: losses become
 normal scores of their ranks (``Φ⁻¹((rank - 0.5) / n)``, so outliers and the objective's units do
