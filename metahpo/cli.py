@@ -153,6 +153,9 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
         n_random=args.bounds_samples,
     )
     dist, validation, space = build()
+    if args.choose_screen and not validation:
+        raise MetaHPOError("--choose-screen compares searches on validation tasks: give "
+                           "--validation-instances (or train on a synthetic spec)")
     design, design_notes = None, {}
     if args.initial_design > 0:
         if space is None:
@@ -189,6 +192,16 @@ def _cmd_meta_train(args: argparse.Namespace) -> None:
                              "final_train_regret_mean": curve[-1]["regret_mean"],
                              **design_notes})
     save_policy(policy, info, out)
+    if args.choose_screen:
+        import dataclasses
+
+        from metahpo.meta.screen_choice import choose_screen
+
+        screen, scores = choose_screen(out, validation, horizon=args.horizon)
+        info = dataclasses.replace(info, screen=screen, notes={**info.notes, "screen_validation": scores})
+        save_policy(policy, info, out)
+        print(f"screen {screen} (validation regret by screen: "
+              + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()) + ")")
     json_path, png_path = save_training_curve(curve, out.with_suffix(""), config)
     print(f"wrote {out} ({len(curve)} iterations, {curve[-1]['seconds']:.0f} s), "
           f"training curve {png_path}")
@@ -342,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local-spread", type=float, metavar="F",
                    help="with --local-start: proposals start at F times the spread of the best "
                         "trials (default 0.55)")
+    p.add_argument("--choose-screen", action="store_true",
+                   help="after training, compare searches with and without the GP screen on the "
+                        "validation tasks and record the better setting in the checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float,
                    help="stop training so that the whole run (initial design included) takes "

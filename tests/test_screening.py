@@ -68,3 +68,25 @@ def test_screen_zero_plays_the_policys_own_draws():
     a = run(task, 0, 12, screen=0)
     b = run(task, 0, 12, screen=1)
     assert [t.params for t in a.history] == [t.params for t in b.history]
+
+
+def test_meta_train_chooses_the_screen_on_validation_tasks_and_the_optimizer_uses_it(tmp_path):
+    import subprocess
+    import sys
+
+    from metahpo.policy import load_policy
+
+    out = tmp_path / "p.safetensors"
+    done = subprocess.run(
+        [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--dims", "2",
+         "--iterations", "2", "--horizon", "12", "--random-design", "3", "--local-start",
+         "--choose-screen", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    _, info = load_policy(out)
+    scores = info.notes["screen_validation"]
+    assert set(scores) == {"0", "64"}
+    assert info.screen == min((0, 64), key=lambda k: (scores[str(k)], k))
+    assert f"screen {info.screen}" in done.stdout
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    assert create_optimizer("meta", space, policy=str(out)).screen == info.screen
