@@ -63,13 +63,11 @@ import torch
 from torch import nn
 
 from metahpo.errors import MetaHPOError
+from metahpo.policy_inputs import N_CONTEXT, N_SCORE
 
 FORMAT_VERSION = 2
 LOG_STD_MIN = math.log(0.05)
 LOG_STD_MAX = math.log(3.0)
-N_SCORE = 4
-N_CONTEXT = 6
-UNKNOWN_SPREAD = 3.0
 SPREAD_FLOOR = 0.05
 SPREAD_RANGE = 3.0
 FREE_START = (0.0, 0.0, -1.0)
@@ -202,7 +200,7 @@ class LSTMPolicy(nn.Module):
         Args:
             state: ``(h, c)``, each ``(B, hidden)``.
             u: the trial's unit-cube point ``(B, D)``.
-            score: score features ``(B, 4)`` (see :func:`score_features`).
+            score: score features ``(B, 4)`` (see :func:`metahpo.policy_inputs.score_features`).
             step: the trial's :meth:`step_feature`, ``(B,)``.
             descriptors: per-dimension descriptors ``(B, D)``.
         """
@@ -221,7 +219,7 @@ class LSTMPolicy(nn.Module):
 
         Args:
             h: LSTM output ``(B, hidden)``.
-            context: per-dimension context ``(B, D, 6)`` (see :func:`context_features`).
+            context: per-dimension context ``(B, D, 6)`` (see :func:`metahpo.policy_inputs.context_features`).
             descriptors: ``(B, D)``.
         """
         b, d, _ = context.shape
@@ -251,80 +249,6 @@ def random_design_points(n: int, middle: np.ndarray, rng: np.random.Generator) -
     :meth:`metahpo.space.SearchSpace.middle`), then a Latin hypercube of ``n - 1`` points."""
     middle = np.asarray(middle, dtype=float)
     return np.concatenate([middle[None, :], latin_hypercube(n - 1, len(middle), rng)])[:n]
-
-
-# --- features from a history ------------------------------------------------------------------
-
-
-def score_features(losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.Tensor:
-    """Scale-free encoding of trial ``t`` within the history ``0..t``, shape ``(B, 4)``.
-
-    Args:
-        losses: ``(B, T)`` losses so far (lower is better; failed trials hold any finite number).
-        failed: ``(B, T)`` bool, trials that failed.
-        t: index of the trial to encode (``losses[:, t]``).
-    """
-    y = losses[:, : t + 1]
-    bad = failed[:, : t + 1]
-    ok = ~bad
-    big = torch.finfo(y.dtype).max
-    y_ok = torch.where(ok, y, torch.full_like(y, big))
-    current = y_ok[:, t]
-    n_ok = ok.sum(dim=1).clamp(min=1)
-    worse = ((y_ok > current.unsqueeze(1)) & ok).sum(dim=1)
-    rank = torch.where(ok[:, t], worse / (n_ok - 1).clamp(min=1), torch.zeros_like(current))
-    rank = torch.where((n_ok == 1) & ok[:, t], torch.ones_like(rank), rank)
-    yz = torch.where(ok, y, torch.zeros_like(y))
-    mean = yz.sum(dim=1) / n_ok
-    var = (((yz - mean.unsqueeze(1)) * ok) ** 2).sum(dim=1) / n_ok
-    z = torch.where(ok[:, t], -(y[:, t] - mean) / (var.sqrt() + 1e-8), torch.full_like(mean, -3.0))
-    z = torch.where(n_ok > 1, z.clamp(-3, 3), torch.zeros_like(z) - 3.0 * bad[:, t])
-    previous = y_ok[:, :t].min(dim=1).values if t > 0 else torch.full_like(current, big)
-    improved = (ok[:, t] & (current < previous)).to(y.dtype)
-    return torch.stack([rank, z / 3.0, improved, bad[:, t].to(y.dtype)], dim=1)
-
-
-def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int,
-                     config: PolicyConfig) -> torch.Tensor:
-    """Per-dimension context after ``n`` finished trials, shape ``(B, D, 6)``.
-
-    Channels: has-incumbent flag, incumbent value, mean and standard deviation of the top-k
-    trials, value of the last trial (0.5 / 0 where there is no trial yet), and the standard
-    deviation of the top-k trials in logit space (points clipped to ``[clip, 1 - clip]``;
-    ``UNKNOWN_SPREAD`` while fewer than two trials are known).
-
-    Args:
-        points: ``(B, T, D)`` unit-cube points of the trials (only the first ``n`` are read).
-        losses, failed: ``(B, T)``.
-        n: number of finished trials.
-        config: the policy's config (``top_k`` and ``incumbent_clip``).
-    """
-    b, _, d = points.shape
-    if n == 0:
-        ctx = torch.zeros(b, d, N_CONTEXT)
-        ctx[..., 1] = 0.5
-        ctx[..., 2] = 0.5
-        ctx[..., 4] = 0.5
-        ctx[..., 5] = UNKNOWN_SPREAD
-        return ctx
-    top_k, clip = config.top_k, config.incumbent_clip
-    y = torch.where(failed[:, :n], torch.full_like(losses[:, :n], float("inf")), losses[:, :n])
-    has = torch.isfinite(y).any(dim=1).to(points.dtype)
-    k = min(top_k, n)
-    idx = torch.topk(-y, k, dim=1).indices
-    top = torch.gather(points[:, :n], 1, idx.unsqueeze(-1).expand(b, k, d))
-    inc = top[:, 0]
-    mean = top.mean(dim=1)
-    if k > 1:
-        std = top.std(dim=1, unbiased=False)
-        logit_std = torch.logit(top.clamp(clip, 1.0 - clip)).std(dim=1, unbiased=False)
-    else:
-        std = torch.full_like(mean, 0.5)
-        logit_std = torch.full_like(mean, UNKNOWN_SPREAD)
-    last = points[:, n - 1]
-    flag = has.unsqueeze(1).expand(b, d)
-    inc = torch.where(flag > 0, inc, torch.full_like(inc, 0.5))
-    return torch.stack([flag, inc, mean, std, last, logit_std], dim=-1)
 
 
 # --- checkpoints ----------------------------------------------------------------------------

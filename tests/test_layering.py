@@ -21,6 +21,7 @@ LAYERS = [
     ("metahpo.optimizers.base", 2),
     ("metahpo.policy", 2),
     ("metahpo.screening", 2),
+    ("metahpo.policy_inputs", 2),
     ("metahpo.tasks", 2),
     ("metahpo.storage", 2),
     ("metahpo.optimizers", 3),

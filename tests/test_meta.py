@@ -175,7 +175,7 @@ def test_meta_training_is_reproducible_from_its_seed():
 def test_spread_shrinks_as_the_best_trials_concentrate():
     """The proposal spread is evidence-scaled: the same network proposes tighter around a
     history whose best trials agree than around one whose best trials are scattered."""
-    from metahpo.policy import context_features
+    from metahpo.policy_inputs import context_features
 
     torch.manual_seed(0)
     policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, top_k=3))
@@ -341,7 +341,7 @@ def test_synthetic_training_specs_bring_their_own_validation_functions():
 
 def test_a_local_start_policy_proposes_around_the_incumbent_before_any_training():
     """``local_start`` only sets where REINFORCE starts: an untrained policy that refines."""
-    from metahpo.policy import context_features
+    from metahpo.policy_inputs import context_features
 
     rng = np.random.default_rng(0)
     points = torch.as_tensor(rng.random((1, 6, 3)), dtype=torch.float32)
@@ -360,7 +360,7 @@ def test_a_local_start_policy_proposes_around_the_incumbent_before_any_training(
 
 
 def test_local_spread_sets_how_wide_an_untrained_local_start_searches(tmp_path):
-    from metahpo.policy import context_features
+    from metahpo.policy_inputs import context_features
 
     rng = np.random.default_rng(0)
     points = torch.as_tensor(rng.random((1, 6, 3)), dtype=torch.float32)

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from metahpo.meta.distributions import TrainingTask
-from metahpo.policy import LSTMPolicy, context_features, score_features
+from metahpo.policy import LSTMPolicy
+from metahpo.policy_inputs import context_features, score_features
 
 
 @dataclass

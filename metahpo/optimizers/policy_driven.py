@@ -30,7 +30,8 @@ import torch
 from metahpo.screening import pick
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.policy import LSTMPolicy, context_features, score_features
+from metahpo.policy import LSTMPolicy
+from metahpo.policy_inputs import context_features, score_features
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialState
 

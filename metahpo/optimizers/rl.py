@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer
-from metahpo.policy import LSTMPolicy, PolicyConfig, context_features, score_features
+from metahpo.policy import LSTMPolicy, PolicyConfig
+from metahpo.policy_inputs import context_features, score_features
 from metahpo.space import SearchSpace
 
 
