@@ -13,7 +13,6 @@ import importlib.util
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -130,81 +129,9 @@ def _cmd_studies(args: argparse.Namespace) -> None:
 
 
 def _cmd_meta_train(args: argparse.Namespace) -> None:
-    import shlex
+    from metahpo.meta.cli_support import run_meta_train
 
-    import torch
-
-    from metahpo.version import __version__
-    from metahpo.meta.cli_support import build_distribution, default_out
-    from metahpo.meta.train import TrainConfig, meta_train, save_training_curve
-    from metahpo.policy import PolicyConfig, PolicyInfo, save_policy
-
-    started = time.monotonic()
-    if args.local_spread is not None and not args.local_start:
-        raise MetaHPOError("--local-spread sets where a --local-start begins: add --local-start")
-    torch.set_num_threads(args.threads)
-    out = default_out(args.out)
-    dims = [int(d) for d in args.dims.split(",")]
-    import functools
-
-    build = functools.partial(
-        build_distribution, args.tasks, instances=args.instances, dims=dims,
-        validation_instances=args.validation_instances, data_path=args.yahpo_data,
-        n_random=args.bounds_samples,
-    )
-    dist, validation, space = build()
-    if args.choose_screen and not validation:
-        raise MetaHPOError("--choose-screen compares searches on validation tasks: give "
-                           "--validation-instances (or train on a synthetic spec)")
-    design, design_notes = None, {}
-    if args.initial_design > 0:
-        if space is None:
-            raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO training spec "
-                               "(a design belongs to one search space)")
-        from metahpo.meta.portfolio import choose_design
-
-        design, design_notes = choose_design(dist.tasks, validation, size=args.initial_design)
-    policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
-                                 dim_ids=len(space) if space else 0,
-                                 incumbent_clip=args.incumbent_clip,
-                                 initial_design=args.initial_design,
-                                 random_design=args.random_design, local_start=args.local_start,
-                                 **({} if args.local_spread is None else {"local_spread": args.local_spread}))
-    config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
-                         episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,
-                         entropy_coef=args.entropy, seed=args.seed,
-                         time_limit_s=None if args.time_limit is None
-                         else max(1.0, args.time_limit - (time.monotonic() - started)),
-                         validate_every=args.validate_every, reward=args.reward)
-    remote = None
-    if args.backend == "ray":
-        from metahpo.meta.distributed import RayRollouts
-
-        remote = RayRollouts(functools.partial(_first, build), policy_config, args.seed,
-                             args.workers, args.address)
-    policy, curve = meta_train(dist, policy_config=policy_config, config=config,
-                               validation=validation or None, progress=not args.quiet,
-                               remote=remote, initial_design=design)
-    command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-    info = PolicyInfo(config=policy_config, space=space, training_tasks=dist.describe(),
-                      command=command, metahpo_version=__version__,
-                      notes={"iterations_run": len(curve), "seconds": curve[-1]["seconds"],
-                             "final_train_regret_mean": curve[-1]["regret_mean"],
-                             **design_notes})
-    save_policy(policy, info, out)
-    if args.choose_screen:
-        import dataclasses
-
-        from metahpo.meta.screen_choice import choose_screen
-
-        screen, scores = choose_screen(out, validation, horizon=args.horizon)
-        info = dataclasses.replace(info, screen=screen, notes={**info.notes, "screen_validation": scores})
-        save_policy(policy, info, out)
-        print(f"screen {screen} (validation regret by screen: "
-              + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()) + ")")
-    json_path, png_path = save_training_curve(curve, out.with_suffix(""), config)
-    print(f"wrote {out} ({len(curve)} iterations, {curve[-1]['seconds']:.0f} s), "
-          f"training curve {png_path}")
+    run_meta_train(args)
 
 
 def _label_options(texts: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -271,10 +198,6 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(data, indent=1))
     print(f"wrote {args.out}: {len(configs)} configurations, mean training regret "
           f"{curve[0]:.4f} after 1, {curve[-1]:.4f} after {len(curve)}")
-
-
-def _first(build: Callable[[], tuple]) -> Any:
-    return build()[0]
 
 
 def _cmd_optimizers(args: argparse.Namespace) -> None:
