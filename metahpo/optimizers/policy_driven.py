@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from metahpo.screening import pick
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy
 from metahpo.policy_inputs import context_features, score_features
+from metahpo.screening import pick
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialState
 
