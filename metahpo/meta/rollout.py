@@ -78,7 +78,8 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
     design_rng = None
     if policy.config.random_design > 0:
         design_rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-    planned = np.stack([policy.planned_points(space.middle(), design_rng) for _ in range(b)])
+    middle = space.middle()
+    planned = np.stack([policy.planned_points(middle, design_rng) for _ in range(b)])
     for t in range(horizon):
         if t < planned.shape[1]:
             u = space.snap(planned[:, t])
