@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 N_SCORE = 4
 N_CONTEXT = 6
 UNKNOWN_SPREAD = 3.0
+_BIG = torch.finfo(torch.float32).max
 
 
 def score_features(losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.Tensor:
@@ -32,21 +33,19 @@ def score_features(losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.
     y = losses[:, : t + 1]
     bad = failed[:, : t + 1]
     ok = ~bad
-    big = torch.finfo(y.dtype).max
-    y_ok = torch.where(ok, y, torch.full_like(y, big))
+    ok_t, bad_t = ok[:, t], bad[:, t]
+    y_ok = y.masked_fill(bad, _BIG)
     current = y_ok[:, t]
     n_ok = ok.sum(dim=1).clamp(min=1)
     worse = ((y_ok > current.unsqueeze(1)) & ok).sum(dim=1)
-    rank = torch.where(ok[:, t], worse / (n_ok - 1).clamp(min=1), torch.zeros_like(current))
-    rank = torch.where((n_ok == 1) & ok[:, t], torch.ones_like(rank), rank)
-    yz = torch.where(ok, y, torch.zeros_like(y))
+    rank = (worse + (n_ok == 1)) / (n_ok - 1).clamp(min=1) * ok_t
+    yz = y.masked_fill(bad, 0.0)
     mean = yz.sum(dim=1) / n_ok
-    var = (((yz - mean.unsqueeze(1)) * ok) ** 2).sum(dim=1) / n_ok
-    z = torch.where(ok[:, t], -(y[:, t] - mean) / (var.sqrt() + 1e-8), torch.full_like(mean, -3.0))
-    z = torch.where(n_ok > 1, z.clamp(-3, 3), torch.zeros_like(z) - 3.0 * bad[:, t])
-    previous = y_ok[:, :t].min(dim=1).values if t > 0 else torch.full_like(current, big)
-    improved = (ok[:, t] & (current < previous)).to(y.dtype)
-    return torch.stack([rank, z / 3.0, improved, bad[:, t].to(y.dtype)], dim=1)
+    var = (yz - mean.unsqueeze(1)).masked_fill(bad, 0.0).pow(2).sum(dim=1) / n_ok
+    z = (-(y[:, t] - mean) / (var.sqrt() + 1e-8)).clamp(-3, 3)
+    z = torch.where(ok_t & (n_ok > 1), z, torch.where(bad_t, -3.0, 0.0))
+    improved = ok_t if t == 0 else ok_t & (current < y_ok[:, :t].min(dim=1).values)
+    return torch.stack([rank, z / 3.0, improved.to(y.dtype), bad_t.to(y.dtype)], dim=1)
 
 
 def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int,
@@ -73,7 +72,7 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
         ctx[..., 5] = UNKNOWN_SPREAD
         return ctx
     top_k, clip = config.top_k, config.incumbent_clip
-    y = torch.where(failed[:, :n], torch.full_like(losses[:, :n], float("inf")), losses[:, :n])
+    y = losses[:, :n].masked_fill(failed[:, :n], float("inf"))
     has = torch.isfinite(y).any(dim=1).to(points.dtype)
     k = min(top_k, n)
     idx = torch.topk(-y, k, dim=1).indices
@@ -88,5 +87,5 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
         logit_std = torch.full_like(mean, UNKNOWN_SPREAD)
     last = points[:, n - 1]
     flag = has.unsqueeze(1).expand(b, d)
-    inc = torch.where(flag > 0, inc, torch.full_like(inc, 0.5))
+    inc = torch.where(flag > 0, inc, 0.5)
     return torch.stack([flag, inc, mean, std, last, logit_std], dim=-1)

@@ -147,8 +147,9 @@ class SearchSpace:
         """Raise :class:`MetaHPOError` unless ``params`` has exactly this space's names, in range."""
         if not isinstance(params, Mapping):
             raise MetaHPOError(f"parameters must be a dict, got {type(params).__name__}")
-        missing = [n for n in self.names if n not in params]
-        extra = [n for n in params if n not in set(self.names)]
+        names = self.names
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
         if missing or extra:
             raise MetaHPOError(
                 f"parameters do not match the search space: missing {missing}, unexpected {extra}"

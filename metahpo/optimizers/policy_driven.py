@@ -59,9 +59,7 @@ class PolicyDrivenOptimizer(Optimizer):
         self.greedy_first = bool(greedy_first)
         self.fake_feedback = bool(fake_feedback)
         self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
-        self._points: list[np.ndarray] = []
-        self._losses: list[float] = []
-        self._failed: list[bool] = []
+        self._told = _TensorHistory(space.dim)
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._policy: LSTMPolicy | None = None
         self._planned: np.ndarray | None = None
@@ -72,22 +70,15 @@ class PolicyDrivenOptimizer(Optimizer):
         self._n_read = 0
 
     def _observe(self, record: Any) -> None:
-        self._points.append(self.space.encode(record.params))
         ok = record.state is TrialState.COMPLETE
         loss = self._loss(record.value) if ok else 0.0
         if self.fake_feedback:
             loss = float(self._fake_rng.random())
-        self._losses.append(loss)
-        self._failed.append(not ok)
+        self._told.append(self.space.encode(record.params), loss, not ok)
 
     def _tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        n = len(self._points)
-        if n == 0:
-            return torch.zeros(1, 0, self.space.dim), torch.zeros(1, 0), torch.zeros(1, 0, dtype=torch.bool)
-        points = torch.as_tensor(np.stack(self._points), dtype=torch.float32)[None]
-        losses = torch.as_tensor(self._losses, dtype=torch.float32)[None]
-        failed = torch.as_tensor(self._failed, dtype=torch.bool)[None]
-        return points, losses, failed
+        """The told trials: points ``(1, n, D)``, losses and failed flags ``(1, n)``."""
+        return self._told.tensors()
 
     def _distribution(self) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """Mean and log-std ``(1, D)`` of the next proposal given the whole history, and that
@@ -132,7 +123,7 @@ class PolicyDrivenOptimizer(Optimizer):
         if self._planned is None:
             rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
             self._planned = self._policy.planned_points(self.space.middle(), rng)
-        i = len(self._points) + len(self._pending)
+        i = len(self._told) + len(self._pending)
         if i < len(self._planned):
             return self.space.decode(self._planned[i])
         with torch.no_grad():
@@ -146,6 +137,34 @@ class PolicyDrivenOptimizer(Optimizer):
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
         return self.space.decode(draws[pick(points, losses, failed == 0, draws)])
+
+
+class _TensorHistory:
+    """The told trials as float32 / bool tensors, grown in place (capacity doubles), so that a
+    proposal reads views instead of rebuilding the tensors from lists every time."""
+
+    def __init__(self, dim: int) -> None:
+        self._n = 0
+        self._points = torch.zeros(1, 16, dim)
+        self._losses = torch.zeros(1, 16)
+        self._failed = torch.zeros(1, 16, dtype=torch.bool)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, point: np.ndarray, loss: float, failed: bool) -> None:
+        if self._n == self._losses.shape[1]:
+            self._points = torch.cat([self._points, torch.zeros_like(self._points)], dim=1)
+            self._losses = torch.cat([self._losses, torch.zeros_like(self._losses)], dim=1)
+            self._failed = torch.cat([self._failed, torch.zeros_like(self._failed)], dim=1)
+        self._points[0, self._n] = torch.from_numpy(np.asarray(point, dtype=float))
+        self._losses[0, self._n] = loss
+        self._failed[0, self._n] = failed
+        self._n += 1
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = self._n
+        return self._points[:, :n], self._losses[:, :n], self._failed[:, :n]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -47,7 +47,8 @@ class PerTaskRL(PolicyDrivenOptimizer):
 
     def _observe(self, record: Any) -> None:
         super()._observe(record)
-        if len(self._points) % self.update_every == 0 and sum(not f for f in self._failed) >= 2:
+        _, _, failed = self._tensors()
+        if failed.shape[1] % self.update_every == 0 and int((~failed).sum()) >= 2:
             self._update()
 
     def _update(self) -> None:
