@@ -3,7 +3,9 @@
 The benchmark summaries report the median over all asks of a run; this one answers "what does
 a suggestion cost late in a search", where history-based methods are slowest. Each optimizer
 runs ``--runs`` searches of ``--budget`` trials on lcbench test instances (surrogate, so the
-evaluations are cheap); the ask time of trial t is collected over runs.
+evaluations are cheap); the ask time of trial t is collected over runs. "One core" means one
+torch thread and one BLAS thread (the GP screen's linear algebra); the optimizers take turns
+within each run, so that a change in the machine's load touches all of them alike.
 
     .venv/bin/python benchmarks/ask_latency.py --out benchmarks/results/ask_latency
 
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from metahpo import create_optimizer
 from metahpo.tasks.registry import make_tasks
@@ -44,20 +47,21 @@ def main() -> None:
     torch.set_num_threads(1)
     tasks = make_tasks("yahpo:lcbench", instances="test")
     reported = [t for t in REPORTED if t <= args.budget]
-    results = {}
-    for label, (name, options) in OPTIMIZERS.items():
-        times = np.zeros((args.runs, args.budget))
+    times = {label: np.zeros((args.runs, args.budget)) for label in OPTIMIZERS}
+    with threadpool_limits(1):
         for run in range(args.runs):
             task = tasks[run % len(tasks)]
-            opt = create_optimizer(name, task.space, direction=task.direction, seed=run, **options)
-            for t in range(args.budget):
-                start = time.perf_counter()
-                trial = opt.ask()
-                times[run, t] = (time.perf_counter() - start) * 1e3
-                opt.tell(trial, task.evaluate(trial.params))
-        results[label] = {str(t): {"median_ms": float(np.median(times[:, t - 1])),
-                                   "p95_ms": float(np.percentile(times[:, t - 1], 95))}
-                          for t in reported}
+            for label, (name, options) in OPTIMIZERS.items():
+                opt = create_optimizer(name, task.space, direction=task.direction, seed=run, **options)
+                for t in range(args.budget):
+                    start = time.perf_counter()
+                    trial = opt.ask()
+                    times[label][run, t] = (time.perf_counter() - start) * 1e3
+                    opt.tell(trial, task.evaluate(trial.params))
+    results = {label: {str(t): {"median_ms": float(np.median(ms[:, t - 1])),
+                                "p95_ms": float(np.percentile(ms[:, t - 1], 95))}
+                       for t in reported}
+               for label, ms in times.items()}
     command = "python benchmarks/ask_latency.py " + shlex.join(sys.argv[1:])
     header = "| optimizer | " + " | ".join(f"ask ms at trial {t} (median / p95)" for t in reported) + " |"
     lines = [header, "|" + "---|" * (len(reported) + 1)]
@@ -66,7 +70,7 @@ def main() -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     text = (f"# Suggestion latency\n\n{table}\n\n{args.runs} searches of {args.budget} trials on "
-            f"the lcbench test instances, one torch thread.\n\nProduced by:\n\n    {command}\n")
+            f"the lcbench test instances, one torch thread and one BLAS thread.\n\nProduced by:\n\n    {command}\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(text)
