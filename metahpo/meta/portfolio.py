@@ -22,9 +22,10 @@ from metahpo.tasks.bounds import local_search
 
 
 def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidates: int = 20_000,
-                    seed: int = 0) -> tuple[np.ndarray, list[float]]:
+                    seed: int = 0, refine_rounds: int = 20) -> tuple[np.ndarray, list[float]]:
     """The greedy portfolio's unit-cube points ``(size, D)`` in order, and the mean regret over
-    ``tasks`` after each entry."""
+    ``tasks`` after each entry. ``refine_rounds``: local-search rounds refining each task's best
+    candidate."""
     if not tasks:
         raise MetaHPOError("building a portfolio needs at least one training task")
     space = tasks[0].task.space
@@ -36,7 +37,7 @@ def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidat
     refined = []
     for k, t in enumerate(tasks):
         start = cand[np.argsort(losses[:, k])[:1]]
-        pts, _ = local_search(t.task, start, rng, rounds=20, samples=100, sign=t.sign)
+        pts, _ = local_search(t.task, start, rng, rounds=refine_rounds, samples=100, sign=t.sign)
         refined.append(pts[0])
     cand = np.vstack([cand, np.stack(refined)])
     regret = np.stack([t.regret_of_losses(t.losses(cand)) for t in tasks], axis=1)
