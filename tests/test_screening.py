@@ -33,6 +33,32 @@ def test_too_few_successful_trials_play_the_first_draw():
     assert pick(points, np.array([1.0, 0.0, 2.0]), ok, np.array([[0.9], [0.3]])) == 0
 
 
+def test_pick_runs_blas_on_one_thread_and_gives_the_caller_its_threads_back(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import metahpo.screening as screening
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    inside = []
+
+    def recording(*args, **kwargs):
+        inside.extend(blas_threads())
+        return expected_improvement(*args, **kwargs)
+
+    monkeypatch.setattr(screening, "expected_improvement", recording)
+    rng = np.random.default_rng(1)
+    points, losses, candidates = rng.random((30, 4)), rng.random(30), rng.random((64, 4))
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        chosen = pick(points, losses, np.ones(30, dtype=bool), candidates)
+        after = blas_threads()
+    assert inside and set(inside) == {1}
+    assert after == before
+    assert chosen == int(np.argmax(expected_improvement(points, losses, candidates)))
+
+
 def run(task, seed, budget, **options):
     opt = create_optimizer("meta", task.space, direction="minimize", seed=seed, **options)
     for _ in range(budget):
