@@ -20,6 +20,10 @@ a proposal, ``benchmarks/results/ask_latency``).
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 from scipy.linalg.lapack import dtrtrs
 from scipy.special import ndtr, ndtri
@@ -29,6 +33,7 @@ LENGTHSCALE = 0.2
 NOISE = 0.01
 MIN_TRIALS = 3
 _blas: ThreadpoolController | None = None
+_blas_lock = threading.Lock()
 
 
 def expected_improvement(points: np.ndarray, losses: np.ndarray, candidates: np.ndarray,
@@ -87,13 +92,18 @@ def pick(points: np.ndarray, losses: np.ndarray, ok: np.ndarray, candidates: np.
         return int(np.argmax(expected_improvement(points[ok], losses[ok], candidates, lengthscale)))
 
 
-def _one_blas_thread():
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
     """Context in which BLAS / LAPACK use one thread. The screen's matrices have at most a few
     hundred rows, where a BLAS thread pool adds only synchronization; worse, when several
     searches run side by side in processes (benchmark workers, Ray Tune trials) every process's
     pool spins on the same cores: with two processes on two cores a screened ask took 7 ms
-    instead of 1 ms. Limiting costs about 15 microseconds per call."""
+    instead of 1 ms. Limiting costs about 15 microseconds per call. The thread count is
+    process-wide, so screens in concurrent threads take turns: otherwise one thread could
+    restore another's limit of one as the caller's setting."""
     global _blas
-    if _blas is None:
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
+    with _blas_lock:
+        if _blas is None:
+            _blas = ThreadpoolController()
+        with _blas.limit(limits=1, user_api="blas"):
+            yield
