@@ -36,6 +36,10 @@ def targets(bench: dict, budgets: list[int]) -> dict[str, dict[str, float]]:
     """Per budget, from a bench ``summary.json``: the best other optimizer's mean regret and name,
     the lcbench target (at t = 1 the portfolio's regret, later 0.25 times the best other's) and
     the meta optimizer's regret."""
+    missing = {"meta", "portfolio"} - set(bench["optimizers"])
+    if missing:
+        raise SystemExit(f"oracle_design: the bench summary has no {', '.join(sorted(missing))} "
+                         "runs; point --bench at a summary.json with meta and portfolio labels")
     out = {}
     for t in budgets:
         others = {name: row["regret"][str(t)] for name, row in bench["optimizers"].items()
