@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from metahpo.errors import MetaHPOError
-from metahpo.parameters import Categorical, ChoiceValue, Float, Int, Parameter
+from metahpo.parameters import Categorical, ChoiceValue, Float, Int, Parameter, clip
 
 __all__ = ["Categorical", "ChoiceValue", "Float", "Int", "Parameter", "SearchSpace"]
 
@@ -112,7 +112,7 @@ class SearchSpace:
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Vectorised ``encode(decode(u))`` for points ``(n, dim)``: discrete values move to the
         encoding of the value they decode to, continuous ones are only clipped to ``[0, 1]``."""
-        arr = np.clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
+        arr = clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
         out = arr.copy()
         for i, p in enumerate(self._params):
             if p.n_values is None:
