@@ -27,12 +27,12 @@ from typing import Iterator
 import numpy as np
 from scipy.linalg.lapack import dtrtrs
 from scipy.special import ndtr, ndtri
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import LibController, ThreadpoolController
 
 LENGTHSCALE = 0.2
 NOISE = 0.01
 MIN_TRIALS = 3
-_blas: ThreadpoolController | None = None
+_blas: list[LibController] | None = None
 _blas_lock = threading.Lock()
 
 
@@ -98,12 +98,20 @@ def _one_blas_thread() -> Iterator[None]:
     hundred rows, where a BLAS thread pool adds only synchronization; worse, when several
     searches run side by side in processes (benchmark workers, Ray Tune trials) every process's
     pool spins on the same cores: with two processes on two cores a screened ask took 7 ms
-    instead of 1 ms. Limiting costs about 15 microseconds per call. The thread count is
-    process-wide, so screens in concurrent threads take turns: otherwise one thread could
-    restore another's limit of one as the caller's setting."""
+    instead of 1 ms. Each loaded BLAS library (numpy's and scipy's) is set and restored through
+    its threadpoolctl controller, about 5 microseconds in all (``ThreadpoolController.limit``
+    re-inspects every library per call, 25). The thread count is process-wide, so screens in
+    concurrent threads take turns: otherwise one thread could restore another's limit of one as
+    the caller's setting."""
     global _blas
     with _blas_lock:
         if _blas is None:
-            _blas = ThreadpoolController()
-        with _blas.limit(limits=1, user_api="blas"):
+            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        before = [lib.get_num_threads() for lib in _blas]
+        for lib in _blas:
+            lib.set_num_threads(1)
+        try:
             yield
+        finally:
+            for lib, n in zip(_blas, before):
+                lib.set_num_threads(n)

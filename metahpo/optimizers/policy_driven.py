@@ -126,7 +126,7 @@ class PolicyDrivenOptimizer(Optimizer):
         i = len(self._told) + len(self._pending)
         if i < len(self._planned):
             return self.space.decode(self._planned[i])
-        with torch.no_grad():
+        with torch.inference_mode():
             mean, log_std, history = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
         first = self._next_number == 0 and not self._history
