@@ -14,7 +14,7 @@ normal scores of their ranks (``Φ⁻¹((rank - 0.5) / n)``, so outliers and the
 not matter), the kernel is a squared exponential in the unit cube with length scale
 ``lengthscale * sqrt(D)`` and a fixed noise of 1% of the prior variance. No hyperparameters are
 fitted, so scoring the draws costs one Cholesky factorization and one triangular solve (about
-0.15 ms at 50 trials; with drawing and snapping the candidates the screen adds about 0.25 ms to
+0.1 ms at 50 trials; with drawing and snapping the candidates the screen adds about 0.35 ms to
 a proposal, ``benchmarks/results/ask_latency``).
 """
 
