@@ -73,6 +73,12 @@ def test_objective_from_a_file_path(workdir):
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
+        (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--budget", "0",
+          "--out", "b"],
+         "budget must be a whole number >= 1, got 0"),
+        (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--seeds", "0",
+          "--out", "b"],
+         "seeds must be a whole number >= 1, got 0"),
     ],
 )
 def test_user_mistakes_print_one_clear_line(workdir, args, message):

@@ -57,6 +57,11 @@ class Suite:
     seeds: int = 5
     data_path: str | None = None
 
+    def __post_init__(self) -> None:
+        for label, value in (("budget", self.budget), ("seeds", self.seeds)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MetaHPOError(f"{label} must be a whole number >= 1, got {value!r}")
+
     def labels(self) -> list[tuple[str, str]]:
         """``(label, optimizer name)`` pairs."""
         out = []
