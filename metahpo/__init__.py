@@ -11,7 +11,12 @@ Public API::
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import available_optimizers, create_optimizer, restore_optimizer
+from metahpo.optimizers.registry import (
+    available_optimizers,
+    create_optimizer,
+    optimizer_options,
+    restore_optimizer,
+)
 from metahpo.space import Categorical, Float, Int, SearchSpace
 from metahpo.study import Study, list_studies, load_study, tune
 from metahpo.trial import Trial, TrialRecord, TrialState
@@ -33,6 +38,7 @@ __all__ = [
     "create_optimizer",
     "list_studies",
     "load_study",
+    "optimizer_options",
     "restore_optimizer",
     "tune",
     "__version__",

@@ -201,9 +201,13 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
 
 
 def _cmd_optimizers(args: argparse.Namespace) -> None:
-    from metahpo.optimizers.registry import available_optimizers
+    from metahpo.optimizers.registry import available_optimizers, optimizer_options
 
-    print("\n".join(available_optimizers()))
+    names = available_optimizers()
+    width = max(map(len, names))
+    for name in names:
+        options = " ".join(f"{key}={value!r}" for key, value in optimizer_options(name).items())
+        print(f"{name:<{width}}  {options}".rstrip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yahpo-data")
     p.set_defaults(func=_cmd_portfolio, argv=None)
 
-    p = sub.add_parser("optimizers", help="list the available optimizers")
+    p = sub.add_parser("optimizers", help="list the available optimizers and their options")
     p.set_defaults(func=_cmd_optimizers)
     return parser
 

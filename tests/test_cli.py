@@ -31,6 +31,16 @@ def test_help_lists_the_commands(tmp_path):
         assert command in out.stdout
 
 
+def test_optimizers_lists_each_with_its_options_and_defaults(tmp_path):
+    out = run(tmp_path, "optimizers")
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert set(lines) == {"cmaes", "evolution", "gp", "grid", "meta", "portfolio", "random", "rl", "tpe"}
+    assert "resolution=5" in lines["grid"]
+    assert "policy='default'" in lines["meta"] and "screen=None" in lines["meta"]
+    assert "greedy_first=False" in lines["rl"]
+
+
 def test_tune_into_sqlite_then_list_and_show(workdir):
     url = f"sqlite:///{workdir / 'db.sqlite'}"
     out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml", "--optimizer",
@@ -69,6 +79,9 @@ def test_objective_from_a_file_path(workdir):
          "has no function 'missing'"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--option", "resolution=0", "--optimizer", "grid"], "resolution must be an int >= 1"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--option", "resolutoin=3", "--optimizer", "grid"],
+         "optimizer 'grid' has no option 'resolutoin'; its options: resolution, exact_limit"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

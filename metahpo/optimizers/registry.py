@@ -8,6 +8,7 @@ heavy dependencies (torch, optuna) load only for the optimizers that need them.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
@@ -41,6 +42,20 @@ def optimizer_class(name: str) -> type[Optimizer]:
     return getattr(importlib.import_module(module), cls)
 
 
+def optimizer_options(name: str) -> dict[str, Any]:
+    """The keyword options of optimizer ``name`` and their defaults, ``{option: default}``,
+    in the order its class and then its base classes declare them (``direction`` and ``seed``,
+    common to all, excluded)."""
+    options: dict[str, Any] = {}
+    for klass in optimizer_class(name).__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        for param in inspect.signature(vars(klass)["__init__"]).parameters.values():
+            if param.kind is param.KEYWORD_ONLY and param.name not in ("direction", "seed"):
+                options.setdefault(param.name, param.default)
+    return options
+
+
 def create_optimizer(
     name: str,
     space: SearchSpace,
@@ -59,6 +74,13 @@ def create_optimizer(
         **options: optimizer-specific keyword options (e.g. ``resolution`` for ``"grid"``).
     """
     cls = optimizer_class(name)
+    known = optimizer_options(name)
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        raise MetaHPOError(
+            f"optimizer {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(known) or 'none'}"
+        )
     try:
         opt = cls(space, direction=direction, seed=seed, **options)
     except TypeError as exc:

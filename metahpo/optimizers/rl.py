@@ -29,14 +29,17 @@ class PerTaskRL(PolicyDrivenOptimizer):
         lr: Adam learning rate, default 0.01.
         update_every: finished trials between policy updates, default 5.
         entropy_coef: entropy bonus, default 0.01.
+        greedy_first: as for every policy-driven optimizer, but off by default: an untrained
+            policy's mean is no informed default.
+        (and the other options of :class:`PolicyDrivenOptimizer`)
     """
 
     name = "rl"
 
     def __init__(self, space: SearchSpace, *, hidden: int = 32, lr: float = 0.01,
-                 update_every: int = 5, entropy_coef: float = 0.01, **kwargs: Any) -> None:
-        kwargs.setdefault("greedy_first", False)
-        super().__init__(space, **kwargs)
+                 update_every: int = 5, entropy_coef: float = 0.01, greedy_first: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(space, greedy_first=greedy_first, **kwargs)
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(0 if self.seed is None else int(self.seed))
         self._policy = LSTMPolicy(PolicyConfig(hidden=hidden, embed=hidden, dim_ids=space.dim))
