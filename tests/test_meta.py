@@ -383,3 +383,59 @@ def test_local_spread_sets_how_wide_an_untrained_local_start_searches(tmp_path):
          "--local-spread", "1.5", "--iterations", "1", "--out", str(tmp_path / "p.safetensors")],
         capture_output=True, text=True)
     assert done.returncode != 0 and "--local-start" in done.stderr
+
+
+def test_history_tokens_rank_the_history_as_it_stands():
+    from metahpo.policy_inputs import history_tokens
+
+    points = torch.tensor([[[0.1, 0.9], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]]])
+    losses = torch.tensor([[3.0, 1.0, 5.0, 2.0]])
+    failed = torch.tensor([[False, False, True, False]])
+    tokens = history_tokens(points, losses, failed, 4)
+    assert tokens.shape == (1, 4, 2, 4)
+    assert torch.equal(tokens[0, :, 1, 0], points[0, :, 1])
+    assert torch.allclose(tokens[0, :, 0, 1], torch.tensor([0.0, 1.0, 0.0, 0.5]))
+    assert torch.equal(tokens[0, :, 0, 3], torch.tensor([0.0, 0.0, 1.0, 0.0]))
+    assert tokens[0, 1, 0, 2] > 0 > tokens[0, 0, 0, 2] and tokens[0, 2, 0, 2] == 0.0
+    assert torch.equal(history_tokens(points, losses, failed, 2)[0, :, :, 1],
+                       torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+
+
+def test_an_attention_policy_reads_past_trials_beyond_the_top_k(tmp_path):
+    """With the LSTM state and the top-k context fixed, the attention head still sees the rest
+    of the history: a changed trial outside the top 1 changes the proposal. It trains, saves,
+    loads and serves searches with failed and pending trials like any policy."""
+    from metahpo.policy_inputs import context_features
+
+    torch.manual_seed(0)
+    policy = LSTMPolicy(PolicyConfig(hidden=8, embed=8, top_k=1, attention=4))
+    points = torch.rand(1, 5, 2)
+    losses = torch.arange(5, dtype=torch.float32)[None]
+    failed = torch.zeros(1, 5, dtype=torch.bool)
+    h, desc = torch.zeros(1, 8), torch.zeros(1, 2)
+    moved = points.clone()
+    moved[0, 4] = 1.0 - moved[0, 4]
+    means = []
+    for p in (points, moved):
+        ctx = context_features(p, losses, failed, 5, policy.config)
+        means.append(policy.distribution(h, ctx, desc, (p, losses, failed, 5))[0])
+    assert not torch.allclose(means[0], means[1])
+    with pytest.raises(MetaHPOError, match="needs the history"):
+        policy.distribution(h, context_features(points, losses, failed, 5, policy.config), desc)
+
+    trained, _ = meta_train(
+        SyntheticFamily(["sphere"], dims=[2], **FAMILY),
+        policy_config=PolicyConfig(hidden=8, embed=8, horizon=6, attention=4),
+        config=TrainConfig(iterations=3, tasks_per_batch=2, episodes_per_task=2, horizon=6, seed=0),
+        progress=False,
+    )
+    path = tmp_path / "attention.safetensors"
+    save_policy(trained, PolicyInfo(config=trained.config, command="test"), path)
+    assert load_policy(path)[0].config.attention == 4
+    space = SearchSpace([Float("x", 0.0, 1.0), Categorical("c", ["a", "b", "c"])])
+    opt = create_optimizer("meta", space, policy=str(path), seed=0)
+    for i in range(6):
+        trial, pending = opt.ask(), opt.ask()
+        opt.tell(trial, trial.params["x"] if i % 3 else None)
+        opt.tell(pending, 0.5)
+    assert opt.best.value <= 0.5
