@@ -84,7 +84,8 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
     """Classify what an objective returned: ``(state, value, error)``.
 
     ``None``, NaN, infinities, non-numbers and an explicit ``error`` all make a FAILED trial, so
-    that a broken evaluation is recorded rather than fed to an optimizer as a number.
+    that a broken evaluation is recorded rather than fed to an optimizer as a number. A
+    one-element tensor counts as its number (a loss returned with its autograd graph included).
     """
     if error is not None:
         return TrialState.FAILED, None, str(error)
@@ -92,6 +93,8 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
         return TrialState.FAILED, None, "objective returned None"
     if isinstance(value, bool):
         return TrialState.FAILED, None, f"objective returned a bool ({value!r}), not a number"
+    if callable(getattr(value, "detach", None)):
+        value = value.detach()
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -41,6 +41,22 @@ def test_tune_in_memory_records_every_trial():
     assert all(t.started_at <= t.finished_at for t in study.trials)
 
 
+@pytest.mark.filterwarnings("error")
+def test_tensor_and_numpy_results_are_recorded_as_their_numbers():
+    import numpy as np
+    import torch
+
+    def loss_tensor(params):
+        x = torch.tensor(params["x"], requires_grad=True)
+        return (x - 1.0) ** 2 + params["n"]
+
+    study = tune(loss_tensor, SPACE, n_trials=4, seed=0, show_progress=False)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert [t.value for t in study.trials] == pytest.approx([quadratic(t.params) for t in study.trials])
+    study = tune(lambda p: np.float32(quadratic(p)), SPACE, n_trials=2, seed=0, show_progress=False)
+    assert all(isinstance(t.value, float) for t in study.trials)
+
+
 def test_maximize_picks_the_largest_value():
     study = tune(quadratic, SPACE, n_trials=15, direction="maximize", seed=1, show_progress=False)
     assert study.best_value == max(t.value for t in study.trials)
