@@ -106,3 +106,12 @@ def test_study_resumed_after_its_process_was_killed(tmp_path):
     complete = {t.number: t.params for t in after if t.state == optuna.trial.TrialState.COMPLETE}
     assert all(complete[n] == p for n, p in before.items())
     assert len(complete) == len(before) + 5
+
+
+def test_a_misspelt_option_is_refused_when_the_sampler_is_made():
+    from metahpo import MetaHPOError
+
+    with pytest.raises(MetaHPOError, match="'meta' has no option 'sreen'; its options: policy, screen"):
+        MetaHPOSampler("meta", sreen=8)
+    with pytest.raises(MetaHPOError, match="unknown optimizer 'metta'"):
+        MetaHPOSampler("metta")

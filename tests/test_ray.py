@@ -106,3 +106,10 @@ def torch_equal(a, b):
     import torch
 
     return torch.equal(a.detach(), b.detach())
+
+
+def test_a_misspelt_option_is_refused_when_the_searcher_is_made():
+    from metahpo import MetaHPOError
+
+    with pytest.raises(MetaHPOError, match="'grid' has no option 'resolutoin'; its options: resolution"):
+        MetaHPOSearcher(optimizer="grid", resolutoin=3)

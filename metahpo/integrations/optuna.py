@@ -38,7 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from metahpo.distributions import space_from_optuna
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers.registry import create_optimizer, optimizer_class
+from metahpo.optimizers.registry import check_options, create_optimizer
 from metahpo.space import SearchSpace
 
 
@@ -58,7 +58,7 @@ class MetaHPOSampler(BaseSampler):
     """
 
     def __init__(self, optimizer: str = "meta", *, seed: int | None = None, **options: Any) -> None:
-        optimizer_class(optimizer)
+        check_options(optimizer, options)
         self.optimizer = optimizer
         self.options = dict(options)
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)

@@ -34,7 +34,7 @@ from ray.tune.search.variant_generator import parse_spec_vars
 from ray.tune.utils.util import flatten_dict, unflatten_dict
 
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers.registry import create_optimizer, optimizer_class, restore_optimizer
+from metahpo.optimizers.registry import check_options, create_optimizer, restore_optimizer
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 
 
@@ -80,7 +80,7 @@ class MetaHPOSearcher(Searcher):
                  metric: str | None = None, mode: str | None = None, seed: int | None = None,
                  **options: Any) -> None:
         super().__init__(metric=metric, mode=mode)
-        optimizer_class(optimizer)
+        check_options(optimizer, options)
         if mode not in (None, "min", "max"):
             raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
         self._space = space

@@ -56,6 +56,18 @@ def optimizer_options(name: str) -> dict[str, Any]:
     return options
 
 
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise :class:`MetaHPOError` naming the valid options if ``options`` holds a key that
+    optimizer ``name`` does not take (its values are checked when the optimizer is built)."""
+    known = optimizer_options(name)
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        raise MetaHPOError(
+            f"optimizer {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(known) or 'none'}"
+        )
+
+
 def create_optimizer(
     name: str,
     space: SearchSpace,
@@ -74,13 +86,7 @@ def create_optimizer(
         **options: optimizer-specific keyword options (e.g. ``resolution`` for ``"grid"``).
     """
     cls = optimizer_class(name)
-    known = optimizer_options(name)
-    unknown = [key for key in options if key not in known]
-    if unknown:
-        raise MetaHPOError(
-            f"optimizer {name!r} has no option {', '.join(map(repr, unknown))}; "
-            f"its options: {', '.join(known) or 'none'}"
-        )
+    check_options(name, options)
     try:
         opt = cls(space, direction=direction, seed=seed, **options)
     except TypeError as exc:
