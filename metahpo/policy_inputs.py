@@ -95,10 +95,10 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
 def history_tokens(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int
                    ) -> torch.Tensor:
     """Each of the first ``n`` trials in each dimension, as the policy's attention reads it,
-    shape ``(B, n, D, 4)``: the point's coordinate, the trial's rank score within the ``n``
-    trials (1 = best, 0 = worst or failed), its z-score / 3 (clipped to ±1, 0 if failed) and its
-    failed flag. Ranks and z-scores are those of the history as it stands, not as it stood when
-    the trial was told.
+    shape ``(B, n, D, 4)``: the point's coordinate, then the trial's rank score, z-score / 3 and
+    failed flag as :func:`score_features` encodes them (rank 1 = best, 0 = worst or failed; z
+    clipped to ±1, -1 if failed, 0 while it is the only successful trial), but within the ``n``
+    trials: the history as it stands, not as it stood when the trial was told.
 
     Args:
         points: ``(B, T, D)``; losses, failed: ``(B, T)``; n: trials to read, ``n <= T``.
@@ -110,10 +110,11 @@ def history_tokens(points: torch.Tensor, losses: torch.Tensor, failed: torch.Ten
     n_ok = ok.sum(dim=1, keepdim=True).clamp(min=1)
     y_ok = y.masked_fill(bad, _BIG)
     worse = ((y_ok.unsqueeze(1) > y_ok.unsqueeze(2)) & ok.unsqueeze(1)).sum(dim=2)
-    rank = worse / (n_ok - 1).clamp(min=1) * ok
+    rank = (worse + (n_ok == 1)) / (n_ok - 1).clamp(min=1) * ok
     yz = y.masked_fill(bad, 0.0)
     mean = yz.sum(dim=1, keepdim=True) / n_ok
     std = ((yz - mean).masked_fill(bad, 0.0).pow(2).sum(dim=1, keepdim=True) / n_ok).sqrt()
-    z = ((mean - y) / (std + 1e-8)).clamp(-3, 3).masked_fill(bad, 0.0) / 3.0
+    z = ((mean - y) / (std + 1e-8)).clamp(-3, 3)
+    z = torch.where(ok & (n_ok > 1), z, torch.where(bad, -3.0, 0.0)) / 3.0
     per_trial = torch.stack([rank, z, bad.to(y.dtype)], dim=-1)
     return torch.cat([u.unsqueeze(-1), per_trial.unsqueeze(2).expand(b, n, d, 3)], dim=-1)

@@ -386,7 +386,9 @@ def test_local_spread_sets_how_wide_an_untrained_local_start_searches(tmp_path):
 
 
 def test_history_tokens_rank_the_history_as_it_stands():
-    from metahpo.policy_inputs import history_tokens
+    """Tokens encode every trial as the score features encode the newest one, within the
+    history as it stands."""
+    from metahpo.policy_inputs import history_tokens, score_features
 
     points = torch.tensor([[[0.1, 0.9], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]]])
     losses = torch.tensor([[3.0, 1.0, 5.0, 2.0]])
@@ -396,9 +398,13 @@ def test_history_tokens_rank_the_history_as_it_stands():
     assert torch.equal(tokens[0, :, 1, 0], points[0, :, 1])
     assert torch.allclose(tokens[0, :, 0, 1], torch.tensor([0.0, 1.0, 0.0, 0.5]))
     assert torch.equal(tokens[0, :, 0, 3], torch.tensor([0.0, 0.0, 1.0, 0.0]))
-    assert tokens[0, 1, 0, 2] > 0 > tokens[0, 0, 0, 2] and tokens[0, 2, 0, 2] == 0.0
+    assert tokens[0, 1, 0, 2] > 0 > tokens[0, 0, 0, 2] and tokens[0, 2, 0, 2] == -1.0
     assert torch.equal(history_tokens(points, losses, failed, 2)[0, :, :, 1],
                        torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    assert torch.equal(history_tokens(points, losses, failed, 1)[0, 0, :, 1:3], torch.tensor([[1.0, 0.0]] * 2))
+    for n in range(1, 5):
+        last = history_tokens(points, losses, failed, n)[0, n - 1, 0, 1:]
+        assert torch.allclose(last, score_features(losses, failed, n - 1)[0, [0, 1, 3]])
 
 
 def test_an_attention_policy_reads_past_trials_beyond_the_top_k(tmp_path):
