@@ -282,9 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local-spread", type=float, metavar="F",
                    help="with --local-start: proposals start at F times the spread of the best "
                         "trials (default 0.55)")
-    p.add_argument("--attention", type=int, default=0, metavar="A",
-                   help="let the policy's head attend over the whole history with width A "
-                        "(default 0: no attention)")
     p.add_argument("--choose-screen", action="store_true",
                    help="after training, compare searches with and without the GP screen on the "
                         "validation tasks and record the better setting in the checkpoint")

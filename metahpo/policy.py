@@ -39,11 +39,6 @@ Architecture (all shapes for a batch of ``B`` searches in ``D`` dimensions):
   The middle (numeric ranges at their midpoints, categoricals at their first choice) comes first
   because ranges are usually set around sensible values (SMAC likewise evaluates the default
   configuration first).
-* **Attention over the history** (optional, ``attention = a > 0``): each dimension's head input
-  also queries every finished trial (its coordinate in that dimension, rank, z-score, failed
-  flag) and adds the attention-weighted values (width ``a``). Not used by the shipped policies:
-  on lcbench it learned no faster per iteration and costs twice as much per iteration
-  (``metahpo/policies/README.md``).
 * **Dimension identities** (optional, ``dim_ids > 0``): a learned embedding per dimension index,
   for policies trained on one fixed space (e.g. lcbench), so that they can learn a prior over
   good values of each hyperparameter. A policy with ``dim_ids = 0`` is space-agnostic.
@@ -68,7 +63,7 @@ import torch
 from torch import nn
 
 from metahpo.errors import MetaHPOError
-from metahpo.policy_inputs import N_CONTEXT, N_SCORE, N_TOKEN, history_tokens
+from metahpo.policy_inputs import N_CONTEXT, N_SCORE
 
 FORMAT_VERSION = 2
 LOG_STD_MIN = math.log(0.05)
@@ -107,12 +102,6 @@ class PolicyConfig:
             (default ``exp(3 tanh(-0.2)) = 0.55``). Meta-training moves it little, so it sets
             how local the trained policy searches: narrow suits smooth single-basin functions,
             wide the plateaus of real trainings (``metahpo/policies/README.md``).
-        attention: width of an attention read of the whole history by the head (0: none).
-            Per dimension, the head's input queries every finished trial's coordinate, rank,
-            z-score and failed flag in that dimension (:func:`~metahpo.policy_inputs.history_tokens`),
-            and the weighted values join the head's input: the policy can weigh trials as it
-            learns to, where the top-k context fixes the weighting (measured in
-            ``metahpo/policies/README.md``).
     """
 
     hidden: int = 64
@@ -125,11 +114,8 @@ class PolicyConfig:
     random_design: int = 0
     local_start: bool = False
     local_spread: float = LOCAL_SPREAD
-    attention: int = 0
 
     def __post_init__(self) -> None:
-        if self.attention < 0:
-            raise MetaHPOError(f"attention must be a width >= 0, got {self.attention}")
         if not 0.0 < self.local_spread or abs(math.log(self.local_spread)) >= SPREAD_RANGE:
             raise MetaHPOError(f"local_spread must lie in (e^-{SPREAD_RANGE:g}, e^{SPREAD_RANGE:g}), "
                                f"got {self.local_spread}")
@@ -156,12 +142,7 @@ class LSTMPolicy(nn.Module):
         self.lstm = nn.LSTMCell(e + N_SCORE + 1, config.hidden)
         self.start = nn.Parameter(torch.zeros(e + N_SCORE + 1))
         head_in = config.hidden + 1 + self.id_width + N_CONTEXT
-        if config.attention > 0:
-            a = config.attention
-            self.query = nn.Linear(head_in, a)
-            self.key = nn.Linear(N_TOKEN + 1 + self.id_width, a)
-            self.value = nn.Linear(N_TOKEN + 1 + self.id_width, a)
-        self.head = nn.Sequential(nn.Linear(head_in + config.attention, e), nn.Tanh(), nn.Linear(e, 3))
+        self.head = nn.Sequential(nn.Linear(head_in, e), nn.Tanh(), nn.Linear(e, 3))
         with torch.no_grad():
             self.head[-1].weight.mul_(0.1)
             self.head[-1].bias.copy_(torch.tensor(self._start_bias(config)))
@@ -232,8 +213,7 @@ class LSTMPolicy(nn.Module):
         x = torch.cat([pooled, score, step.unsqueeze(-1)], dim=-1)
         return self.lstm(x, state)
 
-    def distribution(self, h: torch.Tensor, context: torch.Tensor, descriptors: torch.Tensor,
-                     history: tuple[torch.Tensor, torch.Tensor, torch.Tensor, int] | None = None
+    def distribution(self, h: torch.Tensor, context: torch.Tensor, descriptors: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-std ``(B, D)`` of the logit-space Gaussian over the next point.
 
@@ -241,16 +221,10 @@ class LSTMPolicy(nn.Module):
             h: LSTM output ``(B, hidden)``.
             context: per-dimension context ``(B, D, 6)`` (see :func:`metahpo.policy_inputs.context_features`).
             descriptors: ``(B, D)``.
-            history: ``(points, losses, failed, n)`` of the search so far, as for the context;
-                read only by a policy with ``attention > 0``, which needs it.
         """
         b, d, _ = context.shape
-        dim_features = self._dim_features(descriptors)
-        x = torch.cat([h.unsqueeze(1).expand(b, d, h.shape[-1]), dim_features, context], dim=-1)
-        if self.config.attention > 0:
-            if history is None:
-                raise MetaHPOError("a policy with attention needs the history to propose")
-            x = torch.cat([x, self._attend(x, dim_features, history)], dim=-1)
+        x = torch.cat([h.unsqueeze(1).expand(b, d, h.shape[-1]), self._dim_features(descriptors),
+                       context], dim=-1)
         out = self.head(x)
         free_mean, log_std, gate = out[..., 0], out[..., 1], torch.sigmoid(out[..., 2])
         has_inc = context[..., 0]
@@ -261,23 +235,6 @@ class LSTMPolicy(nn.Module):
         evidence = torch.log(context[..., 5] + SPREAD_FLOOR)
         log_std = (evidence + SPREAD_RANGE * torch.tanh(log_std)).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean, log_std
-
-
-    def _attend(self, x: torch.Tensor, dim_features: torch.Tensor,
-                history: tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]) -> torch.Tensor:
-        """Attention of each dimension's head input ``x`` ``(B, D, F)`` over the history's
-        tokens in that dimension: ``(B, D, attention)``, zeros before the first trial."""
-        points, losses, failed, n = history
-        b, d, _ = x.shape
-        if n == 0:
-            return x.new_zeros(b, d, self.config.attention)
-        tokens = history_tokens(points, losses, failed, n)
-        tokens = torch.cat([tokens, dim_features.unsqueeze(1).expand(b, n, d, dim_features.shape[-1])],
-                           dim=-1)
-        query = self.query(x).unsqueeze(1)
-        weights = torch.softmax((query * self.key(tokens)).sum(-1) / math.sqrt(self.config.attention),
-                                dim=1)
-        return (weights.unsqueeze(-1) * self.value(tokens)).sum(dim=1)
 
 
 def latin_hypercube(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:

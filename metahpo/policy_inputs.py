@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 N_SCORE = 4
 N_CONTEXT = 6
-N_TOKEN = 4
 UNKNOWN_SPREAD = 3.0
 _BIG = torch.finfo(torch.float32).max
 
@@ -90,31 +89,3 @@ def context_features(points: torch.Tensor, losses: torch.Tensor, failed: torch.T
     flag = has.unsqueeze(1).expand(b, d)
     inc = torch.where(flag > 0, inc, 0.5)
     return torch.stack([flag, inc, mean, std, last, logit_std], dim=-1)
-
-
-def history_tokens(points: torch.Tensor, losses: torch.Tensor, failed: torch.Tensor, n: int
-                   ) -> torch.Tensor:
-    """Each of the first ``n`` trials in each dimension, as the policy's attention reads it,
-    shape ``(B, n, D, 4)``: the point's coordinate, then the trial's rank score, z-score / 3 and
-    failed flag as :func:`score_features` encodes them (rank 1 = best, 0 = worst or failed; z
-    clipped to ±1, -1 if failed, 0 while it is the only successful trial), but within the ``n``
-    trials: the history as it stands, not as it stood when the trial was told.
-
-    Args:
-        points: ``(B, T, D)``; losses, failed: ``(B, T)``; n: trials to read, ``n <= T``.
-    """
-    u = points[:, :n]
-    b, _, d = u.shape
-    y, bad = losses[:, :n], failed[:, :n]
-    ok = ~bad
-    n_ok = ok.sum(dim=1, keepdim=True).clamp(min=1)
-    y_ok = y.masked_fill(bad, _BIG)
-    worse = ((y_ok.unsqueeze(1) > y_ok.unsqueeze(2)) & ok.unsqueeze(1)).sum(dim=2)
-    rank = (worse + (n_ok == 1)) / (n_ok - 1).clamp(min=1) * ok
-    yz = y.masked_fill(bad, 0.0)
-    mean = yz.sum(dim=1, keepdim=True) / n_ok
-    std = ((yz - mean).masked_fill(bad, 0.0).pow(2).sum(dim=1, keepdim=True) / n_ok).sqrt()
-    z = ((mean - y) / (std + 1e-8)).clamp(-3, 3)
-    z = torch.where(ok & (n_ok > 1), z, torch.where(bad, -3.0, 0.0)) / 3.0
-    per_trial = torch.stack([rank, z, bad.to(y.dtype)], dim=-1)
-    return torch.cat([u.unsqueeze(-1), per_trial.unsqueeze(2).expand(b, n, d, 3)], dim=-1)

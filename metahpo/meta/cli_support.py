@@ -117,7 +117,6 @@ def run_meta_train(args: argparse.Namespace) -> None:
                                  incumbent_clip=args.incumbent_clip,
                                  initial_design=args.initial_design,
                                  random_design=args.random_design, local_start=args.local_start,
-                                 attention=args.attention,
                                  **({} if args.local_spread is None else {"local_spread": args.local_spread}))
     config = TrainConfig(iterations=args.iterations, tasks_per_batch=args.tasks_per_batch,
                          episodes_per_task=args.episodes, horizon=args.horizon, lr=args.lr,

@@ -87,7 +87,7 @@ def rollout(policy: LSTMPolicy, tasks: Sequence[TrainingTask], *, episodes_per_t
             entropies.append(torch.zeros(b))
         else:
             ctx = context_features(points, seen_losses, failed, t, policy.config)
-            mean, log_std = policy.distribution(h, ctx, descriptors, (points, seen_losses, failed, t))
+            mean, log_std = policy.distribution(h, ctx, descriptors)
             std = log_std.exp()
             noise = torch.randn(mean.shape, generator=generator)
             z = (mean + std * noise).detach()

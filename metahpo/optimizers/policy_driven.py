@@ -93,9 +93,8 @@ class PolicyDrivenOptimizer(Optimizer):
             self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
         self._n_read = points.shape[1]
         state, points, losses, failed = self._with_pending(self._state, points, losses, failed)
-        n = points.shape[1]
-        ctx = context_features(points, losses, failed, n, policy.config)
-        mean, log_std = policy.distribution(state[0], ctx, self._descriptors, (points, losses, failed, n))
+        ctx = context_features(points, losses, failed, points.shape[1], policy.config)
+        mean, log_std = policy.distribution(state[0], ctx, self._descriptors)
         return mean, log_std, (points, losses, failed)
 
     def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor], points: torch.Tensor,

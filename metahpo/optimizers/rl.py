@@ -67,7 +67,7 @@ class PerTaskRL(PolicyDrivenOptimizer):
         log_probs, entropies = [], []
         for t in range(n):
             ctx = context_features(points, losses, failed, t, policy.config)
-            m, log_std = policy.distribution(state[0], ctx, self._descriptors, (points, losses, failed, t))
+            m, log_std = policy.distribution(state[0], ctx, self._descriptors)
             dist = torch.distributions.Normal(m[0], log_std.exp()[0])
             log_probs.append(dist.log_prob(z[t]).sum())
             entropies.append(dist.entropy().sum())
