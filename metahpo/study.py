@@ -8,8 +8,11 @@ runs, so that nothing completed is ever lost:
 * an exception, ``None``, NaN or infinity from the objective makes it FAILED with the error text;
 * running ``tune`` again with the same study name resumes: finished trials are replayed into the
   optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted);
-* several processes may tune one study at once; each replays the others' finished trials before
-  every ``ask`` and the storage gives every trial a unique number.
+* several processes may tune one study at once; before every ``ask`` each replays the others'
+  finished trials and records their running ones as pending (the optimizers steer away from
+  those as from their own pending trials), and the storage gives every trial a unique number.
+  Processes may share a seed: an optimizer's random stream restarts from the seed and the trial
+  count whenever it records a trial from elsewhere, so their proposals part ways.
 
 ``n_trials`` is the size the study should reach: finished trials (COMPLETE or FAILED, except those
 failed because their process died) plus trials running in other processes. Re-running a command
@@ -39,7 +42,7 @@ from metahpo.storage import (
     open_storage,
     record_from_optuna,
 )
-from metahpo.trial import TrialRecord, TrialState, outcome
+from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 
 logger = logging.getLogger("metahpo")
 
@@ -213,23 +216,48 @@ class _Heartbeat:
             self._thread.join()
 
 
-def _sync(study: Study, opt: Optimizer, seen: set[int]) -> None:
-    """Tell the optimizer every finished trial of the study it has not seen yet."""
-    from optuna.trial import TrialState as OptunaState
+class _Peers:
+    """What the other processes tuning the same study have done, as this process's optimizer
+    should know it: their finished trials are told to the optimizer, their running ones are
+    recorded as pending (so that workers do not propose what another one is evaluating) and
+    told when they finish. ``mine`` holds the study numbers of this process's own trials."""
 
-    st = study._storage
-    fts = st.get_all_trials(
-        study._study_id, deepcopy=False, states=(OptunaState.COMPLETE, OptunaState.FAIL)
-    )
-    for ft in sorted(fts, key=lambda f: f.number):
-        if ft.number in seen:
-            continue
-        seen.add(ft.number)
-        rec = record_from_optuna(ft)
-        try:
-            opt.add_trial(rec.params, rec.value, error=rec.error)
-        except MetaHPOError:
-            logger.warning("trial %d does not fit the search space; not replayed", ft.number)
+    def __init__(self, study: Study, opt: Optimizer) -> None:
+        self._study = study
+        self._opt = opt
+        self.mine: set[int] = set()
+        self._told: set[int] = set()
+        self._running: dict[int, Trial] = {}
+
+    def sync(self) -> None:
+        """Tell the optimizer what happened in the study since the last call."""
+        from optuna.trial import TrialState as OptunaState
+
+        fts = self._study._storage.get_all_trials(
+            self._study._study_id, deepcopy=False,
+            states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.RUNNING),
+        )
+        names = set(self._opt.space.names)
+        for ft in sorted(fts, key=lambda f: f.number):
+            if ft.number in self.mine or ft.number in self._told:
+                continue
+            if ft.state == OptunaState.RUNNING:
+                if ft.number not in self._running and set(ft.params) >= names:
+                    try:
+                        self._running[ft.number] = self._opt.add_pending(ft.params)
+                    except MetaHPOError:
+                        self._told.add(ft.number)
+                continue
+            self._told.add(ft.number)
+            rec = record_from_optuna(ft)
+            try:
+                pending = self._running.pop(ft.number, None)
+                if pending is not None:
+                    self._opt.tell(pending, rec.value, error=rec.error)
+                else:
+                    self._opt.add_trial(rec.params, rec.value, error=rec.error)
+            except MetaHPOError:
+                logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 
 
 def _study_size(study: Study) -> int:
@@ -244,7 +272,7 @@ def _study_size(study: Study) -> int:
 
 
 def _run_trial(
-    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], seen: set[int],
+    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], mine: set[int],
     catch: tuple[type[BaseException], ...],
 ) -> TrialRecord:
     st = study._storage
@@ -252,7 +280,7 @@ def _run_trial(
     trial = opt.ask()
     trial_id = st.create_new_trial(study._study_id)
     number = st.get_trial_number_from_id(trial_id)
-    seen.add(number)
+    mine.add(number)
     for name, value in trial.params.items():
         dist = distributions[name]
         st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
@@ -341,16 +369,16 @@ def tune(
             raise MetaHPOError("the optimizer instance was built for another space or direction")
     else:
         opt = create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
-    seen: set[int] = set()
-    _sync(study, opt, seen)
+    peers = _Peers(study, opt)
+    peers.sync()
     start = time.monotonic()
     progress = _progress(show_progress, n_trials, _study_size(study))
     try:
         while _study_size(study) < n_trials:
             if timeout is not None and time.monotonic() - start >= timeout:
                 break
-            _sync(study, opt, seen)
-            _run_trial(study, opt, objective, seen, catch)
+            peers.sync()
+            _run_trial(study, opt, objective, peers.mine, catch)
             if progress is not None:
                 progress.n = min(_study_size(study), n_trials)
                 best = opt.best

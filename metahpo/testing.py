@@ -189,6 +189,33 @@ def check_replayed_trials(name: str, **options: Any) -> None:
     assert [r.number for r in opt.history] == list(range(11))
 
 
+def check_trials_from_elsewhere(name: str, **options: Any) -> None:
+    """A seeded search resumed from another run's trials (``add_trial``) does not repeat them,
+    and trials running elsewhere (``add_pending``) are pending until told, then finished."""
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Float("c", 1e-3, 1.0, log=True)])
+    first = _run(_make(name, space, options, seed=6), 6)
+    resumed = _make(name, space, options, seed=6)
+    for params in first:
+        resumed.add_trial(params, _objective(space, params))
+    seen = {tuple(sorted(p.items())) for p in first}
+    for params in _run(resumed, 6):
+        assert tuple(sorted(params.items())) not in seen, "the resumed search repeated a trial"
+    elsewhere = [resumed.add_pending(p) for p in _run(_make(name, space, options, seed=7), 2)]
+    assert [t.number for t in elsewhere] == [12, 13], [t.number for t in elsewhere]
+    assert [t.number for t in resumed.pending] == [12, 13]
+    mine = resumed.ask()
+    assert mine.number == 14
+    assert dict(mine.params) not in [dict(t.params) for t in elsewhere], "proposed a pending trial"
+    state = json.loads(json.dumps(resumed.state_dict()))
+    clone = restore_optimizer(state)
+    for opt in (resumed, clone):
+        for trial in [*elsewhere, mine]:
+            opt.tell(trial, _objective(space, trial.params))
+        assert not opt.pending
+        assert [r.number for r in opt.history][-3:] == [12, 13, 14]
+    assert _run(resumed, 3) == _run(clone, 3), "restored optimizer diverged from the original"
+
+
 CONFORMANCE_CHECKS = [
     check_bounds_and_types,
     check_same_seed_same_sequence,
@@ -196,4 +223,5 @@ CONFORMANCE_CHECKS = [
     check_pending_trials,
     check_state_round_trip,
     check_replayed_trials,
+    check_trials_from_elsewhere,
 ]

@@ -82,6 +82,8 @@ def test_objective_from_a_file_path(workdir):
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--option", "resolutoin=3", "--optimizer", "grid"],
          "optimizer 'grid' has no option 'resolutoin'; its options: resolution, exact_limit"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--seed", "-1"], "seed must be a non-negative int or None, got -1"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

@@ -10,7 +10,12 @@ import pytest
 from metahpo import available_optimizers
 from metahpo.optimizers import registry
 from metahpo.optimizers.random import RandomSearch
-from metahpo.testing import CONFORMANCE_CHECKS, check_pending_trials, check_same_seed_same_sequence
+from metahpo.testing import (
+    CONFORMANCE_CHECKS,
+    check_pending_trials,
+    check_same_seed_same_sequence,
+    check_trials_from_elsewhere,
+)
 
 # Options that make an optimizer leave its random start-up phase within the suite's small budgets
 # (or that it needs to run at all): one entry per optimizer that needs any.
@@ -54,9 +59,15 @@ class _RepeatsPending(RandomSearch):
         return self.space.decode(np.full(self.space.dim, 0.5))
 
 
+class _ReplaysDraws(RandomSearch):
+    def _restart_rng(self):
+        pass
+
+
 @pytest.mark.parametrize(
     "cls, check",
-    [(_IgnoresSeed, check_same_seed_same_sequence), (_RepeatsPending, check_pending_trials)],
+    [(_IgnoresSeed, check_same_seed_same_sequence), (_RepeatsPending, check_pending_trials),
+     (_ReplaysDraws, check_trials_from_elsewhere)],
 )
 def test_the_suite_catches_broken_optimizers(monkeypatch, cls, check):
     monkeypatch.setattr(registry, "optimizer_class", lambda name: cls)

@@ -47,6 +47,15 @@ def test_sampler_is_reproducible_and_uses_the_history():
     assert run(3) != run(4)
 
 
+def test_a_trial_running_in_another_worker_is_not_proposed_again():
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0, sample=False))
+    study.optimize(objective, n_trials=7)
+    running = [study.ask() for _ in range(2)]
+    params = [(t.suggest_float("x", -5, 5), t.suggest_int("n", 1, 8),
+               t.suggest_categorical("act", ["relu", "tanh"])) for t in running]
+    assert params[0] != params[1], "the second trial repeats the one still running"
+
+
 WORKER = '''
 import sys, optuna
 from metahpo.integrations.optuna import MetaHPOSampler

@@ -19,6 +19,10 @@ CALLS = 0
 def objective(params):
     global CALLS
     CALLS += 1
+    if os.environ.get("HOLD_FIRST_UNTIL") and CALLS == 1:
+        deadline = time.time() + 120
+        while not os.path.exists(os.environ["HOLD_FIRST_UNTIL"]) and time.time() < deadline:
+            time.sleep(0.05)
     if os.environ.get("HANG_AT") and CALLS == int(os.environ["HANG_AT"]):
         open(os.environ["READY_FILE"], "w").close()
         time.sleep(120)
@@ -152,11 +156,20 @@ def test_sigkill_mid_run_loses_nothing_and_counts_nothing_twice(tmp_path):
     assert not any(t.state is TrialState.RUNNING for t in trials)
 
 
-def test_two_processes_share_one_sqlite_study(tmp_path):
+@pytest.mark.parametrize("optimizer", ["random", "meta"])
+def test_two_processes_with_one_seed_share_one_sqlite_study(tmp_path, optimizer):
+    """The second worker starts while the first one's first trial runs: it must neither repeat
+    the random draws of the same seed nor propose the configuration being evaluated."""
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    args = ["--trials", "24", "--storage", url, "--study", "shared"]
-    procs = [_cli(tmp_path, *args, "--seed", str(i), env={"SLEEP": "0.05"}) for i in range(2)]
-    for p in procs:
+    args = ["--trials", "24", "--storage", url, "--study", "shared", "--seed", "0",
+            "--optimizer", optimizer]
+    release = tmp_path / "release"
+    first = _cli(tmp_path, *args, env={"SLEEP": "0.05", "HOLD_FIRST_UNTIL": str(release)})
+    _wait_for_trials(url, 1, first)
+    second = _cli(tmp_path, *args, env={"SLEEP": "0.05"})
+    _wait_for_trials(url, 2, second)
+    release.touch()
+    for p in (first, second):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     trials = load_study("shared", url).trials
@@ -164,7 +177,29 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     assert numbers == list(range(len(trials))), "trial numbers are not unique and contiguous"
     assert 24 <= len(trials) <= 25
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    assert len({tuple(t.params.values()) for t in trials}) == len(trials)
+    assert len({tuple(t.params.values()) for t in trials}) == len(trials), "a configuration ran twice"
+
+
+def _wait_for_trials(url, n, proc):
+    deadline = time.time() + 120
+    while True:
+        try:
+            if len(load_study("shared", url).trials) >= n:
+                return
+        except MetaHPOError:
+            pass
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"the study never reached {n} trials"
+        time.sleep(0.05)
+
+
+def test_a_resumed_seeded_search_does_not_repeat_its_trials(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    for n in (5, 10):
+        study = tune(quadratic, SPACE, optimizer="random", n_trials=n, seed=0, storage=url,
+                     study_name="s", show_progress=False)
+    configs = [tuple(t.params.values()) for t in study.trials]
+    assert len(configs) == 10 and len(set(configs)) == 10
 
 
 def test_public_api_names():

@@ -96,10 +96,10 @@ class MetaHPOSampler(BaseSampler):
     @staticmethod
     def _replay(study: optuna.Study, current: FrozenTrial, opt: Any, space: SearchSpace,
                 distributions: dict[str, BaseDistribution]) -> None:
-        """Tell the optimizer the study's finished trials that fit ``distributions``.
-
-        Trials still running in other workers are not conditioned on; the per-trial seed keeps
-        concurrent proposals of sampling optimizers apart."""
+        """Tell the optimizer the study's finished trials that fit ``distributions``, and
+        record the trials running in other workers as pending, so that the proposal steers away
+        from configurations already being evaluated (what Optuna's samplers call a constant
+        liar)."""
         trials = study.get_trials(deepcopy=False)
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number:
@@ -111,6 +111,8 @@ class MetaHPOSampler(BaseSampler):
                 opt.add_trial(params, t.value)
             elif t.state in (TrialState.FAIL, TrialState.PRUNED):
                 opt.add_trial(params, error=t.state.name.lower())
+            elif t.state == TrialState.RUNNING:
+                opt.add_pending(params)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:

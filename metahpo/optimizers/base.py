@@ -17,9 +17,14 @@ State rules:
 * Each pending trial is told exactly once; telling an unknown or finished trial is an error.
 * ``add_trial(params, value)`` records a trial evaluated elsewhere (a resumed study, another
   worker) as if it had been asked and told; it gets the next trial number.
+* ``add_pending(params)`` records a trial running elsewhere (another process on the same study)
+  as if it had been asked: proposals take it into account like the optimizer's own pending
+  trials, and ``tell`` completes it. It gets the next trial number.
 * ``state_dict()`` returns JSON-serializable state, and ``restore_optimizer(state)`` rebuilds an
   optimizer whose future ``ask()`` calls match those of the original.
 * With the same seed and the same sequence of calls, an optimizer proposes the same trials.
+  ``add_trial`` and ``add_pending`` restart the seeded random stream from the seed and the trial
+  count, so a resumed search does not repeat the draws of the run it resumes.
 
 Subclasses implement ``_propose()`` and may override ``_observe(record)`` and the extra-state
 hooks; everything else (validation, numbering, failed trials, direction) lives here.
@@ -60,10 +65,13 @@ class Optimizer(abc.ABC):
     def __init__(self, space: SearchSpace, *, direction: str = "minimize", seed: int | None = None):
         if not isinstance(space, SearchSpace):
             raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise MetaHPOError(f"seed must be a non-negative int or None, got {seed!r}")
         self.space = space
         self.direction = check_direction(direction)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.seed = None if seed is None else int(seed)
+        self._rng = np.random.default_rng(self.seed)
         self._history: list[TrialRecord] = []
         self._pending: dict[int, Trial] = {}
         self._next_number = 0
@@ -101,7 +109,28 @@ class Optimizer(abc.ABC):
         self.space.validate(params)
         trial = Trial(number=self._next_number, params=params)
         self._next_number += 1
+        self._restart_rng()
         return self._record(trial, value, error)
+
+    def add_pending(self, params: Mapping[str, Any]) -> Trial:
+        """Record a trial running elsewhere (another worker on the same study) as pending, so
+        that the next proposals steer away from it as from this optimizer's own pending trials;
+        complete it with :meth:`tell` once its result is known."""
+        self.space.validate(params)
+        trial = Trial(number=self._next_number, params=params)
+        self._next_number += 1
+        self._restart_rng()
+        self._pending[trial.number] = trial
+        self._pending_added(trial)
+        return trial
+
+    def _restart_rng(self) -> None:
+        """Restart a seeded random stream from the seed and the trial count, after a trial
+        recorded from elsewhere. Otherwise a resumed search would replay the draws of the run it
+        resumes, and processes sharing a study and a seed would draw the same proposals; this
+        way both part ways, and the same calls still give the same trials."""
+        if self.seed is not None:
+            self._rng = np.random.default_rng([self.seed, self._next_number])
 
     @property
     def history(self) -> list[TrialRecord]:
@@ -191,6 +220,9 @@ class Optimizer(abc.ABC):
 
     def _observe(self, record: TrialRecord) -> None:
         """Hook called once per finished trial (told or added), in order."""
+
+    def _pending_added(self, trial: Trial) -> None:
+        """Hook called for a pending trial recorded by :meth:`add_pending` (not by ``ask``)."""
 
     def _extra_state(self) -> dict[str, Any]:
         """State not rebuilt by replaying the history (JSON-serializable)."""

@@ -82,6 +82,14 @@ class OptunaSamplerOptimizer(Optimizer):
         finally:
             self._replaying = False
 
+    def _pending_added(self, trial: Trial) -> None:
+        """A trial running elsewhere becomes a RUNNING trial of the private study, where the
+        samplers' constant liar (TPE) and CMA-ES's generation bookkeeping see it."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._inner[trial.number] = _add_running(self._study, trial.params,
+                                                     self._distributions, {})
+
     def _observe(self, record: TrialRecord) -> None:
         import optuna
 
@@ -121,26 +129,32 @@ class OptunaSamplerOptimizer(Optimizer):
         }
 
     def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
-        import optuna
-
         if not extra:
             return
         study = _quiet_study(self.direction)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            storage = study._storage
             for params, value, state, attrs in zip(extra["params"], extra["values"],
                                                    extra["states"], extra["system_attrs"]):
                 if state == "RUNNING":
-                    template = optuna.trial.FrozenTrial(
-                        number=-1, state=optuna.trial.TrialState.RUNNING, value=None,
-                        datetime_start=None, datetime_complete=None, params=dict(params),
-                        distributions=self._distributions, user_attrs={},
-                        system_attrs=dict(attrs), intermediate_values={}, trial_id=-1,
-                    )
-                    storage.create_new_trial(study._study_id, template_trial=template)
+                    _add_running(study, params, self._distributions, attrs)
                 else:
                     study.add_trial(self._frozen(params, value if state == "COMPLETE" else None,
                                                  attrs))
         self._study = study
         self._inner = {int(k): v for k, v in extra["inner"].items()}
+
+
+def _add_running(study: Any, params: Mapping[str, Any], distributions: Mapping[str, Any],
+                 system_attrs: Mapping[str, Any]) -> int:
+    """Add a RUNNING trial with ``params`` to the in-memory ``study``; return its number."""
+    import optuna
+
+    template = optuna.trial.FrozenTrial(
+        number=-1, state=optuna.trial.TrialState.RUNNING, value=None,
+        datetime_start=None, datetime_complete=None, params=dict(params),
+        distributions=dict(distributions), user_attrs={},
+        system_attrs=dict(system_attrs), intermediate_values={}, trial_id=-1,
+    )
+    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    return study._storage.get_trial_number_from_id(trial_id)
