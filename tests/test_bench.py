@@ -146,6 +146,29 @@ def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
     assert seen == [0, 1, 2, 2, 2, 2, 2]
 
 
+def test_via_optuna_runs_the_optimizer_as_the_sampler_of_an_optuna_study(monkeypatch):
+    from metahpo.benchmarks import runner
+    from metahpo.integrations.optuna import MetaHPOSampler
+
+    calls = []
+    original = MetaHPOSampler.sample_relative
+
+    def spy(self, study, trial, search_space):
+        calls.append((self.optimizer, len(study.trials)))
+        return original(self, study, trial, search_space)
+
+    monkeypatch.setattr(MetaHPOSampler, "sample_relative", spy)
+    task = SyntheticTask("sphere", 3, 5)
+    record = runner.run_one(task, "evolution", {"via": "optuna", "parallel": 2, "population_size": 3, "tournament_size": 2},
+                            seed=0, budget=6)
+    assert len(record["values"]) == 6 and all(v is not None for v in record["values"])
+    assert [n for n, _ in calls] == ["evolution"] * 6
+    for params in record["params"]:
+        task.space.validate(params)
+    with pytest.raises(MetaHPOError, match="via must be 'metahpo' or 'optuna', got 'ray'"):
+        runner.run_one(task, "random", {"via": "ray"}, seed=0, budget=2)
+
+
 def test_per_task_table_shows_where_each_optimizer_wins(tmp_path):
     from metahpo.reports.summary import per_task_table
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from metahpo.benchmarks.via_optuna import OptunaStudyLoop
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
 from metahpo.ray_backend import connect_ray
@@ -31,6 +32,9 @@ from metahpo.tasks.base import Task
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import make_tasks
 from metahpo.trial import TrialState
+
+
+HARNESS_OPTIONS = ("parallel", "via")
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,21 @@ def check_held_out(suite: Suite, tasks: Sequence[Task]) -> None:
 def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: int) -> dict[str, Any]:
     """One search; returns its record (see the module docstring).
 
-    The harness option ``parallel=K`` (not passed to the optimizer) simulates ``K`` workers:
-    ``K`` trials are kept pending, and each time the oldest one is told a new one is asked.
-    Values are recorded in completion order, so regret after ``t`` trials means after ``t``
-    completed trials.
+    Two harness options are not passed to the optimizer. ``parallel=K`` simulates ``K``
+    workers: ``K`` trials are kept pending, and each time the oldest one is told a new one is
+    asked. Values are recorded in completion order, so regret after ``t`` trials means after
+    ``t`` completed trials. ``via=optuna`` runs the optimizer as Optuna users do, as the sampler
+    of an Optuna study (:mod:`metahpo.benchmarks.via_optuna`).
     """
     options = dict(options)
     parallel = int(options.pop("parallel", 1))
-    opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
+    via = options.pop("via", "metahpo")
+    if via == "optuna":
+        opt = OptunaStudyLoop(name, task.space, direction=task.direction, seed=seed, options=options)
+    elif via == "metahpo":
+        opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
+    else:
+        raise MetaHPOError(f"via must be 'metahpo' or 'optuna', got {via!r}")
     values: list[float | None] = []
     errors: list[str | None] = []
     ask_ms: list[float] = []
@@ -198,7 +209,11 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
     tasks = suite.build_tasks()
     for label, name in suite.labels():
         optimizer_class(name)
-        options = {k: v for k, v in suite.options.get(label, {}).items() if k != "parallel"}
+        options = {k: v for k, v in suite.options.get(label, {}).items()
+                   if k not in HARNESS_OPTIONS}
+        if suite.options.get(label, {}).get("via", "metahpo") not in ("metahpo", "optuna"):
+            raise MetaHPOError(f"{label}.via must be 'metahpo' or 'optuna', "
+                               f"got {suite.options[label]['via']!r}")
         create_optimizer(name, tasks[0].space, direction=tasks[0].direction, **options)
     check_held_out(suite, tasks)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+"""A metahpo optimizer run the way Optuna users run it: as ``MetaHPOSampler`` in an Optuna study.
+
+The benchmark harness drives optimizers through ``ask`` / ``tell``. With the harness option
+``via=optuna`` it drives :class:`OptunaStudyLoop` instead, which asks an in-memory Optuna study
+(``study.ask(distributions)``, so Optuna samples every parameter of the space at once) whose
+sampler is a :class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer. The
+records are the same as for a direct run, so the two ways of using an optimizer compare on the
+same tasks and seeds. What differs is Optuna's: the sampler rebuilds the optimizer for every trial
+from the study's trials, and the first trial of a study is drawn at random by Optuna's independent
+sampler (Optuna knows no search space before a trial has finished).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahpo.distributions import space_to_optuna
+from metahpo.space import SearchSpace
+from metahpo.trial import Trial, TrialRecord, TrialState, outcome
+
+
+class OptunaStudyLoop:
+    """``ask`` / ``tell`` / ``best`` over an in-memory Optuna study sampled by ``MetaHPOSampler``.
+
+    Args:
+        name: a metahpo optimizer name.
+        space: the search space.
+        direction: ``"minimize"`` or ``"maximize"``.
+        seed: the sampler's seed.
+        options: the optimizer's options.
+    """
+
+    def __init__(self, name: str, space: SearchSpace, *, direction: str, seed: int,
+                 options: dict[str, Any]) -> None:
+        import optuna
+
+        from metahpo.integrations.optuna import MetaHPOSampler
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.space = space
+        self._distributions = space_to_optuna(space)
+        self._study = optuna.create_study(
+            direction=direction, sampler=MetaHPOSampler(name, seed=seed, **options))
+        self._running: dict[int, Any] = {}
+        self._done: list[TrialRecord] = []
+        self._sign = 1.0 if direction == "minimize" else -1.0
+
+    def ask(self) -> Trial:
+        ot = self._study.ask(self._distributions)
+        self._running[ot.number] = ot
+        return Trial(number=ot.number, params={n: ot.params[n] for n in self.space.names})
+
+    def tell(self, trial: Trial, value: Any = None, *, error: str | None = None) -> TrialRecord:
+        import optuna
+
+        state, v, err = outcome(value, error)
+        ot = self._running.pop(trial.number)
+        if state is TrialState.COMPLETE:
+            self._study.tell(ot, v)
+        else:
+            self._study.tell(ot, state=optuna.trial.TrialState.FAIL)
+        record = TrialRecord(number=trial.number, params=trial.params, state=state, value=v,
+                             error=err)
+        self._done.append(record)
+        return record
+
+    @property
+    def best(self) -> TrialRecord | None:
+        done = [r for r in self._done if r.state is TrialState.COMPLETE]
+        return min(done, key=lambda r: self._sign * r.value) if done else None
