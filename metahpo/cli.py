@@ -150,6 +150,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     import shlex
 
     from metahpo.benchmarks.runner import Suite, load_records, run_suite
+    from metahpo.integrations.optuna_study_loop import OptunaStudyLoop
     from metahpo.reports.summary import markdown_table, write_report
 
     suite = Suite(tasks=args.tasks, instances=args.instances,
@@ -159,7 +160,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
                   data_path=args.yahpo_data)
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet,
-              backend=args.backend, address=args.address)
+              backend=args.backend, address=args.address, drivers={"optuna": OptunaStudyLoop})
     records = load_records(args.out)
     paths = write_report(records, args.out)
     print(markdown_table(json.loads(paths["json"].read_text())))

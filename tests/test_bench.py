@@ -149,6 +149,7 @@ def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
 def test_via_optuna_runs_the_optimizer_as_the_sampler_of_an_optuna_study(monkeypatch):
     from metahpo.benchmarks import runner
     from metahpo.integrations.optuna import MetaHPOSampler
+    from metahpo.integrations.optuna_study_loop import OptunaStudyLoop
 
     calls = []
     original = MetaHPOSampler.sample_relative
@@ -159,14 +160,16 @@ def test_via_optuna_runs_the_optimizer_as_the_sampler_of_an_optuna_study(monkeyp
 
     monkeypatch.setattr(MetaHPOSampler, "sample_relative", spy)
     task = SyntheticTask("sphere", 3, 5)
-    record = runner.run_one(task, "evolution", {"via": "optuna", "parallel": 2, "population_size": 3, "tournament_size": 2},
-                            seed=0, budget=6)
+    options = {"via": "optuna", "parallel": 2, "population_size": 3, "tournament_size": 2}
+    record = runner.run_one(task, "evolution", options, seed=0, budget=6,
+                            drivers={"optuna": OptunaStudyLoop})
     assert len(record["values"]) == 6 and all(v is not None for v in record["values"])
     assert [n for n, _ in calls] == ["evolution"] * 6
     for params in record["params"]:
         task.space.validate(params)
-    with pytest.raises(MetaHPOError, match="via must be 'metahpo' or 'optuna', got 'ray'"):
-        runner.run_one(task, "random", {"via": "ray"}, seed=0, budget=2)
+    with pytest.raises(MetaHPOError, match="via='ray' is not a way to drive a search here"):
+        runner.run_one(task, "random", {"via": "ray"}, seed=0, budget=2,
+                       drivers={"optuna": OptunaStudyLoop})
 
 
 def test_per_task_table_shows_where_each_optimizer_wins(tmp_path):

@@ -60,7 +60,7 @@ class _RepeatsPending(RandomSearch):
 
 
 class _ReplaysDraws(RandomSearch):
-    def _restart_rng(self):
+    def restart_draws(self, key):
         pass
 
 

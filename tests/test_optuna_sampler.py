@@ -56,6 +56,22 @@ def test_a_trial_running_in_another_worker_is_not_proposed_again():
     assert params[0] != params[1], "the second trial repeats the one still running"
 
 
+def test_the_first_trials_start_the_design_like_a_direct_run():
+    """Before any trial finishes Optuna shows one parameter at a time: the first trial is the
+    middle of the space, as in a direct run of the default policy, and trials started alongside
+    it take the next design points instead of repeating it."""
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    running = [study.ask() for _ in range(3)]
+    params = [(t.suggest_float("x", -5, 5), t.suggest_int("n", 1, 9),
+               t.suggest_categorical("act", ["relu", "tanh"])) for t in running]
+    assert params[0] == (0.0, 5, "relu")
+    assert len(set(params)) == 3
+    again = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    assert again.ask().suggest_float("x", -5, 5) == 0.0
+    rand = optuna.create_study(sampler=MetaHPOSampler("random", seed=0)).ask()
+    assert rand.suggest_float("x", -5, 5) != 0.0
+
+
 WORKER = '''
 import sys, optuna
 from metahpo.integrations.optuna import MetaHPOSampler

@@ -22,9 +22,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from metahpo.benchmarks.via_optuna import OptunaStudyLoop
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
 from metahpo.ray_backend import connect_ray
@@ -35,6 +34,13 @@ from metahpo.trial import TrialState
 
 
 HARNESS_OPTIONS = ("parallel", "via")
+
+#: How a search can be driven other than by the optimizer's own ask/tell: ``{name: factory}``
+#: with ``factory(name, space, direction=..., seed=..., options=...)`` returning an object with
+#: ``ask()``, ``tell(trial, value, error=...)`` and ``best`` like an optimizer's. The harness
+#: option ``via=NAME`` picks one. Integrations supply them (the command line passes
+#: ``{"optuna": OptunaStudyLoop}``), so that this layer does not import the integrations.
+Drivers = Mapping[str, Callable[..., Any]]
 
 
 @dataclass(frozen=True)
@@ -110,24 +116,25 @@ def check_held_out(suite: Suite, tasks: Sequence[Task]) -> None:
             )
 
 
-def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: int) -> dict[str, Any]:
+def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: int,
+            drivers: Drivers | None = None) -> dict[str, Any]:
     """One search; returns its record (see the module docstring).
 
     Two harness options are not passed to the optimizer. ``parallel=K`` simulates ``K``
     workers: ``K`` trials are kept pending, and each time the oldest one is told a new one is
     asked. Values are recorded in completion order, so regret after ``t`` trials means after
-    ``t`` completed trials. ``via=optuna`` runs the optimizer as Optuna users do, as the sampler
-    of an Optuna study (:mod:`metahpo.benchmarks.via_optuna`).
+    ``t`` completed trials. ``via=NAME`` drives the search through ``drivers[NAME]`` (see
+    :data:`Drivers`; ``via=optuna``: as the sampler of an Optuna study, the way Optuna users run
+    metahpo).
     """
     options = dict(options)
     parallel = int(options.pop("parallel", 1))
-    via = options.pop("via", "metahpo")
-    if via == "optuna":
-        opt = OptunaStudyLoop(name, task.space, direction=task.direction, seed=seed, options=options)
-    elif via == "metahpo":
+    via = options.pop("via", None)
+    if via is None:
         opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
     else:
-        raise MetaHPOError(f"via must be 'metahpo' or 'optuna', got {via!r}")
+        factory = _driver(via, drivers)
+        opt = factory(name, task.space, direction=task.direction, seed=seed, options=options)
     values: list[float | None] = []
     errors: list[str | None] = []
     ask_ms: list[float] = []
@@ -176,13 +183,21 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int, path: str) -> str:
+def _driver(via: Any, drivers: Drivers | None) -> Callable[..., Any]:
+    if via not in (drivers or {}):
+        known = ", ".join(sorted(drivers or {})) or "none given"
+        raise MetaHPOError(f"via={via!r} is not a way to drive a search here (known: {known})")
+    return drivers[via]
+
+
+def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int, path: str,
+             drivers: Drivers | None = None) -> str:
     suite = Suite(**json.loads(suite_json))
     key = suite_json
     if key not in _WORKER_TASKS:
         _WORKER_TASKS[key] = suite.build_tasks()
     task = _WORKER_TASKS[key][task_index]
-    record = run_one(task, name, suite.options.get(label, {}), seed, suite.budget)
+    record = run_one(task, name, suite.options.get(label, {}), seed, suite.budget, drivers)
     record["label"] = label
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -194,11 +209,14 @@ def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int,
 
 def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str = "",
               progress: bool = True, on_done: Callable[[str], None] | None = None,
-              backend: str = "local", address: str | None = None) -> list[Path]:
+              backend: str = "local", address: str | None = None,
+              drivers: Drivers | None = None) -> list[Path]:
     """Run every missing run of ``suite`` into ``out``; return the paths of all its runs.
 
     Args:
         workers: local worker processes (``backend="local"``).
+        drivers: the ways a label may drive its search with the option ``via`` (see
+            :data:`Drivers`).
         backend: ``"local"`` (processes on this machine) or ``"ray"`` (one Ray task per run, on
             the cluster at ``address`` or a local Ray started on demand). Each run is seeded on
             its own, so both backends give the same records.
@@ -211,9 +229,11 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
         optimizer_class(name)
         options = {k: v for k, v in suite.options.get(label, {}).items()
                    if k not in HARNESS_OPTIONS}
-        if suite.options.get(label, {}).get("via", "metahpo") not in ("metahpo", "optuna"):
-            raise MetaHPOError(f"{label}.via must be 'metahpo' or 'optuna', "
-                               f"got {suite.options[label]['via']!r}")
+        if "via" in suite.options.get(label, {}):
+            try:
+                _driver(suite.options[label]["via"], drivers)
+            except MetaHPOError as exc:
+                raise MetaHPOError(f"{label}: {exc}") from None
         create_optimizer(name, tasks[0].space, direction=tasks[0].direction, **options)
     check_held_out(suite, tasks)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,7 +254,7 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                 path = run_path(out, label, task, seed)
                 all_paths.append(path)
                 if not path.exists():
-                    jobs.append((suite_json, i, label, name, seed, str(path)))
+                    jobs.append((suite_json, i, label, name, seed, str(path), drivers))
     bar = None
     if progress and jobs:
         from tqdm.auto import tqdm

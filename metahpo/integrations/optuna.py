@@ -4,14 +4,25 @@
 calls: for every new trial it rebuilds the metahpo optimizer from the study's trials (finished
 trials replayed with ``add_trial``), so Optuna's storages
 (in memory, SQLite, server RDBs, JournalStorage), several worker processes on one study,
-resumed studies and optuna-dashboard all work unchanged. The optimizer's seed is derived from
-the sampler seed and the trial number, so a study is reproducible trial by trial.
+resumed studies and optuna-dashboard all work unchanged. The optimizer is seeded with the
+sampler's seed, so what it plans once per search (a policy's initial design) is the same plan in
+every trial, and its random draws restart from the seed and the trial number, so that a study is
+reproducible trial by trial and concurrent trials that read the same history draw differently.
 
 Search space: Optuna's intersection search space (parameters present, with identical
 distributions, in every finished trial) is sampled jointly by the metahpo optimizer; parameters
-with a single possible value are returned as that value. Parameters that appear only in some
-trials (define-by-run, conditional spaces) fall back to independent uniform random sampling:
-that is the documented independent strategy.
+with a single possible value are returned as that value. Until a trial has finished, Optuna
+shows the space one parameter at a time, and each is the optimizer's proposal for that parameter
+alone (``meta``'s default policy starts from the middle of the space, as it does in a direct
+run). Parameters that appear only in some trials (define-by-run, conditional spaces) fall back
+to independent uniform random sampling: that is the documented independent strategy.
+
+Run this way, ``meta`` with its default policy does as well as in a direct ask/tell run. On
+validation tasks (``benchmarks/results/optuna_sampler_validation*``; regret at 20 trials): 0.178
+vs 0.174 direct on synthetic functions, 0.080 vs 0.075 on four lcbench instances. An earlier
+version (commit 1fb37c4), which seeded each trial's optimizer on its own and drew the first
+trial at random, had 0.210 and 0.083: its first trial missed the design's start and each design
+point came from another design.
 
 Example::
 
@@ -25,7 +36,6 @@ Example::
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -87,9 +97,10 @@ class MetaHPOSampler(BaseSampler):
             return fixed
         space = space_from_optuna(free)
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
-        seed = zlib.crc32(f"{self._seed}:{trial.number}".encode()) & 0x7FFFFFFF
-        opt = create_optimizer(self.optimizer, space, direction=direction, seed=seed, **self.options)
+        opt = create_optimizer(self.optimizer, space, direction=direction, seed=self._seed,
+                               **self.options)
         self._replay(study, trial, opt, space, free)
+        opt.restart_draws(trial.number)
         proposal = opt.ask().params
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
@@ -116,7 +127,33 @@ class MetaHPOSampler(BaseSampler):
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
+        first = self._first_value(study, trial, param_name, param_distribution)
+        if first is not None:
+            return first
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def _first_value(self, study: optuna.Study, trial: FrozenTrial, name: str,
+                     dist: BaseDistribution) -> Any | None:
+        """Before any trial of the study has finished, Optuna shows the search space one
+        parameter at a time; each is then the optimizer's own proposal for that parameter alone
+        (for ``meta``'s default policy: the middle of its range, where its design starts), with
+        the trials already running as pending. ``None`` where that cannot be (a finished trial
+        exists, several objectives, an optimizer bound to another space): sample at random."""
+        trials = study.get_trials(deepcopy=False)
+        if (len(study.directions) > 1 or _single_value(dist)
+                or any(t.state.is_finished() for t in trials)):
+            return None
+        direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+        try:
+            opt = create_optimizer(self.optimizer, space_from_optuna({name: dist}),
+                                   direction=direction, seed=self._seed, **self.options)
+            for t in trials:
+                if t.number != trial.number and t.distributions.get(name) == dist:
+                    opt.add_pending({name: t.params[name]})
+        except MetaHPOError:
+            return None
+        opt.restart_draws(trial.number)
+        return _to_python(opt.ask().params[name])
 
 
 def _to_python(value: Any) -> Any:

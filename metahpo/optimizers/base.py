@@ -109,7 +109,7 @@ class Optimizer(abc.ABC):
         self.space.validate(params)
         trial = Trial(number=self._next_number, params=params)
         self._next_number += 1
-        self._restart_rng()
+        self.restart_draws(self._next_number)
         return self._record(trial, value, error)
 
     def add_pending(self, params: Mapping[str, Any]) -> Trial:
@@ -119,18 +119,21 @@ class Optimizer(abc.ABC):
         self.space.validate(params)
         trial = Trial(number=self._next_number, params=params)
         self._next_number += 1
-        self._restart_rng()
+        self.restart_draws(self._next_number)
         self._pending[trial.number] = trial
         self._pending_added(trial)
         return trial
 
-    def _restart_rng(self) -> None:
-        """Restart a seeded random stream from the seed and the trial count, after a trial
-        recorded from elsewhere. Otherwise a resumed search would replay the draws of the run it
-        resumes, and processes sharing a study and a seed would draw the same proposals; this
-        way both part ways, and the same calls still give the same trials."""
+    def restart_draws(self, key: int) -> None:
+        """Restart a seeded optimizer's random draws from ``(seed, key)``; without a seed, do
+        nothing. What the optimizer plans once from its seed (a policy's initial design) stays.
+
+        ``add_trial`` and ``add_pending`` call it with the trial count: otherwise a resumed search
+        would replay the draws of the run it resumes, and processes sharing a study and a seed
+        would draw the same proposals. A caller that rebuilds an optimizer for every trial calls
+        it with the trial's number, so that trials reading the same history draw differently."""
         if self.seed is not None:
-            self._rng = np.random.default_rng([self.seed, self._next_number])
+            self._rng = np.random.default_rng([self.seed, int(key)])
 
     @property
     def history(self) -> list[TrialRecord]:

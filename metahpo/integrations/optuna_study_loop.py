@@ -1,13 +1,12 @@
 """A metahpo optimizer run the way Optuna users run it: as ``MetaHPOSampler`` in an Optuna study.
 
 The benchmark harness drives optimizers through ``ask`` / ``tell``. With the harness option
-``via=optuna`` it drives :class:`OptunaStudyLoop` instead, which asks an in-memory Optuna study
+``via=optuna`` (``metahpo bench`` passes ``{"optuna": OptunaStudyLoop}`` as the harness's
+drivers) it drives :class:`OptunaStudyLoop` instead, which asks an in-memory Optuna study
 (``study.ask(distributions)``, so Optuna samples every parameter of the space at once) whose
 sampler is a :class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer. The
 records are the same as for a direct run, so the two ways of using an optimizer compare on the
-same tasks and seeds. What differs is Optuna's: the sampler rebuilds the optimizer for every trial
-from the study's trials, and the first trial of a study is drawn at random by Optuna's independent
-sampler (Optuna knows no search space before a trial has finished).
+same tasks and seeds.
 """
 
 from __future__ import annotations
