@@ -7,7 +7,9 @@ runs, so that nothing completed is ever lost:
 * a trial is written as RUNNING (with its parameters) before the objective is called;
 * an exception, ``None``, NaN or infinity from the objective makes it FAILED with the error text;
 * running ``tune`` again with the same study name resumes: finished trials are replayed into the
-  optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted);
+  optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted); a
+  process tuning a study does the same before every trial, so a worker that dies while others
+  go on does not hold its trial, and a place in the study, forever;
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
   those as from their own pending trials), and the storage gives every trial a unique number.
@@ -260,6 +262,16 @@ class _Peers:
                 logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 
 
+def _fail_dead(study: Study) -> None:
+    """Mark failed the trials left running by dead processes (at the start and before every
+    trial: a worker that dies while others go on must not hold its trial, and the study's
+    count, forever)."""
+    interrupted = fail_dead_trials(study._storage, study._study_id)
+    if interrupted:
+        logger.warning("study %r: trials %s were left running by a dead process; marked failed",
+                       study.name, interrupted)
+
+
 def _study_size(study: Study) -> int:
     from optuna.trial import TrialState as OptunaState
 
@@ -359,10 +371,7 @@ def tune(
     st = open_storage(storage)
     name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
     study = _create_or_load(st, name, storage, space, direction)
-    interrupted = fail_dead_trials(st, study._study_id)
-    if interrupted:
-        logger.warning("study %r: trials %s were left running by a dead process; marked failed",
-                       name, interrupted)
+    _fail_dead(study)
     if isinstance(optimizer, Optimizer):
         opt = optimizer
         if opt.space != space or opt.direction != direction:
@@ -377,6 +386,7 @@ def tune(
         while _study_size(study) < n_trials:
             if timeout is not None and time.monotonic() - start >= timeout:
                 break
+            _fail_dead(study)
             peers.sync()
             _run_trial(study, opt, objective, peers.mine, catch)
             if progress is not None:

@@ -180,6 +180,31 @@ def test_two_processes_with_one_seed_share_one_sqlite_study(tmp_path, optimizer)
     assert len({tuple(t.params.values()) for t in trials}) == len(trials), "a configuration ran twice"
 
 
+def test_a_worker_that_dies_does_not_hold_its_trial_while_another_goes_on(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    args = ["--trials", "8", "--storage", url, "--study", "shared"]
+    release, ready = tmp_path / "release", tmp_path / "ready"
+    survivor = _cli(tmp_path, *args, "--seed", "0", env={"HOLD_FIRST_UNTIL": str(release)})
+    _wait_for_trials(url, 1, survivor)
+    doomed = _cli(tmp_path, *args, "--seed", "1", env={"HANG_AT": "1", "READY_FILE": str(ready)})
+    deadline = time.time() + 120
+    while not ready.exists():
+        assert doomed.poll() is None, doomed.communicate()
+        assert time.time() < deadline, "the second worker never started its trial"
+        time.sleep(0.05)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    release.touch()
+    out, err = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, err
+    assert "left running by a dead process" in err
+    trials = load_study("shared", url).trials
+    assert not any(t.state is TrialState.RUNNING for t in trials)
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(failed) == 1 and "died" in failed[0].error
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 8
+
+
 def _wait_for_trials(url, n, proc):
     deadline = time.time() + 120
     while True:
