@@ -304,15 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_meta_train, argv=None)
 
     p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
-    p.add_argument("--tasks", required=True, help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or digits")
+    p.add_argument("--tasks", required=True,
+                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d or tabular")
     p.add_argument("--instances", default="test",
                    help="test (default), train, all, ID,ID,... or a count (synthetic)")
     p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
     p.add_argument("--optimizers", required=True, help="comma-separated NAME or LABEL=NAME")
     p.add_argument("--option", action="append", default=[], metavar="LABEL.KEY=VALUE",
-                   help="optimizer option, e.g. meta.policy=lcbench; repeatable")
+                   help="optimizer option, e.g. meta.policy=lcbench, or a harness option: "
+                        "LABEL.parallel=K (K trials pending at once), LABEL.via=optuna (run as "
+                        "the sampler of an Optuna study); repeatable")
     p.add_argument("--budget", type=int, default=50, help="trials per run")
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="runs per optimizer and task (seeds 0..N-1)")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="where runs execute: local processes or a Ray cluster")
