@@ -18,6 +18,7 @@ import os
 import socket
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,32 @@ def open_storage(url: str | None, *, must_exist: bool = False) -> Any:
     raise MetaHPOError(f"cannot open storage {url!r}: {type(error).__name__}: {first_line}")
 
 
-def mark_this_process(storage: Any, trial_id: int) -> None:
-    storage.set_trial_system_attr(trial_id, HOST_ATTR, socket.gethostname())
-    storage.set_trial_system_attr(trial_id, PID_ATTR, os.getpid())
+def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:
+    """Create a RUNNING trial, without parameters yet, that names this host and process, in one
+    write; return its id and number. Other processes see it as a trial in flight from the moment
+    it exists (see :func:`in_flight`)."""
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial
+    from optuna.trial import TrialState as OptunaState
+
+    distributions: dict[str, BaseDistribution] = {}
+    template = FrozenTrial(
+        number=-1, state=OptunaState.RUNNING, value=None, datetime_start=datetime.now(),
+        datetime_complete=None, params={}, distributions=distributions, user_attrs={},
+        system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()},
+        intermediate_values={}, trial_id=-1,
+    )
+    trial_id = storage.create_new_trial(study_id, template_trial=template)
+    return trial_id, storage.get_trial_number_from_id(trial_id)
+
+
+def in_flight(ft: Any, names: Any) -> bool:
+    """Whether ``ft`` is a trial reserved by a metahpo process that has not stored all of
+    ``names`` (its parameters) yet: it is between its reservation and its proposal."""
+    from optuna.trial import TrialState as OptunaState
+
+    return (ft.state == OptunaState.RUNNING and PID_ATTR in ft.system_attrs
+            and not set(ft.params) >= set(names))
 
 
 def _pid_alive(pid: int) -> bool:

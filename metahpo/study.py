@@ -4,7 +4,8 @@ A :class:`Study` is a named record of trials in a storage (see :mod:`metahpo.sto
 :func:`tune` runs one optimizer against an objective and records every trial before and after it
 runs, so that nothing completed is ever lost:
 
-* a trial is written as RUNNING (with its parameters) before the objective is called;
+* a trial is reserved (RUNNING, numbered) before it is proposed, and its parameters are written
+  before the objective is called;
 * an exception, ``None``, NaN or infinity from the objective makes it FAILED with the error text;
 * running ``tune`` again with the same study name resumes: finished trials are replayed into the
   optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted); a
@@ -12,7 +13,9 @@ runs, so that nothing completed is ever lost:
   go on does not hold its trial, and a place in the study, forever;
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
-  those as from their own pending trials), and the storage gives every trial a unique number.
+  those as from their own pending trials), after waiting for the proposals of the
+  lower-numbered trials still being proposed, so workers that start together do not propose
+  the same configuration; the storage gives every trial a unique number.
   Processes may share a seed: an optimizer's random stream restarts from the seed and the trial
   count whenever it records a trial from elsewhere, so their proposals part ways.
 
@@ -40,9 +43,10 @@ from metahpo.storage import (
     ERROR_ATTR,
     INTERRUPTED_ATTR,
     fail_dead_trials,
-    mark_this_process,
+    in_flight,
     open_storage,
     record_from_optuna,
+    reserve_trial,
 )
 from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 
@@ -222,7 +226,15 @@ class _Peers:
     """What the other processes tuning the same study have done, as this process's optimizer
     should know it: their finished trials are told to the optimizer, their running ones are
     recorded as pending (so that workers do not propose what another one is evaluating) and
-    told when they finish. ``mine`` holds the study numbers of this process's own trials."""
+    told when they finish. ``mine`` holds the study numbers of this process's own trials.
+
+    Proposals are ordered by trial number: a process reserves its trial first
+    (:func:`~metahpo.storage.reserve_trial`), then waits until every lower-numbered trial in
+    flight has stored its parameters (at most ``WAIT_S`` per trial), then proposes. So of two
+    workers that start a trial at the same moment, the second sees the first one's
+    configuration as pending instead of proposing it again."""
+
+    WAIT_S = 10.0
 
     def __init__(self, study: Study, opt: Optimizer) -> None:
         self._study = study
@@ -230,36 +242,58 @@ class _Peers:
         self.mine: set[int] = set()
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
+        self._given_up: set[int] = set()
 
-    def sync(self) -> None:
-        """Tell the optimizer what happened in the study since the last call."""
+    def sync(self, before: int | None = None) -> None:
+        """Tell the optimizer what happened in the study since the last call; with ``before``
+        (this process's reserved trial), first wait for the lower-numbered trials in flight."""
+        names = self._opt.space.names
+        deadline = time.monotonic() + self.WAIT_S
+        while True:
+            fts = self._trials()
+            waiting = [ft.number for ft in fts
+                       if before is not None and ft.number < before and in_flight(ft, names)
+                       and ft.number not in self.mine and ft.number not in self._given_up]
+            if not waiting:
+                break
+            if time.monotonic() >= deadline:
+                self._given_up.update(waiting)
+                break
+            time.sleep(0.005)
+        for ft in sorted(fts, key=lambda f: f.number):
+            if ft.number not in self.mine and ft.number not in self._told:
+                self._take(ft)
+
+    def _trials(self) -> list[Any]:
         from optuna.trial import TrialState as OptunaState
 
-        fts = self._study._storage.get_all_trials(
+        return self._study._storage.get_all_trials(
             self._study._study_id, deepcopy=False,
             states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.RUNNING),
         )
-        names = set(self._opt.space.names)
-        for ft in sorted(fts, key=lambda f: f.number):
-            if ft.number in self.mine or ft.number in self._told:
-                continue
-            if ft.state == OptunaState.RUNNING:
-                if ft.number not in self._running and set(ft.params) >= names:
-                    try:
-                        self._running[ft.number] = self._opt.add_pending(ft.params)
-                    except MetaHPOError:
-                        self._told.add(ft.number)
-                continue
-            self._told.add(ft.number)
-            rec = record_from_optuna(ft)
-            try:
-                pending = self._running.pop(ft.number, None)
-                if pending is not None:
-                    self._opt.tell(pending, rec.value, error=rec.error)
-                else:
-                    self._opt.add_trial(rec.params, rec.value, error=rec.error)
-            except MetaHPOError:
-                logger.warning("trial %d does not fit the search space; not replayed", ft.number)
+
+    def _take(self, ft: Any) -> None:
+        from optuna.trial import TrialState as OptunaState
+
+        if ft.state == OptunaState.RUNNING:
+            if ft.number not in self._running and set(ft.params) >= set(self._opt.space.names):
+                try:
+                    self._running[ft.number] = self._opt.add_pending(ft.params)
+                except MetaHPOError:
+                    self._told.add(ft.number)
+            return
+        self._told.add(ft.number)
+        if not ft.params:
+            return
+        rec = record_from_optuna(ft)
+        try:
+            pending = self._running.pop(ft.number, None)
+            if pending is not None:
+                self._opt.tell(pending, rec.value, error=rec.error)
+            else:
+                self._opt.add_trial(rec.params, rec.value, error=rec.error)
+        except MetaHPOError:
+            logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 
 
 def _fail_dead(study: Study) -> None:
@@ -284,19 +318,26 @@ def _study_size(study: Study) -> int:
 
 
 def _run_trial(
-    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], mine: set[int],
+    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], peers: _Peers,
     catch: tuple[type[BaseException], ...],
 ) -> TrialRecord:
     st = study._storage
-    distributions = space_to_optuna(opt.space)
-    trial = opt.ask()
-    trial_id = st.create_new_trial(study._study_id)
-    number = st.get_trial_number_from_id(trial_id)
-    mine.add(number)
-    for name, value in trial.params.items():
-        dist = distributions[name]
-        st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
-    mark_this_process(st, trial_id)
+    trial_id, number = reserve_trial(st, study._study_id)
+    peers.mine.add(number)
+    trial = None
+    try:
+        peers.sync(before=number)
+        trial = opt.ask()
+        distributions = space_to_optuna(opt.space)
+        for name, value in trial.params.items():
+            dist = distributions[name]
+            st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
+    except BaseException as exc:
+        error = f"interrupted before its configuration was stored: {type(exc).__name__}: {exc}"
+        _interrupt(st, trial_id, error)
+        if trial is not None:
+            opt.tell(trial, error=error)
+        raise
     heartbeat = _Heartbeat(st, trial_id)
     try:
         value, error = objective(dict(trial.params)), None
@@ -305,9 +346,7 @@ def _run_trial(
         logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
     except BaseException as exc:
         heartbeat.stop()
-        st.set_trial_user_attr(trial_id, ERROR_ATTR, f"interrupted: {type(exc).__name__}")
-        st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
-        _finish(st, trial_id, TrialState.FAILED, None)
+        _interrupt(st, trial_id, f"interrupted: {type(exc).__name__}")
         opt.tell(trial, error=f"interrupted: {type(exc).__name__}")
         raise
     heartbeat.stop()
@@ -317,6 +356,13 @@ def _run_trial(
     _finish(st, trial_id, state, v)
     opt.tell(trial, v, error=err)
     return record_from_optuna(st.get_trial(trial_id))
+
+
+def _interrupt(st: Any, trial_id: int, error: str) -> None:
+    """Fail a trial that this process gave up on (not counted in the study's size)."""
+    st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
+    st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+    _finish(st, trial_id, TrialState.FAILED, None)
 
 
 def _finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> None:
@@ -353,13 +399,13 @@ def tune(
         n_trials: the number of trials the study should hold when this call returns (see the
             module docstring for what counts).
         direction: ``"minimize"`` or ``"maximize"``.
-        seed: the optimizer's seed.
+        seed: the optimizer's seed (with an optimizer name).
         storage: database URL (e.g. ``sqlite:///studies.db``); ``None`` keeps the study in memory.
         study_name: name of the study to create or resume; default: a new unique name.
         timeout: start no new trial after this many seconds.
         show_progress: show a progress bar with the best value so far.
         catch: exception types recorded as failed trials instead of stopping the loop.
-        **options: keyword options of the optimizer.
+        **options: keyword options of the optimizer (with an optimizer name).
     """
     if not isinstance(space, SearchSpace):
         raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
@@ -368,16 +414,19 @@ def tune(
         raise MetaHPOError(f"n_trials must be a non-negative int, got {n_trials!r}")
     if not callable(objective):
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
-    st = open_storage(storage)
-    name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
-    study = _create_or_load(st, name, storage, space, direction)
-    _fail_dead(study)
     if isinstance(optimizer, Optimizer):
         opt = optimizer
         if opt.space != space or opt.direction != direction:
             raise MetaHPOError("the optimizer instance was built for another space or direction")
+        if seed is not None or options:
+            raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
+                               "instance already has its own")
     else:
         opt = create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+    st = open_storage(storage)
+    name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
+    study = _create_or_load(st, name, storage, space, direction)
+    _fail_dead(study)
     peers = _Peers(study, opt)
     peers.sync()
     start = time.monotonic()
@@ -387,8 +436,7 @@ def tune(
             if timeout is not None and time.monotonic() - start >= timeout:
                 break
             _fail_dead(study)
-            peers.sync()
-            _run_trial(study, opt, objective, peers.mine, catch)
+            _run_trial(study, opt, objective, peers, catch)
             if progress is not None:
                 progress.n = min(_study_size(study), n_trials)
                 best = opt.best

@@ -70,6 +70,10 @@ def test_the_first_trials_start_the_design_like_a_direct_run():
     assert again.ask().suggest_float("x", -5, 5) == 0.0
     rand = optuna.create_study(sampler=MetaHPOSampler("random", seed=0)).ask()
     assert rand.suggest_float("x", -5, 5) != 0.0
+    race = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    first, second = race.ask(), race.ask()
+    second_x = second.suggest_float("x", -5, 5)  # before the first trial has drawn anything
+    assert first.suggest_float("x", -5, 5) == 0.0 and second_x != 0.0
 
 
 WORKER = '''
@@ -91,7 +95,7 @@ def test_two_worker_processes_on_one_sqlite_study(tmp_path):
     optuna.create_study(storage=url, study_name="shared")
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    procs = [subprocess.Popen([sys.executable, str(script), url, str(i), "10"],
+    procs = [subprocess.Popen([sys.executable, str(script), url, "0", "10"],
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=300)

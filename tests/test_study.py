@@ -116,6 +116,24 @@ def test_resume_with_another_space_or_direction_is_refused(tmp_path):
              show_progress=False)
 
 
+def test_an_optimizer_instance_is_checked_before_anything_is_stored(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    opt = metahpo.create_optimizer("random", SPACE, seed=0)
+    with pytest.raises(MetaHPOError, match="instance already has its own"):
+        tune(quadratic, SPACE, optimizer=opt, n_trials=3, seed=1, storage=url, study_name="s",
+             show_progress=False)
+    with pytest.raises(MetaHPOError, match="another space or direction"):
+        tune(quadratic, SPACE, optimizer=opt, n_trials=3, direction="maximize", storage=url,
+             study_name="s", show_progress=False)
+    with pytest.raises(MetaHPOError, match="has no option 'resolutoin'"):
+        tune(quadratic, SPACE, optimizer="grid", n_trials=3, storage=url, study_name="s",
+             show_progress=False, resolutoin=3)
+    assert not (tmp_path / "studies.db").exists(), "a refused call created the storage"
+    study = tune(quadratic, SPACE, optimizer=opt, n_trials=3, storage=url, study_name="s",
+                 show_progress=False)
+    assert len(study.trials) == 3 and len(opt.history) == 3
+
+
 def _cli(tmp_path, *args, env=None):
     (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
     (tmp_path / "objective_mod.py").write_text(OBJECTIVE_MODULE)
@@ -177,6 +195,22 @@ def test_two_processes_with_one_seed_share_one_sqlite_study(tmp_path, optimizer)
     assert numbers == list(range(len(trials))), "trial numbers are not unique and contiguous"
     assert 24 <= len(trials) <= 25
     assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert len({tuple(t.params.values()) for t in trials}) == len(trials), "a configuration ran twice"
+
+
+def test_workers_started_at_the_same_moment_with_one_seed_never_repeat_a_configuration(tmp_path):
+    """Trials are reserved before they are proposed and each worker waits for the proposals of
+    the lower-numbered trials in flight, so even random search with one seed in three processes
+    started together proposes every configuration once."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    args = ["--trials", "30", "--storage", url, "--study", "shared", "--seed", "0",
+            "--optimizer", "random"]
+    procs = [_cli(tmp_path, *args, env={"SLEEP": "0.01"}) for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    trials = load_study("shared", url).trials
+    assert 30 <= len(trials) <= 32 and all(t.state is TrialState.COMPLETE for t in trials)
     assert len({tuple(t.params.values()) for t in trials}) == len(trials), "a configuration ran twice"
 
 

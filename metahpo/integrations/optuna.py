@@ -36,6 +36,7 @@ Example::
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,6 @@ from optuna.trial import FrozenTrial, TrialState
 from metahpo.distributions import space_from_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import check_options, create_optimizer
-from metahpo.space import SearchSpace
 
 
 def _single_value(dist: BaseDistribution) -> bool:
@@ -97,21 +97,33 @@ class MetaHPOSampler(BaseSampler):
             return fixed
         space = space_from_optuna(free)
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
-        opt = create_optimizer(self.optimizer, space, direction=direction, seed=self._seed,
-                               **self.options)
-        self._replay(study, trial, opt, space, free)
+        trials = study.get_trials(deepcopy=False)
+        opt = create_optimizer(self.optimizer, space, direction=direction,
+                               seed=self._study_seed(trials, trial, free), **self.options)
+        self._replay(trials, trial, opt, free)
         opt.restart_draws(trial.number)
         proposal = opt.ask().params
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
+    def _study_seed(self, trials: list[FrozenTrial], current: FrozenTrial,
+                    distributions: dict[str, BaseDistribution]) -> int:
+        """The optimizer's seed: the sampler's, so that every trial follows one plan (a policy's
+        design), unless an earlier trial is running without its parameters yet (a worker that
+        started at the same moment): that trial cannot be passed as pending, so the plan would
+        hand both the same point; this trial then gets a seed of its own (another plan)."""
+        racing = any(t.number < current.number and not t.state.is_finished()
+                     and any(n not in t.params for n in distributions) for t in trials)
+        if not racing:
+            return self._seed
+        return zlib.crc32(f"{self._seed}:{current.number}".encode()) & 0x7FFFFFFF
+
     @staticmethod
-    def _replay(study: optuna.Study, current: FrozenTrial, opt: Any, space: SearchSpace,
+    def _replay(trials: list[FrozenTrial], current: FrozenTrial, opt: Any,
                 distributions: dict[str, BaseDistribution]) -> None:
         """Tell the optimizer the study's finished trials that fit ``distributions``, and
         record the trials running in other workers as pending, so that the proposal steers away
         from configurations already being evaluated (what Optuna's samplers call a constant
         liar)."""
-        trials = study.get_trials(deepcopy=False)
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number:
                 continue
@@ -137,19 +149,23 @@ class MetaHPOSampler(BaseSampler):
         """Before any trial of the study has finished, Optuna shows the search space one
         parameter at a time; each is then the optimizer's own proposal for that parameter alone
         (for ``meta``'s default policy: the middle of its range, where its design starts), with
-        the trials already running as pending. ``None`` where that cannot be (a finished trial
-        exists, several objectives, an optimizer bound to another space): sample at random."""
+        the earlier trials, all still running, as pending. ``None`` where that cannot be: a
+        finished trial exists, several objectives, an optimizer bound to another space, or an
+        earlier trial has not drawn this parameter yet (another worker started at the same
+        moment), where the optimizer could only repeat that trial's proposal: sample at random."""
         trials = study.get_trials(deepcopy=False)
         if (len(study.directions) > 1 or _single_value(dist)
                 or any(t.state.is_finished() for t in trials)):
+            return None
+        earlier = [t for t in trials if t.number < trial.number]
+        if any(t.distributions.get(name) != dist for t in earlier):
             return None
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         try:
             opt = create_optimizer(self.optimizer, space_from_optuna({name: dist}),
                                    direction=direction, seed=self._seed, **self.options)
-            for t in trials:
-                if t.number != trial.number and t.distributions.get(name) == dist:
-                    opt.add_pending({name: t.params[name]})
+            for t in earlier:
+                opt.add_pending({name: t.params[name]})
         except MetaHPOError:
             return None
         opt.restart_draws(trial.number)
