@@ -81,14 +81,30 @@ def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:
     """Create a RUNNING trial, without parameters yet, that names this host and process, in one
     write; return its id and number. Other processes see it as a trial in flight from the moment
     it exists (see :func:`in_flight`)."""
-    from optuna.distributions import BaseDistribution
+    return _create_trial(storage, study_id, "RUNNING", {}, {}, None, {})
+
+
+def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
+                         distributions: dict[str, Any], value: float | None,
+                         error: str | None) -> tuple[int, int]:
+    """Record a finished trial (COMPLETE with ``value``, or FAILED with ``error``) in one write;
+    return its id and number."""
+    state = "COMPLETE" if error is None else "FAIL"
+    return _create_trial(storage, study_id, state, params, distributions, value,
+                         {} if error is None else {ERROR_ATTR: error})
+
+
+def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
+                  distributions: dict[str, Any], value: float | None,
+                  user_attrs: dict[str, Any]) -> tuple[int, int]:
     from optuna.trial import FrozenTrial
     from optuna.trial import TrialState as OptunaState
 
-    distributions: dict[str, BaseDistribution] = {}
+    running = state == "RUNNING"
     template = FrozenTrial(
-        number=-1, state=OptunaState.RUNNING, value=None, datetime_start=datetime.now(),
-        datetime_complete=None, params={}, distributions=distributions, user_attrs={},
+        number=-1, state=OptunaState[state], value=value, datetime_start=datetime.now(),
+        datetime_complete=None if running else datetime.now(), params=dict(params),
+        distributions=dict(distributions), user_attrs=dict(user_attrs),
         system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()},
         intermediate_values={}, trial_id=-1,
     )

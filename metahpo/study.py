@@ -47,6 +47,7 @@ from metahpo.storage import (
     open_storage,
     record_from_optuna,
     reserve_trial,
+    store_finished_trial,
 )
 from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 
@@ -322,13 +323,13 @@ def _run_trial(
     catch: tuple[type[BaseException], ...],
 ) -> TrialRecord:
     st = study._storage
+    distributions = space_to_optuna(opt.space)
     trial_id, number = reserve_trial(st, study._study_id)
     peers.mine.add(number)
     trial = None
     try:
         peers.sync(before=number)
         trial = opt.ask()
-        distributions = space_to_optuna(opt.space)
         for name, value in trial.params.items():
             dist = distributions[name]
             st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
@@ -351,18 +352,46 @@ def _run_trial(
         raise
     heartbeat.stop()
     state, v, err = outcome(value, error)
-    if err is not None:
-        st.set_trial_user_attr(trial_id, ERROR_ATTR, err)
-    _finish(st, trial_id, state, v)
+    trial_id = _store_outcome(study, trial_id, number, trial.params, distributions, v, err)
     opt.tell(trial, v, error=err)
     return record_from_optuna(st.get_trial(trial_id))
 
 
+def _store_outcome(study: Study, trial_id: int, number: int, params: Mapping[str, Any],
+                   distributions: dict[str, Any], value: float | None, error: str | None) -> int:
+    """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
+
+    If another process failed the trial while it ran (its heartbeat looked stale: a machine that
+    slept or a process that was paused for longer than the grace period), the stored trial can
+    no longer change; the outcome is then recorded as a new trial with the same parameters
+    rather than lost."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    st = study._storage
+    try:
+        if error is not None:
+            st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
+        _finish(st, trial_id, TrialState.COMPLETE if error is None else TrialState.FAILED, value)
+        return trial_id
+    except UpdateFinishedTrialError:
+        new_id, new_number = store_finished_trial(st, study._study_id, dict(params),
+                                                  distributions, value, error)
+        logger.warning("trial %d was marked failed by another process while it ran; its result "
+                       "is recorded as trial %d", number, new_number)
+        return new_id
+
+
 def _interrupt(st: Any, trial_id: int, error: str) -> None:
-    """Fail a trial that this process gave up on (not counted in the study's size)."""
-    st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
-    st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
-    _finish(st, trial_id, TrialState.FAILED, None)
+    """Fail a trial that this process gave up on (not counted in the study's size); nothing to
+    do if another process failed it already."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    try:
+        st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
+        st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        _finish(st, trial_id, TrialState.FAILED, None)
+    except UpdateFinishedTrialError:
+        pass
 
 
 def _finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> None:

@@ -252,6 +252,33 @@ def _wait_for_trials(url, n, proc):
         time.sleep(0.05)
 
 
+def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_path):
+    """A worker paused past the heartbeat grace period finds its trial failed by a peer when it
+    resumes: its result is recorded as a new trial instead of crashing the worker."""
+    from optuna.trial import TrialState as OptunaState
+
+    from metahpo.storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    peer = open_storage(url)
+
+    def objective(params):
+        study_id = peer.get_study_id_from_name("s")
+        if len(peer.get_all_trials(study_id)) == 2:
+            running = peer.get_all_trials(study_id, states=(OptunaState.RUNNING,))[0]
+            peer.set_trial_user_attr(running._trial_id, "metahpo:error", "the process running it died")
+            peer.set_trial_state_values(running._trial_id, OptunaState.FAIL)
+        return quadratic(params)
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, storage=url,
+                 study_name="s", show_progress=False)
+    trials = study.trials
+    assert [t.state for t in trials].count(TrialState.FAILED) == 1
+    lost = next(t for t in trials if t.state is TrialState.FAILED)
+    kept = [t for t in trials if t.state is TrialState.COMPLETE and t.params == lost.params]
+    assert len(kept) == 1 and kept[0].value == quadratic(lost.params)
+
+
 def test_a_resumed_seeded_search_does_not_repeat_its_trials(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     for n in (5, 10):
