@@ -7,6 +7,7 @@ import optuna
 import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
 
+from metahpo import Float, SearchSpace, create_optimizer
 from metahpo.integrations.optuna import MetaHPOSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -70,6 +71,13 @@ def test_the_first_trials_start_the_design_like_a_direct_run():
     assert again.ask().suggest_float("x", -5, 5) == 0.0
     rand = optuna.create_study(sampler=MetaHPOSampler("random", seed=0)).ask()
     assert rand.suggest_float("x", -5, 5) != 0.0
+    failing = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    failing.optimize(lambda t: float("nan") if t.suggest_float("x", -5, 5) == 0.0 else 1.0,
+                     n_trials=2)
+    assert failing.trials[0].state == optuna.trial.TrialState.FAIL
+    direct = create_optimizer("meta", SearchSpace([Float("x", -5.0, 5.0)]), seed=0)
+    direct.tell(direct.ask(), float("nan"))
+    assert failing.trials[1].params["x"] == direct.ask().params["x"]  # the design goes on
     race = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
     first, second = race.ask(), race.ask()
     second_x = second.suggest_float("x", -5, 5)  # before the first trial has drawn anything

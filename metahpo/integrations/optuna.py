@@ -11,7 +11,7 @@ reproducible trial by trial and concurrent trials that read the same history dra
 
 Search space: Optuna's intersection search space (parameters present, with identical
 distributions, in every finished trial) is sampled jointly by the metahpo optimizer; parameters
-with a single possible value are returned as that value. Until a trial has finished, Optuna
+with a single possible value are returned as that value. Until a trial has completed, Optuna
 shows the space one parameter at a time, and each is the optimizer's proposal for that parameter
 alone (``meta``'s default policy starts from the middle of the space, as it does in a direct
 run). Parameters that appear only in some trials (define-by-run, conditional spaces) fall back
@@ -146,16 +146,16 @@ class MetaHPOSampler(BaseSampler):
 
     def _first_value(self, study: optuna.Study, trial: FrozenTrial, name: str,
                      dist: BaseDistribution) -> Any | None:
-        """Before any trial of the study has finished, Optuna shows the search space one
-        parameter at a time; each is then the optimizer's own proposal for that parameter alone
-        (for ``meta``'s default policy: the middle of its range, where its design starts), with
-        the earlier trials, all still running, as pending. ``None`` where that cannot be: a
-        finished trial exists, several objectives, an optimizer bound to another space, or an
-        earlier trial has not drawn this parameter yet (another worker started at the same
-        moment), where the optimizer could only repeat that trial's proposal: sample at random."""
+        """Until a trial of the study has completed, Optuna shows the search space one parameter
+        at a time; each is then the optimizer's own proposal for that parameter alone (for
+        ``meta``'s default policy: the middle of its range, where its design starts), with the
+        earlier trials as failed or pending. ``None`` where that cannot be: a trial has
+        completed, several objectives, an optimizer bound to another space, or an earlier trial
+        has not drawn this parameter yet (another worker started at the same moment), where the
+        optimizer could only repeat that trial's proposal: sample at random."""
         trials = study.get_trials(deepcopy=False)
         if (len(study.directions) > 1 or _single_value(dist)
-                or any(t.state.is_finished() for t in trials)):
+                or any(t.state == TrialState.COMPLETE for t in trials)):
             return None
         earlier = [t for t in trials if t.number < trial.number]
         if any(t.distributions.get(name) != dist for t in earlier):
@@ -165,7 +165,10 @@ class MetaHPOSampler(BaseSampler):
             opt = create_optimizer(self.optimizer, space_from_optuna({name: dist}),
                                    direction=direction, seed=self._seed, **self.options)
             for t in earlier:
-                opt.add_pending({name: t.params[name]})
+                if t.state.is_finished():
+                    opt.add_trial({name: t.params[name]}, error=t.state.name.lower())
+                else:
+                    opt.add_pending({name: t.params[name]})
         except MetaHPOError:
             return None
         opt.restart_draws(trial.number)
