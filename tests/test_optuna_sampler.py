@@ -84,6 +84,44 @@ def test_the_first_trials_start_the_design_like_a_direct_run():
     assert first.suggest_float("x", -5, 5) == 0.0 and second_x != 0.0
 
 
+def test_a_sampler_kept_between_trials_proposes_what_a_fresh_one_would():
+    """The sampler keeps its optimizer in step with the study; a new sampler for every trial
+    rebuilds it from the study's trials: both propose the same, also when a trial ran with
+    another value than proposed (enqueued), leaves out a parameter, or fails."""
+    def conditional(trial):
+        x = trial.suggest_float("x", -5, 5)
+        n = trial.suggest_int("n", 1, 8)
+        if trial.number == 9:
+            return float("nan")
+        if trial.number != 12:
+            trial.suggest_categorical("act", ["relu", "tanh"])
+        return (x - 1) ** 2 + n
+
+    def run(fresh):
+        study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=5))
+        for i in range(20):
+            if fresh:
+                study.sampler = MetaHPOSampler("meta", seed=5)
+            if i == 7:
+                study.enqueue_trial({"x": 4.0})
+            study.optimize(conditional, n_trials=1)
+        # "act" leaves the joint space at trial 12 and is then drawn by Optuna's independent
+        # sampler, whose state a fresh sampler does not share; the joint proposals must agree.
+        return [(t.params["x"], t.params["n"]) for t in study.trials]
+
+    kept = run(fresh=False)
+    assert kept[7][0] == 4.0 and len(set(kept)) == 20
+    assert kept == run(fresh=True)
+
+
+def test_threads_of_one_study_share_the_sampler_safely():
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(objective, n_trials=24, n_jobs=3)
+    params = [tuple(t.params.values()) for t in study.trials]
+    assert len(study.trials) == 24 and len(set(params)) == 24
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
 WORKER = '''
 import sys, optuna
 from metahpo.integrations.optuna import MetaHPOSampler
