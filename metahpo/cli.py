@@ -80,7 +80,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
-        timeout=args.timeout, show_progress=not args.quiet, **options,
+        timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs, **options,
     )
     _print_result(study)
 
@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", help="study name: resumes the study if it exists")
     p.add_argument("--seed", type=int)
     p.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="trials at once, in threads of this process (default 1); or run this "
+                        "command several times on one --storage")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -416,6 +416,7 @@ def tune(
     timeout: float | None = None,
     show_progress: bool = True,
     catch: tuple[type[BaseException], ...] = (Exception,),
+    n_jobs: int = 1,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -434,6 +435,12 @@ def tune(
         timeout: start no new trial after this many seconds.
         show_progress: show a progress bar with the best value so far.
         catch: exception types recorded as failed trials instead of stopping the loop.
+        n_jobs: trials run at once, in threads of this process (like Optuna's ``n_jobs``), each
+            with its own optimizer that takes the other jobs' trials as it takes other
+            processes' (see the module docstring). For objectives that release the GIL (PyTorch,
+            NumPy, subprocesses, remote calls); for pure-Python objectives run several
+            processes on one storage instead. An exception that is not caught stops every job
+            after its current trial and is raised here.
         **options: keyword options of the optimizer (with an optimizer name).
     """
     if not isinstance(space, SearchSpace):
@@ -443,39 +450,87 @@ def tune(
         raise MetaHPOError(f"n_trials must be a non-negative int, got {n_trials!r}")
     if not callable(objective):
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
     if isinstance(optimizer, Optimizer):
-        opt = optimizer
-        if opt.space != space or opt.direction != direction:
+        if optimizer.space != space or optimizer.direction != direction:
             raise MetaHPOError("the optimizer instance was built for another space or direction")
         if seed is not None or options:
             raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
                                "instance already has its own")
+        if n_jobs > 1:
+            raise MetaHPOError("an optimizer instance serves one job; pass its name for n_jobs > 1")
+        opts = [optimizer]
     else:
-        opt = create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+        opts = [create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+                for _ in range(n_jobs)]
     st = open_storage(storage)
     name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
     study = _create_or_load(st, name, storage, space, direction)
     _fail_dead(study)
-    peers = _Peers(study, opt)
-    peers.sync()
-    start = time.monotonic()
-    progress = _progress(show_progress, n_trials, _study_size(study))
+    loop = _Loop(study, objective, n_trials, timeout, catch,
+                 _progress(show_progress, n_trials, _study_size(study)))
+    workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
-        while _study_size(study) < n_trials:
-            if timeout is not None and time.monotonic() - start >= timeout:
-                break
-            _fail_dead(study)
-            _run_trial(study, opt, objective, peers, catch)
-            if progress is not None:
-                progress.n = min(_study_size(study), n_trials)
-                best = opt.best
-                if best is not None:
-                    progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
-                progress.refresh()
+        for worker in workers:
+            worker.start()
+        loop.run_job(opts[0], reraise=True)
     finally:
-        if progress is not None:
-            progress.close()
+        loop.stop.set()
+        for worker in workers:
+            worker.join()
+        if loop.progress is not None:
+            loop.progress.close()
+    if loop.errors:
+        raise loop.errors[0]
     return study
+
+
+class _Loop:
+    """The tune loop of one call, shared by its jobs (threads): each job proposes with its own
+    optimizer until the study holds ``n_trials`` trials, the timeout passes, or ``stop`` is set
+    (by a job that raised, or by the caller's thread on an exception)."""
+
+    def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
+                 timeout: float | None, catch: tuple[type[BaseException], ...], progress: Any):
+        self.study = study
+        self.objective = objective
+        self.n_trials = n_trials
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.catch = catch
+        self.progress = progress
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+
+    def run_job(self, opt: Optimizer, reraise: bool = False) -> None:
+        """Run trials with ``opt``; an exception stops the other jobs and is raised here
+        (``reraise``, the caller's job) or kept in ``errors`` (the other threads)."""
+        try:
+            peers = _Peers(self.study, opt)
+            peers.sync()
+            while not self.stop.is_set() and _study_size(self.study) < self.n_trials:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    break
+                _fail_dead(self.study)
+                _run_trial(self.study, opt, self.objective, peers, self.catch)
+                self._show(opt)
+        except BaseException as exc:
+            self.stop.set()
+            if reraise:
+                raise
+            with self._lock:
+                self.errors.append(exc)
+
+    def _show(self, opt: Optimizer) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self.progress.n = min(_study_size(self.study), self.n_trials)
+            best = opt.best
+            if best is not None:
+                self.progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
+            self.progress.refresh()
 
 
 def _progress(show: bool, total: int, initial: int) -> Any:

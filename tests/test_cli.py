@@ -57,6 +57,19 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert rows[0].startswith("number,state,value") and len(rows) == 10
 
 
+def test_tune_with_jobs_runs_a_grid_without_repeating_a_point(workdir):
+    from metahpo import load_study
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml", "--optimizer",
+              "grid", "--trials", "9", "--storage", url, "--study", "jobs", "--seed", "0",
+              "--option", "resolution=3", "--jobs", "3", "--quiet")
+    assert out.returncode == 0, out.stderr
+    trials = load_study("jobs", url).trials
+    assert 9 <= len(trials) <= 11
+    assert len({tuple(t.params.values()) for t in trials}) == len(trials)
+
+
 def test_objective_from_a_file_path(workdir):
     out = run(workdir, "tune", "objective_mod.py:objective", "--space", "space.yaml",
               "--trials", "3", "--direction", "maximize", "--quiet")
@@ -84,6 +97,8 @@ def test_objective_from_a_file_path(workdir):
          "optimizer 'grid' has no option 'resolutoin'; its options: resolution, exact_limit"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--seed", "-1"], "seed must be a non-negative int or None, got -1"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--jobs", "0"], "n_jobs must be an int >= 1, got 0"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

@@ -1,5 +1,6 @@
 """The tune loop and persistent studies: failures, resume after SIGKILL, concurrent workers."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -114,6 +115,49 @@ def test_resume_with_another_space_or_direction_is_refused(tmp_path):
     with pytest.raises(MetaHPOError, match="created to minimize"):
         tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", direction="maximize",
              show_progress=False)
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+@pytest.mark.parametrize("optimizer", ["random", "meta"])
+def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, optimizer):
+    url = None if storage == "memory" else f"sqlite:///{tmp_path / 'studies.db'}"
+
+    def slow(params):
+        time.sleep(0.05)
+        return quadratic(params)
+
+    study = tune(slow, SPACE, optimizer=optimizer, n_trials=12, seed=0, storage=url,
+                 show_progress=False, n_jobs=3)
+    trials = study.trials
+    assert 12 <= len(trials) <= 14 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert len({tuple(t.params.values()) for t in trials}) == len(trials)
+    overlapping = [(a.number, b.number) for a in trials for b in trials if a.number < b.number
+                   and a.started_at < b.finished_at and b.started_at < a.finished_at]
+    assert overlapping, "no two trials ran at the same time"
+
+
+def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    calls = itertools.count()
+
+    def breaks(params):
+        call = next(calls)
+        time.sleep(0.02)
+        if call == 4:
+            raise KeyError("boom")
+        return quadratic(params)
+
+    with pytest.raises(KeyError, match="boom"):
+        tune(breaks, SPACE, n_trials=40, seed=0, storage=url, study_name="s",
+             show_progress=False, catch=(), n_jobs=3)
+    trials = load_study("s", url).trials
+    assert len(trials) < 40 and not any(t.state is TrialState.RUNNING for t in trials)
+    assert sum("interrupted: KeyError" in (t.error or "") for t in trials) == 1
+    with pytest.raises(MetaHPOError, match="n_jobs must be an int >= 1"):
+        tune(quadratic, SPACE, n_trials=1, n_jobs=0)
+    with pytest.raises(MetaHPOError, match="serves one job"):
+        tune(quadratic, SPACE, optimizer=metahpo.create_optimizer("random", SPACE), n_trials=1,
+             n_jobs=2)
 
 
 def test_an_optimizer_instance_is_checked_before_anything_is_stored(tmp_path):
