@@ -224,12 +224,13 @@ class _Heartbeat:
 
 
 class _Peers:
-    """What the other processes tuning the same study have done, as this process's optimizer
-    should know it: their finished trials are told to the optimizer, their running ones are
-    recorded as pending (so that workers do not propose what another one is evaluating) and
-    told when they finish. ``mine`` holds the study numbers of this process's own trials.
+    """What the other workers tuning the same study (other processes, other jobs of this call)
+    have done, as one job's optimizer should know it: their finished trials are told to the
+    optimizer, their running ones are recorded as pending (so that workers do not propose what
+    another one is evaluating) and told when they finish. ``mine`` holds the study numbers of
+    this job's own trials.
 
-    Proposals are ordered by trial number: a process reserves its trial first
+    Proposals are ordered by trial number: a job reserves its trial first
     (:func:`~metahpo.storage.reserve_trial`), then waits until every lower-numbered trial in
     flight has stored its parameters (at most ``WAIT_S`` per trial), then proposes. So of two
     workers that start a trial at the same moment, the second sees the first one's
