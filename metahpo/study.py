@@ -335,7 +335,8 @@ def _run_trial(
             dist = distributions[name]
             st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
     except BaseException as exc:
-        error = f"interrupted before its configuration was stored: {type(exc).__name__}: {exc}"
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = f"interrupted before its configuration was stored: {reason}"
         _interrupt(st, trial_id, error)
         if trial is not None:
             opt.tell(trial, error=error)
