@@ -114,6 +114,22 @@ def test_a_sampler_kept_between_trials_proposes_what_a_fresh_one_would():
     assert kept == run(fresh=True)
 
 
+def test_one_sampler_reused_for_several_studies_proposes_as_a_new_one_would(monkeypatch):
+    import metahpo.integrations.optuna as integration
+
+    # The sampler keys its kept optimizers by the storage's id, which Python reuses once a
+    # storage is gone; make every id collide so that only the storage's identity tells them apart.
+    monkeypatch.setattr(integration, "id", lambda obj: 0, raising=False)
+
+    def run(sampler):
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(objective, n_trials=8)
+        return [t.params for t in study.trials]
+
+    reused = MetaHPOSampler("meta", seed=0)
+    assert [run(reused) for _ in range(3)] == [run(MetaHPOSampler("meta", seed=0)) for _ in range(3)]
+
+
 def test_threads_of_one_study_share_the_sampler_safely():
     study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
     study.optimize(objective, n_trials=24, n_jobs=3)

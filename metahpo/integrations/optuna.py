@@ -38,6 +38,7 @@ Example::
 from __future__ import annotations
 
 import threading
+import weakref
 import zlib
 from typing import Any
 
@@ -112,13 +113,16 @@ class MetaHPOSampler(BaseSampler):
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         trials = study.get_trials(deepcopy=False)
         seed = self._study_seed(trials, trial, free)
-        key = (id(study._storage), study._study_id)
+        storage = study._storage
+        key = (id(storage), study._study_id)
         with self._lock:
+            self._replicas = {k: r for k, r in self._replicas.items() if r.storage() is not None}
             replica = self._replicas.get(key) if seed == self._seed else None
-            if replica is None or replica.free != free or not replica.catch_up(trials, trial):
+            if (replica is None or replica.storage() is not storage or replica.free != free
+                    or not replica.catch_up(trials, trial)):
                 opt = create_optimizer(self.optimizer, space_from_optuna(free),
                                        direction=direction, seed=seed, **self.options)
-                replica = _Replica(opt, free)
+                replica = _Replica(opt, free, storage)
                 replica.catch_up(trials, trial)
                 if seed == self._seed:
                     self._replicas[key] = replica
@@ -188,15 +192,18 @@ class _Replica:
     sampler rebuilds it from the whole study.
     """
 
-    def __init__(self, opt: Any, free: dict[str, BaseDistribution]) -> None:
+    def __init__(self, opt: Any, free: dict[str, BaseDistribution], storage: Any) -> None:
         self.opt = opt
         self.free = free
+        self.storage = weakref.ref(storage)  # a study's identity; ids are reused once it is gone
         self._told: set[int] = set()
         self._pending: dict[int, Any] = {}
 
     def catch_up(self, trials: list[FrozenTrial], current: FrozenTrial) -> bool:
         """Take in the trials not seen yet; ``False`` if the replica no longer matches the
         study (rebuild it)."""
+        if any(n >= len(trials) for n in self._told):
+            return False
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number or t.number in self._told:
                 continue
