@@ -21,6 +21,9 @@ from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 class OptunaStudyLoop:
     """``ask`` / ``tell`` / ``best`` over an in-memory Optuna study sampled by ``MetaHPOSampler``.
 
+    Made for benchmark workers: it sets Optuna's log level to WARNING for the process, so that
+    thousands of trials do not each print Optuna's INFO line.
+
     Args:
         name: a metahpo optimizer name.
         space: the search space.

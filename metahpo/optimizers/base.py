@@ -106,22 +106,23 @@ class Optimizer(abc.ABC):
         self, params: Mapping[str, Any], value: Any = None, *, error: str | None = None
     ) -> TrialRecord:
         """Record a trial evaluated outside this optimizer (resume, other workers)."""
-        self.space.validate(params)
-        trial = Trial(number=self._next_number, params=params)
-        self._next_number += 1
-        self.restart_draws(self._next_number)
-        return self._record(trial, value, error)
+        return self._record(self._outside_trial(params), value, error)
 
     def add_pending(self, params: Mapping[str, Any]) -> Trial:
         """Record a trial running elsewhere (another worker on the same study) as pending, so
         that the next proposals steer away from it as from this optimizer's own pending trials;
         complete it with :meth:`tell` once its result is known."""
+        trial = self._outside_trial(params)
+        self._pending[trial.number] = trial
+        self._pending_added(trial)
+        return trial
+
+    def _outside_trial(self, params: Mapping[str, Any]) -> Trial:
+        """A numbered trial for ``params`` proposed elsewhere; restarts the random draws."""
         self.space.validate(params)
         trial = Trial(number=self._next_number, params=params)
         self._next_number += 1
         self.restart_draws(self._next_number)
-        self._pending[trial.number] = trial
-        self._pending_added(trial)
         return trial
 
     def restart_draws(self, key: int) -> None:
