@@ -205,10 +205,13 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, text: str) -> "SearchSpace":
+        """Read a space from YAML text. Numbers in exponent notation without a dot or without
+        an exponent sign (``1e-5``, ``1.0e5``) are floats, as in YAML 1.2 and JSON; PyYAML
+        follows YAML 1.1, where they are strings, so ``low: 1e-5`` would not be a number."""
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             raise MetaHPOError(f"search space is not valid YAML: {exc}") from None
         return cls.from_dict(data)
@@ -320,3 +323,27 @@ def _parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
     if kind == "constant":
         return Categorical(name, [hp["value"]])
     raise MetaHPOError(f"ConfigSpace parameter {name!r}: type {kind!r} is not supported")
+
+
+_YAML_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+
+
+def _yaml_loader() -> type:
+    """PyYAML's safe loader, plus YAML 1.2's floats in exponent notation (see
+    :meth:`SearchSpace.from_yaml`). Built on first use: PyYAML is imported lazily."""
+    import re
+
+    import yaml
+
+    global _YAML_LOADER
+    if _YAML_LOADER is None:
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML_EXPONENT_FLOAT),
+                                     list("-+0123456789."))
+        _YAML_LOADER = Loader
+    return _YAML_LOADER
+
+
+_YAML_LOADER: type | None = None

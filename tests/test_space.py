@@ -114,6 +114,22 @@ def test_yaml_written_by_hand(tmp_path):
     assert space["lr"] == Float("lr", 1e-4, 0.1, log=True)
 
 
+def test_yaml_exponents_are_numbers_as_in_json(tmp_path):
+    """``1e-5`` and ``1.0e5`` are strings to a YAML 1.1 reader such as plain PyYAML."""
+    path = tmp_path / "space.yaml"
+    path.write_text(
+        "lr: {type: float, low: 1e-5, high: 1E-1, log: true}\n"
+        "wd: {type: float, low: 0, high: 1.0e2}\n"
+        "eps: {type: categorical, choices: [1e-8, 1.0e-6, none]}\n"
+        "tag: {type: categorical, choices: [v1e5, 1e5x, 07]}\n"
+    )
+    space = SearchSpace.from_file(path)
+    assert space["lr"] == Float("lr", 1e-5, 0.1, log=True)
+    assert space["wd"] == Float("wd", 0.0, 100.0)
+    assert space["eps"] == Categorical("eps", [1e-8, 1e-6, "none"])
+    assert space["tag"].choices == ("v1e5", "1e5x", 7)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
