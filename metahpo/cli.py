@@ -221,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="tune an objective function over a search space")
     p.add_argument("objective", help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
     p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
-    p.add_argument("--optimizer", default="random", help="optimizer name (see 'metahpo optimizers')")
+    p.add_argument("--optimizer", default="meta",
+                   help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
+                        "one with its 'default' policy)")
     p.add_argument("--trials", type=int, required=True, help="number of trials the study should hold")
     p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     p.add_argument("--storage", help="database URL, e.g. sqlite:///studies.db (default: in memory)")

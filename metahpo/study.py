@@ -409,7 +409,7 @@ def tune(
     objective: Callable[[dict[str, Any]], Any],
     space: SearchSpace,
     *,
-    optimizer: str | Optimizer = "random",
+    optimizer: str | Optimizer = "meta",
     n_trials: int,
     direction: str = "minimize",
     seed: int | None = None,
@@ -427,7 +427,10 @@ def tune(
         objective: ``objective(params) -> float``; ``params`` is a dict of decoded values.
             Exceptions of a type in ``catch``, ``None``, NaN and infinities make failed trials.
         space: the search space.
-        optimizer: a registered name (see :func:`metahpo.available_optimizers`) or an instance.
+        optimizer: a registered name (see :func:`metahpo.available_optimizers`) or an instance;
+            default ``"meta"``, the meta-learned optimizer with its space-agnostic ``default``
+            policy (the sampler and searcher of the Optuna and Ray integrations default to it
+            too).
         n_trials: the number of trials the study should hold when this call returns (see the
             module docstring for what counts).
         direction: ``"minimize"`` or ``"maximize"``.
