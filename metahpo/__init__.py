@@ -5,7 +5,7 @@ Public API::
     from metahpo import Float, Int, Categorical, SearchSpace, create_optimizer, tune
 
     space = SearchSpace([Float("lr", 1e-4, 1e-1, log=True), Int("layers", 1, 4)])
-    study = tune(objective, space, optimizer="random", n_trials=30, direction="maximize")
+    study = tune(objective, space, n_trials=30, direction="maximize")  # the meta-learned optimizer
     print(study.best_params, study.best_value)
 """
 
@@ -18,8 +18,9 @@ from metahpo.optimizers.registry import (
     restore_optimizer,
 )
 from metahpo.space import Categorical, Float, Int, SearchSpace
-from metahpo.study import Study, list_studies, load_study, tune
+from metahpo.study import Study, list_studies, load_study
 from metahpo.trial import Trial, TrialRecord, TrialState
+from metahpo.tuning import tune
 from metahpo.version import __version__
 
 

@@ -72,7 +72,7 @@ def _print_result(study: Any) -> None:
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     from metahpo.space import SearchSpace
-    from metahpo.study import tune
+    from metahpo.tuning import tune
 
     objective = load_objective(args.objective)
     space = SearchSpace.from_file(args.space)
@@ -86,7 +86,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from metahpo.study import tune
+    from metahpo.tuning import tune
     from metahpo.tasks.digits import DigitsCNN
 
     task = DigitsCNN(epochs=args.epochs)

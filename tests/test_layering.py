@@ -26,6 +26,7 @@ LAYERS = [
     ("metahpo.storage", 2),
     ("metahpo.optimizers", 3),
     ("metahpo.study", 4),
+    ("metahpo.tuning", 4),
     ("metahpo.testing", 4),
     ("metahpo.meta", 5),
     ("metahpo.benchmarks", 5),
