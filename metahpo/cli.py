@@ -77,17 +77,43 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     objective = load_objective(args.objective)
     space = SearchSpace.from_file(args.space)
     options = dict(_parse_option(o) for o in args.option)
+    points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
-        timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs, **options,
+        timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
+        points_to_evaluate=points, **options,
     )
     _print_result(study)
 
 
+def _read_points(text: str) -> list[Any]:
+    """``--points-to-evaluate``: a JSON or YAML file, or inline JSON, holding one parameter dict
+    or a list of them."""
+    import yaml
+
+    from metahpo.space import yaml_loader
+
+    path = Path(text)
+    source = f"--points-to-evaluate {text!r}"
+    if path.is_file():
+        text, source = path.read_text(), str(path)
+    elif not text.lstrip().startswith(("[", "{")):
+        raise MetaHPOError(f"--points-to-evaluate: no file {text!r} (give a JSON or YAML file, "
+                           "or inline JSON such as '[{\"lr\": 0.001}]')")
+    try:
+        data = yaml.load(text, Loader=yaml_loader())
+    except yaml.YAMLError as exc:
+        raise MetaHPOError(f"{source}: not valid JSON or YAML: {exc}") from None
+    points = [data] if isinstance(data, dict) else data
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise MetaHPOError(f"{source}: expected a parameter dict or a list of them")
+    return points
+
+
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from metahpo.tuning import tune
     from metahpo.tasks.digits import DigitsCNN
+    from metahpo.tuning import tune
 
     task = DigitsCNN(epochs=args.epochs)
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
@@ -235,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "command several times on one --storage")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
+    p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
+                   help="configurations to evaluate first, in order (e.g. your current defaults): "
+                        "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
 

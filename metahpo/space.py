@@ -211,7 +211,7 @@ class SearchSpace:
         import yaml
 
         try:
-            data = yaml.load(text, Loader=_yaml_loader())
+            data = yaml.load(text, Loader=yaml_loader())
         except yaml.YAMLError as exc:
             raise MetaHPOError(f"search space is not valid YAML: {exc}") from None
         return cls.from_dict(data)
@@ -328,9 +328,10 @@ def _parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
 _YAML_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
 
 
-def _yaml_loader() -> type:
+def yaml_loader() -> type:
     """PyYAML's safe loader, plus YAML 1.2's floats in exponent notation (see
-    :meth:`SearchSpace.from_yaml`). Built on first use: PyYAML is imported lazily."""
+    :meth:`SearchSpace.from_yaml`), for every YAML file metahpo reads. Built on first use:
+    PyYAML is imported lazily."""
     import re
 
     import yaml

@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 import uuid
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
@@ -177,9 +177,40 @@ def _study_size(study: Study) -> int:
     return n
 
 
+def _check_points(points: Sequence[Mapping[str, Any]] | None,
+                  space: SearchSpace) -> list[dict[str, Any]]:
+    """``points_to_evaluate`` as a list of parameter dicts, each checked against ``space``."""
+    if points is None:
+        return []
+    if isinstance(points, Mapping) or not isinstance(points, Sequence):
+        raise MetaHPOError("points_to_evaluate must be a list of parameter dicts, got "
+                           f"{type(points).__name__}")
+    checked = []
+    for i, point in enumerate(points):
+        try:
+            space.validate(point)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
+        checked.append(dict(point))
+    return checked
+
+
+def _point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first of ``points`` that no trial of the study holds yet, or ``None``. A trial failed
+    because its process died (or was interrupted) does not hold its point: the point is
+    evaluated again, as such a trial does not count towards ``n_trials`` either."""
+    if not points:
+        return None
+    from optuna.trial import TrialState as OptunaState
+
+    held = [ft.params for ft in study.storage.get_all_trials(study.study_id, deepcopy=False)
+            if not (ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR))]
+    return next((point for point in points if point not in held), None)
+
+
 def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], peers: _Peers,
-    catch: tuple[type[BaseException], ...],
+    catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
 ) -> TrialRecord:
     st = study.storage
     distributions = space_to_optuna(opt.space)
@@ -188,7 +219,8 @@ def _run_trial(
     trial = None
     try:
         peers.sync(before=number)
-        trial = opt.ask()
+        point = _point_to_evaluate(study, points)
+        trial = opt.ask() if point is None else opt.add_pending(point)
         for name, value in trial.params.items():
             dist = distributions[name]
             st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
@@ -277,6 +309,7 @@ def tune(
     show_progress: bool = True,
     catch: tuple[type[BaseException], ...] = (Exception,),
     n_jobs: int = 1,
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -304,6 +337,12 @@ def tune(
             NumPy, subprocesses, remote calls); for pure-Python objectives run several
             processes on one storage instead. An exception that is not caught stops every job
             after its current trial and is raised here.
+        points_to_evaluate: configurations to evaluate first, in order, before the optimizer
+            proposes (current defaults, known good settings), as with Ray Tune's searchers or
+            Optuna's ``enqueue_trial``. Each is a complete parameter dict of ``space``. They
+            count towards ``n_trials``, the optimizer reads their results like its own trials
+            (they take the places of a policy's first design points), and a point the study
+            already holds (a resumed run, another worker) is not evaluated again.
         **options: keyword options of the optimizer (with an optimizer name).
     """
     if not isinstance(space, SearchSpace):
@@ -315,6 +354,7 @@ def tune(
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    points = _check_points(points_to_evaluate, space)
     if isinstance(optimizer, Optimizer):
         if optimizer.space != space or optimizer.direction != direction:
             raise MetaHPOError("the optimizer instance was built for another space or direction")
@@ -331,7 +371,7 @@ def tune(
     name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
     study = create_or_load_study(st, name, storage, space, direction)
     _fail_dead(study)
-    loop = _Loop(study, objective, n_trials, timeout, catch,
+    loop = _Loop(study, objective, n_trials, timeout, catch, points,
                  _progress(show_progress, n_trials, _study_size(study)))
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
@@ -355,8 +395,10 @@ class _Loop:
     (by a job that raised, or by the caller's thread on an exception)."""
 
     def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
-                 timeout: float | None, catch: tuple[type[BaseException], ...], progress: Any):
+                 timeout: float | None, catch: tuple[type[BaseException], ...],
+                 points: list[dict[str, Any]], progress: Any):
         self.study = study
+        self.points = points
         self.objective = objective
         self.n_trials = n_trials
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -376,7 +418,7 @@ class _Loop:
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     break
                 _fail_dead(self.study)
-                _run_trial(self.study, opt, self.objective, peers, self.catch)
+                _run_trial(self.study, opt, self.objective, peers, self.catch, self.points)
                 self._show(opt)
         except BaseException as exc:
             self.stop.set()

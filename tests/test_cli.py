@@ -70,6 +70,21 @@ def test_tune_with_jobs_runs_a_grid_without_repeating_a_point(workdir):
     assert len({tuple(t.params.values()) for t in trials}) == len(trials)
 
 
+def test_points_to_evaluate_inline_or_from_a_yaml_file(workdir):
+    from metahpo import load_study
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    (workdir / "points.yaml").write_text("- {x: 1.5e-1, n: 2}\n- {x: -3, n: 7}\n")
+    for study, points in (("file", "points.yaml"), ("inline", '{"x": 0.15, "n": 2}')):
+        out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
+                  "--trials", "3", "--storage", url, "--study", study, "--seed", "0",
+                  "--points-to-evaluate", points, "--quiet")
+        assert out.returncode == 0, out.stderr
+    assert [t.params for t in load_study("file", url).trials[:2]] == [{"x": 0.15, "n": 2},
+                                                                        {"x": -3.0, "n": 7}]
+    assert load_study("inline", url).trials[0].params == {"x": 0.15, "n": 2}
+
+
 def test_objective_from_a_file_path(workdir):
     out = run(workdir, "tune", "objective_mod.py:objective", "--space", "space.yaml",
               "--trials", "3", "--direction", "maximize", "--quiet")
@@ -99,6 +114,13 @@ def test_objective_from_a_file_path(workdir):
           "--seed", "-1"], "seed must be a non-negative int or None, got -1"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--jobs", "0"], "n_jobs must be an int >= 1, got 0"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--points-to-evaluate", '[{"x": 0.5}]'],
+         "points_to_evaluate[0]: parameters do not match the search space: missing ['n']"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--points-to-evaluate", "nofile.json"], "--points-to-evaluate: no file 'nofile.json'"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--points-to-evaluate", "[1, 2]"], "expected a parameter dict or a list of them"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

@@ -30,7 +30,8 @@ def trainable(config):
 
 
 def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
-    searcher = MetaHPOSearcher(optimizer="meta", seed=0)
+    start = {"lr": 0.01, "layers": 1, "act": "tanh"}
+    searcher = MetaHPOSearcher(optimizer="meta", seed=0, points_to_evaluate=[start])
     tuner = tune.Tuner(
         trainable,
         param_space={"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5),
@@ -44,6 +45,8 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     configs = [r.config for r in results]
     assert all(1e-4 <= c["lr"] <= 1e-1 and c["layers"] in (1, 2, 3, 4) for c in configs)
     assert len(searcher._opt.history) == 8
+    assert start in [r.params for r in searcher._opt.history]  # in the order the trials ended
+    assert results.get_best_result().config == start
 
 
 def test_searcher_state_round_trip(tmp_path):
@@ -64,6 +67,27 @@ def test_searcher_state_round_trip(tmp_path):
     b.restore(str(path))
     assert json.loads(path.read_text())["live"] == {"pending": 4}
     assert a.suggest("next") == b.suggest("next")
+
+
+def test_points_to_evaluate_are_suggested_first_and_survive_a_restore(tmp_path):
+    from metahpo import MetaHPOError
+
+    param_space = {"lr": tune.loguniform(1e-4, 1e-1), "net": {"layers": tune.randint(1, 5)}}
+    points = [{"lr": 0.01, "net": {"layers": 2}}, {"lr": 0.001, "net": {"layers": 4}}]
+    a = MetaHPOSearcher(optimizer="meta", seed=0, points_to_evaluate=points)
+    a.set_search_properties("m", "max", param_space)
+    assert a.suggest("0") == points[0]
+    a.on_trial_complete("0", {"m": 1.0})
+    a.save(str(tmp_path / "searcher.json"))
+    b = MetaHPOSearcher(optimizer="meta")
+    b.restore(str(tmp_path / "searcher.json"))
+    assert b.suggest("1") == points[1]
+    assert b.suggest("2") not in points
+    assert [r.params for r in b._opt.history] == [{"lr": 0.01, "net/layers": 2}]
+    bad = MetaHPOSearcher(points_to_evaluate=[{"lr": 0.5, "net": {"layers": 2}}])
+    bad.set_search_properties("m", "max", param_space)
+    with pytest.raises(MetaHPOError, match=r"points_to_evaluate\[0\]: parameter 'lr': value 0.5"):
+        bad.suggest("0")
 
 
 def test_ray_backend_gives_the_same_records_as_local(local_ray, tmp_path):

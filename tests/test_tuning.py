@@ -117,6 +117,45 @@ def test_resume_with_another_space_or_direction_is_refused(tmp_path):
              show_progress=False)
 
 
+POINTS = [{"x": 1.0, "n": 1}, {"x": -2.5, "n": 8}, {"x": 0.0, "n": 3}]
+
+
+def test_points_to_evaluate_come_first_and_the_optimizer_reads_them():
+    opt = metahpo.create_optimizer("meta", SPACE, seed=0)
+    study = tune(quadratic, SPACE, optimizer=opt, n_trials=6, points_to_evaluate=POINTS,
+                 show_progress=False)
+    assert [t.params for t in study.trials[:3]] == POINTS
+    assert len(study.trials) == 6 and study.best_params == POINTS[0]
+    assert [r.params for r in opt.history[:3]] == POINTS and len(opt.history) == 6
+    few = tune(quadratic, SPACE, n_trials=2, points_to_evaluate=POINTS, show_progress=False)
+    assert [t.params for t in few.trials] == POINTS[:2], "points count towards n_trials"
+
+
+def test_points_to_evaluate_are_evaluated_once_across_resumes_and_jobs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", seed=0,
+         points_to_evaluate=POINTS, show_progress=False)
+    tune(quadratic, SPACE, n_trials=8, storage=url, study_name="s", seed=0, n_jobs=2,
+         points_to_evaluate=POINTS, show_progress=False)
+    params = [t.params for t in load_study("s", url).trials]
+    assert 8 <= len(params) <= 9
+    assert [params.count(p) for p in POINTS] == [1, 1, 1]
+    assert POINTS[2] in params[2:4], "the resumed run did not start with the point left"
+
+
+@pytest.mark.parametrize("points, message", [
+    ([{"x": 1.0}], r"points_to_evaluate\[0\]: parameters do not match the search space: missing \['n'\]"),
+    ([POINTS[0], {"x": 9.0, "n": 1}], r"points_to_evaluate\[1\]: parameter 'x': value 9.0 is outside"),
+    ({"x": 1.0, "n": 1}, "must be a list of parameter dicts"),
+])
+def test_bad_points_to_evaluate_are_refused_before_anything_is_stored(tmp_path, points, message):
+    db = tmp_path / "studies.db"
+    with pytest.raises(MetaHPOError, match=message):
+        tune(quadratic, SPACE, n_trials=3, storage=f"sqlite:///{db}", points_to_evaluate=points,
+             show_progress=False)
+    assert not db.exists()
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 @pytest.mark.parametrize("optimizer", ["random", "meta"])
 def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, optimizer):

@@ -73,20 +73,28 @@ class MetaHPOSearcher(Searcher):
         optimizer: a metahpo optimizer name, default ``"meta"``.
         metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``).
         seed: the optimizer's seed.
+        points_to_evaluate: configurations to suggest first, in order, as with Ray Tune's other
+            searchers: complete configurations (nested like ``param_space``). The optimizer
+            reads their results like its own trials.
         **options: keyword options of the optimizer.
     """
 
     def __init__(self, space: SearchSpace | None = None, optimizer: str = "meta", *,
                  metric: str | None = None, mode: str | None = None, seed: int | None = None,
-                 **options: Any) -> None:
+                 points_to_evaluate: list[Dict] | None = None, **options: Any) -> None:
         super().__init__(metric=metric, mode=mode)
         check_options(optimizer, options)
         if mode not in (None, "min", "max"):
             raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
+        if points_to_evaluate is not None and (
+                not isinstance(points_to_evaluate, list)
+                or not all(isinstance(p, dict) for p in points_to_evaluate)):
+            raise MetaHPOError("points_to_evaluate must be a list of configuration dicts")
         self._space = space
         self._optimizer_name = optimizer
         self._seed = seed
         self._options = dict(options)
+        self._points = [flatten_dict(p, delimiter="/") for p in points_to_evaluate or []]
         self._opt = None
         self._live: dict[str, Any] = {}
 
@@ -108,13 +116,19 @@ class MetaHPOSearcher(Searcher):
                 raise MetaHPOError("MetaHPOSearcher needs a space or a Ray Tune param_space")
             if self._mode not in ("min", "max") or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
+            for i, point in enumerate(self._points):
+                try:
+                    self._space.validate(point)
+                except MetaHPOError as exc:
+                    raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
             direction = "maximize" if self._mode == "max" else "minimize"
             self._opt = create_optimizer(self._optimizer_name, self._space, direction=direction,
                                          seed=self._seed, **self._options)
         return self._opt
 
     def suggest(self, trial_id: str) -> Optional[Dict]:
-        trial = self._optimizer().ask()
+        opt = self._optimizer()
+        trial = opt.add_pending(self._points.pop(0)) if self._points else opt.ask()
         self._live[trial_id] = trial
         return unflatten_dict(dict(trial.params))
 
@@ -132,6 +146,7 @@ class MetaHPOSearcher(Searcher):
         return {
             "optimizer": self._optimizer().state_dict(),
             "live": {k: t.number for k, t in self._live.items()},
+            "points_to_evaluate": self._points,
             "metric": self._metric,
             "mode": self._mode,
         }
@@ -140,6 +155,7 @@ class MetaHPOSearcher(Searcher):
         self._opt = restore_optimizer(state["optimizer"])
         self._space = self._opt.space
         self._metric, self._mode = state["metric"], state["mode"]
+        self._points = list(state.get("points_to_evaluate", []))
         pending = {t.number: t for t in self._opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
 
