@@ -9,6 +9,7 @@ direction. The loop that fills a study lives in :mod:`metahpo.tuning`.
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from typing import Any, Mapping
 
@@ -30,6 +31,19 @@ class Study:
         self._storage = storage
         self._study_id = study_id
         self.name = name
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the :func:`metahpo.tune` call running on this study to start no further trial,
+        as Optuna's ``Study.stop``: from a callback, e.g. once a target value is reached.
+        Trials already running finish and are recorded; tuning the study again (``tune`` with
+        its name) goes on from there."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
 
     @property
     def storage(self) -> Any:

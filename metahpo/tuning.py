@@ -310,6 +310,7 @@ def tune(
     catch: tuple[type[BaseException], ...] = (Exception,),
     n_jobs: int = 1,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+    callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (),
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -343,6 +344,11 @@ def tune(
             count towards ``n_trials``, the optimizer reads their results like its own trials
             (they take the places of a policy's first design points), and a point the study
             already holds (a resumed run, another worker) is not evaluated again.
+        callbacks: ``callback(study, trial)`` after every trial this call finishes (complete
+            or failed), with the study and the trial's record, as in Optuna's ``optimize``:
+            log to an experiment tracker, or call ``study.stop()`` once a target is reached.
+            With ``n_jobs > 1`` they run in the job's thread, possibly at the same time. An
+            exception from a callback stops tuning and is raised (the trial is recorded).
         **options: keyword options of the optimizer (with an optimizer name).
     """
     if not isinstance(space, SearchSpace):
@@ -355,6 +361,10 @@ def tune(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
     points = _check_points(points_to_evaluate, space)
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not callable(callback):
+            raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
     if isinstance(optimizer, Optimizer):
         if optimizer.space != space or optimizer.direction != direction:
             raise MetaHPOError("the optimizer instance was built for another space or direction")
@@ -371,7 +381,7 @@ def tune(
     name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
     study = create_or_load_study(st, name, storage, space, direction)
     _fail_dead(study)
-    loop = _Loop(study, objective, n_trials, timeout, catch, points,
+    loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, _study_size(study)))
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
@@ -391,14 +401,17 @@ def tune(
 
 class _Loop:
     """The tune loop of one call, shared by its jobs (threads): each job proposes with its own
-    optimizer until the study holds ``n_trials`` trials, the timeout passes, or ``stop`` is set
-    (by a job that raised, or by the caller's thread on an exception)."""
+    optimizer until the study holds ``n_trials`` trials, the timeout passes, ``stop`` is set
+    (by a job that raised, or by the caller's thread on an exception) or a callback stopped the
+    study (:meth:`~metahpo.study.Study.stop`)."""
 
     def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
-                 points: list[dict[str, Any]], progress: Any):
+                 points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
+                 progress: Any):
         self.study = study
         self.points = points
+        self.callbacks = callbacks
         self.objective = objective
         self.n_trials = n_trials
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -414,18 +427,26 @@ class _Loop:
         try:
             peers = _Peers(self.study, opt)
             peers.sync()
-            while not self.stop.is_set() and _study_size(self.study) < self.n_trials:
-                if self.deadline is not None and time.monotonic() >= self.deadline:
-                    break
+            while self._going_on():
                 _fail_dead(self.study)
-                _run_trial(self.study, opt, self.objective, peers, self.catch, self.points)
+                record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points)
                 self._show(opt)
+                for callback in self.callbacks:
+                    callback(self.study, record)
         except BaseException as exc:
             self.stop.set()
             if reraise:
                 raise
             with self._lock:
                 self.errors.append(exc)
+
+    def _going_on(self) -> bool:
+        """Whether a job should start another trial."""
+        if self.stop.is_set() or self.study.stop_requested:
+            return False
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False
+        return _study_size(self.study) < self.n_trials
 
     def _show(self, opt: Optimizer) -> None:
         if self.progress is None:

@@ -156,6 +156,53 @@ def test_bad_points_to_evaluate_are_refused_before_anything_is_stored(tmp_path, 
     assert not db.exists()
 
 
+def test_callbacks_see_every_finished_trial_and_can_stop_the_study(tmp_path):
+    seen = []
+
+    def flaky(params):
+        if params["n"] == 2:
+            raise RuntimeError("diverged")
+        return quadratic(params)
+
+    def stop_at_target(study, trial):
+        seen.append((trial.number, trial.state))
+        if trial.value is not None and trial.value < 2.0:
+            study.stop()
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = tune(flaky, SPACE, optimizer="random", n_trials=200, seed=0, storage=url,
+                 study_name="s", callbacks=[stop_at_target], show_progress=False)
+    trials = study.trials
+    assert seen == [(t.number, t.state) for t in trials]
+    assert TrialState.FAILED in [state for _, state in seen]
+    assert len(trials) < 200 and trials[-1].value < 2.0
+    assert all(t.value is None or t.value >= 2.0 for t in trials[:-1])
+    again = tune(flaky, SPACE, optimizer="random", n_trials=len(trials) + 2, seed=0, storage=url,
+                 study_name="s", show_progress=False)
+    assert len(again.trials) == len(trials) + 2, "a stopped study did not resume"
+
+
+def test_a_failing_callback_stops_tuning_with_its_trial_recorded():
+    def broken(study, trial):
+        raise ValueError("tracker offline")
+
+    with pytest.raises(ValueError, match="tracker offline"):
+        tune(quadratic, SPACE, n_trials=5, study_name="s", callbacks=[broken], show_progress=False)
+    with pytest.raises(MetaHPOError, match="callbacks must be callables"):
+        tune(quadratic, SPACE, n_trials=5, callbacks=["log"], show_progress=False)
+
+
+def test_stop_from_a_callback_stops_every_job():
+    def slow(params):
+        time.sleep(0.02)
+        return quadratic(params)
+
+    study = tune(slow, SPACE, optimizer="random", n_trials=100, seed=0, n_jobs=3,
+                 callbacks=[lambda study, trial: trial.number >= 5 and study.stop()],
+                 show_progress=False)
+    assert 6 <= len(study.trials) <= 9
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 @pytest.mark.parametrize("optimizer", ["random", "meta"])
 def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, optimizer):
