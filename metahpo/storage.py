@@ -7,9 +7,13 @@ and makes every metahpo study readable by Optuna's tools (``optuna-dashboard``, 
 
 * ``None`` — an in-memory storage (lost with the process).
 * ``sqlite:///path.db`` — the embedded default; ``postgresql://...``, ``mysql://...`` — servers.
+* an Optuna storage object, e.g. ``JournalStorage(JournalFileBackend("studies.log"))`` for
+  workers on several machines that share a file system but no database server (Optuna's
+  advice for NFS, where SQLite's locks are unreliable).
 
 Trials keep the host and process id that run them, and RDB storages a heartbeat, so that a trial
-left RUNNING by a process that died is recognised and marked FAILED when the study resumes.
+left RUNNING by a process that died is recognised and marked FAILED when the study resumes
+(without a heartbeat, as in a journal storage, only by a process on the same host).
 """
 
 from __future__ import annotations
@@ -33,20 +37,25 @@ ERROR_ATTR = "error"
 INTERRUPTED_ATTR = "metahpo:interrupted"
 
 
-def open_storage(url: str | None, *, must_exist: bool = False) -> Any:
-    """Open an Optuna storage by URL (``None``: in memory).
+def open_storage(url: Any, *, must_exist: bool = False) -> Any:
+    """Open an Optuna storage by URL (``None``: in memory); an Optuna storage object is
+    returned as it is.
 
     Args:
-        url: a SQLAlchemy database URL, e.g. ``sqlite:///studies.db``.
+        url: a SQLAlchemy database URL, e.g. ``sqlite:///studies.db``, or an
+            ``optuna.storages.BaseStorage``.
         must_exist: for readers: refuse a SQLite file that does not exist instead of creating it.
     """
     import optuna
 
     if url is None:
         return optuna.storages.InMemoryStorage()
+    if isinstance(url, optuna.storages.BaseStorage):
+        return url
     if not isinstance(url, str) or "://" not in url:
         raise MetaHPOError(
-            f"storage must be a database URL such as sqlite:///studies.db, got {url!r}"
+            "storage must be a database URL such as sqlite:///studies.db or an Optuna storage, "
+            f"got {url!r}"
         )
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):

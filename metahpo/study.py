@@ -126,8 +126,8 @@ class Study:
         return pd.DataFrame(self.to_records())
 
 
-def list_studies(storage: str) -> list[Study]:
-    """Every study in an existing storage."""
+def list_studies(storage: Any) -> list[Study]:
+    """Every study in an existing storage (a URL or an Optuna storage object)."""
     st = open_storage(storage, must_exist=True)
     try:
         summaries = st.get_all_studies()
@@ -136,8 +136,8 @@ def list_studies(storage: str) -> list[Study]:
     return [Study(storage=st, study_id=s._study_id, name=s.study_name) for s in summaries]
 
 
-def load_study(study_name: str, storage: str) -> Study:
-    """Open an existing study by name."""
+def load_study(study_name: str, storage: Any) -> Study:
+    """Open an existing study by name (``storage``: a URL or an Optuna storage object)."""
     st = open_storage(storage, must_exist=True)
     return _existing(st, study_name, storage)
 

@@ -303,7 +303,7 @@ def tune(
     n_trials: int,
     direction: str = "minimize",
     seed: int | None = None,
-    storage: str | None = None,
+    storage: Any = None,
     study_name: str | None = None,
     timeout: float | None = None,
     show_progress: bool = True,
@@ -327,7 +327,9 @@ def tune(
             module docstring for what counts).
         direction: ``"minimize"`` or ``"maximize"``.
         seed: the optimizer's seed (with an optimizer name).
-        storage: database URL (e.g. ``sqlite:///studies.db``); ``None`` keeps the study in memory.
+        storage: database URL (e.g. ``sqlite:///studies.db``) or an Optuna storage object (e.g.
+            ``JournalStorage(JournalFileBackend("studies.log"))`` for workers on several
+            machines sharing a file system); ``None`` keeps the study in memory.
         study_name: name of the study to create or resume; default: a new unique name.
         timeout: start no new trial after this many seconds.
         show_progress: show a progress bar with the best value so far.

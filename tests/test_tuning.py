@@ -13,6 +13,7 @@ import metahpo
 from metahpo import Float, Int, MetaHPOError, SearchSpace, TrialState, load_study, tune
 
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
+POINTS = [{"x": 1.0, "n": 1}, {"x": -2.5, "n": 8}, {"x": 0.0, "n": 3}]
 
 OBJECTIVE_MODULE = '''
 import os, time
@@ -106,6 +107,23 @@ def test_sqlite_study_outlives_the_process_and_resumes(tmp_path):
     assert len(again.trials) == 25, "re-running a finished study ran more trials"
 
 
+def test_a_journal_storage_on_a_shared_file_system_holds_and_resumes_a_study(tmp_path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = str(tmp_path / "studies.log")
+    tune(quadratic, SPACE, n_trials=4, seed=0, storage=JournalStorage(JournalFileBackend(path)),
+         study_name="s", points_to_evaluate=POINTS[:1], show_progress=False)
+    storage = JournalStorage(JournalFileBackend(path))
+    study = tune(quadratic, SPACE, n_trials=7, seed=0, storage=storage, study_name="s",
+                 points_to_evaluate=POINTS[:1], show_progress=False)
+    trials = load_study("s", storage).trials
+    assert len(trials) == 7 and trials[0].params == POINTS[0]
+    assert len({tuple(t.params.values()) for t in trials}) == 7
+    assert [s.name for s in metahpo.list_studies(JournalStorage(JournalFileBackend(path)))] == ["s"]
+    assert study.best_value == min(t.value for t in trials)
+
+
 def test_resume_with_another_space_or_direction_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", show_progress=False)
@@ -115,9 +133,6 @@ def test_resume_with_another_space_or_direction_is_refused(tmp_path):
     with pytest.raises(MetaHPOError, match="created to minimize"):
         tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", direction="maximize",
              show_progress=False)
-
-
-POINTS = [{"x": 1.0, "n": 1}, {"x": -2.5, "n": 8}, {"x": 0.0, "n": 3}]
 
 
 def test_points_to_evaluate_come_first_and_the_optimizer_reads_them():
