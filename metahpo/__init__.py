@@ -18,7 +18,7 @@ from metahpo.optimizers.registry import (
     restore_optimizer,
 )
 from metahpo.space import Categorical, Float, Int, SearchSpace
-from metahpo.study import Study, list_studies, load_study
+from metahpo.study import Study, create_study, list_studies, load_study
 from metahpo.trial import Trial, TrialRecord, TrialState
 from metahpo.tuning import tune
 from metahpo.version import __version__
@@ -37,6 +37,7 @@ __all__ = [
     "TrialState",
     "available_optimizers",
     "create_optimizer",
+    "create_study",
     "list_studies",
     "load_study",
     "optimizer_options",

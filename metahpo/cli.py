@@ -127,6 +127,39 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
 
 
+def _cmd_ask(args: argparse.Namespace) -> None:
+    from metahpo.space import SearchSpace
+    from metahpo.study import create_study, load_study
+
+    if args.space is None:
+        try:
+            study = load_study(args.study, args.storage)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"{exc}; pass --space to create the study") from None
+    else:
+        direction = args.direction
+        if direction is None:
+            try:
+                direction = load_study(args.study, args.storage).direction
+            except MetaHPOError:
+                direction = "minimize"
+        study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
+                             study_name=args.study, direction=direction)
+    options = dict(_parse_option(o) for o in args.option)
+    trial = study.ask(args.optimizer, seed=args.seed, **options)
+    print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}))
+
+
+def _cmd_tell(args: argparse.Namespace) -> None:
+    from metahpo.study import load_study
+
+    if (args.value is None) == (args.error is None):
+        raise MetaHPOError("tell needs either --value or --error")
+    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error)
+    value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
+    print(f"trial {record.number}: {record.state.value}{value}")
+
+
 def _cmd_studies(args: argparse.Namespace) -> None:
     from metahpo.study import list_studies, load_study, params_table
 
@@ -277,6 +310,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
+    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--space", help="search space file; needed to create the study")
+    p.add_argument("--direction", choices=["minimize", "maximize"],
+                   help="for a new study (default minimize); an existing one keeps its own")
+    p.add_argument("--optimizer", default="meta", help="optimizer name (default: meta)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="optimizer option (value parsed as JSON when it can be), repeatable")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
+    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--trial", type=int, required=True, help="the trial number 'ask' printed")
+    p.add_argument("--value", type=float, help="the objective value")
+    p.add_argument("--error", help="the trial failed: what went wrong")
+    p.set_defaults(func=_cmd_tell)
 
     p = sub.add_parser("studies", help="list the studies of a storage or show one")
     p.add_argument("action", choices=["list", "show"])

@@ -35,6 +35,7 @@ HOST_ATTR = "metahpo:host"
 PID_ATTR = "metahpo:pid"
 ERROR_ATTR = "error"
 INTERRUPTED_ATTR = "metahpo:interrupted"
+ASKED_ATTR = "metahpo:asked"
 
 
 def open_storage(url: Any, *, must_exist: bool = False) -> Any:
@@ -144,7 +145,9 @@ def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
     """Mark FAILED the RUNNING trials whose process has died; return their numbers.
 
     A trial is dead when it was started on this host by a process that no longer exists, or when
-    its heartbeat (RDB storages) is older than the grace period (any host).
+    its heartbeat (RDB storages) is older than the grace period (any host). A trial proposed by
+    ``Study.ask`` (``ASKED_ATTR``) runs elsewhere, without a process here to watch: it stays
+    running until it is told.
     """
     from optuna.trial import TrialState as OptunaState
 
@@ -158,6 +161,8 @@ def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
         stale_ids = set(storage._get_stale_trial_ids(study_id))
     for ft in storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.RUNNING,)):
         attrs = ft.system_attrs
+        if attrs.get(ASKED_ATTR):
+            continue
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, ft.number)
         same_host_dead = attrs.get(HOST_ATTR) == host and PID_ATTR in attrs and not _pid_alive(
             int(attrs[PID_ATTR])

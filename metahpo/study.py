@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import threading
 import time
+import uuid
 from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import check_direction
 from metahpo.space import SearchSpace
 from metahpo.storage import open_storage, record_from_optuna
-from metahpo.trial import TrialRecord, TrialState
+from metahpo.trial import Trial, TrialRecord, TrialState
 
 SPACE_ATTR = "metahpo:space"
 
@@ -44,6 +46,38 @@ class Study:
     def stop_requested(self) -> bool:
         """Whether :meth:`stop` was called."""
         return self._stop.is_set()
+
+    def ask(self, optimizer: str = "meta", *, seed: int | None = None, **options: Any) -> Trial:
+        """Propose a configuration for a trial evaluated elsewhere, and record it as running.
+
+        For trials that run where no Python loop waits for them (a job queue such as SLURM,
+        another machine): ask, submit the job with ``trial.params``, and :meth:`tell` the
+        result when it is known, from any process. The optimizer is built afresh for every
+        call from the study's space and direction and reads every trial of the study: finished
+        ones as results, running ones (asked, or run by :func:`metahpo.tune` workers) as
+        pending, so proposals steer away from what is being evaluated. A seeded optimizer's
+        draws restart from the seed and the trial count, so each call proposes anew.
+
+        Args:
+            optimizer: a registered name (default: the meta-learned optimizer).
+            seed: the optimizer's seed.
+            **options: keyword options of the optimizer.
+
+        Returns:
+            The trial, numbered as in the study. It stays running until told: a job that dies
+            is told with an ``error``.
+        """
+        from metahpo.shared_study import ask_trial
+
+        return ask_trial(self, optimizer, seed, options)
+
+    def tell(self, number: int, value: Any = None, *, error: str | None = None) -> TrialRecord:
+        """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
+        has left running): its objective value, or ``error`` for a failed trial (``None``,
+        NaN and non-numbers fail it too, as in :func:`metahpo.tune`)."""
+        from metahpo.shared_study import tell_trial
+
+        return tell_trial(self, number, value, error)
 
     @property
     def storage(self) -> Any:
@@ -124,6 +158,25 @@ class Study:
         except ImportError:
             raise MetaHPOError("to_dataframe() needs pandas: pip install pandas") from None
         return pd.DataFrame(self.to_records())
+
+
+def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | None = None,
+                 direction: str = "minimize") -> Study:
+    """Create a study, or open the one named ``study_name`` if it exists (with the same space
+    and direction), as :func:`metahpo.tune` does; for :meth:`Study.ask` / :meth:`Study.tell`.
+
+    Args:
+        space: the search space.
+        storage: a database URL, an Optuna storage object, or ``None`` (in memory).
+        study_name: default: a new unique name.
+        direction: ``"minimize"`` or ``"maximize"``.
+    """
+    if not isinstance(space, SearchSpace):
+        raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+    check_direction(direction)
+    st = open_storage(storage)
+    name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
+    return create_or_load_study(st, name, storage, space, direction)
 
 
 def list_studies(storage: Any) -> list[Study]:

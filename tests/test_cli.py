@@ -85,6 +85,24 @@ def test_points_to_evaluate_inline_or_from_a_yaml_file(workdir):
     assert load_study("inline", url).trials[0].params == {"x": 0.15, "n": 2}
 
 
+def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
+    import json
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    base = ["--storage", url, "--study", "queue"]
+    first = run(workdir, "ask", *base, "--space", "space.yaml", "--direction", "maximize", "--seed", "0")
+    second = run(workdir, "ask", *base, "--seed", "0", "--optimizer", "random")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert (a["number"], b["number"]) == (0, 1) and a["params"] != b["params"]
+    told = run(workdir, "tell", *base, "--trial", "1", "--value", "0.75")
+    assert told.returncode == 0 and told.stdout.strip() == "trial 1: complete 0.75"
+    failed = run(workdir, "tell", *base, "--trial", "0", "--error", "node lost")
+    assert failed.stdout.strip() == "trial 0: failed: node lost"
+    shown = run(workdir, "studies", "show", "queue", "--storage", url)
+    assert shown.stdout.startswith("study queue (maximize)")
+
+
 def test_objective_from_a_file_path(workdir):
     out = run(workdir, "tune", "objective_mod.py:objective", "--space", "space.yaml",
               "--trials", "3", "--direction", "maximize", "--quiet")
@@ -121,6 +139,9 @@ def test_objective_from_a_file_path(workdir):
           "--points-to-evaluate", "nofile.json"], "--points-to-evaluate: no file 'nofile.json'"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--points-to-evaluate", "[1, 2]"], "expected a parameter dict or a list of them"),
+        (["ask", "--storage", "sqlite:///missing.db", "--study", "s"], "does not exist"),
+        (["tell", "--storage", "sqlite:///empty.db", "--study", "s", "--trial", "0"],
+         "tell needs either --value or --error"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

@@ -27,6 +27,7 @@ LAYERS = [
     ("metahpo.optimizers", 3),
     ("metahpo.study", 4),
     ("metahpo.tuning", 4),
+    ("metahpo.shared_study", 4),
     ("metahpo.testing", 4),
     ("metahpo.meta", 5),
     ("metahpo.benchmarks", 5),

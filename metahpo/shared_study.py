@@ -1,0 +1,281 @@
+"""The trials of a study that several workers share: reserve a trial, propose it in trial-number
+order, record its outcome, and notice workers that died.
+
+Two drivers use it: the tune loop (:mod:`metahpo.tuning`), which evaluates its trials itself,
+and :meth:`metahpo.study.Study.ask` / :meth:`~metahpo.study.Study.tell`, for trials evaluated
+elsewhere (a job queue, another machine) and reported later. Either way a proposal is made by an
+optimizer that knows every trial of the study: finished ones are told to it, running ones
+(whoever runs them) are pending, so it steers away from what is being evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Mapping
+
+from metahpo.distributions import space_to_optuna
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.registry import create_optimizer
+from metahpo.storage import (
+    ASKED_ATTR,
+    ERROR_ATTR,
+    INTERRUPTED_ATTR,
+    fail_dead_trials,
+    in_flight,
+    record_from_optuna,
+    reserve_trial,
+    store_finished_trial,
+)
+from metahpo.trial import Trial, TrialRecord, TrialState, outcome
+
+if TYPE_CHECKING:
+    from metahpo.study import Study
+
+logger = logging.getLogger("metahpo")
+
+
+class Heartbeat:
+    """Records a heartbeat for a running trial every interval (RDB storages only)."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self._thread = None
+        if interval:
+            storage.record_heartbeat(trial_id)
+            self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+            self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a transient database error must not kill the trial
+                logger.debug("heartbeat failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class Peers:
+    """What the other workers tuning the same study (other processes, other jobs of this call)
+    have done, as one job's optimizer should know it: their finished trials are told to the
+    optimizer, their running ones are recorded as pending (so that workers do not propose what
+    another one is evaluating) and told when they finish. ``mine`` holds the study numbers of
+    this job's own trials.
+
+    Proposals are ordered by trial number: a job reserves its trial first
+    (:func:`~metahpo.storage.reserve_trial`), then waits until every lower-numbered trial in
+    flight has stored its parameters (at most ``WAIT_S`` per trial), then proposes. So of two
+    workers that start a trial at the same moment, the second sees the first one's
+    configuration as pending instead of proposing it again."""
+
+    WAIT_S = 10.0
+
+    def __init__(self, study: Study, opt: Optimizer) -> None:
+        self._study = study
+        self._opt = opt
+        self.mine: set[int] = set()
+        self._told: set[int] = set()
+        self._running: dict[int, Trial] = {}
+        self._given_up: set[int] = set()
+
+    def sync(self, before: int | None = None) -> None:
+        """Tell the optimizer what happened in the study since the last call; with ``before``
+        (this process's reserved trial), first wait for the lower-numbered trials in flight."""
+        names = self._opt.space.names
+        deadline = time.monotonic() + self.WAIT_S
+        while True:
+            fts = self._trials()
+            waiting = [ft.number for ft in fts
+                       if before is not None and ft.number < before and in_flight(ft, names)
+                       and ft.number not in self.mine and ft.number not in self._given_up]
+            if not waiting:
+                break
+            if time.monotonic() >= deadline:
+                self._given_up.update(waiting)
+                break
+            time.sleep(0.005)
+        for ft in sorted(fts, key=lambda f: f.number):
+            if ft.number not in self.mine and ft.number not in self._told:
+                self._take(ft)
+
+    def _trials(self) -> list[Any]:
+        from optuna.trial import TrialState as OptunaState
+
+        return self._study.storage.get_all_trials(
+            self._study.study_id, deepcopy=False,
+            states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.RUNNING),
+        )
+
+    def _take(self, ft: Any) -> None:
+        from optuna.trial import TrialState as OptunaState
+
+        if ft.state == OptunaState.RUNNING:
+            if ft.number not in self._running and set(ft.params) >= set(self._opt.space.names):
+                try:
+                    self._running[ft.number] = self._opt.add_pending(ft.params)
+                except MetaHPOError:
+                    self._told.add(ft.number)
+            return
+        self._told.add(ft.number)
+        if not ft.params:
+            return
+        rec = record_from_optuna(ft)
+        try:
+            pending = self._running.pop(ft.number, None)
+            if pending is not None:
+                self._opt.tell(pending, rec.value, error=rec.error)
+            else:
+                self._opt.add_trial(rec.params, rec.value, error=rec.error)
+        except MetaHPOError:
+            logger.warning("trial %d does not fit the search space; not replayed", ft.number)
+
+
+def fail_dead(study: Study) -> None:
+    """Mark failed the trials left running by dead processes (at the start and before every
+    trial: a worker that dies while others go on must not hold its trial, and the study's
+    count, forever)."""
+    interrupted = fail_dead_trials(study.storage, study.study_id)
+    if interrupted:
+        logger.warning("study %r: trials %s were left running by a dead process; marked failed",
+                       study.name, interrupted)
+
+
+def study_size(study: Study) -> int:
+    from optuna.trial import TrialState as OptunaState
+
+    n = 0
+    for ft in study.storage.get_all_trials(study.study_id, deepcopy=False):
+        if ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR):
+            continue
+        n += 1
+    return n
+
+
+def point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first of ``points`` that no trial of the study holds yet, or ``None``. A trial failed
+    because its process died (or was interrupted) does not hold its point: the point is
+    evaluated again, as such a trial does not count towards ``n_trials`` either."""
+    if not points:
+        return None
+    from optuna.trial import TrialState as OptunaState
+
+    held = [ft.params for ft in study.storage.get_all_trials(study.study_id, deepcopy=False)
+            if not (ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR))]
+    return next((point for point in points if point not in held), None)
+
+
+def store_outcome(study: Study, trial_id: int, number: int, params: Mapping[str, Any],
+                   distributions: dict[str, Any], value: float | None, error: str | None) -> int:
+    """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
+
+    If another process failed the trial while it ran (its heartbeat looked stale: a machine that
+    slept or a process that was paused for longer than the grace period), the stored trial can
+    no longer change; the outcome is then recorded as a new trial with the same parameters
+    rather than lost."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    st = study.storage
+    try:
+        if error is not None:
+            st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
+        finish(st, trial_id, TrialState.COMPLETE if error is None else TrialState.FAILED, value)
+        return trial_id
+    except UpdateFinishedTrialError:
+        new_id, new_number = store_finished_trial(st, study.study_id, dict(params),
+                                                  distributions, value, error)
+        logger.warning("trial %d was marked failed by another process while it ran; its result "
+                       "is recorded as trial %d", number, new_number)
+        return new_id
+
+
+def interrupt(st: Any, trial_id: int, error: str) -> None:
+    """Fail a trial that this process gave up on (not counted in the study's size); nothing to
+    do if another process failed it already."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    try:
+        st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
+        st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        finish(st, trial_id, TrialState.FAILED, None)
+    except UpdateFinishedTrialError:
+        pass
+
+
+def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> None:
+    from optuna.trial import TrialState as OptunaState
+
+    if state is TrialState.COMPLETE:
+        st.set_trial_state_values(trial_id, OptunaState.COMPLETE, [value])
+    else:
+        st.set_trial_state_values(trial_id, OptunaState.FAIL)
+
+
+def start_trial(study: Study, opt: Optimizer, peers: Peers,
+                points: list[dict[str, Any]]) -> tuple[int, int, Trial]:
+    """Reserve the study's next trial, propose its configuration with ``opt`` (or take the first
+    of ``points`` the study does not hold yet) and store it; return the trial's id, its study
+    number and ``opt``'s pending trial. If anything interrupts the proposal, the reserved trial
+    is failed as interrupted (not counted) and the exception raised."""
+    st = study.storage
+    trial_id, number = reserve_trial(st, study.study_id)
+    peers.mine.add(number)
+    trial = None
+    try:
+        peers.sync(before=number)
+        point = point_to_evaluate(study, points)
+        trial = opt.ask() if point is None else opt.add_pending(point)
+        distributions = space_to_optuna(opt.space)
+        for name, value in trial.params.items():
+            dist = distributions[name]
+            st.set_trial_param(trial_id, name, dist.to_internal_repr(value), dist)
+    except BaseException as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = f"interrupted before its configuration was stored: {reason}"
+        interrupt(st, trial_id, error)
+        if trial is not None:
+            opt.tell(trial, error=error)
+        raise
+    return trial_id, number, trial
+
+
+def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any]) -> Trial:
+    """Propose and record a trial that is evaluated elsewhere (see :meth:`Study.ask`)."""
+    space = study.space
+    if space is None:
+        raise MetaHPOError(f"study {study.name!r} has no metahpo search space (it was not created "
+                           "by metahpo); create it with metahpo.create_study")
+    opt = create_optimizer(optimizer, space, direction=study.direction, seed=seed, **options)
+    fail_dead(study)
+    trial_id, number, trial = start_trial(study, opt, Peers(study, opt), [])
+    study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
+    return Trial(number=number, params=trial.params)
+
+
+def tell_trial(study: Study, number: int, value: Any, error: str | None) -> TrialRecord:
+    """Record the outcome of running trial ``number`` (see :meth:`Study.tell`)."""
+    from optuna.trial import TrialState as OptunaState
+
+    st = study.storage
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise MetaHPOError(f"a trial number must be an int, got {number!r}")
+    try:
+        trial_id = st.get_trial_id_from_study_id_trial_number(study.study_id, number)
+    except KeyError:
+        raise MetaHPOError(f"study {study.name!r} has no trial {number}") from None
+    ft = st.get_trial(trial_id)
+    if ft.state != OptunaState.RUNNING:
+        raise MetaHPOError(f"trial {number} of study {study.name!r} is "
+                           f"{record_from_optuna(ft).state.value}, not running: its outcome is "
+                           "recorded already")
+    state, v, err = outcome(value, error)
+    trial_id = store_outcome(study, trial_id, number, ft.params, ft.distributions, v, err)
+    return record_from_optuna(st.get_trial(trial_id))

@@ -1,0 +1,80 @@
+"""Studies as records, and Study.ask / Study.tell for trials evaluated elsewhere."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import metahpo
+from metahpo import Float, Int, MetaHPOError, SearchSpace, TrialState, create_study, load_study, tune
+
+SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
+
+
+def quadratic(params):
+    return (params["x"] - 1.0) ** 2 + params["n"]
+
+
+def test_asked_trials_run_elsewhere_steer_apart_and_are_told_later():
+    study = create_study(SPACE, study_name="jobs")
+    asked = [study.ask(seed=0) for _ in range(4)]
+    assert [t.number for t in asked] == [0, 1, 2, 3]
+    assert len({tuple(t.params.values()) for t in asked}) == 4
+    assert [t.state for t in study.trials] == [TrialState.RUNNING] * 4
+    for trial in reversed(asked):
+        study.tell(trial.number, quadratic(trial.params))
+    assert [t.value for t in study.trials] == [quadratic(t.params) for t in asked]
+    record = study.tell(study.ask(seed=0).number, None)
+    assert record.state is TrialState.FAILED and record.error == "objective returned None"
+
+
+def test_telling_a_trial_that_is_not_running_is_refused():
+    study = create_study(SPACE)
+    trial = study.ask("random", seed=1)
+    study.tell(trial.number, 1.0)
+    with pytest.raises(MetaHPOError, match="is complete, not running: its outcome is recorded"):
+        study.tell(trial.number, 2.0)
+    with pytest.raises(MetaHPOError, match="has no trial 5"):
+        study.tell(5, 2.0)
+    with pytest.raises(MetaHPOError, match="has no metahpo search space"):
+        optuna_study = _foreign_optuna_study()
+        load_study("foreign", optuna_study).ask()
+
+
+def _foreign_optuna_study():
+    import optuna
+
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(storage=storage, study_name="foreign")
+    return storage
+
+
+def test_an_asked_trial_outlives_its_process_while_tune_workers_go_on(tmp_path):
+    """The process that asked exits at once; workers of the same study must neither fail its
+    trial as left by a dead process nor propose its configuration."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    create_study(SPACE, storage=url, study_name="s")
+    code = ("import json, metahpo; s = metahpo.load_study('s', %r); t = s.ask(seed=0); "
+            "print(json.dumps({'number': t.number, 'params': dict(t.params)}))" % url)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    asked = json.loads(out.stdout.strip().splitlines()[-1])
+    study = tune(quadratic, SPACE, n_trials=6, seed=0, storage=url, study_name="s",
+                 show_progress=False)
+    trials = study.trials
+    assert len(trials) == 6 and trials[asked["number"]].state is TrialState.RUNNING
+    assert [t.params for t in trials].count(asked["params"]) == 1
+    load_study("s", url).tell(asked["number"], error="the job was preempted")
+    assert load_study("s", url).trials[asked["number"]].error == "the job was preempted"
+
+
+def test_create_study_checks_what_it_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    create_study(SPACE, storage=url, study_name="s", direction="maximize")
+    assert create_study(SPACE, storage=url, study_name="s", direction="maximize").direction == "maximize"
+    with pytest.raises(MetaHPOError, match="created to maximize"):
+        create_study(SPACE, storage=url, study_name="s")
+    with pytest.raises(MetaHPOError, match="space must be a metahpo.SearchSpace"):
+        create_study({"x": (0, 1)}, storage=url)
+    assert metahpo.list_studies(url)[0].name == "s"
