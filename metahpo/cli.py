@@ -146,8 +146,12 @@ def _cmd_ask(args: argparse.Namespace) -> None:
         study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
                              study_name=args.study, direction=direction)
     options = dict(_parse_option(o) for o in args.option)
-    trial = study.ask(args.optimizer, seed=args.seed, **options)
-    print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}))
+    if args.count < 1:
+        raise MetaHPOError(f"--count must be >= 1, got {args.count}")
+    for _ in range(args.count):
+        trial = study.ask(args.optimizer, seed=args.seed, **options)
+        print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}),
+              flush=True)
 
 
 def _cmd_tell(args: argparse.Namespace) -> None:
@@ -319,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for a new study (default minimize); an existing one keeps its own")
     p.add_argument("--optimizer", default="meta", help="optimizer name (default: meta)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--count", type=int, default=1,
+                   help="trials to propose at once, one JSON line each (e.g. for a job array)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
     p.set_defaults(func=_cmd_ask)

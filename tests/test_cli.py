@@ -101,6 +101,10 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     assert failed.stdout.strip() == "trial 0: failed: node lost"
     shown = run(workdir, "studies", "show", "queue", "--storage", url)
     assert shown.stdout.startswith("study queue (maximize)")
+    batch = run(workdir, "ask", *base, "--count", "3", "--seed", "0")
+    trials = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [t["number"] for t in trials] == [2, 3, 4]
+    assert len({tuple(t["params"].values()) for t in trials + [a, b]}) == 5
 
 
 def test_objective_from_a_file_path(workdir):
