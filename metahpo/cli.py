@@ -8,13 +8,11 @@ one line ``metahpo: error: ...`` and exits with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from metahpo.errors import MetaHPOError
 
@@ -28,33 +26,6 @@ def _parse_option(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, value
-
-
-def load_objective(ref: str) -> Callable[[dict[str, Any]], Any]:
-    """Import ``module.path:function`` or ``path/to/file.py:function``."""
-    if ":" not in ref:
-        raise MetaHPOError(f"objective must look like MODULE:FUNCTION, got {ref!r}")
-    module_ref, func_name = ref.rsplit(":", 1)
-    try:
-        if module_ref.endswith(".py"):
-            path = Path(module_ref)
-            if not path.exists():
-                raise MetaHPOError(f"cannot import objective {ref!r}: no file {module_ref!r}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path:
-                sys.path.insert(0, "")
-            module = importlib.import_module(module_ref)
-    except MetaHPOError:
-        raise
-    except Exception as exc:
-        raise MetaHPOError(f"cannot import objective {ref!r}: {type(exc).__name__}: {exc}") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise MetaHPOError(f"cannot import objective {ref!r}: {module_ref} has no function {func_name!r}")
-    return func
 
 
 def _print_result(study: Any) -> None:
@@ -73,6 +44,8 @@ def _print_result(study: Any) -> None:
 def _cmd_tune(args: argparse.Namespace) -> None:
     from metahpo.space import SearchSpace
     from metahpo.tuning import tune
+
+    from metahpo.tasks.objective import load_objective
 
     objective = load_objective(args.objective)
     space = SearchSpace.from_file(args.space)
@@ -220,7 +193,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
                   dims=tuple(int(d) for d in args.dims.split(",")),
                   optimizers=tuple(o.strip() for o in args.optimizers.split(",") if o.strip()),
                   options=_label_options(args.option), budget=args.budget, seeds=args.seeds,
-                  data_path=args.yahpo_data)
+                  data_path=args.yahpo_data, space=args.space, direction=args.direction)
     command = "metahpo " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet,
               backend=args.backend, address=args.address, drivers={"optuna": OptunaStudyLoop})
@@ -398,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
     p.add_argument("--tasks", required=True,
-                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d or tabular")
+                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d, tabular, or "
+                        "objective:MODULE:FUNCTION (your own objective, with --space)")
     p.add_argument("--instances", default="test",
                    help="test (default), train, all, ID,ID,... or a count (synthetic)")
     p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
@@ -415,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", required=True, help="results folder (resumable)")
     p.add_argument("--yahpo-data", help="YAHPO data folder")
+    p.add_argument("--space", help="search space file of an objective:MODULE:FUNCTION task")
+    p.add_argument("--direction", choices=["minimize", "maximize"],
+                   help="direction of an objective:MODULE:FUNCTION task (default minimize)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_bench, argv=None)
 

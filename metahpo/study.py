@@ -15,10 +15,9 @@ import uuid
 from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers.base import check_direction
 from metahpo.space import SearchSpace
 from metahpo.storage import open_storage, record_from_optuna
-from metahpo.trial import Trial, TrialRecord, TrialState
+from metahpo.trial import Trial, TrialRecord, TrialState, check_direction
 
 SPACE_ATTR = "metahpo:space"
 

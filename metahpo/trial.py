@@ -15,6 +15,15 @@ from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
 
+DIRECTIONS = ("minimize", "maximize")
+
+
+def check_direction(direction: str) -> str:
+    """``direction`` if it is ``"minimize"`` or ``"maximize"``; a clear error otherwise."""
+    if direction not in DIRECTIONS:
+        raise MetaHPOError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    return direction
+
 
 class TrialState(str, enum.Enum):
     """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``."""

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers.base import Optimizer, check_direction
+from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer
 from metahpo.shared_study import (
     Heartbeat,
@@ -48,7 +48,7 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace
 from metahpo.storage import record_from_optuna
 from metahpo.study import Study, create_study
-from metahpo.trial import TrialRecord, outcome
+from metahpo.trial import TrialRecord, check_direction, outcome
 
 logger = logging.getLogger("metahpo")
 

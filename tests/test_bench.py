@@ -128,6 +128,31 @@ def test_bench_command_with_workers_and_labels(tmp_path):
     assert "metahpo bench --tasks synthetic:gp" in (out / "summary.md").read_text()
 
 
+def test_bench_compares_optimizers_on_the_users_own_objective(tmp_path):
+    (tmp_path / "my_model.py").write_text(
+        "def accuracy(params):\n"
+        "    if params['layers'] == 4:\n"
+        "        raise RuntimeError('out of memory')\n"
+        "    return 1.0 - (params['lr'] - 0.01) ** 2 - 0.01 * params['layers']\n")
+    (tmp_path / "space.yaml").write_text("lr: {type: float, low: 1e-4, high: 1e-1, log: true}\n"
+                                         "layers: {type: int, low: 1, high: 4}\n")
+    cmd = [sys.executable, "-m", "metahpo", "bench", "--tasks", "objective:my_model:accuracy",
+           "--space", "space.yaml", "--direction", "maximize", "--optimizers", "random,meta",
+           "--budget", "6", "--seeds", "2", "--workers", "2", "--out", "b", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    records = load_records(tmp_path / "b")
+    assert len(records) == 4 and {r["task"] for r in records} == {"my_model.accuracy"}
+    assert all(r["direction"] == "maximize" for r in records)
+    failed = [e for r in records for e in r["errors"] if e]
+    assert failed and set(failed) == {"RuntimeError: out of memory"}
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert set(summary["optimizers"]) == {"random", "meta"}
+    missing = subprocess.run([*cmd[:6], "--optimizers", "random", "--out", "c"],
+                             capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert "needs a search space file (--space FILE)" in missing.stderr
+
+
 def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):
     from metahpo.benchmarks import runner
     from metahpo.optimizers.random import RandomSearch

@@ -56,6 +56,7 @@ class Suite:
         budget: trials per run.
         seeds: number of seeds (0 .. seeds-1).
         data_path: YAHPO data folder (``None``: the default search).
+        space, direction: search space file and direction of an ``objective:`` task spec.
     """
 
     tasks: str
@@ -66,6 +67,8 @@ class Suite:
     budget: int = 50
     seeds: int = 5
     data_path: str | None = None
+    space: str | None = None
+    direction: str | None = None
 
     def __post_init__(self) -> None:
         for label, value in (("budget", self.budget), ("seeds", self.seeds)):
@@ -82,7 +85,7 @@ class Suite:
 
     def build_tasks(self) -> list[Task]:
         return make_tasks(self.tasks, instances=self.instances, dims=self.dims,
-                          data_path=self.data_path)
+                          data_path=self.data_path, space=self.space, direction=self.direction)
 
 
 def slug(text: str) -> str:

@@ -40,15 +40,7 @@ import numpy as np
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
-from metahpo.trial import Trial, TrialRecord, TrialState, outcome
-
-DIRECTIONS = ("minimize", "maximize")
-
-
-def check_direction(direction: str) -> str:
-    if direction not in DIRECTIONS:
-        raise MetaHPOError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
-    return direction
+from metahpo.trial import Trial, TrialRecord, TrialState, check_direction, outcome
 
 
 class Optimizer(abc.ABC):

@@ -6,6 +6,8 @@
   ``test`` (seeds from 1,000,000: never drawn by meta-training, which uses seeds below that),
   ``train``, or a count ``N`` (test seeds).
 * ``digits``, ``mnist1d``, ``tabular`` — real PyTorch trainings (see :mod:`metahpo.tasks.training`).
+* ``objective:MODULE:FUNCTION`` — the user's own objective over the search space file ``space``
+  (see :mod:`metahpo.tasks.objective`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,17 @@ def lcbench_split(scenario_instances: Sequence[str]) -> dict[str, list[str]]:
 
 
 def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] = (3,),
-               data_path: str | os.PathLike | None = None, n_default: int = 10) -> list[Task]:
-    """Tasks named by a spec (see the module docstring)."""
+               data_path: str | os.PathLike | None = None, n_default: int = 10,
+               space: str | os.PathLike | None = None, direction: str | None = None) -> list[Task]:
+    """Tasks named by a spec (see the module docstring); ``space`` and ``direction`` (default
+    ``"minimize"``) are those of an ``objective:`` spec, which has one task."""
     kind, _, name = spec.partition(":")
+    if kind == "objective":
+        from metahpo.tasks.objective import ObjectiveTask
+
+        if space is None:
+            raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
+        return [ObjectiveTask(name, space, direction or "minimize")]
     if kind == "yahpo":
         from metahpo.tasks.yahpo import YahpoScenario, parse_instances
 
@@ -65,6 +75,6 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
 
         return [getattr(importlib.import_module(module), cls)()]
     raise MetaHPOError(
-        f"unknown task spec {spec!r}; use yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] or one of "
-        f"{', '.join(TRAINING_TASKS)}"
+        f"unknown task spec {spec!r}; use yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], "
+        f"objective:MODULE:FUNCTION or one of {', '.join(TRAINING_TASKS)}"
     )
