@@ -151,8 +151,13 @@ def _cmd_studies(args: argparse.Namespace) -> None:
             print(f"{s.name}\t{s.direction}\t{len(trials)} trials\tbest {best}")
         return
     if not args.name:
-        raise MetaHPOError("studies show needs a study NAME")
+        raise MetaHPOError(f"studies {args.action} needs a study NAME")
     study = load_study(args.name, args.storage)
+    if args.action == "best":
+        best = study.best_trial
+        print(json.dumps({"study": study.name, "number": best.number, "value": best.value,
+                          "params": dict(best.params)}))
+        return
     if args.csv:
         study.to_csv(args.csv)
         print(f"wrote {len(study.trials)} trials to {args.csv}")
@@ -310,9 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--error", help="the trial failed: what went wrong")
     p.set_defaults(func=_cmd_tell)
 
-    p = sub.add_parser("studies", help="list the studies of a storage or show one")
-    p.add_argument("action", choices=["list", "show"])
-    p.add_argument("name", nargs="?", help="study name (for show)")
+    p = sub.add_parser("studies", help="list the studies of a storage, show one, or print the "
+                                        "best trial of one as JSON")
+    p.add_argument("action", choices=["list", "show", "best"])
+    p.add_argument("name", nargs="?", help="study name (for show and best)")
     p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.set_defaults(func=_cmd_studies)

@@ -1,5 +1,6 @@
 """The metahpo command: tune, studies, and one clear line for every user mistake."""
 
+import json
 import subprocess
 import sys
 
@@ -42,6 +43,8 @@ def test_optimizers_lists_each_with_its_options_and_defaults(tmp_path):
 
 
 def test_tune_into_sqlite_then_list_and_show(workdir):
+    from metahpo import load_study
+
     url = f"sqlite:///{workdir / 'db.sqlite'}"
     out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml", "--optimizer",
               "grid", "--trials", "9", "--storage", url, "--study", "cli", "--seed", "0",
@@ -52,6 +55,12 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert listed.returncode == 0 and listed.stdout.startswith("cli\tminimize\t9 trials")
     shown = run(workdir, "studies", "show", "cli", "--storage", url)
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
+    best = run(workdir, "studies", "best", "cli", "--storage", url)
+    assert best.returncode == 0, best.stderr
+    top = load_study("cli", url).best_trial
+    assert json.loads(best.stdout) == {"study": "cli", "number": top.number, "value": top.value,
+                                       "params": top.params}
+    assert top.value == min(t.value for t in load_study("cli", url).trials)
     run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
@@ -86,8 +95,6 @@ def test_points_to_evaluate_inline_or_from_a_yaml_file(workdir):
 
 
 def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
-    import json
-
     url = f"sqlite:///{workdir / 'db.sqlite'}"
     base = ["--storage", url, "--study", "queue"]
     first = run(workdir, "ask", *base, "--space", "space.yaml", "--direction", "maximize", "--seed", "0")
