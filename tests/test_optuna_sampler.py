@@ -57,6 +57,21 @@ def test_a_trial_running_in_another_worker_is_not_proposed_again():
     assert params[0] != params[1], "the second trial repeats the one still running"
 
 
+def test_workers_with_one_seed_that_race_do_not_draw_the_same_random_values():
+    """Two workers (one storage, one seed) each start a trial while another worker's trial has
+    not drawn its parameters: both fall back to random values, which must differ."""
+    storage = optuna.storages.InMemoryStorage()
+    a, b = (optuna.create_study(storage=storage, study_name="s", load_if_exists=True,
+                                sampler=MetaHPOSampler("meta", seed=0)) for _ in range(2))
+    a.ask()
+    racing_in_b = b.ask()
+    x_b = racing_in_b.suggest_float("x", -5, 5)
+    b.ask()
+    racing_in_a = a.ask()
+    x_a = racing_in_a.suggest_float("x", -5, 5)
+    assert x_a != x_b, "two workers drew the same fallback value"
+
+
 def test_the_first_trials_start_the_design_like_a_direct_run():
     """Before any trial finishes Optuna shows one parameter at a time: the first trial is the
     middle of the space, as in a direct run of the default policy, and trials started alongside

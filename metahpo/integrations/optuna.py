@@ -16,7 +16,9 @@ with a single possible value are returned as that value. Until a trial has compl
 shows the space one parameter at a time, and each is the optimizer's proposal for that parameter
 alone (``meta``'s default policy starts from the middle of the space, as it does in a direct
 run). Parameters that appear only in some trials (define-by-run, conditional spaces) fall back
-to independent uniform random sampling: that is the documented independent strategy.
+to independent uniform random sampling (seeded by the sampler's seed, the trial number and the
+parameter, so that workers sharing a seed draw different values): that is the documented
+independent strategy.
 
 Run this way, ``meta`` with its default policy does as well as in a direct ask/tell run. On
 validation tasks (``benchmarks/results/optuna_sampler_validation*``; regret at 20 trials): 0.178
@@ -76,13 +78,11 @@ class MetaHPOSampler(BaseSampler):
         self.options = dict(options)
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self._search_space = IntersectionSearchSpace()
-        self._independent = RandomSampler(seed=self._seed)
         self._lock = threading.Lock()
         self._replicas: dict[tuple[int, int], _Replica] = {}
 
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().entropy % 2**31)
-        self._independent.reseed_rng()
         self._replicas = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -139,14 +139,15 @@ class MetaHPOSampler(BaseSampler):
                      and any(n not in t.params for n in distributions) for t in trials)
         if not racing:
             return self._seed
-        return zlib.crc32(f"{self._seed}:{current.number}".encode()) & 0x7FFFFFFF
+        return _derived_seed(self._seed, current.number)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         first = self._first_value(study, trial, param_name, param_distribution)
         if first is not None:
             return first
-        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+        random = RandomSampler(seed=_derived_seed(self._seed, trial.number, param_name))
+        return random.sample_independent(study, trial, param_name, param_distribution)
 
     def _first_value(self, study: optuna.Study, trial: FrozenTrial, name: str,
                      dist: BaseDistribution) -> Any | None:
@@ -232,6 +233,13 @@ class _Replica:
         trial = self.opt.ask()
         self._pending[number] = trial
         return dict(trial.params)
+
+
+def _derived_seed(seed: int, *parts: Any) -> int:
+    """A seed for one trial (and parameter) of a study sampled with ``seed``. Random values
+    drawn from it differ between trials however the trials are spread over workers: a random
+    stream per process would hand workers that share a seed the same values."""
+    return zlib.crc32(":".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
 
 
 def _to_python(value: Any) -> Any:
