@@ -20,7 +20,7 @@ from metahpo.optimizers.registry import (
 from metahpo.space import Categorical, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, list_studies, load_study
 from metahpo.trial import Trial, TrialRecord, TrialState
-from metahpo.tuning import tune
+from metahpo.tuning import RunningTrial, TrialPruned, tune
 from metahpo.version import __version__
 
 
@@ -30,9 +30,11 @@ __all__ = [
     "Int",
     "MetaHPOError",
     "Optimizer",
+    "RunningTrial",
     "SearchSpace",
     "Study",
     "Trial",
+    "TrialPruned",
     "TrialRecord",
     "TrialState",
     "available_optimizers",

@@ -17,6 +17,11 @@ from typing import Any, Sequence
 from metahpo.errors import MetaHPOError
 
 
+#: ``--pruner`` names and the Optuna pruners they make, with Optuna's default settings.
+PRUNERS = {"median": "MedianPruner", "successive-halving": "SuccessiveHalvingPruner",
+           "hyperband": "HyperbandPruner"}
+
+
 def _parse_option(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise MetaHPOError(f"--option expects KEY=VALUE, got {text!r}")
@@ -51,11 +56,16 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     space = SearchSpace.from_file(args.space)
     options = dict(_parse_option(o) for o in args.option)
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
+    pruner = None
+    if args.pruner is not None:
+        import optuna
+
+        pruner = getattr(optuna.pruners, PRUNERS[args.pruner])()
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
         timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
-        points_to_evaluate=points, **options,
+        points_to_evaluate=points, pruner=pruner, **options,
     )
     _print_result(study)
 
@@ -276,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "command several times on one --storage")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
+    p.add_argument("--pruner", choices=sorted(PRUNERS),
+                   help="stop unpromising trials early (Optuna's pruner of that name, default "
+                        "settings); the objective takes the trial: f(params, trial)")
     p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
                    help="configurations to evaluate first, in order (e.g. your current defaults): "
                         "a JSON or YAML file or inline JSON with a parameter dict or a list of them")

@@ -112,7 +112,8 @@ class Peers:
 
         return self._study.storage.get_all_trials(
             self._study.study_id, deepcopy=False,
-            states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.RUNNING),
+            states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.PRUNED,
+                    OptunaState.RUNNING),
         )
 
     def _take(self, ft: Any) -> None:
@@ -174,20 +175,27 @@ def point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, A
 
 
 def store_outcome(study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                   distributions: dict[str, Any], value: float | None, error: str | None) -> int:
+                   distributions: dict[str, Any], value: float | None, error: str | None,
+                   pruned: bool = False) -> int:
     """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
+    A ``pruned`` trial (stopped early by a pruner; ``error`` says at which step) is stored in
+    Optuna's PRUNED state, which metahpo reads as failed.
 
     If another process failed the trial while it ran (its heartbeat looked stale: a machine that
     slept or a process that was paused for longer than the grace period), the stored trial can
     no longer change; the outcome is then recorded as a new trial with the same parameters
     rather than lost."""
     from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState as OptunaState
 
     st = study.storage
     try:
         if error is not None:
             st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
-        finish(st, trial_id, TrialState.COMPLETE if error is None else TrialState.FAILED, value)
+        if pruned:
+            st.set_trial_state_values(trial_id, OptunaState.PRUNED)
+        else:
+            finish(st, trial_id, TrialState.COMPLETE if error is None else TrialState.FAILED, value)
         return trial_id
     except UpdateFinishedTrialError:
         new_id, new_number = store_finished_trial(st, study.study_id, dict(params),

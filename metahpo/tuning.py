@@ -26,6 +26,7 @@ after a crash therefore finishes the study instead of starting over.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -71,15 +72,88 @@ def _check_points(points: Sequence[Mapping[str, Any]] | None,
     return checked
 
 
+class TrialPruned(Exception):
+    """Raised by an objective to stop its trial early because :meth:`RunningTrial.should_prune`
+    said so (``optuna.TrialPruned`` is accepted too). The trial is recorded as pruned (Optuna's
+    PRUNED state; a failed trial to metahpo's optimizers: a configuration not worth finishing)."""
+
+
+class RunningTrial:
+    """The trial an objective is evaluating, passed as its second argument when it takes one:
+    ``objective(params, trial)``. For learning curves and early stopping, as in Optuna::
+
+        def objective(params, trial):
+            for epoch in range(20):
+                accuracy = train_one_epoch(model, params)
+                trial.report(epoch, accuracy)
+                if trial.should_prune():
+                    raise metahpo.TrialPruned()
+            return accuracy
+
+    Attributes:
+        number: the trial's number in the study.
+        params: its configuration.
+    """
+
+    def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
+                 pruner: Callable[[], Any]) -> None:
+        self.number = number
+        self.params = dict(params)
+        self._study = study
+        self._trial_id = trial_id
+        self._pruner = pruner
+
+    def report(self, step: int, value: float) -> None:
+        """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
+        number >= 0), stored with the trial (optuna-dashboard plots them as learning curves)."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r}")
+        state, v, err = outcome(value, None)
+        if err is not None:
+            raise MetaHPOError(f"trial.report: the value at step {step} is not a number: {err}")
+        self._study.storage.set_trial_intermediate_value(self._trial_id, step, v)
+
+    def should_prune(self) -> bool:
+        """Whether the pruner given to :func:`tune` would stop this trial now, judging by the
+        values reported so far against the other trials' (always ``False`` without a pruner)."""
+        pruner, optuna_study = self._pruner()
+        if pruner is None:
+            return False
+        return bool(pruner.prune(optuna_study, self._study.storage.get_trial(self._trial_id)))
+
+
+def _takes_trial(objective: Callable[..., Any]) -> bool:
+    """Whether ``objective`` has a second positional parameter without a default: it is then
+    called as ``objective(params, trial)``."""
+    try:
+        parameters = list(inspect.signature(objective).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters
+                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
+
+
 def _run_trial(
-    study: Study, opt: Optimizer, objective: Callable[[dict[str, Any]], Any], peers: Peers,
+    study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
+    pruner: Callable[[], Any] | None,
 ) -> TrialRecord:
+    from optuna.exceptions import TrialPruned as OptunaTrialPruned
+
     st = study.storage
     trial_id, number, trial = start_trial(study, opt, peers, points)
     heartbeat = Heartbeat(st, trial_id)
+    pruned = False
     try:
-        value, error = objective(dict(trial.params)), None
+        if pruner is None:
+            value, error = objective(dict(trial.params)), None
+        else:
+            running = RunningTrial(study, trial_id, number, trial.params, pruner)
+            value, error = objective(dict(trial.params), running), None
+    except (TrialPruned, OptunaTrialPruned):
+        steps = st.get_trial(trial_id).intermediate_values
+        value, error, pruned = None, f"pruned at step {max(steps)}" if steps else "pruned", True
     except catch as exc:
         value, error = None, f"{type(exc).__name__}: {exc}"
         logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
@@ -90,7 +164,8 @@ def _run_trial(
         raise
     heartbeat.stop()
     state, v, err = outcome(value, error)
-    trial_id = store_outcome(study, trial_id, number, trial.params, space_to_optuna(opt.space), v, err)
+    trial_id = store_outcome(study, trial_id, number, trial.params, space_to_optuna(opt.space), v,
+                             err, pruned=pruned)
     opt.tell(trial, v, error=err)
     return record_from_optuna(st.get_trial(trial_id))
 
@@ -111,6 +186,7 @@ def tune(
     n_jobs: int = 1,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (),
+    pruner: Any = None,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -146,6 +222,12 @@ def tune(
             count towards ``n_trials``, the optimizer reads their results like its own trials
             (they take the places of a policy's first design points), and a point the study
             already holds (a resumed run, another worker) is not evaluated again.
+        pruner: an Optuna pruner (``optuna.pruners.MedianPruner()``,
+            ``SuccessiveHalvingPruner()``, ``HyperbandPruner()``...) that stops unpromising
+            trials early: the objective takes the running trial, ``objective(params, trial)``,
+            reports intermediate values with ``trial.report(step, value)`` and raises
+            :class:`TrialPruned` when ``trial.should_prune()`` (see :class:`RunningTrial`). An
+            objective with a second parameter gets the trial without a pruner too.
         callbacks: ``callback(study, trial)`` after every trial this call finishes (complete
             or failed), with the study and the trial's record, as in Optuna's ``optimize``:
             log to an experiment tracker, or call ``study.stop()`` once a target is reached.
@@ -163,6 +245,16 @@ def tune(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
     points = _check_points(points_to_evaluate, space)
+    takes_trial = _takes_trial(objective)
+    if pruner is not None:
+        import optuna
+
+        if not isinstance(pruner, optuna.pruners.BasePruner):
+            raise MetaHPOError(f"pruner must be an Optuna pruner such as "
+                               f"optuna.pruners.MedianPruner(), got {type(pruner).__name__}")
+        if not takes_trial:
+            raise MetaHPOError("a pruner needs an objective that takes the running trial, "
+                               "objective(params, trial), and reports to it")
     callbacks = list(callbacks)
     for callback in callbacks:
         if not callable(callback):
@@ -182,7 +274,8 @@ def tune(
     study = create_study(space, storage=storage, study_name=study_name, direction=direction)
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, study_size(study)))
+                 _progress(show_progress, n_trials, study_size(study)),
+                 _PrunerView(study, pruner) if takes_trial else None)
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
         for worker in workers:
@@ -208,8 +301,9 @@ class _Loop:
     def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
-                 progress: Any):
+                 progress: Any, pruner: Callable[[], Any] | None):
         self.study = study
+        self.pruner = pruner
         self.points = points
         self.callbacks = callbacks
         self.objective = objective
@@ -229,7 +323,8 @@ class _Loop:
             peers.sync()
             while self._going_on():
                 fail_dead(self.study)
-                record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points)
+                record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points,
+                                    self.pruner)
                 self._show(opt)
                 for callback in self.callbacks:
                     callback(self.study, record)
@@ -257,6 +352,29 @@ class _Loop:
             if best is not None:
                 self.progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
             self.progress.refresh()
+
+
+class _PrunerView:
+    """The pruner of one tune call and the Optuna study object it judges by (built on first
+    use: Optuna's pruners read the study through ``optuna.Study``), shared by the call's jobs."""
+
+    def __init__(self, study: Study, pruner: Any) -> None:
+        self._study = study
+        self._pruner = pruner
+        self._optuna_study: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> tuple[Any, Any]:
+        if self._pruner is None:
+            return None, None
+        with self._lock:
+            if self._optuna_study is None:
+                import optuna
+
+                self._optuna_study = optuna.load_study(study_name=self._study.name,
+                                                       storage=self._study.storage,
+                                                       pruner=self._pruner)
+        return self._pruner, self._optuna_study
 
 
 def _progress(show: bool, total: int, initial: int) -> Any:

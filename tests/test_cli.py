@@ -114,6 +114,30 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     assert len({tuple(t["params"].values()) for t in trials + [a, b]}) == 5
 
 
+def test_tune_with_a_pruner_from_the_command_line(workdir):
+    (workdir / "curve.py").write_text(
+        "import metahpo\n"
+        "def objective(params, trial):\n"
+        "    for epoch in range(8):\n"
+        "        loss = ((params['x'] - 1.0) ** 2 + params['n']) * (1 + 1 / (epoch + 1))\n"
+        "        trial.report(epoch, loss)\n"
+        "        if trial.should_prune():\n"
+        "            raise metahpo.TrialPruned()\n"
+        "    return loss\n")
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    out = run(workdir, "tune", "curve:objective", "--space", "space.yaml", "--trials", "15",
+              "--optimizer", "random", "--seed", "0", "--pruner", "median", "--storage", url,
+              "--study", "p", "--quiet")
+    assert out.returncode == 0, out.stderr
+    from metahpo import load_study
+
+    errors = [t.error for t in load_study("p", url).trials]
+    assert any(e and e.startswith("pruned at step") for e in errors)
+    refused = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
+                  "--trials", "3", "--pruner", "median")
+    assert "a pruner needs an objective that takes the running trial" in refused.stderr
+
+
 def test_objective_from_a_file_path(workdir):
     out = run(workdir, "tune", "objective_mod.py:objective", "--space", "space.yaml",
               "--trials", "3", "--direction", "maximize", "--quiet")

@@ -218,6 +218,73 @@ def test_stop_from_a_callback_stops_every_job():
     assert 6 <= len(study.trials) <= 9
 
 
+def learning_curve(params, trial):
+    """A training whose loss falls over 10 epochs towards ``quadratic(params)``."""
+    for epoch in range(10):
+        loss = quadratic(params) * (1.0 + 1.0 / (epoch + 1))
+        trial.report(epoch, loss)
+        if trial.should_prune():
+            raise metahpo.TrialPruned()
+    return loss
+
+
+def test_a_pruner_stops_unpromising_trials_early_and_the_optimizer_learns_of_them(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    study = tune(learning_curve, SPACE, optimizer="random", n_trials=20, seed=0, storage=url,
+                 study_name="s", pruner=pruner, show_progress=False)
+    frozen = optuna.load_study(study_name="s", storage=url).trials
+    pruned = [t for t in frozen if t.state == optuna.trial.TrialState.PRUNED]
+    complete = [t for t in frozen if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(pruned) >= 5 and len(complete) >= 5 and len(frozen) == 20
+    assert all(len(t.intermediate_values) == 10 for t in complete)
+    assert all(2 <= len(t.intermediate_values) < 10 for t in pruned)
+    records = {t.number: t for t in study.trials}
+    assert all(records[t.number].state is TrialState.FAILED
+               and records[t.number].error == f"pruned at step {max(t.intermediate_values)}"
+               for t in pruned)
+    assert study.best_value == min(t.value for t in complete)
+    resumed = metahpo.create_optimizer("random", SPACE, seed=1)
+    tune(learning_curve, SPACE, optimizer=resumed, n_trials=21, storage=url, study_name="s",
+         pruner=pruner, show_progress=False)
+    told = [r for r in resumed.history if r.error and r.error.startswith("pruned")]
+    assert len(told) >= len(pruned), "a resumed optimizer did not read the pruned trials"
+
+
+def test_an_objective_that_takes_the_trial_reports_without_a_pruner():
+    study = tune(learning_curve, SPACE, n_trials=3, seed=0, show_progress=False)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    frozen = study.storage.get_all_trials(study.study_id)
+    assert all(sorted(t.intermediate_values) == list(range(10)) for t in frozen)
+
+
+@pytest.mark.parametrize("objective, pruner, message", [
+    (quadratic, "median", "pruner must be an Optuna pruner"),
+    (quadratic, None, "a pruner needs an objective that takes the running trial"),
+])
+def test_pruner_mistakes_are_named(objective, pruner, message):
+    import optuna
+
+    pruner = pruner or optuna.pruners.MedianPruner()
+    with pytest.raises(MetaHPOError, match=message):
+        tune(objective, SPACE, n_trials=2, pruner=pruner, show_progress=False)
+
+
+def test_report_refuses_what_is_not_a_step_and_a_number():
+    def bad(params, trial):
+        trial.report(-1, 0.5)
+
+    def nan(params, trial):
+        trial.report(0, float("nan"))
+
+    for objective, message in ((bad, "step must be a whole number >= 0"),
+                               (nan, "the value at step 0 is not a number")):
+        study = tune(objective, SPACE, n_trials=1, show_progress=False)
+        assert message in study.trials[0].error
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 @pytest.mark.parametrize("optimizer", ["random", "meta"])
 def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, optimizer):
