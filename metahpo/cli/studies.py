@@ -1,0 +1,232 @@
+"""``metahpo`` subcommands for users' own objectives and studies: tune, demo, ask, tell,
+studies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from metahpo.cli.common import parse_option
+from metahpo.errors import MetaHPOError
+
+#: ``--pruner`` names and the Optuna pruners they make, with Optuna's default settings.
+PRUNERS = {"median": "MedianPruner", "successive-halving": "SuccessiveHalvingPruner",
+           "hyperband": "HyperbandPruner"}
+
+
+def _print_result(study: Any) -> None:
+    from metahpo.study import params_table
+    from metahpo.trial import TrialState
+
+    trials = study.trials
+    n_done = sum(t.state is TrialState.COMPLETE for t in trials)
+    n_failed = sum(t.state is TrialState.FAILED for t in trials)
+    print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {n_failed} failed)")
+    if n_done:
+        best = study.best_trial
+        print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}")
+
+
+def _cmd_tune(args: argparse.Namespace) -> None:
+    from metahpo.space import SearchSpace
+    from metahpo.tuning import tune
+
+    from metahpo.tasks.objective import load_objective
+
+    objective = load_objective(args.objective)
+    space = SearchSpace.from_file(args.space)
+    options = dict(parse_option(o) for o in args.option)
+    points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
+    pruner = None
+    if args.pruner is not None:
+        import optuna
+
+        pruner = getattr(optuna.pruners, PRUNERS[args.pruner])()
+    study = tune(
+        objective, space, optimizer=args.optimizer, n_trials=args.trials,
+        direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
+        timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
+        points_to_evaluate=points, pruner=pruner, **options,
+    )
+    _print_result(study)
+
+
+def _read_points(text: str) -> list[Any]:
+    """``--points-to-evaluate``: a JSON or YAML file, or inline JSON, holding one parameter dict
+    or a list of them."""
+    import yaml
+
+    from metahpo.space import yaml_loader
+
+    path = Path(text)
+    source = f"--points-to-evaluate {text!r}"
+    if path.is_file():
+        text, source = path.read_text(), str(path)
+    elif not text.lstrip().startswith(("[", "{")):
+        raise MetaHPOError(f"--points-to-evaluate: no file {text!r} (give a JSON or YAML file, "
+                           "or inline JSON such as '[{\"lr\": 0.001}]')")
+    try:
+        data = yaml.load(text, Loader=yaml_loader())
+    except yaml.YAMLError as exc:
+        raise MetaHPOError(f"{source}: not valid JSON or YAML: {exc}") from None
+    points = [data] if isinstance(data, dict) else data
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise MetaHPOError(f"{source}: expected a parameter dict or a list of them")
+    return points
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from metahpo.tasks.digits import DigitsCNN
+    from metahpo.tuning import tune
+
+    task = DigitsCNN(epochs=args.epochs)
+    print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
+          f"({args.trials} trials, {args.epochs} epochs each)")
+    study = tune(
+        task.evaluate, task.space, optimizer=args.optimizer, n_trials=args.trials,
+        direction=task.direction, seed=args.seed, storage=args.storage, study_name=args.study,
+        show_progress=not args.quiet,
+    )
+    _print_result(study)
+    print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
+
+
+def _cmd_ask(args: argparse.Namespace) -> None:
+    from metahpo.space import SearchSpace
+    from metahpo.study import create_study, load_study
+
+    if args.space is None:
+        try:
+            study = load_study(args.study, args.storage)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"{exc}; pass --space to create the study") from None
+    else:
+        direction = args.direction
+        if direction is None:
+            try:
+                direction = load_study(args.study, args.storage).direction
+            except MetaHPOError:
+                direction = "minimize"
+        study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
+                             study_name=args.study, direction=direction)
+    options = dict(parse_option(o) for o in args.option)
+    if args.count < 1:
+        raise MetaHPOError(f"--count must be >= 1, got {args.count}")
+    for _ in range(args.count):
+        trial = study.ask(args.optimizer, seed=args.seed, **options)
+        print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}),
+              flush=True)
+
+
+def _cmd_tell(args: argparse.Namespace) -> None:
+    from metahpo.study import load_study
+
+    if (args.value is None) == (args.error is None):
+        raise MetaHPOError("tell needs either --value or --error")
+    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error)
+    value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
+    print(f"trial {record.number}: {record.state.value}{value}")
+
+
+def _cmd_studies(args: argparse.Namespace) -> None:
+    from metahpo.study import list_studies, load_study, params_table
+
+    if args.action == "list":
+        studies = list_studies(args.storage)
+        if not studies:
+            print(f"no studies in {args.storage}")
+        for s in studies:
+            trials = s.trials
+            done = [t for t in trials if t.value is not None]
+            best = f"{s.best_value:.6g}" if done else "-"
+            print(f"{s.name}\t{s.direction}\t{len(trials)} trials\tbest {best}")
+        return
+    if not args.name:
+        raise MetaHPOError(f"studies {args.action} needs a study NAME")
+    study = load_study(args.name, args.storage)
+    if args.action == "best":
+        best = study.best_trial
+        print(json.dumps({"study": study.name, "number": best.number, "value": best.value,
+                          "params": dict(best.params)}))
+        return
+    if args.csv:
+        study.to_csv(args.csv)
+        print(f"wrote {len(study.trials)} trials to {args.csv}")
+        return
+    print(f"study {study.name} ({study.direction})")
+    for t in study.trials:
+        value = f"{t.value:.6g}" if t.value is not None else "-"
+        extra = f"  error: {t.error}" if t.error else ""
+        print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
+
+
+def add_commands(sub: Any) -> None:
+    """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
+    p = sub.add_parser("tune", help="tune an objective function over a search space")
+    p.add_argument("objective", help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
+    p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
+    p.add_argument("--optimizer", default="meta",
+                   help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
+                        "one with its 'default' policy)")
+    p.add_argument("--trials", type=int, required=True, help="number of trials the study should hold")
+    p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
+    p.add_argument("--storage", help="database URL, e.g. sqlite:///studies.db (default: in memory)")
+    p.add_argument("--study", help="study name: resumes the study if it exists")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="trials at once, in threads of this process (default 1); or run this "
+                        "command several times on one --storage")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="optimizer option (value parsed as JSON when it can be), repeatable")
+    p.add_argument("--pruner", choices=sorted(PRUNERS),
+                   help="stop unpromising trials early (Optuna's pruner of that name, default "
+                        "settings); the objective takes the trial: f(params, trial)")
+    p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
+                   help="configurations to evaluate first, in order (e.g. your current defaults): "
+                        "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("demo", help="tune a small CNN on scikit-learn's digits (no data needed)")
+    p.add_argument("--optimizer", default="meta",
+                   help="optimizer (default: the meta-learned one with the 'default' policy)")
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--storage")
+    p.add_argument("--study")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
+    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--space", help="search space file; needed to create the study")
+    p.add_argument("--direction", choices=["minimize", "maximize"],
+                   help="for a new study (default minimize); an existing one keeps its own")
+    p.add_argument("--optimizer", default="meta", help="optimizer name (default: meta)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--count", type=int, default=1,
+                   help="trials to propose at once, one JSON line each (e.g. for a job array)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="optimizer option (value parsed as JSON when it can be), repeatable")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
+    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--trial", type=int, required=True, help="the trial number 'ask' printed")
+    p.add_argument("--value", type=float, help="the objective value")
+    p.add_argument("--error", help="the trial failed: what went wrong")
+    p.set_defaults(func=_cmd_tell)
+
+    p = sub.add_parser("studies", help="list the studies of a storage, show one, or print the "
+                                        "best trial of one as JSON")
+    p.add_argument("action", choices=["list", "show", "best"])
+    p.add_argument("name", nargs="?", help="study name (for show and best)")
+    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    p.add_argument("--csv", help="with show: write the trials to this CSV file")
+    p.set_defaults(func=_cmd_studies)
