@@ -19,8 +19,8 @@ from metahpo.optimizers.registry import (
 )
 from metahpo.space import Categorical, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, list_studies, load_study
-from metahpo.trial import Trial, TrialRecord, TrialState
-from metahpo.tuning import RunningTrial, TrialPruned, tune
+from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState
+from metahpo.tuning import RunningTrial, tune
 from metahpo.version import __version__
 
 

@@ -25,6 +25,13 @@ def check_direction(direction: str) -> str:
     return direction
 
 
+class TrialPruned(Exception):
+    """Raised by an objective to stop its trial early because
+    :meth:`metahpo.RunningTrial.should_prune` said so (``optuna.TrialPruned`` is accepted too).
+    The trial is recorded as pruned (Optuna's PRUNED state; a failed trial to metahpo's
+    optimizers: a configuration not worth finishing)."""
+
+
 class TrialState(str, enum.Enum):
     """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``."""
 

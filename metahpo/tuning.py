@@ -49,7 +49,7 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace
 from metahpo.storage import record_from_optuna
 from metahpo.study import Study, create_study
-from metahpo.trial import TrialRecord, check_direction, outcome
+from metahpo.trial import TrialPruned, TrialRecord, check_direction, outcome
 
 logger = logging.getLogger("metahpo")
 
@@ -70,12 +70,6 @@ def _check_points(points: Sequence[Mapping[str, Any]] | None,
             raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
         checked.append(dict(point))
     return checked
-
-
-class TrialPruned(Exception):
-    """Raised by an objective to stop its trial early because :meth:`RunningTrial.should_prune`
-    said so (``optuna.TrialPruned`` is accepted too). The trial is recorded as pruned (Optuna's
-    PRUNED state; a failed trial to metahpo's optimizers: a configuration not worth finishing)."""
 
 
 class RunningTrial:

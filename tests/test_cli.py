@@ -132,7 +132,8 @@ def test_tune_with_a_pruner_from_the_command_line(workdir):
     from metahpo import load_study
 
     errors = [t.error for t in load_study("p", url).trials]
-    assert any(e and e.startswith("pruned at step") for e in errors)
+    n_pruned = sum(bool(e and e.startswith("pruned at step")) for e in errors)
+    assert n_pruned and f"failed, of which {n_pruned} pruned)" in out.stdout
     refused = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
                   "--trials", "3", "--pruner", "median")
     assert "a pruner needs an objective that takes the running trial" in refused.stderr
@@ -209,3 +210,17 @@ def test_demo_tunes_a_real_cnn(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "3 trials (3 complete, 0 failed)" in out.stdout
     assert "test accuracy of the best configuration" in out.stdout
+
+
+def test_demo_with_a_pruner_stops_trainings_after_an_epoch(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    out = run(tmp_path, "demo", "--trials", "6", "--epochs", "3", "--pruner", "successive-halving",
+              "--optimizer", "random", "--storage", url, "--study", "d", "--quiet")
+    assert out.returncode == 0, out.stderr
+    trials = optuna.load_study(study_name="d", storage=url).trials
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert pruned and complete and all(len(t.intermediate_values) < 3 for t in pruned)
+    assert all(t.value == t.intermediate_values[2] for t in complete)

@@ -16,14 +16,26 @@ PRUNERS = {"median": "MedianPruner", "successive-halving": "SuccessiveHalvingPru
            "hyperband": "HyperbandPruner"}
 
 
+def _pruner(name: str | None) -> Any:
+    """The Optuna pruner ``--pruner`` names (``None``: none)."""
+    if name is None:
+        return None
+    import optuna
+
+    return getattr(optuna.pruners, PRUNERS[name])()
+
+
 def _print_result(study: Any) -> None:
     from metahpo.study import params_table
     from metahpo.trial import TrialState
 
     trials = study.trials
     n_done = sum(t.state is TrialState.COMPLETE for t in trials)
-    n_failed = sum(t.state is TrialState.FAILED for t in trials)
-    print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {n_failed} failed)")
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    n_pruned = sum(t.error.startswith("pruned") for t in failed)
+    pruned = f", of which {n_pruned} pruned" if n_pruned else ""
+    print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {len(failed)} failed"
+          f"{pruned})")
     if n_done:
         best = study.best_trial
         print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}")
@@ -39,11 +51,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     space = SearchSpace.from_file(args.space)
     options = dict(parse_option(o) for o in args.option)
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
-    pruner = None
-    if args.pruner is not None:
-        import optuna
-
-        pruner = getattr(optuna.pruners, PRUNERS[args.pruner])()
+    pruner = _pruner(args.pruner)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
@@ -82,12 +90,14 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from metahpo.tuning import tune
 
     task = DigitsCNN(epochs=args.epochs)
+    pruning = "" if args.pruner is None else f", {args.pruner} pruning"
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
-          f"({args.trials} trials, {args.epochs} epochs each)")
+          f"({args.trials} trials, {args.epochs} epochs each{pruning})")
     study = tune(
-        task.evaluate, task.space, optimizer=args.optimizer, n_trials=args.trials,
-        direction=task.direction, seed=args.seed, storage=args.storage, study_name=args.study,
-        show_progress=not args.quiet,
+        task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
+        optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
+        storage=args.storage, study_name=args.study, show_progress=not args.quiet,
+        pruner=_pruner(args.pruner),
     )
     _print_result(study)
     print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
@@ -195,6 +205,9 @@ def add_commands(sub: Any) -> None:
                    help="optimizer (default: the meta-learned one with the 'default' policy)")
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--pruner", choices=sorted(PRUNERS),
+                   help="stop unpromising trainings early, judged by validation accuracy after "
+                        "each epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--storage")
     p.add_argument("--study")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -83,7 +83,11 @@ class TorchClassificationTask(Task):
     def _splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return self._load()
 
-    def _train(self, params: Mapping[str, Any]) -> Any:
+    def _train(self, params: Mapping[str, Any],
+               after_epoch: Callable[[int, Any], None] | None = None) -> Any:
+        """The trained model, or ``None`` if training diverged. ``after_epoch(epoch, model)``
+        is called after every epoch (it may evaluate the model, and raise to stop training);
+        the model is put back in training mode after it, so the training is the same."""
         import torch
 
         torch.manual_seed(self.seed)
@@ -98,7 +102,7 @@ class TorchClassificationTask(Task):
         gen = torch.Generator().manual_seed(self.seed)
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
             perm = torch.randperm(len(y), generator=gen)
             for start in range(0, len(y), params["batch_size"]):
                 batch = perm[start:start + params["batch_size"]]
@@ -108,6 +112,9 @@ class TorchClassificationTask(Task):
                     return None
                 loss.backward()
                 opt.step()
+            if after_epoch is not None:
+                after_epoch(epoch, model)
+                model.train()
         return model
 
     def _accuracy(self, model: Any, split: str) -> float:
@@ -124,6 +131,21 @@ class TorchClassificationTask(Task):
         self.space.validate(params)
         with torch_threads(1):
             return self._accuracy(self._train(params), "val")
+
+    def evaluate_reporting(self, params: Mapping[str, Any], trial: Any) -> float:
+        """:meth:`evaluate` for a tune call with a pruner: reports the validation accuracy after
+        every epoch to ``trial`` (a :class:`metahpo.RunningTrial`) and stops the training when
+        the pruner says so. The accuracy after the last epoch is :meth:`evaluate`'s."""
+        from metahpo.trial import TrialPruned
+
+        def report(epoch: int, model: Any) -> None:
+            trial.report(epoch, self._accuracy(model, "val"))
+            if trial.should_prune():
+                raise TrialPruned()
+
+        self.space.validate(params)
+        with torch_threads(1):
+            return self._accuracy(self._train(params, report), "val")
 
     def test_score(self, params: Mapping[str, Any]) -> float:
         with torch_threads(1):
