@@ -29,8 +29,17 @@ def test_expected_improvement_ignores_the_scale_of_the_losses():
 
 def test_too_few_successful_trials_play_the_first_draw():
     points = np.array([[0.2], [0.4], [0.6]])
-    ok = np.array([True, False, True])
-    assert pick(points, np.array([1.0, 0.0, 2.0]), ok, np.array([[0.9], [0.3]])) == 0
+    failed = np.array([False, True, False])
+    assert pick(points, np.array([1.0, 0.0, 2.0]), failed, np.array([[0.9], [0.3]])) == 0
+
+
+def test_failed_trials_count_as_the_worst_so_the_screen_avoids_where_trials_fail():
+    points = np.array([[0.1], [0.3], [0.5], [0.55], [0.6], [0.9]])
+    losses = np.array([0.5, 0.1, 0.0, 0.0, 0.0, 0.9])
+    failed = np.array([False, False, True, True, True, False])
+    candidates = np.array([[0.25], [0.55]])
+    assert pick(points, losses, failed, candidates) == 0
+    assert pick(points[~failed], losses[~failed], failed[~failed], candidates) == 1
 
 
 def test_pick_runs_blas_on_one_thread_and_gives_the_caller_its_threads_back(monkeypatch):
@@ -52,7 +61,7 @@ def test_pick_runs_blas_on_one_thread_and_gives_the_caller_its_threads_back(monk
     points, losses, candidates = rng.random((30, 4)), rng.random(30), rng.random((64, 4))
     with threadpool_limits(2, user_api="blas"):
         before = blas_threads()
-        chosen = pick(points, losses, np.ones(30, dtype=bool), candidates)
+        chosen = pick(points, losses, np.zeros(30, dtype=bool), candidates)
         after = blas_threads()
     assert inside and set(inside) == {1}
     assert after == before
@@ -116,3 +125,23 @@ def test_meta_train_chooses_the_screen_on_validation_tasks_and_the_optimizer_use
     assert f"screen {info.screen}" in done.stdout
     space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
     assert create_optimizer("meta", space, policy=str(out)).screen == info.screen
+
+
+def test_the_screened_policy_does_not_keep_proposing_where_trials_fail():
+    """Beside the optimum lies a region where every trial fails; failures left out of the GP
+    looked unexplored and drew about 19 of 30 trials there (random search: about 6)."""
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0), Float("z", 0.0, 1.0)])
+
+    def objective(p):
+        if 0.35 <= p["x"] <= 0.55:
+            return None
+        return (p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2 + (p["z"] - 0.5) ** 2
+
+    failed = []
+    for seed in range(5):
+        opt = create_optimizer("meta", space, seed=seed)
+        for _ in range(30):
+            trial = opt.ask()
+            opt.tell(trial, objective(trial.params))
+        failed.append(sum(r.error is not None for r in opt.history))
+    assert np.mean(failed) <= 6, failed

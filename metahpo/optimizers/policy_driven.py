@@ -136,7 +136,7 @@ class PolicyDrivenOptimizer(Optimizer):
             return self.space.decode(_sigmoid(mean + std * self._rng.normal(size=mean.shape)))
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
-        return self.space.decode(draws[pick(points, losses, failed == 0, draws)])
+        return self.space.decode(draws[pick(points, losses, failed != 0, draws)])
 
 
 class _TensorHistory:
