@@ -78,7 +78,7 @@ def test_failed_trials_are_recorded_and_tuning_goes_on():
             return None
         return quadratic(params)
 
-    study = tune(flaky, SPACE, n_trials=40, seed=2, show_progress=False)
+    study = tune(flaky, SPACE, optimizer="random", n_trials=40, seed=2, show_progress=False)
     assert len(study.trials) == 40
     errors = {t.error for t in study.trials if t.state is TrialState.FAILED}
     assert errors == {"RuntimeError: out of memory", "objective returned nan", "objective returned None"}
