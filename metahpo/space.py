@@ -139,6 +139,24 @@ class SearchSpace:
         unit midpoint of two choices would be the border between them."""
         return np.array([0.5 / p.n_values if isinstance(p, Categorical) else 0.5 for p in self._params])
 
+    def all_configurations(self, limit: int) -> np.ndarray | None:
+        """Every configuration of an all-discrete space as unit-cube points ``(N, dim)`` (the
+        encodings :meth:`snap` gives), or ``None`` if a parameter is continuous or there are more
+        than ``limit`` configurations."""
+        if not self.is_discrete or math.prod(p.n_values for p in self._params) > limit:
+            return None
+        coords = []
+        for p in self._params:
+            if isinstance(p, Categorical):
+                values: Sequence[Any] = p.choices
+            elif isinstance(p, Int):
+                values = range(p.low, p.high + 1, p.step)
+            else:
+                values = [p.low + k * p.step for k in range(p.n_values)]
+            coords.append(np.array([p.encode(v) for v in values], dtype=float))
+        mesh = np.meshgrid(*coords, indexing="ij")
+        return np.stack([m.reshape(-1) for m in mesh], axis=1)
+
     def sample_unit(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform points of the unit cube, shape ``(n, dim)``."""
         return rng.random((n, self.dim))

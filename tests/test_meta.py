@@ -383,3 +383,27 @@ def test_local_spread_sets_how_wide_an_untrained_local_start_searches(tmp_path):
          "--local-spread", "1.5", "--iterations", "1", "--out", str(tmp_path / "p.safetensors")],
         capture_output=True, text=True)
     assert done.returncode != 0 and "--local-start" in done.stderr
+
+
+@pytest.mark.parametrize("screen", [None, 0])
+def test_in_an_all_discrete_space_no_configuration_is_proposed_twice_until_all_are_tried(screen):
+    """24 configurations: the policy concentrated on its incumbent used to propose it again
+    (3.5 repeats in 12 trials screened, 5 unscreened)."""
+    from metahpo import Categorical, Int, SearchSpace
+
+    space = SearchSpace([Categorical("opt", ["adam", "sgd", "rmsprop"]), Int("layers", 1, 4),
+                         Categorical("act", ["relu", "tanh"])])
+
+    def loss(p):
+        return ({"adam": 0.0, "sgd": 0.3, "rmsprop": 0.1}[p["opt"]] + 0.05 * abs(p["layers"] - 2)
+                + (0.0 if p["act"] == "relu" else 0.1))
+
+    options = {} if screen is None else {"screen": screen}
+    for seed in range(3):
+        opt = create_optimizer("meta", space, seed=seed, **options)
+        seen = []
+        for _ in range(26):
+            trial = opt.ask()
+            seen.append(tuple(trial.params.values()))
+            opt.tell(trial, loss(trial.params))
+        assert len(set(seen[:24])) == 24, seen

@@ -183,3 +183,15 @@ def test_snap_agrees_with_encode_of_decode():
     snapped = space.snap(u)
     expected = np.stack([space.encode(space.decode(row)) for row in u])
     np.testing.assert_allclose(snapped, expected, atol=1e-9)
+
+
+def test_all_configurations_of_a_discrete_space_are_its_snapped_points():
+    space = SearchSpace([Int("batch", 16, 64, log=True), Float("drop", 0.0, 0.5, step=0.25),
+                         Categorical("act", ["relu", "tanh"])])
+    grid = space.all_configurations(10_000)
+    assert grid.shape == (49 * 3 * 2, 3)
+    configs = {tuple(space.decode(u).values()) for u in grid}
+    assert len(configs) == 49 * 3 * 2
+    assert np.allclose(space.snap(grid), grid)
+    assert space.all_configurations(100) is None
+    assert SearchSpace([Float("lr", 1e-4, 1e-1, log=True)]).all_configurations(10_000) is None
