@@ -42,6 +42,41 @@ def objective(params: dict) -> float | None:
     return (params["x"] - 0.3) ** 2 + (params["y"] - 0.6) ** 2 + (params["z"] - 0.5) ** 2
 
 
+def run_searches(objective, space: SearchSpace, seeds: int, budget: int) -> dict[str, dict]:
+    """Per optimizer of ``OPTIMIZERS``: ``seeds`` searches of ``budget`` trials on ``objective``;
+    failed trials, repeated configurations (per search) and best values."""
+    results = {}
+    for label, (name, options) in OPTIMIZERS.items():
+        failed, repeated, best = [], [], []
+        for seed in range(seeds):
+            opt = metahpo.create_optimizer(name, space, seed=seed, **options)
+            for _ in range(budget):
+                trial = opt.ask()
+                opt.tell(trial, objective(trial.params))
+            failed.append(sum(r.error is not None for r in opt.history))
+            configs = [tuple(r.params.values()) for r in opt.history]
+            repeated.append(len(configs) - len(set(configs)))
+            best.append(opt.best.value)
+        results[label] = {"failed_mean": float(np.mean(failed)),
+                          "repeated_mean": float(np.mean(repeated)),
+                          "best_mean": float(np.mean(best)), "best_median": float(np.median(best))}
+    return results
+
+
+def write_summary(out: str, title: str, table: str, footer: str, results: dict) -> None:
+    """``summary.md`` (title, table, footer with the commit, the command) and ``summary.json``."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    command = f"python benchmarks/{Path(sys.argv[0]).name} " + shlex.join(sys.argv[1:])
+    text = f"# {title}\n\n{table}\n\n{footer}; commit {commit}.\n\nProduced by:\n\n    {command}\n"
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.md").write_text(text)
+    (folder / "summary.json").write_text(json.dumps({"command": command, "commit": commit,
+                                                     "results": results}, indent=1))
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
@@ -49,37 +84,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    results = {}
-    for label, (name, options) in OPTIMIZERS.items():
-        failed, best = [], []
-        for seed in range(args.seeds):
-            opt = metahpo.create_optimizer(name, SPACE, seed=seed, **options)
-            for _ in range(args.budget):
-                trial = opt.ask()
-                opt.tell(trial, objective(trial.params))
-            failed.append(sum(r.error is not None for r in opt.history))
-            best.append(opt.best.value)
-        results[label] = {"failed_mean": float(np.mean(failed)),
-                          "best_mean": float(np.mean(best)), "best_median": float(np.median(best))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    command = "python benchmarks/failure_region.py " + shlex.join(sys.argv[1:])
+    results = run_searches(objective, SPACE, args.seeds, args.budget)
     lines = ["| optimizer | failed trials per search | best value (mean) | best value (median) |",
              "|---|---|---|---|"]
     for label, r in results.items():
         lines.append(f"| {label} | {r['failed_mean']:.2f} of {args.budget} | {r['best_mean']:.4f} | "
                      f"{r['best_median']:.4f} |")
-    table = "\n".join(lines)
-    text = (f"# Searching beside a region of failures\n\n{table}\n\n{args.seeds} searches of "
-            f"{args.budget} trials per optimizer (seeds 0..{args.seeds - 1}); commit {commit}.\n\n"
-            f"Produced by:\n\n    {command}\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps({"command": command, "commit": commit,
-                                                  "results": results}, indent=1))
-    print(text)
-
+    write_summary(args.out, "Searching beside a region of failures", "\n".join(lines),
+                  f"{args.seeds} searches of {args.budget} trials per optimizer "
+                  f"(seeds 0..{args.seeds - 1})", results)
 
 if __name__ == "__main__":
     main()
