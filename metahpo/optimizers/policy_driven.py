@@ -139,13 +139,15 @@ class PolicyDrivenOptimizer(Optimizer):
         first = self._next_number == 0 and not self._history
         if not self.sample or (first and self.greedy_first):
             return self.space.decode(_sigmoid(mean))
-        points, losses, failed = (h[0].numpy().astype(float) for h in history)
         if self.screen == 0:
             draw = _sigmoid(mean + std * self._rng.normal(size=mean.shape))
-            if self.space.is_discrete and not _fresh(self.space.snap(draw[None, :]), points)[0]:
-                more = _sigmoid(mean + std * self._rng.normal(size=(REDRAWS,) + mean.shape))
-                draw = self._new_candidates(self.space.snap(more), points)[0]
+            if self.space.is_discrete:
+                points = history[0][0].numpy().astype(float)
+                if not _fresh(self.space.snap(draw[None, :]), points)[0]:
+                    more = _sigmoid(mean + std * self._rng.normal(size=(REDRAWS,) + mean.shape))
+                    draw = self._new_candidates(self.space.snap(more), points)[0]
             return self.space.decode(draw)
+        points, losses, failed = (h[0].numpy().astype(float) for h in history)
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
         if self.space.is_discrete:
             draws = self._new_candidates(draws, points)
