@@ -13,10 +13,7 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import argparse
-
-import torch
-from failure_region import run_searches, write_summary
+from failure_region import arguments, run_searches, write_summary
 
 from metahpo import Categorical, Int, SearchSpace
 
@@ -30,20 +27,14 @@ def objective(params: dict) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--budget", type=int, default=12)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = arguments(__doc__, 12)
     results = run_searches(objective, SPACE, args.seeds, args.budget)
     lines = ["| optimizer | repeated configurations per search | best loss (mean) |",
              "|---|---|---|"]
     for label, r in results.items():
         lines.append(f"| {label} | {r['repeated_mean']:.2f} of {args.budget} | {r['best_mean']:.4f} |")
-    write_summary(args.out, "Searching a space of 24 configurations", "\n".join(lines),
-                  f"{args.seeds} searches of {args.budget} trials per optimizer "
-                  f"(seeds 0..{args.seeds - 1})", results)
+    write_summary(args.out, "Searching a space of 24 configurations", "\n".join(lines), args,
+                  results)
 
 
 if __name__ == "__main__":

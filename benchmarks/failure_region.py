@@ -63,8 +63,12 @@ def run_searches(objective, space: SearchSpace, seeds: int, budget: int) -> dict
     return results
 
 
-def write_summary(out: str, title: str, table: str, footer: str, results: dict) -> None:
-    """``summary.md`` (title, table, footer with the commit, the command) and ``summary.json``."""
+def write_summary(out: str, title: str, table: str, args: argparse.Namespace,
+                  results: dict) -> None:
+    """``summary.md`` (title, table, the searches run, the commit, the command) and
+    ``summary.json`` in ``out``."""
+    footer = (f"{args.seeds} searches of {args.budget} trials per optimizer "
+              f"(seeds 0..{args.seeds - 1})")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     command = f"python benchmarks/{Path(sys.argv[0]).name} " + shlex.join(sys.argv[1:])
@@ -77,22 +81,27 @@ def write_summary(out: str, title: str, table: str, footer: str, results: dict) 
     print(text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str, budget: int) -> argparse.Namespace:
+    """The options these search benchmarks share (``--out``, ``--seeds``, ``--budget``); also
+    limits torch to one thread."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--budget", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--budget", type=int, default=budget)
     torch.set_num_threads(1)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__, 30)
     results = run_searches(objective, SPACE, args.seeds, args.budget)
     lines = ["| optimizer | failed trials per search | best value (mean) | best value (median) |",
              "|---|---|---|---|"]
     for label, r in results.items():
         lines.append(f"| {label} | {r['failed_mean']:.2f} of {args.budget} | {r['best_mean']:.4f} | "
                      f"{r['best_median']:.4f} |")
-    write_summary(args.out, "Searching beside a region of failures", "\n".join(lines),
-                  f"{args.seeds} searches of {args.budget} trials per optimizer "
-                  f"(seeds 0..{args.seeds - 1})", results)
+    write_summary(args.out, "Searching beside a region of failures", "\n".join(lines), args,
+                  results)
 
 if __name__ == "__main__":
     main()

@@ -98,7 +98,7 @@ def main() -> None:
             show_progress=False,
         )
         trials = study.trials
-        pruned = sum(bool(t.error and t.error.startswith("pruned")) for t in trials)
+        pruned = sum(t.pruned for t in trials)
         print(f"{len(trials)} trials, {pruned} pruned; defaults scored {trials[0].value:.3f}, "
               f"best {study.best_value:.3f} with {study.best_params}")
 

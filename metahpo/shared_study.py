@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
@@ -174,9 +174,8 @@ def point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, A
     return next((point for point in points if point not in held), None)
 
 
-def store_outcome(study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                   distributions: dict[str, Any], value: float | None, error: str | None,
-                   pruned: bool = False) -> int:
+def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
+                  error: str | None, pruned: bool = False) -> int:
     """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
     A ``pruned`` trial (stopped early by a pruner; ``error`` says at which step) is stored in
     Optuna's PRUNED state, which metahpo reads as failed.
@@ -198,8 +197,9 @@ def store_outcome(study: Study, trial_id: int, number: int, params: Mapping[str,
             finish(st, trial_id, TrialState.COMPLETE if error is None else TrialState.FAILED, value)
         return trial_id
     except UpdateFinishedTrialError:
-        new_id, new_number = store_finished_trial(st, study.study_id, dict(params),
-                                                  distributions, value, error)
+        stored = st.get_trial(trial_id)
+        new_id, new_number = store_finished_trial(st, study.study_id, stored.params,
+                                                  stored.distributions, value, error)
         logger.warning("trial %d was marked failed by another process while it ran; its result "
                        "is recorded as trial %d", number, new_number)
         return new_id
@@ -285,5 +285,5 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None) -> Tria
                            f"{record_from_optuna(ft).state.value}, not running: its outcome is "
                            "recorded already")
     state, v, err = outcome(value, error)
-    trial_id = store_outcome(study, trial_id, number, ft.params, ft.distributions, v, err)
+    trial_id = store_outcome(study, trial_id, number, v, err)
     return record_from_optuna(st.get_trial(trial_id))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from metahpo.errors import MetaHPOError
-from metahpo.trial import TrialRecord, TrialState
+from metahpo.trial import PRUNED, TrialRecord, TrialState
 
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 60
@@ -190,7 +190,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
     error = None
     if state is TrialState.FAILED:
         error = ft.user_attrs.get(ERROR_ATTR) or (
-            "pruned" if ft.state == OptunaState.PRUNED else "failed without an error message"
+            PRUNED if ft.state == OptunaState.PRUNED else "failed without an error message"
         )
     return TrialRecord(
         number=ft.number,

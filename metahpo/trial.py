@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from metahpo.errors import MetaHPOError
 
 DIRECTIONS = ("minimize", "maximize")
+#: How the error of a pruned trial begins ("pruned at step 4"): a failed trial to optimizers.
+PRUNED = "pruned"
 
 
 def check_direction(direction: str) -> str:
@@ -88,6 +90,11 @@ class TrialRecord:
             object.__setattr__(self, "value", float(self.value))
         elif self.value is not None:
             raise MetaHPOError(f"a {self.state.value} trial has no value, got {self.value!r}")
+
+    @property
+    def pruned(self) -> bool:
+        """Whether a pruner stopped the trial early (a FAILED trial whose error says so)."""
+        return self.state is TrialState.FAILED and (self.error or "").startswith(PRUNED)
 
     @property
     def duration_s(self) -> float | None:

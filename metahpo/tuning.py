@@ -33,7 +33,6 @@ import time
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
-from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer
@@ -49,14 +48,15 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace
 from metahpo.storage import record_from_optuna
 from metahpo.study import Study, create_study
-from metahpo.trial import TrialPruned, TrialRecord, check_direction, outcome
+from metahpo.trial import PRUNED, TrialPruned, TrialRecord, check_direction, outcome
 
 logger = logging.getLogger("metahpo")
 
 
-def _check_points(points: Sequence[Mapping[str, Any]] | None,
-                  space: SearchSpace) -> list[dict[str, Any]]:
-    """``points_to_evaluate`` as a list of parameter dicts, each checked against ``space``."""
+def check_points(points: Sequence[Mapping[str, Any]] | None,
+                 space: SearchSpace) -> list[dict[str, Any]]:
+    """``points_to_evaluate`` as a list of parameter dicts, each checked against ``space``
+    (for :func:`tune` and the Ray Tune searcher)."""
     if points is None:
         return []
     if isinstance(points, Mapping) or not isinstance(points, Sequence):
@@ -90,12 +90,12 @@ class RunningTrial:
     """
 
     def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                 pruner: Callable[[], Any]) -> None:
+                 pruning: _Pruning) -> None:
         self.number = number
         self.params = dict(params)
         self._study = study
         self._trial_id = trial_id
-        self._pruner = pruner
+        self._pruning = pruning
 
     def report(self, step: int, value: float) -> None:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
@@ -110,10 +110,7 @@ class RunningTrial:
     def should_prune(self) -> bool:
         """Whether the pruner given to :func:`tune` would stop this trial now, judging by the
         values reported so far against the other trials' (always ``False`` without a pruner)."""
-        pruner, optuna_study = self._pruner()
-        if pruner is None:
-            return False
-        return bool(pruner.prune(optuna_study, self._study.storage.get_trial(self._trial_id)))
+        return self._pruning.should_prune(self._trial_id)
 
 
 def _takes_trial(objective: Callable[..., Any]) -> bool:
@@ -131,8 +128,10 @@ def _takes_trial(objective: Callable[..., Any]) -> bool:
 def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
-    pruner: Callable[[], Any] | None,
+    pruning: _Pruning | None,
 ) -> TrialRecord:
+    """Run one trial; ``pruning`` is ``None`` for an objective that takes only the parameters,
+    else the objective also gets the :class:`RunningTrial`."""
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
@@ -140,14 +139,14 @@ def _run_trial(
     heartbeat = Heartbeat(st, trial_id)
     pruned = False
     try:
-        if pruner is None:
+        if pruning is None:
             value, error = objective(dict(trial.params)), None
         else:
-            running = RunningTrial(study, trial_id, number, trial.params, pruner)
+            running = RunningTrial(study, trial_id, number, trial.params, pruning)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
         steps = st.get_trial(trial_id).intermediate_values
-        value, error, pruned = None, f"pruned at step {max(steps)}" if steps else "pruned", True
+        value, error, pruned = None, f"{PRUNED} at step {max(steps)}" if steps else PRUNED, True
     except catch as exc:
         value, error = None, f"{type(exc).__name__}: {exc}"
         logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
@@ -158,8 +157,7 @@ def _run_trial(
         raise
     heartbeat.stop()
     state, v, err = outcome(value, error)
-    trial_id = store_outcome(study, trial_id, number, trial.params, space_to_optuna(opt.space), v,
-                             err, pruned=pruned)
+    trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
     opt.tell(trial, v, error=err)
     return record_from_optuna(st.get_trial(trial_id))
 
@@ -238,7 +236,7 @@ def tune(
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
-    points = _check_points(points_to_evaluate, space)
+    points = check_points(points_to_evaluate, space)
     takes_trial = _takes_trial(objective)
     if pruner is not None:
         import optuna
@@ -269,7 +267,7 @@ def tune(
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, study_size(study)),
-                 _PrunerView(study, pruner) if takes_trial else None)
+                 _Pruning(study, pruner) if takes_trial else None)
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
         for worker in workers:
@@ -295,9 +293,9 @@ class _Loop:
     def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
-                 progress: Any, pruner: Callable[[], Any] | None):
+                 progress: Any, pruning: _Pruning | None):
         self.study = study
-        self.pruner = pruner
+        self.pruning = pruning
         self.points = points
         self.callbacks = callbacks
         self.objective = objective
@@ -318,7 +316,7 @@ class _Loop:
             while self._going_on():
                 fail_dead(self.study)
                 record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points,
-                                    self.pruner)
+                                    self.pruning)
                 self._show(opt)
                 for callback in self.callbacks:
                     callback(self.study, record)
@@ -348,9 +346,9 @@ class _Loop:
             self.progress.refresh()
 
 
-class _PrunerView:
-    """The pruner of one tune call and the Optuna study object it judges by (built on first
-    use: Optuna's pruners read the study through ``optuna.Study``), shared by the call's jobs."""
+class _Pruning:
+    """The pruner of one tune call (or none), shared by its jobs. Optuna's pruners judge a trial
+    through an ``optuna.Study`` of the same storage, made on first use."""
 
     def __init__(self, study: Study, pruner: Any) -> None:
         self._study = study
@@ -358,9 +356,10 @@ class _PrunerView:
         self._optuna_study: Any = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> tuple[Any, Any]:
+    def should_prune(self, trial_id: int) -> bool:
+        """Whether the pruner would stop trial ``trial_id`` now (``False`` without a pruner)."""
         if self._pruner is None:
-            return None, None
+            return False
         with self._lock:
             if self._optuna_study is None:
                 import optuna
@@ -368,7 +367,7 @@ class _PrunerView:
                 self._optuna_study = optuna.load_study(study_name=self._study.name,
                                                        storage=self._study.storage,
                                                        pruner=self._pruner)
-        return self._pruner, self._optuna_study
+        return bool(self._pruner.prune(self._optuna_study, self._study.storage.get_trial(trial_id)))
 
 
 def _progress(show: bool, total: int, initial: int) -> Any:

@@ -32,7 +32,7 @@ def _print_result(study: Any) -> None:
     trials = study.trials
     n_done = sum(t.state is TrialState.COMPLETE for t in trials)
     failed = [t for t in trials if t.state is TrialState.FAILED]
-    n_pruned = sum(t.error.startswith("pruned") for t in failed)
+    n_pruned = sum(t.pruned for t in failed)
     pruned = f", of which {n_pruned} pruned" if n_pruned else ""
     print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {len(failed)} failed"
           f"{pruned})")
@@ -43,9 +43,8 @@ def _print_result(study: Any) -> None:
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     from metahpo.space import SearchSpace
-    from metahpo.tuning import tune
-
     from metahpo.tasks.objective import load_objective
+    from metahpo.tuning import tune
 
     objective = load_objective(args.objective)
     space = SearchSpace.from_file(args.space)

@@ -36,6 +36,7 @@ from ray.tune.utils.util import flatten_dict, unflatten_dict
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import check_options, create_optimizer, restore_optimizer
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
+from metahpo.tuning import check_points
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
@@ -116,11 +117,7 @@ class MetaHPOSearcher(Searcher):
                 raise MetaHPOError("MetaHPOSearcher needs a space or a Ray Tune param_space")
             if self._mode not in ("min", "max") or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
-            for i, point in enumerate(self._points):
-                try:
-                    self._space.validate(point)
-                except MetaHPOError as exc:
-                    raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
+            self._points = check_points(self._points, self._space)
             direction = "maximize" if self._mode == "max" else "minimize"
             self._opt = create_optimizer(self._optimizer_name, self._space, direction=direction,
                                          seed=self._seed, **self._options)

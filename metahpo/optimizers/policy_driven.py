@@ -167,7 +167,6 @@ class PolicyDrivenOptimizer(Optimizer):
         fresh = _fresh(others, points)
         return self._rng.permutation(others[fresh]) if fresh.any() else draws
 
-
     def _design_point_is_new(self, point: np.ndarray) -> bool:
         """Whether design ``point`` ``(D,)`` is not a configuration a told or pending trial holds
         (in an all-discrete space a design's points can coincide, with each other or with

@@ -128,9 +128,7 @@ class TorchClassificationTask(Task):
             return float((model(x).argmax(dim=1) == y).float().mean())
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
-        self.space.validate(params)
-        with torch_threads(1):
-            return self._accuracy(self._train(params), "val")
+        return self._validation_accuracy(params)
 
     def evaluate_reporting(self, params: Mapping[str, Any], trial: Any) -> float:
         """:meth:`evaluate` for a tune call with a pruner: reports the validation accuracy after
@@ -143,9 +141,13 @@ class TorchClassificationTask(Task):
             if trial.should_prune():
                 raise TrialPruned()
 
+        return self._validation_accuracy(params, report)
+
+    def _validation_accuracy(self, params: Mapping[str, Any],
+                             after_epoch: Callable[[int, Any], None] | None = None) -> float:
         self.space.validate(params)
         with torch_threads(1):
-            return self._accuracy(self._train(params, report), "val")
+            return self._accuracy(self._train(params, after_epoch), "val")
 
     def test_score(self, params: Mapping[str, Any]) -> float:
         with torch_threads(1):
