@@ -252,7 +252,7 @@ def tune(
         if not callable(callback):
             raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
     if isinstance(optimizer, Optimizer):
-        if optimizer.space != space or optimizer.direction != direction:
+        if optimizer.space.to_dict() != space.to_dict() or optimizer.direction != direction:
             raise MetaHPOError("the optimizer instance was built for another space or direction")
         if seed is not None or options:
             raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "

@@ -157,6 +157,29 @@ def test_shipped_policies_load_and_propose():
     wide.validate(opt.ask().params)
 
 
+def test_a_policy_trained_for_one_space_serves_it_in_any_parameter_order():
+    """The lcbench policy tells parameters apart by position; a space listing them in another
+    order (Optuna sorts its inferred space by name) gets the same proposals, by name."""
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    task = YahpoScenario("lcbench").task("126025")
+    reordered = SearchSpace(list(reversed(task.space.parameters)))
+
+    def run(space):
+        opt = create_optimizer("meta", space, direction=task.direction, policy="lcbench", seed=3)
+        proposals = []
+        for _ in range(12):
+            trial = opt.ask()
+            opt.tell(trial, task.evaluate(trial.params))
+            proposals.append(trial.params)
+        return proposals
+
+    assert run(reordered) == run(task.space)
+    narrower = SearchSpace(list(task.space.parameters)[1:])
+    with pytest.raises(MetaHPOError, match="meta-trained for one search space"):
+        create_optimizer("meta", narrower, policy="lcbench")
+
+
 def test_meta_training_is_reproducible_from_its_seed():
     def train():
         policy, _ = meta_train(

@@ -8,6 +8,7 @@ import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
 
 from metahpo import Float, SearchSpace, create_optimizer
+from metahpo.distributions import space_to_optuna
 from metahpo.integrations.optuna import MetaHPOSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -221,3 +222,63 @@ def test_a_misspelt_option_is_refused_when_the_sampler_is_made():
         MetaHPOSampler("meta", sreen=8)
     with pytest.raises(MetaHPOError, match="unknown optimizer 'metta'"):
         MetaHPOSampler("metta")
+
+
+def test_a_declared_search_space_starts_a_policys_design_with_the_first_trial():
+    """With ``search_space`` the lcbench policy's learned design starts the study, as in a
+    direct run; without it Optuna shows the first trial one parameter at a time, which that
+    policy cannot serve (a random first trial)."""
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    task = YahpoScenario("lcbench").task("126025")
+    direct = create_optimizer("meta", task.space, direction=task.direction, policy="lcbench",
+                              seed=0)
+    design = []
+    for _ in range(5):
+        trial = direct.ask()
+        direct.tell(trial, task.evaluate(trial.params))
+        design.append(trial.params)
+
+    def first_trials(**declared):
+        study = optuna.create_study(direction=task.direction, sampler=MetaHPOSampler(
+            "meta", seed=0, policy="lcbench", **declared))
+        params = []
+        for _ in range(5):
+            trial = study.ask(space_to_optuna(task.space))
+            study.tell(trial, task.evaluate(trial.params))
+            params.append(trial.params)
+        return params
+
+    assert first_trials(search_space=task.space) == design
+    by_name = dict(sorted(space_to_optuna(task.space).items(), reverse=True))
+    assert first_trials(search_space=by_name) == design
+    assert first_trials()[0] != design[0]
+
+
+def test_a_declared_search_space_names_what_does_not_fit_it():
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from metahpo import MetaHPOError
+
+    declared = {"x": FloatDistribution(-5, 5), "n": IntDistribution(1, 8)}
+    with pytest.raises(MetaHPOError, match=r"search_space\['x'\] must be an Optuna distribution"):
+        MetaHPOSampler("meta", search_space={"x": (-5, 5)})
+    with pytest.raises(MetaHPOError, match="search_space must be a non-empty dict"):
+        MetaHPOSampler("meta", search_space={})
+    with pytest.raises(MetaHPOError, match="meta-trained for one search space"):
+        MetaHPOSampler("meta", policy="lcbench", search_space=declared)
+
+    def both(trial):
+        return (trial.suggest_float("x", -5, 5) - 1) ** 2 + trial.suggest_int("n", 1, 8)
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0, search_space=declared))
+    with pytest.raises(MetaHPOError, match="suggests parameter 'x' as FloatDistribution.*declares"):
+        study.optimize(lambda t: t.suggest_float("x", 10, 20) + t.suggest_int("n", 1, 8),
+                       n_trials=1)
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0, search_space=declared))
+    study.optimize(lambda t: t.suggest_float("x", -5, 5), n_trials=1)
+    with pytest.warns(UserWarning, match=r"trial 0 lacks \['n'\] of the sampler's search_space"):
+        study.optimize(both, n_trials=1)
+    study.optimize(both, n_trials=6)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert len({(t.params["x"], t.params.get("n")) for t in study.trials}) == 8

@@ -3,8 +3,9 @@
 The benchmark harness drives optimizers through ``ask`` / ``tell``. With the harness option
 ``via=optuna`` (``metahpo bench`` passes ``{"optuna": OptunaStudyLoop}`` as the harness's
 drivers) it drives :class:`OptunaStudyLoop` instead, which asks an in-memory Optuna study
-(``study.ask(distributions)``, so Optuna samples every parameter of the space at once) whose
-sampler is a :class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer. The
+(``study.ask(distributions)``) whose sampler is a
+:class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer, given the space as
+its ``search_space`` (so every parameter is sampled jointly from the first trial on). The
 records are the same as for a direct run, so the two ways of using an optimizer compare on the
 same tasks and seeds.
 """
@@ -42,7 +43,8 @@ class OptunaStudyLoop:
         self.space = space
         self._distributions = space_to_optuna(space)
         self._study = optuna.create_study(
-            direction=direction, sampler=MetaHPOSampler(name, seed=seed, **options))
+            direction=direction,
+            sampler=MetaHPOSampler(name, seed=seed, search_space=space, **options))
         self._running: dict[int, Any] = {}
         self._done: list[TrialRecord] = []
         self._sign = 1.0 if direction == "minimize" else -1.0

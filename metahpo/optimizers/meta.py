@@ -47,13 +47,22 @@ class MetaOptimizer(PolicyDrivenOptimizer):
     def __init__(self, space: SearchSpace, *, policy: str = "default", screen: int | None = None,
                  **kwargs: Any) -> None:
         loaded, info = load_cached(policy)
+        if loaded.config.dim_ids > 0 and info.space is not None:
+            space = _in_trained_order(space, info.space, policy)
         super().__init__(space, screen=info.screen if screen is None else screen, **kwargs)
         self._policy, self.policy_info = loaded, info
-        if self._policy.config.dim_ids > 0:
-            trained = self.policy_info.space
-            if trained is not None and trained != space.to_dict():
-                raise MetaHPOError(
-                    f"policy {policy!r} was meta-trained for one search space "
-                    f"({', '.join(trained)}) and cannot serve this one; use policy='default' "
-                    "or meta-train a policy for this space"
-                )
+
+
+def _in_trained_order(space: SearchSpace, trained: dict[str, Any], policy: str) -> SearchSpace:
+    """``space`` with its parameters in the order a policy meta-trained for one space was
+    trained with. Such a policy tells the parameters apart by position (learned dimension
+    identities, a design of points), whereas users and Optuna (whose inferred search space is
+    sorted by name) may list them in any order; proposals are by name, so the order is the
+    optimizer's own business."""
+    if trained != space.to_dict():
+        raise MetaHPOError(
+            f"policy {policy!r} was meta-trained for one search space "
+            f"({', '.join(trained)}) and cannot serve this one; use policy='default' "
+            "or meta-train a policy for this space"
+        )
+    return SearchSpace([space[name] for name in trained])
