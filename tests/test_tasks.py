@@ -38,6 +38,18 @@ def test_lcbench_surrogate_is_batched_consistent_and_plausible(lcbench):
     assert not np.allclose(batch, lower_epoch), "the fidelity does not reach the surrogate"
 
 
+def test_lcbench_learning_curve_is_the_surrogate_after_each_epoch(lcbench):
+    task = lcbench.task("7593")
+    params = task.space.decode(np.full(7, 0.4))
+    curve = task.learning_curve(params)
+    column = lcbench.meta.targets.index("val_accuracy")
+    u = task.space.encode(params)[None, :]
+    assert curve.shape == (52,)
+    assert curve[-1] == pytest.approx(task.evaluate(params), rel=1e-6)
+    assert curve[4] == pytest.approx(lcbench.predict(u, "7593", {"epoch": 5})[0, column], rel=1e-6)
+    assert curve[:5].std() > 0.1, "the curve does not change with the epoch"
+
+
 def test_yahpo_errors_name_the_problem(tmp_path, monkeypatch, lcbench):
     with pytest.raises(MetaHPOError, match="has no instance '42'"):
         lcbench.task("42")

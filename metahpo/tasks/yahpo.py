@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from metahpo.errors import MetaHPOError
-from metahpo.space import Categorical, SearchSpace
+from metahpo.space import Categorical, Int, SearchSpace
 from metahpo.tasks.base import Task
 
 ENV_VAR = "METAHPO_YAHPO_DATA"
@@ -223,7 +223,8 @@ class YahpoScenario:
             u: points ``(n, dim)`` in the unit cube of the HPO space (instance and fidelity
                 parameters excluded).
             instance: the instance id.
-            fixed: fidelity values (default: :meth:`fidelity_max`).
+            fixed: fidelity values (default: :meth:`fidelity_max`): one value each, or for a
+                numeric fidelity an array ``(n,)`` of one value per point.
 
         Returns:
             ``(n, len(meta.targets))`` float array, in ``meta.targets`` order.
@@ -244,7 +245,7 @@ class YahpoScenario:
             if name in self.meta.cat_names:
                 values[name] = np.full(n, self._code(name, value), dtype=np.int32)
             else:
-                values[name] = np.full(n, float(value))
+                values[name] = np.broadcast_to(np.asarray(value, dtype=float), (n,))
         na = self.encoding
         x_cont = np.stack([values.get(c, np.full(n, np.nan)) for c in self.meta.cont_names],
                           axis=1).astype(np.float32)
@@ -288,6 +289,20 @@ class YahpoTask(Task):
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
         return float(self.evaluate_unit(self.space.encode(params)[None, :])[0])
+
+    def learning_curve(self, params: Mapping[str, Any]) -> np.ndarray:
+        """The target after each step of a training with ``params``: one value per value of the
+        scenario's fidelity, ``(n_steps,)`` (lcbench: validation accuracy after epochs 1..52;
+        the last is :meth:`evaluate`'s). For benchmarks of pruning, where a trial reports its
+        curve and may be stopped early. Scenarios with one integer fidelity only."""
+        fidelities = self.scenario.meta.fidelity_params
+        param = self.scenario.full_space[fidelities[0]] if len(fidelities) == 1 else None
+        if not isinstance(param, Int):
+            raise MetaHPOError(f"YAHPO scenario {self.scenario.name!r} has no single integer "
+                               f"fidelity to give a learning curve over ({fidelities})")
+        steps = np.arange(param.low, param.high + 1, param.step)
+        u = np.repeat(self.space.encode(params)[None, :], len(steps), axis=0)
+        return self.scenario.predict(u, self.instance, {param.name: steps})[:, self._column]
 
 
 def parse_instances(spec: str | Sequence[str] | None, scenario: YahpoScenario,
