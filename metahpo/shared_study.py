@@ -133,9 +133,10 @@ class Peers:
         try:
             pending = self._running.pop(ft.number, None)
             if pending is not None:
-                self._opt.tell(pending, rec.value, error=rec.error)
+                self._opt.tell(pending, rec.value, error=rec.error, last_report=rec.last_report)
             else:
-                self._opt.add_trial(rec.params, rec.value, error=rec.error)
+                self._opt.add_trial(rec.params, rec.value, error=rec.error,
+                                    last_report=rec.last_report)
         except MetaHPOError:
             logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 

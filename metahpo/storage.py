@@ -18,6 +18,8 @@ left RUNNING by a process that died is recognised and marked FAILED when the stu
 
 from __future__ import annotations
 
+import math
+
 import os
 import socket
 import time
@@ -200,4 +202,15 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         error=error,
         started_at=ft.datetime_start,
         finished_at=ft.datetime_complete,
+        last_report=last_report(ft) if ft.state == OptunaState.PRUNED else None,
     )
+
+
+def last_report(ft: Any) -> tuple[int, float] | None:
+    """``(step, value)`` of the last finite intermediate value an Optuna ``FrozenTrial``
+    reported, or ``None``."""
+    finite = {step: v for step, v in ft.intermediate_values.items() if math.isfinite(v)}
+    if not finite:
+        return None
+    step = max(finite)
+    return step, float(finite[step])

@@ -166,6 +166,8 @@ def check_state_round_trip(name: str, **options: Any) -> None:
     opt = _make(name, space, options, seed=5)
     _run(opt, 6)
     opt.tell(opt.ask(), error="failed on purpose")
+    stopped = opt.ask()
+    opt.tell(stopped, error="pruned at step 2", last_report=(2, _objective(space, stopped.params)))
     pending = opt.ask()
     state = json.loads(json.dumps(opt.state_dict()))
     clone = restore_optimizer(state)
@@ -184,9 +186,12 @@ def check_replayed_trials(name: str, **options: Any) -> None:
         params = space.decode(rng.random(space.dim))
         opt.add_trial(params, _objective(space, params))
     opt.add_trial(space.decode(rng.random(space.dim)), error="crashed elsewhere")
+    opt.add_trial(space.decode(rng.random(space.dim)), error="pruned at step 3",
+                  last_report=(3, 1.5))
     for params in _run(opt, 4):
         _check_params(space, params)
-    assert [r.number for r in opt.history] == list(range(11))
+    assert [r.number for r in opt.history] == list(range(12))
+    assert opt.history[7].last_report == (3, 1.5)
 
 
 def check_trials_from_elsewhere(name: str, **options: Any) -> None:

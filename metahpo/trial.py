@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from metahpo.errors import MetaHPOError
 
 DIRECTIONS = ("minimize", "maximize")
-#: How the error of a pruned trial begins ("pruned at step 4"): a failed trial to optimizers.
+#: How the error of a pruned trial begins ("pruned at step 4"); it is a FAILED trial.
 PRUNED = "pruned"
 
 
@@ -30,8 +30,8 @@ def check_direction(direction: str) -> str:
 class TrialPruned(Exception):
     """Raised by an objective to stop its trial early because
     :meth:`metahpo.RunningTrial.should_prune` said so (``optuna.TrialPruned`` is accepted too).
-    The trial is recorded as pruned (Optuna's PRUNED state; a failed trial to metahpo's
-    optimizers: a configuration not worth finishing)."""
+    The trial is recorded as pruned (Optuna's PRUNED state), with the last value it reported
+    (:attr:`TrialRecord.last_report`), which the optimizers may read."""
 
 
 class TrialState(str, enum.Enum):
@@ -71,6 +71,9 @@ class TrialRecord:
         value: the objective value of a COMPLETE trial (finite), else ``None``.
         error: why a FAILED trial failed (exception text, "objective returned nan", ...).
         started_at, finished_at: wall-clock times (``finished_at`` is ``None`` while RUNNING).
+        last_report: ``(step, value)``, the last intermediate value a pruned trial reported
+            before it was stopped (``None`` for other trials, or a pruned one that reported
+            nothing). Optimizers may read it as a lower bound on how bad the configuration is.
     """
 
     number: int
@@ -80,6 +83,7 @@ class TrialRecord:
     error: str | None = None
     started_at: datetime | None = field(default=None, compare=False)
     finished_at: datetime | None = field(default=None, compare=False)
+    last_report: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
@@ -90,6 +94,8 @@ class TrialRecord:
             object.__setattr__(self, "value", float(self.value))
         elif self.value is not None:
             raise MetaHPOError(f"a {self.state.value} trial has no value, got {self.value!r}")
+        if self.last_report is not None:
+            object.__setattr__(self, "last_report", _checked_report(self.last_report, self.pruned))
 
     @property
     def pruned(self) -> bool:
@@ -101,6 +107,22 @@ class TrialRecord:
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+def _checked_report(report: Any, pruned: bool) -> tuple[int, float]:
+    """``report`` as ``(step, value)``; clear errors for anything else."""
+    if not pruned:
+        raise MetaHPOError("only a pruned trial has a last report (its error must begin with "
+                           f"{PRUNED!r}), got {report!r}")
+    try:
+        step, value = report
+        step_ok = not isinstance(step, bool) and int(step) == step and step >= 0
+        value = float(value)
+    except (TypeError, ValueError):
+        step_ok = False
+    if not step_ok or not math.isfinite(value):
+        raise MetaHPOError(f"a last report is (step >= 0, finite value), got {report!r}")
+    return int(step), value
 
 
 def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, str | None]:

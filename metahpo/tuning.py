@@ -46,7 +46,7 @@ from metahpo.shared_study import (
     study_size,
 )
 from metahpo.space import SearchSpace
-from metahpo.storage import record_from_optuna
+from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import PRUNED, TrialPruned, TrialRecord, check_direction, outcome
 
@@ -137,7 +137,7 @@ def _run_trial(
     st = study.storage
     trial_id, number, trial = start_trial(study, opt, peers, points)
     heartbeat = Heartbeat(st, trial_id)
-    pruned = False
+    pruned, report = False, None
     try:
         if pruning is None:
             value, error = objective(dict(trial.params)), None
@@ -145,7 +145,8 @@ def _run_trial(
             running = RunningTrial(study, trial_id, number, trial.params, pruning)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
-        steps = st.get_trial(trial_id).intermediate_values
+        stopped = st.get_trial(trial_id)
+        steps, report = stopped.intermediate_values, last_report(stopped)
         value, error, pruned = None, f"{PRUNED} at step {max(steps)}" if steps else PRUNED, True
     except catch as exc:
         value, error = None, f"{type(exc).__name__}: {exc}"
@@ -158,7 +159,7 @@ def _run_trial(
     heartbeat.stop()
     state, v, err = outcome(value, error)
     trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
-    opt.tell(trial, v, error=err)
+    opt.tell(trial, v, error=err, last_report=report)
     return record_from_optuna(st.get_trial(trial_id))
 
 

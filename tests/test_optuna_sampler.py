@@ -282,3 +282,37 @@ def test_a_declared_search_space_names_what_does_not_fit_it():
     study.optimize(both, n_trials=6)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert len({(t.params["x"], t.params.get("n")) for t in study.trials}) == 8
+
+
+def test_pruned_trials_reach_the_optimizer_with_their_last_report():
+    """A study pruned by Optuna's median pruner: the sampler tells the optimizer each pruned
+    trial with the value it reported last, as ``metahpo.tune`` does."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from metahpo.distributions import space_from_optuna
+
+    declared = {"x": FloatDistribution(-5, 5), "n": IntDistribution(1, 8)}
+
+    def curve(trial):
+        x, n = trial.suggest_float("x", -5, 5), trial.suggest_int("n", 1, 8)
+        for epoch in range(6):
+            trial.report((x - 1) ** 2 + n + 5.0 / (epoch + 1), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return (x - 1) ** 2 + n
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0, search_space=declared),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+    study.optimize(curve, n_trials=14)
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(pruned) >= 3
+    direct = create_optimizer("meta", space_from_optuna(declared), seed=0)
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.PRUNED:
+            step = max(t.intermediate_values)
+            direct.add_trial(t.params, error="pruned",
+                             last_report=(step, t.intermediate_values[step]))
+        else:
+            direct.add_trial(t.params, t.value)
+    direct.restart_draws(len(study.trials))
+    assert study.ask(declared).params == direct.ask().params

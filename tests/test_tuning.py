@@ -251,6 +251,50 @@ def test_a_pruner_stops_unpromising_trials_early_and_the_optimizer_learns_of_the
          pruner=pruner, show_progress=False)
     told = [r for r in resumed.history if r.pruned]
     assert len(told) >= len(pruned), "a resumed optimizer did not read the pruned trials"
+    last = {t.number: max(t.intermediate_values.items()) for t in pruned}
+    assert all(records[n].last_report == report for n, report in last.items())
+    assert all(r.last_report == last[r.number] for r in told if r.number in last)
+    own = metahpo.create_optimizer("random", SPACE, seed=2)
+    in_memory = tune(learning_curve, SPACE, optimizer=own, n_trials=20, pruner=pruner,
+                     show_progress=False)
+    stopped = {r.number: r.last_report for r in in_memory.trials if r.pruned}
+    assert stopped and all(report is not None for report in stopped.values())
+    assert {r.number: r.last_report for r in own.history if r.pruned} == stopped
+
+
+def test_the_meta_optimizer_reads_a_pruned_trial_as_the_value_it_reported_last():
+    """The policy and its screen read a pruned trial as its last report (as Ray Tune tells its
+    searchers about stopped trials), not as a failure: the next proposal is the one after a
+    completed trial with that value."""
+    def after(tell):
+        opt = metahpo.create_optimizer("meta", SPACE, seed=0)
+        for i in range(8):
+            trial = opt.ask()
+            if i == 6:
+                tell(opt, trial, quadratic(trial.params))
+            else:
+                opt.tell(trial, quadratic(trial.params))
+        return opt.ask().params
+
+    pruned = after(lambda opt, t, v: opt.tell(t, error="pruned at step 4", last_report=(4, v)))
+    completed = after(lambda opt, t, v: opt.tell(t, v))
+    failed = after(lambda opt, t, v: opt.tell(t, error="pruned at step 4"))
+    assert pruned == completed != failed
+
+
+@pytest.mark.parametrize("error, report, message", [
+    ("boom", (2, 1.0), "only a pruned trial has a last report"),
+    (None, (2, 1.0), "only a pruned trial has a last report"),
+    ("pruned at step 2", (-1, 1.0), "a last report is"),
+    ("pruned at step 2", (2, float("nan")), "a last report is"),
+    ("pruned at step 2", "2, 1.0", "a last report is"),
+])
+def test_a_bad_last_report_is_refused_and_the_trial_stays_pending(error, report, message):
+    opt = metahpo.create_optimizer("random", SPACE, seed=0)
+    trial = opt.ask()
+    with pytest.raises(MetaHPOError, match=message):
+        opt.tell(trial, 1.0 if error is None else None, error=error, last_report=report)
+    assert opt.pending == [trial]
 
 
 def test_an_objective_that_takes_the_trial_reports_without_a_pruner():

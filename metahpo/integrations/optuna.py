@@ -70,6 +70,7 @@ from metahpo.distributions import space_from_optuna, space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import check_options, create_optimizer
 from metahpo.space import SearchSpace
+from metahpo.storage import last_report
 
 
 def _single_value(dist: BaseDistribution) -> bool:
@@ -259,10 +260,12 @@ class _Replica:
                     continue
                 ok = t.state == TrialState.COMPLETE and t.value is not None
                 value, error = (t.value, None) if ok else (None, t.state.name.lower())
+                report = last_report(t) if t.state == TrialState.PRUNED else None
                 if pending is not None:
-                    self.opt.tell(self._pending.pop(t.number), value, error=error)
+                    self.opt.tell(self._pending.pop(t.number), value, error=error,
+                                  last_report=report)
                 else:
-                    self.opt.add_trial(params, value, error=error)
+                    self.opt.add_trial(params, value, error=error, last_report=report)
             elif t.state == TrialState.RUNNING and params is not None and pending is None:
                 self._pending[t.number] = self.opt.add_pending(params)
         return True

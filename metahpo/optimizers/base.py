@@ -80,8 +80,11 @@ class Optimizer(abc.ABC):
         self._pending[trial.number] = trial
         return trial
 
-    def tell(self, trial: Trial, value: Any = None, *, error: str | None = None) -> TrialRecord:
-        """Complete a pending trial with its objective value, or mark it failed."""
+    def tell(self, trial: Trial, value: Any = None, *, error: str | None = None,
+             last_report: tuple[int, float] | None = None) -> TrialRecord:
+        """Complete a pending trial with its objective value, or mark it failed; a trial stopped
+        by a pruner is failed with an error beginning with ``"pruned"`` and may come with the
+        ``(step, value)`` it reported last (:attr:`TrialRecord.last_report`)."""
         if not isinstance(trial, Trial):
             raise MetaHPOError(f"tell() expects a Trial from ask(), got {type(trial).__name__}")
         pending = self._pending.get(trial.number)
@@ -91,14 +94,17 @@ class Optimizer(abc.ABC):
             )
         if dict(pending.params) != dict(trial.params):
             raise MetaHPOError(f"trial {trial.number} was told with other params than it was asked")
+        record = self._new_record(trial, value, error, last_report)
         del self._pending[trial.number]
-        return self._record(trial, value, error)
+        return self._keep(record)
 
     def add_trial(
-        self, params: Mapping[str, Any], value: Any = None, *, error: str | None = None
+        self, params: Mapping[str, Any], value: Any = None, *, error: str | None = None,
+        last_report: tuple[int, float] | None = None,
     ) -> TrialRecord:
-        """Record a trial evaluated outside this optimizer (resume, other workers)."""
-        return self._record(self._outside_trial(params), value, error)
+        """Record a trial evaluated outside this optimizer (resume, other workers); arguments
+        as for :meth:`tell`."""
+        return self._keep(self._new_record(self._outside_trial(params), value, error, last_report))
 
     def add_pending(self, params: Mapping[str, Any]) -> Trial:
         """Record a trial running elsewhere (another worker on the same study) as pending, so
@@ -159,7 +165,7 @@ class Optimizer(abc.ABC):
             "options": dict(self._options),
             "history": [
                 {"number": r.number, "params": dict(r.params), "state": r.state.value,
-                 "value": r.value, "error": r.error}
+                 "value": r.value, "error": r.error, "last_report": r.last_report}
                 for r in self._history
             ],
             "pending": [{"number": t.number, "params": dict(t.params)} for t in self._pending.values()],
@@ -171,7 +177,9 @@ class Optimizer(abc.ABC):
     def _load_state(self, state: Mapping[str, Any]) -> None:
         for item in state["history"]:
             trial = Trial(number=item["number"], params=item["params"])
-            self._record(trial, item["value"], item["error"])
+            report = item.get("last_report")
+            self._keep(self._new_record(trial, item["value"], item["error"],
+                                        None if report is None else tuple(report)))
         self._pending = {
             p["number"]: Trial(number=p["number"], params=p["params"]) for p in state["pending"]
         }
@@ -181,12 +189,16 @@ class Optimizer(abc.ABC):
 
     # helpers for subclasses -------------------------------------------------------------------
 
-    def _record(self, trial: Trial, value: Any, error: str | None) -> TrialRecord:
+    @staticmethod
+    def _new_record(trial: Trial, value: Any, error: str | None,
+                    last_report: tuple[int, float] | None) -> TrialRecord:
         state, v, err = outcome(value, error)
-        record = TrialRecord(
+        return TrialRecord(
             number=trial.number, params=trial.params, state=state, value=v, error=err,
-            finished_at=datetime.now(),
+            finished_at=datetime.now(), last_report=last_report,
         )
+
+    def _keep(self, record: TrialRecord) -> TrialRecord:
         self._history.append(record)
         self._observe(record)
         return record

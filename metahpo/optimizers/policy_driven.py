@@ -3,7 +3,15 @@
 
 The history the policy reads is every finished trial in the order it was told (failed ones
 flagged). Losses are the objective values turned into "lower is better"; the policy sees them
-only through scale-free encodings (ranks, z-scores). The LSTM state is carried forward
+only through scale-free encodings (ranks, z-scores). A trial stopped by a pruner is read with
+the last value it reported (:attr:`~metahpo.trial.TrialRecord.last_report`), as Ray Tune tells
+its searchers about trials its schedulers stopped. Read as failed, the many pruned trials near a
+good configuration (the policy searches around its incumbent) drove the search away from it: on
+the lcbench validation instances, regret after 30 trainings' worth of epochs was 0.146 with
+Hyperband and 0.148 with the median pruner, now 0.082 and 0.129 (``benchmarks/pruning.py``;
+0.067 without a pruner). The other optimizers read pruned trials as failed: for TPE that did
+better than Optuna's own ranking of pruned trials by their last report (0.085 / 0.073 against
+0.109 / 0.111). The LSTM state is carried forward
 incrementally, so a proposal costs one LSTM step and one head evaluation, whatever the trial
 number; subclasses that change the weights call :meth:`_reset_reader`.
 
@@ -79,6 +87,8 @@ class PolicyDrivenOptimizer(Optimizer):
     def _observe(self, record: Any) -> None:
         ok = record.state is TrialState.COMPLETE
         loss = self._loss(record.value) if ok else 0.0
+        if record.last_report is not None:
+            ok, loss = True, self._loss(record.last_report[1])
         if self.fake_feedback:
             loss = float(self._fake_rng.random())
         self._told.append(self.space.encode(record.params), loss, not ok)
