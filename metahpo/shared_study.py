@@ -179,7 +179,7 @@ def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
                   error: str | None, pruned: bool = False) -> int:
     """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
     A ``pruned`` trial (stopped early by a pruner; ``error`` says at which step) is stored in
-    Optuna's PRUNED state, which metahpo reads as failed.
+    Optuna's PRUNED state (a FAILED trial to metahpo, with its last report).
 
     If another process failed the trial while it ran (its heartbeat looked stale: a machine that
     slept or a process that was paused for longer than the grace period), the stored trial can
