@@ -17,14 +17,11 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from summary_files import save_summary, this_command
 from threadpoolctl import threadpool_limits
 
 from metahpo import create_optimizer
@@ -65,7 +62,7 @@ def main() -> None:
                                 "p95_ms": float(np.percentile(ms[:, t - 1], 95))}
                        for t in reported}
                for label, ms in times.items()}
-    command = "python benchmarks/ask_latency.py " + shlex.join(sys.argv[1:])
+    command = this_command()
     header = "| optimizer | " + " | ".join(f"ask ms at trial {t} (median / p95)" for t in reported) + " |"
     lines = [header, "|" + "---|" * (len(reported) + 1)]
     for label, row in results.items():
@@ -74,11 +71,7 @@ def main() -> None:
     table = "\n".join(lines)
     text = (f"# Suggestion latency\n\n{table}\n\n{args.runs} searches of {args.budget} trials on "
             f"the lcbench test instances, one torch thread and one BLAS thread.\n\nProduced by:\n\n    {command}\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps({"command": command, "results": results}, indent=1))
-    print(text)
+    save_summary(args.out, text, {"command": command, "results": results})
 
 
 if __name__ == "__main__":

@@ -15,14 +15,10 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from summary_files import save_summary, this_command, this_commit
 
 import metahpo
 from metahpo import Float, SearchSpace
@@ -69,16 +65,9 @@ def write_summary(out: str, title: str, table: str, args: argparse.Namespace,
     ``summary.json`` in ``out``."""
     footer = (f"{args.seeds} searches of {args.budget} trials per optimizer "
               f"(seeds 0..{args.seeds - 1})")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    command = f"python benchmarks/{Path(sys.argv[0]).name} " + shlex.join(sys.argv[1:])
+    commit, command = this_commit(), this_command()
     text = f"# {title}\n\n{table}\n\n{footer}; commit {commit}.\n\nProduced by:\n\n    {command}\n"
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.md").write_text(text)
-    (folder / "summary.json").write_text(json.dumps({"command": command, "commit": commit,
-                                                     "results": results}, indent=1))
-    print(text)
+    save_summary(out, text, {"command": command, "commit": commit, "results": results})
 
 
 def arguments(doc: str, budget: int) -> argparse.Namespace:

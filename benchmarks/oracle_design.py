@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
+from summary_files import save_summary, this_command
 
 from metahpo.meta.distributions import FixedTasks
 from metahpo.meta.portfolio import build_portfolio
@@ -72,7 +71,7 @@ def main() -> None:
     rows = targets(bench, budgets)
     for t in budgets:
         rows[str(t)]["oracle_design"] = float(oracle[t - 1])
-    command = "python benchmarks/oracle_design.py " + shlex.join(sys.argv[1:])
+    command = this_command()
     lines = ["| trials | best other optimizer (regret) | target | oracle design on the test "
              "instances | meta |", "|---|---|---|---|---|"]
     for t in budgets:
@@ -86,12 +85,7 @@ def main() -> None:
             f"by {args.refine_rounds} rounds of local search, all scored on the test instances. "
             f"Target: the portfolio's regret at t = 1, 0.25 times the best other optimizer's "
             f"after. Other columns: `{args.bench}`.\n\nProduced by:\n\n    {command}\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps(
-        {"command": command, "pool_curves": curves, "rows": rows}, indent=1))
-    print(text)
+    save_summary(args.out, text, {"command": command, "pool_curves": curves, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -18,15 +18,11 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import optuna
 import torch
+from summary_files import save_summary, this_command, this_commit
 
 import metahpo
 from metahpo.cli.studies import PRUNERS
@@ -127,20 +123,13 @@ def write_summary(args: argparse.Namespace, tasks: list, reported: list[int],
         cells = [f"{row['regret'][str(c)]:.4f} ± {row['regret_se'][str(c)]:.4f}" for c in reported]
         lines.append(f"| {label} | " + " | ".join(cells)
                      + f" | {row['trials_started']:.1f} | {row['trials_completed']:.1f} |")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    command = "python benchmarks/pruning.py " + shlex.join(sys.argv[1:])
+    commit, command = this_commit(), this_command()
     text = (f"# Tuning with pruning on lcbench learning curves\n\n" + "\n".join(lines)
             + f"\n\n{len(tasks)} lcbench instances x {args.seeds} seeds; normalized regret of the "
             f"best final validation accuracy among completed trials (mean ± standard error; 1 "
             f"before the first completed trial); commit {commit}.\n\nProduced by:\n\n    {command}\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps(
-        {"command": command, "commit": commit, "instances": [t.name for t in tasks],
-         "results": results}, indent=1))
-    print(text)
+    save_summary(args.out, text, {"command": command, "commit": commit,
+                                  "instances": [t.name for t in tasks], "results": results})
 
 
 if __name__ == "__main__":
