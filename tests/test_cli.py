@@ -134,6 +134,9 @@ def test_tune_with_a_pruner_from_the_command_line(workdir):
     errors = [t.error for t in load_study("p", url).trials]
     n_pruned = sum(bool(e and e.startswith("pruned at step")) for e in errors)
     assert n_pruned and f"failed, of which {n_pruned} pruned)" in out.stdout
+    shown = run(workdir, "studies", "show", "p", "--storage", url).stdout
+    stopped = next(t for t in load_study("p", url).trials if t.pruned)
+    assert f"error: {stopped.error} (last reported {stopped.last_report[1]:.6g})" in shown
     refused = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
                   "--trials", "3", "--pruner", "median")
     assert "a pruner needs an objective that takes the running trial" in refused.stderr

@@ -168,6 +168,8 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     for t in study.trials:
         value = f"{t.value:.6g}" if t.value is not None else "-"
         extra = f"  error: {t.error}" if t.error else ""
+        if t.last_report is not None:
+            extra += f" (last reported {t.last_report[1]:.6g})"
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
