@@ -145,3 +145,34 @@ def test_the_screened_policy_does_not_keep_proposing_where_trials_fail():
             opt.tell(trial, objective(trial.params))
         failed.append(sum(r.error is not None for r in opt.history))
     assert np.mean(failed) <= 6, failed
+
+
+@pytest.mark.parametrize("policy, incumbent_at, trials, candidates", [
+    ("default", 10, 60, 64 + 64),    # past the horizon of 50, incumbent 49 trials old: stalled
+    ("default", 45, 60, 64),         # incumbent 14 trials old: still improving
+    ("default", 5, 45, 64),          # within the horizon
+    ("lcbench", 10, 60, 64 + 64),    # an unscreened policy screens once stalled
+    ("lcbench", 45, 60, None),       # and plays its own draw otherwise
+])
+def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candidates(
+        monkeypatch, policy, incumbent_at, trials, candidates):
+    """Past the searches it was meta-trained on (50 trials), a policy keeps its narrowest spread
+    around the incumbent; once that has stopped paying (30 trials without a new incumbent) the
+    screen also weighs uniform draws, so the GP can take the search elsewhere."""
+    import metahpo.optimizers.policy_driven as policy_driven
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    space = YahpoScenario("lcbench").space
+    opt = create_optimizer("meta", space, policy=policy, seed=0)
+    rng = np.random.default_rng(0)
+    for n in range(trials):
+        opt.add_trial(space.decode(rng.random(space.dim)), 0.0 if n == incumbent_at else 1.0 + n)
+    seen = []
+
+    def spy(points, losses, failed, draws, *args):
+        seen.append(len(draws))
+        return pick(points, losses, failed, draws, *args)
+
+    monkeypatch.setattr(policy_driven, "pick", spy)
+    space.validate(opt.ask().params)
+    assert seen == ([] if candidates is None else [candidates])

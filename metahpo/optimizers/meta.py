@@ -43,6 +43,7 @@ class MetaOptimizer(PolicyDrivenOptimizer):
     """
 
     name = "meta"
+    rescues_stalls = True
 
     def __init__(self, space: SearchSpace, *, policy: str = "default", screen: int | None = None,
                  **kwargs: Any) -> None:

@@ -49,6 +49,13 @@ REDRAWS = 16
 #: Largest all-discrete space whose untried configurations are enumerated when every draw of the
 #: policy repeats a trial.
 ENUMERATE_LIMIT = 4096
+#: Told trials without a new incumbent after which a search longer than its policy's training
+#: horizon is stalled (see :meth:`PolicyDrivenOptimizer._stalled`).
+STALL_TRIALS = 30
+#: Uniform candidates a stalled search screens beside the policy's draws.
+GLOBAL_CANDIDATES = 64
+#: Policy draws a stalled search screens with a policy that plays its draws unscreened otherwise.
+STALL_SCREEN = 64
 
 
 class PolicyDrivenOptimizer(Optimizer):
@@ -63,6 +70,10 @@ class PolicyDrivenOptimizer(Optimizer):
         screen: draws from the policy per sampled proposal, of which the one with the highest
             expected improvement under a GP of the history is played (0: play one draw).
     """
+
+    #: Whether a search that outruns its policy's training horizon and stalls also screens
+    #: uniform candidates (:meth:`_stalled`); for policies meta-trained on searches of a fixed length.
+    rescues_stalls = False
 
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
                  fake_feedback: bool = False, screen: int = 0, **kwargs: Any) -> None:
@@ -149,7 +160,8 @@ class PolicyDrivenOptimizer(Optimizer):
         first = self._next_number == 0 and not self._history
         if not self.sample or (first and self.greedy_first):
             return self.space.decode(_sigmoid(mean))
-        if self.screen == 0:
+        stalled = self._stalled(i)
+        if self.screen == 0 and not stalled:
             draw = _sigmoid(mean + std * self._rng.normal(size=mean.shape))
             if self.space.is_discrete:
                 points = history[0][0].numpy().astype(float)
@@ -158,10 +170,31 @@ class PolicyDrivenOptimizer(Optimizer):
                     draw = self._new_candidates(self.space.snap(more), points)[0]
             return self.space.decode(draw)
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
-        draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
+        k = self.screen or STALL_SCREEN
+        draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(k,) + mean.shape)))
+        if stalled:
+            uniform = self.space.snap(self._rng.random((GLOBAL_CANDIDATES, len(mean))))
+            draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
             draws = self._new_candidates(draws, points)
         return self.space.decode(draws[pick(points, losses, failed != 0, draws)])
+
+    def _stalled(self, i: int) -> bool:
+        """Whether a search with ``i`` trials so far (told and pending) has outrun its policy's
+        training and stopped improving: ``i`` is past the policy's ``horizon`` (the length of the
+        searches it was meta-trained on) and the incumbent is ``STALL_TRIALS`` told trials old.
+        Past its horizon a policy reads the last step it knows and keeps its narrowest spread
+        around the incumbent; where that has stopped paying, the screen also draws
+        ``GLOBAL_CANDIDATES`` uniform candidates, so that the GP's expected improvement can take
+        the search elsewhere. Only for optimizers with ``rescues_stalls``."""
+        if not self.rescues_stalls or i < self._policy.config.horizon:
+            return False
+        _, losses, failed = self._tensors()
+        ok = ~failed[0].numpy()
+        if not ok.any():
+            return True
+        best_at = int(np.flatnonzero(ok)[np.argmin(losses[0].numpy()[ok])])
+        return len(ok) - 1 - best_at >= STALL_TRIALS
 
     def _new_candidates(self, draws: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Of snapped ``draws`` ``(k, D)``, those no trial holds yet (see :func:`_fresh`); if the
