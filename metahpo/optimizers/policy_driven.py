@@ -171,7 +171,6 @@ class PolicyDrivenOptimizer(Optimizer):
         first = self._next_number == 0 and not self._history
         if not self.sample or (first and self.greedy_first):
             return self.space.decode(_sigmoid(mean))
-        stalled = self._stalled(i)
         if self.screen == 0:
             draw = _sigmoid(mean + std * self._rng.normal(size=mean.shape))
             if self.space.is_discrete:
@@ -182,7 +181,7 @@ class PolicyDrivenOptimizer(Optimizer):
             return self.space.decode(draw)
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
-        if stalled:
+        if self._stalled(i):
             uniform = self.space.snap(self._rng.random((GLOBAL_CANDIDATES, len(mean))))
             draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
