@@ -104,6 +104,7 @@ class MetaHPOSampler(BaseSampler):
             if free:  # an optimizer that cannot serve the space says so now, not in a trial
                 create_optimizer(optimizer, space_from_optuna(free), seed=0, **self.options)
         self._search_space = IntersectionSearchSpace()
+        self._warned_first = False
         self._lock = threading.Lock()
         self._replicas: dict[tuple[int, int], _Replica] = {}
 
@@ -203,6 +204,17 @@ class MetaHPOSampler(BaseSampler):
         try:
             opt = create_optimizer(self.optimizer, space_from_optuna({name: dist}),
                                    direction=direction, seed=self._seed, **self.options)
+        except MetaHPOError as exc:
+            if not self._warned_first:
+                self._warned_first = True
+                warnings.warn(
+                    f"MetaHPOSampler({self.optimizer!r}) cannot propose a study's first trial one "
+                    f"parameter at a time, as Optuna asks before any trial has finished ({exc}); "
+                    "those parameters are drawn at random. Pass search_space= with the "
+                    "parameters every trial suggests to sample them jointly from the first trial "
+                    "on", stacklevel=2)
+            return None
+        try:
             for t in earlier:
                 if t.state.is_finished():
                     opt.add_trial({name: t.params[name]}, error=t.state.name.lower())
