@@ -13,7 +13,7 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-from failure_region import arguments, run_searches, write_summary
+from failure_region import run_benchmark
 
 from metahpo import Categorical, Int, SearchSpace
 
@@ -27,14 +27,11 @@ def objective(params: dict) -> float:
 
 
 def main() -> None:
-    args = arguments(__doc__, 12)
-    results = run_searches(objective, SPACE, args.seeds, args.budget)
-    lines = ["| optimizer | repeated configurations per search | best loss (mean) |",
-             "|---|---|---|"]
-    for label, r in results.items():
-        lines.append(f"| {label} | {r['repeated_mean']:.2f} of {args.budget} | {r['best_mean']:.4f} |")
-    write_summary(args.out, "Searching a space of 24 configurations", "\n".join(lines), args,
-                  results)
+    run_benchmark(__doc__, 12, objective, SPACE, "Searching a space of 24 configurations", {
+        "repeated configurations per search":
+            lambda r, budget: f"{r['repeated_mean']:.2f} of {budget}",
+        "best loss (mean)": lambda r, budget: f"{r['best_mean']:.4f}",
+    })
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 import numpy as np
 import torch
@@ -59,15 +60,30 @@ def run_searches(objective, space: SearchSpace, seeds: int, budget: int) -> dict
     return results
 
 
-def write_summary(out: str, title: str, table: str, args: argparse.Namespace,
-                  results: dict) -> None:
-    """``summary.md`` (title, table, the searches run, the commit, the command) and
-    ``summary.json`` in ``out``."""
+def run_benchmark(doc: str, budget: int, objective, space: SearchSpace, title: str,
+                  columns: dict[str, Callable[[dict, int], str]]) -> None:
+    """Parse the options (:func:`arguments`), run :func:`run_searches` and write its summary
+    (:func:`write_summary`); ``columns`` maps a table header to the cell of an optimizer's
+    results, given them and the budget."""
+    args = arguments(doc, budget)
+    write_summary(args, title, run_searches(objective, space, args.seeds, args.budget), columns)
+
+
+def write_summary(args: argparse.Namespace, title: str, results: dict,
+                  columns: dict[str, Callable[[dict, int], str]]) -> None:
+    """``summary.md`` (title, a table of ``results`` with the ``columns`` of
+    :func:`run_benchmark`, the searches run, the commit, the command) and ``summary.json`` in
+    ``args.out``."""
+    lines = ["| optimizer | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label, r in results.items():
+        cells = [cell(r, args.budget) for cell in columns.values()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     footer = (f"{args.seeds} searches of {args.budget} trials per optimizer "
               f"(seeds 0..{args.seeds - 1})")
     commit, command = this_commit(), this_command()
-    text = f"# {title}\n\n{table}\n\n{footer}; commit {commit}.\n\nProduced by:\n\n    {command}\n"
-    save_summary(out, text, {"command": command, "commit": commit, "results": results})
+    text = (f"# {title}\n\n" + "\n".join(lines) + f"\n\n{footer}; commit {commit}.\n\n"
+            f"Produced by:\n\n    {command}\n")
+    save_summary(args.out, text, {"command": command, "commit": commit, "results": results})
 
 
 def arguments(doc: str, budget: int) -> argparse.Namespace:
@@ -82,15 +98,12 @@ def arguments(doc: str, budget: int) -> argparse.Namespace:
 
 
 def main() -> None:
-    args = arguments(__doc__, 30)
-    results = run_searches(objective, SPACE, args.seeds, args.budget)
-    lines = ["| optimizer | failed trials per search | best value (mean) | best value (median) |",
-             "|---|---|---|---|"]
-    for label, r in results.items():
-        lines.append(f"| {label} | {r['failed_mean']:.2f} of {args.budget} | {r['best_mean']:.4f} | "
-                     f"{r['best_median']:.4f} |")
-    write_summary(args.out, "Searching beside a region of failures", "\n".join(lines), args,
-                  results)
+    run_benchmark(__doc__, 30, objective, SPACE, "Searching beside a region of failures", {
+        "failed trials per search": lambda r, budget: f"{r['failed_mean']:.2f} of {budget}",
+        "best value (mean)": lambda r, budget: f"{r['best_mean']:.4f}",
+        "best value (median)": lambda r, budget: f"{r['best_median']:.4f}",
+    })
+
 
 if __name__ == "__main__":
     main()

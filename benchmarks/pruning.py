@@ -25,7 +25,7 @@ import torch
 from summary_files import save_summary, this_command, this_commit
 
 import metahpo
-from metahpo.cli.studies import PRUNERS
+from metahpo.cli.studies import PRUNERS, make_pruner
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import make_tasks
 from metahpo.trial import TrialState
@@ -67,10 +67,10 @@ def search(task, name: str, options: dict, pruner: str, seed: int, budget: int
         if spent >= budget * EPOCHS:
             study.stop()
 
-    made = getattr(optuna.pruners, PRUNERS[pruner])() if pruner != "none" else None
     study = metahpo.tune(objective, task.space, optimizer=name, n_trials=100_000,
                          direction=task.direction, seed=seed, study_name=f"pruning-{seed}",
-                         show_progress=False, callbacks=[stop_when_spent], pruner=made, **options)
+                         show_progress=False, callbacks=[stop_when_spent],
+                         pruner=make_pruner(None if pruner == "none" else pruner), **options)
     completed = sum(r.state is TrialState.COMPLETE for r in study.trials)
     return best, len(study.trials), completed
 
@@ -116,8 +116,8 @@ def main() -> None:
 
 def write_summary(args: argparse.Namespace, tasks: list, reported: list[int],
                   results: dict) -> None:
-    header = ("| optimizer, pruner | " + " | ".join(f"regret after {c} x 52 epochs" for c in reported)
-              + " | trials started | trials completed |")
+    regret_columns = " | ".join(f"regret after {c} x 52 epochs" for c in reported)
+    header = f"| optimizer, pruner | {regret_columns} | trials started | trials completed |"
     lines = [header, "|" + "---|" * (len(reported) + 3)]
     for label, row in results.items():
         cells = [f"{row['regret'][str(c)]:.4f} ± {row['regret_se'][str(c)]:.4f}" for c in reported]
@@ -127,7 +127,8 @@ def write_summary(args: argparse.Namespace, tasks: list, reported: list[int],
     text = (f"# Tuning with pruning on lcbench learning curves\n\n" + "\n".join(lines)
             + f"\n\n{len(tasks)} lcbench instances x {args.seeds} seeds; normalized regret of the "
             f"best final validation accuracy among completed trials (mean ± standard error; 1 "
-            f"before the first completed trial); commit {commit}.\n\nProduced by:\n\n    {command}\n")
+            f"before the first completed trial); commit {commit}.\n\n"
+            f"Produced by:\n\n    {command}\n")
     save_summary(args.out, text, {"command": command, "commit": commit,
                                   "instances": [t.name for t in tasks], "results": results})
 

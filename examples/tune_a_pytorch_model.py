@@ -1,4 +1,4 @@
-"""Tune your own PyTorch model with metahpo: the workflow an ML engineer runs, in ~20 s on a CPU.
+"""Tune your own PyTorch model with metahpo: the workflow an ML engineer runs (about 10 s on a CPU).
 
 An MLP classifies scikit-learn's 8x8 digits (shipped with scikit-learn: nothing to download).
 The objective trains it and returns the validation accuracy; on the way it

@@ -87,9 +87,9 @@ def pick(points: np.ndarray, losses: np.ndarray, failed: np.ndarray, candidates:
     trials, or 0 (the first, an unscreened draw) while fewer than ``MIN_TRIALS`` trials have
     succeeded.
 
-    A failed trial (``failed``, ``(n,)`` bool: an error, a divergence) enters
-    the GP with the worst loss of the successful ones, as SMAC scores crashed runs, so that the
-    screen steers away from where trials fail. Left out of the GP, failures looked like
+    A failed trial (``failed``, ``(n,)`` bool: an error, a divergence) enters the GP with the
+    worst loss of the successful ones, as SMAC scores crashed runs, so that the screen steers
+    away from where trials fail. Left out of the GP, failures looked like
     unexplored ground: next to a region of failures, expected improvement sent the default
     policy into it again and again (19 of 30 trials failed on a 3-D function whose optimum lies
     beside such a region; 6 of 30 without the screen)."""

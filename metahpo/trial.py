@@ -73,7 +73,7 @@ class TrialRecord:
         started_at, finished_at: wall-clock times (``finished_at`` is ``None`` while RUNNING).
         last_report: ``(step, value)``, the last intermediate value a pruned trial reported
             before it was stopped (``None`` for other trials, or a pruned one that reported
-            nothing). Optimizers may read it as a lower bound on how bad the configuration is.
+            nothing): an early estimate of the trial's value, which optimizers may read.
     """
 
     number: int
@@ -114,14 +114,15 @@ def _checked_report(report: Any, pruned: bool) -> tuple[int, float]:
     if not pruned:
         raise MetaHPOError("only a pruned trial has a last report (its error must begin with "
                            f"{PRUNED!r}), got {report!r}")
+    bad = MetaHPOError(f"a last report is (step >= 0, finite value), got {report!r}")
     try:
         step, value = report
         step_ok = not isinstance(step, bool) and int(step) == step and step >= 0
         value = float(value)
     except (TypeError, ValueError):
-        step_ok = False
+        raise bad from None
     if not step_ok or not math.isfinite(value):
-        raise MetaHPOError(f"a last report is (step >= 0, finite value), got {report!r}")
+        raise bad
     return int(step), value
 
 

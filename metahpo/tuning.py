@@ -145,9 +145,8 @@ def _run_trial(
             running = RunningTrial(study, trial_id, number, trial.params, pruning)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
-        stopped = st.get_trial(trial_id)
-        steps, report = stopped.intermediate_values, last_report(stopped)
-        value, error, pruned = None, f"{PRUNED} at step {max(steps)}" if steps else PRUNED, True
+        report = last_report(st.get_trial(trial_id))
+        value, error, pruned = None, f"{PRUNED} at step {report[0]}" if report else PRUNED, True
     except catch as exc:
         value, error = None, f"{type(exc).__name__}: {exc}"
         logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))

@@ -16,7 +16,7 @@ PRUNERS = {"median": "MedianPruner", "successive-halving": "SuccessiveHalvingPru
            "hyperband": "HyperbandPruner"}
 
 
-def _pruner(name: str | None) -> Any:
+def make_pruner(name: str | None) -> Any:
     """The Optuna pruner ``--pruner`` names (``None``: none)."""
     if name is None:
         return None
@@ -50,7 +50,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     space = SearchSpace.from_file(args.space)
     options = dict(parse_option(o) for o in args.option)
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
-    pruner = _pruner(args.pruner)
+    pruner = make_pruner(args.pruner)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
@@ -96,7 +96,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
         storage=args.storage, study_name=args.study, show_progress=not args.quiet,
-        pruner=_pruner(args.pruner),
+        pruner=make_pruner(args.pruner),
     )
     _print_result(study)
     print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
@@ -106,6 +106,8 @@ def _cmd_ask(args: argparse.Namespace) -> None:
     from metahpo.space import SearchSpace
     from metahpo.study import create_study, load_study
 
+    if args.count < 1:
+        raise MetaHPOError(f"--count must be >= 1, got {args.count}")
     if args.space is None:
         try:
             study = load_study(args.study, args.storage)
@@ -121,8 +123,6 @@ def _cmd_ask(args: argparse.Namespace) -> None:
         study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
                              study_name=args.study, direction=direction)
     options = dict(parse_option(o) for o in args.option)
-    if args.count < 1:
-        raise MetaHPOError(f"--count must be >= 1, got {args.count}")
     for _ in range(args.count):
         trial = study.ask(args.optimizer, seed=args.seed, **options)
         print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}),
