@@ -17,7 +17,7 @@ from metahpo.optimizers.registry import (
     optimizer_options,
     restore_optimizer,
 )
-from metahpo.space import Categorical, Float, Int, SearchSpace
+from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, list_studies, load_study
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState
 from metahpo.tuning import RunningTrial, tune
@@ -26,6 +26,7 @@ from metahpo.version import __version__
 
 __all__ = [
     "Categorical",
+    "Condition",
     "Float",
     "Int",
     "MetaHPOError",

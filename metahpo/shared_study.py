@@ -90,12 +90,12 @@ class Peers:
     def sync(self, before: int | None = None) -> None:
         """Tell the optimizer what happened in the study since the last call; with ``before``
         (this process's reserved trial), first wait for the lower-numbered trials in flight."""
-        names = self._opt.space.names
+        space = self._opt.space
         deadline = time.monotonic() + self.WAIT_S
         while True:
             fts = self._trials()
             waiting = [ft.number for ft in fts
-                       if before is not None and ft.number < before and in_flight(ft, names)
+                       if before is not None and ft.number < before and in_flight(ft, space)
                        and ft.number not in self.mine and ft.number not in self._given_up]
             if not waiting:
                 break
@@ -120,7 +120,7 @@ class Peers:
         from optuna.trial import TrialState as OptunaState
 
         if ft.state == OptunaState.RUNNING:
-            if ft.number not in self._running and set(ft.params) >= set(self._opt.space.names):
+            if ft.number not in self._running and not self._opt.space.missing(ft.params):
                 try:
                     self._running[ft.number] = self._opt.add_pending(ft.params)
                 except MetaHPOError:

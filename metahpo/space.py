@@ -4,8 +4,12 @@ Every optimizer in metahpo works in the unit cube ``[0, 1]^d``: each parameter (
 :mod:`metahpo.parameters`) encodes its value to a number in ``[0, 1]`` and decodes any number in
 ``[0, 1]`` back to a valid value.
 
+A parameter may be conditional (active only for some values of another one, see
+:mod:`metahpo.conditions`): configurations then hold only their active parameters.
+
 Spaces round-trip through JSON and YAML (a mapping from parameter name to its description, in
-order) and can be read from ConfigSpace JSON files, the format YAHPO Gym and SMAC publish.
+order, with ``active_if: {parent: [values]}`` on a conditional parameter) and can be read from
+ConfigSpace JSON files, the format YAHPO Gym and SMAC publish.
 """
 
 from __future__ import annotations
@@ -17,16 +21,27 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from metahpo.conditions import Condition, active_mask, active_names, check_conditions
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import Categorical, ChoiceValue, Float, Int, Parameter, clip
+from metahpo.space_formats import (
+    condition_from_configspace,
+    parameter_from_configspace,
+    parameter_from_spec,
+    parents_first,
+    yaml_loader,
+)
 
-__all__ = ["Categorical", "ChoiceValue", "Float", "Int", "Parameter", "SearchSpace"]
+__all__ = ["Categorical", "ChoiceValue", "Condition", "Float", "Int", "Parameter", "SearchSpace"]
+
 
 class SearchSpace:
     """An ordered, validated collection of parameters with a unit-cube encoding.
 
     Args:
         parameters: ``Float``, ``Int`` and ``Categorical`` parameters; names must be unique.
+        conditions: conditional parameters, ``{child: Condition(parent, values)}`` (or
+            ``{child: {parent: values}}``); see :mod:`metahpo.conditions`.
 
     Example::
 
@@ -35,7 +50,8 @@ class SearchSpace:
         params = space.decode(u[0])                          # {"lr": ..., "layers": ...}
     """
 
-    def __init__(self, parameters: Sequence[Parameter]) -> None:
+    def __init__(self, parameters: Sequence[Parameter], *,
+                 conditions: Mapping[str, Any] | None = None) -> None:
         params = list(parameters)
         if not params:
             raise MetaHPOError("a search space needs at least one parameter")
@@ -49,6 +65,7 @@ class SearchSpace:
                 raise MetaHPOError(f"duplicate parameter name {p.name!r} in the search space")
             names.add(p.name)
         self._params: tuple[Parameter, ...] = tuple(params)
+        self._conditions = check_conditions(self._params, conditions or {})
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -75,11 +92,30 @@ class SearchSpace:
                 return p
         raise KeyError(name)
 
+    @property
+    def conditions(self) -> dict[str, Condition]:
+        """``{child: Condition}`` of the conditional parameters, in the space's order."""
+        return dict(self._conditions)
+
+    @property
+    def is_conditional(self) -> bool:
+        return bool(self._conditions)
+
+    def active_names(self, params: Mapping[str, Any]) -> list[str]:
+        """Names of the parameters active in the configuration ``params`` (every name in an
+        unconditional space); a child whose parent is missing from ``params`` is inactive."""
+        return active_names(self._params, self._conditions, params)
+
+    def missing(self, params: Mapping[str, Any]) -> list[str]:
+        """Active parameters that ``params`` (a configuration being written, say) lacks."""
+        return [n for n in self.active_names(params) if n not in params]
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SearchSpace) and self._params == other._params
+        return (isinstance(other, SearchSpace) and self._params == other._params
+                and self._conditions == other._conditions)
 
     def __hash__(self) -> int:
-        return hash(self._params)
+        return hash((self._params, tuple(self._conditions.items())))
 
     def __repr__(self) -> str:
         return f"SearchSpace({list(self._params)!r})"
@@ -87,31 +123,42 @@ class SearchSpace:
     # encoding ---------------------------------------------------------------------------------
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
-        """Map a parameter dict to its unit-cube point, shape ``(dim,)``."""
+        """Map a parameter dict to its unit-cube point, shape ``(dim,)``; an inactive
+        parameter's coordinate is the space's :meth:`middle` there."""
         self.validate(params)
+        if self._conditions:
+            middle = self.middle()
+            return np.array([p.encode(params[p.name]) if p.name in params else middle[i]
+                             for i, p in enumerate(self._params)], dtype=float)
         return np.array([p.encode(params[p.name]) for p in self._params], dtype=float)
 
     def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
-        """Map a unit-cube point of shape ``(dim,)`` to a valid parameter dict (values clipped)."""
+        """Map a unit-cube point of shape ``(dim,)`` to a valid parameter dict (values clipped;
+        only the active parameters)."""
         arr = np.asarray(u, dtype=float).reshape(-1)
         if arr.shape[0] != self.dim:
             raise MetaHPOError(f"expected a point of dimension {self.dim}, got {arr.shape[0]}")
         if not np.all(np.isfinite(arr)):
             raise MetaHPOError(f"cannot decode a point with non-finite entries: {arr.tolist()}")
-        return {p.name: p.decode(x) for p, x in zip(self._params, arr)}
+        values = {p.name: p.decode(x) for p, x in zip(self._params, arr)}
+        if self._conditions:
+            return {name: values[name] for name in self.active_names(values)}
+        return values
 
     def decode_columns(self, u: np.ndarray) -> list[np.ndarray]:
         """Vectorised decode of points ``(n, dim)``: one array ``(n,)`` per parameter.
 
         Numerical parameters give their values (integers as float), categorical ones the index
-        of the choice. Used where many configurations are scored at once (surrogates).
+        of the choice; inactive parameters are decoded too. Used where many configurations are
+        scored at once (surrogates).
         """
         arr = np.asarray(u, dtype=float).reshape(-1, self.dim)
         return [p.decode_array(arr[:, i]) for i, p in enumerate(self._params)]
 
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Vectorised ``encode(decode(u))`` for points ``(n, dim)``: discrete values move to the
-        encoding of the value they decode to, continuous ones are only clipped to ``[0, 1]``."""
+        encoding of the value they decode to, continuous ones are only clipped to ``[0, 1]``, and
+        inactive parameters take the space's :meth:`middle`."""
         arr = clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
         out = arr.copy()
         for i, p in enumerate(self._params):
@@ -125,6 +172,8 @@ class SearchSpace:
                 out[:, i] = (np.log(col) - lo) / (hi - lo)
             else:
                 out[:, i] = (np.round((col - p.low) / p.step) + 0.5) / p.n_values
+        if self._conditions:
+            out = np.where(active_mask(self._params, self._conditions, out), out, self.middle())
         return out
 
     def descriptors(self) -> np.ndarray:
@@ -142,7 +191,8 @@ class SearchSpace:
     def all_configurations(self, limit: int) -> np.ndarray | None:
         """Every configuration of an all-discrete space as unit-cube points ``(N, dim)`` (the
         encodings :meth:`snap` gives), or ``None`` if a parameter is continuous or there are more
-        than ``limit`` configurations."""
+        than ``limit`` combinations of values (counting inactive parameters' values too;
+        configurations that differ only in those are returned once)."""
         if not self.is_discrete or math.prod(p.n_values for p in self._params) > limit:
             return None
         coords = []
@@ -155,28 +205,39 @@ class SearchSpace:
                 values = [p.low + k * p.step for k in range(p.n_values)]
             coords.append(np.array([p.encode(v) for v in values], dtype=float))
         mesh = np.meshgrid(*coords, indexing="ij")
-        return np.stack([m.reshape(-1) for m in mesh], axis=1)
+        points = np.stack([m.reshape(-1) for m in mesh], axis=1)
+        if self._conditions:
+            _, first = np.unique(self.snap(points), axis=0, return_index=True)
+            points = self.snap(points[np.sort(first)])
+        return points
 
     def sample_unit(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform points of the unit cube, shape ``(n, dim)``."""
         return rng.random((n, self.dim))
 
     def validate(self, params: Mapping[str, Any]) -> None:
-        """Raise :class:`MetaHPOError` unless ``params`` has exactly this space's names, in range."""
+        """Raise :class:`MetaHPOError` unless ``params`` has exactly this space's active names,
+        in range."""
         if not isinstance(params, Mapping):
             raise MetaHPOError(f"parameters must be a dict, got {type(params).__name__}")
-        names = self.names
+        names = self.active_names(params) if self._conditions else self.names
         missing = [n for n in names if n not in params]
-        extra = [n for n in params if n not in names]
+        extra = [n for n in params if n not in self.names]
         if missing or extra:
             raise MetaHPOError(
                 f"parameters do not match the search space: missing {missing}, unexpected {extra}"
             )
         for p in self._params:
-            if not p.contains(params[p.name]):
+            if p.name in params and not p.contains(params[p.name]):
                 raise MetaHPOError(
                     f"parameter {p.name!r}: value {params[p.name]!r} is outside {p.to_dict()}"
                 )
+        inactive = [n for n in params if n not in names]
+        if inactive:
+            reasons = "; ".join(f"{n!r} only when {self._conditions[n].parent!r} is one of "
+                                f"{list(self._conditions[n].values)}" for n in inactive)
+            raise MetaHPOError(f"parameters {inactive} are inactive in this configuration "
+                               f"(active {reasons}); leave them out")
 
     @property
     def is_discrete(self) -> bool:
@@ -185,8 +246,12 @@ class SearchSpace:
     # file formats -----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """``{name: {"type": ..., ...}}`` in parameter order; the JSON and YAML form."""
-        return {p.name: p.to_dict() for p in self._params}
+        """``{name: {"type": ..., ...}}`` in parameter order (a conditional parameter with
+        ``"active_if": {parent: [values]}``); the JSON and YAML form."""
+        out = {p.name: p.to_dict() for p in self._params}
+        for child, cond in self._conditions.items():
+            out[child]["active_if"] = cond.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchSpace":
@@ -201,9 +266,13 @@ class SearchSpace:
         if "hyperparameters" in data and isinstance(data["hyperparameters"], list):
             return cls.from_configspace(data)
         params: list[Parameter] = []
+        conditions: dict[str, Any] = {}
         for name, spec in data.items():
-            params.append(_parameter_from_spec(name, spec))
-        return cls(params)
+            if isinstance(spec, Mapping) and "active_if" in spec:
+                conditions[name] = Condition.from_spec(name, spec["active_if"])
+                spec = {k: v for k, v in spec.items() if k != "active_if"}
+            params.append(parameter_from_spec(name, spec))
+        return cls(params, conditions=conditions)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -255,12 +324,16 @@ class SearchSpace:
         path.write_text(text)
 
     @classmethod
-    def from_configspace(cls, data: Mapping[str, Any] | str | Path) -> "SearchSpace":
+    def from_configspace(cls, data: Mapping[str, Any] | str | Path, *,
+                         ignore_conditions: bool = False) -> "SearchSpace":
         """Read a ConfigSpace JSON document (dict, JSON text or file path).
 
         Supported types: uniform_float (``q`` becomes ``step``), uniform_int, categorical, ordinal
         (its ``sequence`` as ordered choices) and constant (a one-choice categorical). Conditions
-        and forbidden clauses are not represented: every parameter is always active.
+        of type ``EQ`` and ``IN`` become :class:`~metahpo.conditions.Condition` s (parents are
+        moved before their children); other condition types are refused, unless
+        ``ignore_conditions`` makes every parameter always active (for a surrogate model that
+        reads every parameter). Forbidden clauses are not represented.
         """
         if isinstance(data, (str, Path)):
             p = Path(data)
@@ -277,92 +350,21 @@ class SearchSpace:
         hps = data.get("hyperparameters") if isinstance(data, Mapping) else None
         if not isinstance(hps, list):
             raise MetaHPOError("a ConfigSpace document needs a 'hyperparameters' list")
-        params: list[Parameter] = []
-        for hp in hps:
-            params.append(_parameter_from_configspace(hp))
-        return cls(params)
+        params = [parameter_from_configspace(hp) for hp in hps]
+        if ignore_conditions:
+            return cls(params)
+        conditions = dict(condition_from_configspace(c) for c in data.get("conditions") or [])
+        return cls(parents_first(params, conditions), conditions=conditions)
 
     def without(self, *names: str) -> "SearchSpace":
         """A copy without the named parameters (e.g. a benchmark's instance or fidelity)."""
         unknown = set(names) - set(self.names)
         if unknown:
             raise MetaHPOError(f"unknown parameters {sorted(unknown)}")
-        return SearchSpace([p for p in self._params if p.name not in names])
-
-
-def _parameter_from_spec(name: str, spec: Any) -> Parameter:
-    if not isinstance(spec, Mapping) or "type" not in spec:
-        raise MetaHPOError(
-            f"parameter {name!r}: expected a mapping with a 'type' (float, int or categorical), "
-            f"got {spec!r}"
-        )
-    kind = spec["type"]
-    allowed = {
-        "float": {"low", "high", "log", "step"},
-        "int": {"low", "high", "log", "step"},
-        "categorical": {"choices"},
-    }
-    if kind not in allowed:
-        raise MetaHPOError(
-            f"parameter {name!r}: unknown type {kind!r}; use float, int or categorical"
-        )
-    keys = set(spec) - {"type"}
-    unknown = keys - allowed[kind]
-    if unknown:
-        raise MetaHPOError(f"parameter {name!r}: unknown keys {sorted(unknown)} for type {kind!r}")
-    required = {"low", "high"} if kind != "categorical" else {"choices"}
-    if required - keys:
-        raise MetaHPOError(f"parameter {name!r}: missing {sorted(required - keys)}")
-    try:
-        if kind == "float":
-            return Float(name, spec["low"], spec["high"], log=bool(spec.get("log", False)),
-                         step=spec.get("step"))
-        if kind == "int":
-            return Int(name, spec["low"], spec["high"], log=bool(spec.get("log", False)),
-                       step=spec.get("step", 1))
-        return Categorical(name, spec["choices"])
-    except TypeError as exc:
-        raise MetaHPOError(f"parameter {name!r}: {exc}") from None
-
-
-def _parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
-    name = hp.get("name")
-    kind = hp.get("type")
-    if kind == "uniform_float":
-        return Float(name, hp["lower"], hp["upper"], log=bool(hp.get("log", False)), step=hp.get("q"))
-    if kind == "uniform_int":
-        q = hp.get("q")
-        return Int(name, hp["lower"], hp["upper"], log=bool(hp.get("log", False)),
-                   step=int(q) if q else 1)
-    if kind == "categorical":
-        return Categorical(name, hp["choices"])
-    if kind == "ordinal":
-        return Categorical(name, hp["sequence"])
-    if kind == "constant":
-        return Categorical(name, [hp["value"]])
-    raise MetaHPOError(f"ConfigSpace parameter {name!r}: type {kind!r} is not supported")
-
-
-_YAML_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
-
-
-def yaml_loader() -> type:
-    """PyYAML's safe loader, plus YAML 1.2's floats in exponent notation (see
-    :meth:`SearchSpace.from_yaml`), for every YAML file metahpo reads. Built on first use:
-    PyYAML is imported lazily."""
-    import re
-
-    import yaml
-
-    global _YAML_LOADER
-    if _YAML_LOADER is None:
-        class Loader(yaml.SafeLoader):
-            pass
-
-        Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML_EXPONENT_FLOAT),
-                                     list("-+0123456789."))
-        _YAML_LOADER = Loader
-    return _YAML_LOADER
-
-
-_YAML_LOADER: type | None = None
+        orphans = [c for c, cond in self._conditions.items()
+                   if cond.parent in names and c not in names]
+        if orphans:
+            raise MetaHPOError(f"cannot remove {sorted(names)}: parameters {orphans} depend on them")
+        return SearchSpace([p for p in self._params if p.name not in names],
+                           conditions={c: cond for c, cond in self._conditions.items()
+                                       if c not in names})

@@ -124,13 +124,14 @@ def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any
     return trial_id, storage.get_trial_number_from_id(trial_id)
 
 
-def in_flight(ft: Any, names: Any) -> bool:
-    """Whether ``ft`` is a trial reserved by a metahpo process that has not stored all of
-    ``names`` (its parameters) yet: it is between its reservation and its proposal."""
+def in_flight(ft: Any, space: Any) -> bool:
+    """Whether ``ft`` is a trial reserved by a metahpo process that has not stored all its
+    active parameters of ``space`` (a ``SearchSpace``) yet: it is between its reservation and
+    its proposal (parameters are stored in the space's order, parents before children)."""
     from optuna.trial import TrialState as OptunaState
 
     return (ft.state == OptunaState.RUNNING and PID_ATTR in ft.system_attrs
-            and not set(ft.params) >= set(names))
+            and bool(space.missing(ft.params)))
 
 
 def _pid_alive(pid: int) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer, restore_optimizer
-from metahpo.space import Categorical, Float, Int, SearchSpace
+from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
 from metahpo.trial import TrialState
 
 
@@ -44,11 +44,27 @@ def mixed_space(n: int) -> SearchSpace:
     return SearchSpace([makers[i % len(makers)](i) for i in range(n)])
 
 
+def conditional_space() -> SearchSpace:
+    """A space with conditional parameters: ``momentum`` for two of three optimizers,
+    ``warmup`` for ``sgd`` only and ``warmup_epochs`` only with ``warmup`` on (nested), the width
+    of a third layer only with three layers."""
+    return SearchSpace(
+        [Categorical("optimizer", ["adam", "sgd", "rmsprop"]), Float("momentum", 0.0, 0.99),
+         Categorical("warmup", [True, False]), Int("warmup_epochs", 1, 5),
+         Int("layers", 1, 3), Int("width3", 8, 256, log=True), Float("lr", 1e-4, 1e-1, log=True)],
+        conditions={"momentum": Condition("optimizer", ["sgd", "rmsprop"]),
+                    "warmup": Condition("optimizer", "sgd"),
+                    "warmup_epochs": Condition("warmup", True),
+                    "width3": Condition("layers", 3)},
+    )
+
+
 SPACES = {
     "float1": SearchSpace([Float("x", -1.0, 1.0)]),
     "logint1": SearchSpace([Int("n", 1, 1000, log=True)]),
     "cat1": SearchSpace([Categorical("c", ["relu", "tanh", "gelu"])]),
     "mixed20": mixed_space(20),
+    "conditional": conditional_space(),
 }
 
 
@@ -59,8 +75,11 @@ def _objective(space: SearchSpace, params: dict[str, Any]) -> float:
 
 
 def _check_params(space: SearchSpace, params: dict[str, Any]) -> None:
-    assert list(params) == space.names, f"params {list(params)} != space names {space.names}"
+    active = space.active_names(params)
+    assert list(params) == active, f"params {list(params)} != active names {active}"
     for p in space:
+        if p.name not in params:
+            continue
         v = params[p.name]
         if isinstance(p, Float):
             assert isinstance(v, float), f"{p.name}: {v!r} is not a float"
@@ -221,6 +240,27 @@ def check_trials_from_elsewhere(name: str, **options: Any) -> None:
     assert _run(resumed, 3) == _run(clone, 3), "restored optimizer diverged from the original"
 
 
+def check_conditional_space(name: str, **options: Any) -> None:
+    """In a conditional space every proposal holds exactly its active parameters, also after
+    trials from elsewhere (which hold only theirs), pending and failed trials, and a restored
+    optimizer proposes what the original would."""
+    space = SPACES["conditional"]
+    rng = np.random.default_rng(0)
+    opt = _make(name, space, options, seed=8)
+    for u in rng.random((4, space.dim)):
+        params = space.decode(u)
+        opt.add_trial(params, _objective(space, params))
+    opt.add_pending(space.decode(rng.random(space.dim)))
+    for params in _run(opt, 6):
+        _check_params(space, params)
+    opt.tell(opt.ask(), error="failed on purpose")
+    clone = restore_optimizer(json.loads(json.dumps(opt.state_dict())))
+    ours, theirs = _run(opt, 4), _run(clone, 4)
+    for params in ours:
+        _check_params(space, params)
+    assert ours == theirs, "restored optimizer diverged from the original"
+
+
 CONFORMANCE_CHECKS = [
     check_bounds_and_types,
     check_same_seed_same_sequence,
@@ -229,4 +269,5 @@ CONFORMANCE_CHECKS = [
     check_state_round_trip,
     check_replayed_trials,
     check_trials_from_elsewhere,
+    check_conditional_space,
 ]

@@ -16,6 +16,8 @@ LAYERS = [
     ("metahpo.ray_backend", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
+    ("metahpo.conditions", 1),
+    ("metahpo.space_formats", 1),
     ("metahpo.trial", 1),
     ("metahpo.distributions", 1),
     ("metahpo.optimizers.base", 2),

@@ -65,7 +65,7 @@ def _read_points(text: str) -> list[Any]:
     or a list of them."""
     import yaml
 
-    from metahpo.space import yaml_loader
+    from metahpo.space_formats import yaml_loader
 
     path = Path(text)
     source = f"--points-to-evaluate {text!r}"

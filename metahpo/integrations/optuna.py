@@ -293,8 +293,15 @@ class _Replica:
 def _declared_space(space: Mapping[str, BaseDistribution] | SearchSpace
                     ) -> dict[str, BaseDistribution]:
     """``search_space`` as ``{name: optuna distribution}`` in the given order; clear errors for
-    anything else."""
+    anything else. A conditional metahpo space is refused: in Optuna the objective expresses
+    conditions (it suggests a parameter only where it applies), and the sampler samples such
+    parameters independently."""
     if isinstance(space, SearchSpace):
+        if space.is_conditional:
+            raise MetaHPOError(
+                f"search_space has conditional parameters ({', '.join(space.conditions)}); in "
+                "Optuna the objective decides which parameters a trial suggests: declare only "
+                "the parameters every trial suggests, or tune with metahpo.tune")
         return space_to_optuna(space)
     if not isinstance(space, Mapping) or not space:
         raise MetaHPOError("search_space must be a non-empty dict of Optuna distributions "

@@ -11,6 +11,8 @@ Mutation works on the parameter kinds natively: each parameter mutates with prob
 ``mutation_scale`` in the unit cube, reflected at the borders (log parameters therefore move in
 log space, integers onto their grid); a categorical parameter switches to another choice drawn
 uniformly. A mutation that lands on its parent's value again is redrawn, so children differ.
+In a conditional space only the parent's active parameters mutate (``1 / active`` each), so
+that a child is a different configuration.
 """
 
 from __future__ import annotations
@@ -63,13 +65,14 @@ class RegularizedEvolution(Optimizer):
         return self._mutate(parent)
 
     def _mutate(self, parent: np.ndarray) -> dict[str, Any]:
-        dim = self.space.dim
-        parent_params = self.space.decode(parent)
-        mask = self._rng.random(dim) < 1.0 / dim
+        parent_params = {p.name: p.decode(x) for p, x in zip(self.space.parameters, parent)}
+        active = set(self.space.active_names(parent_params))
+        genes = np.array([i for i, p in enumerate(self.space.parameters) if p.name in active])
+        mask = self._rng.random(len(genes)) < 1.0 / len(genes)
         if not mask.any():
-            mask[self._rng.integers(dim)] = True
+            mask[self._rng.integers(len(genes))] = True
         child = parent.copy()
-        for i in np.flatnonzero(mask):
+        for i in genes[np.flatnonzero(mask)]:
             param = self.space.parameters[i]
             for _ in range(10):
                 if isinstance(param, Categorical):

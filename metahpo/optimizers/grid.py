@@ -11,6 +11,9 @@ of sweeping one corner, and trials added from elsewhere (resume, other workers) 
 account. Grids of up to ``exact_limit`` points are traversed exactly; larger ones pick the best of
 ``n_candidates`` random grid points per trial.
 
+In a conditional space, grid points that differ only in inactive parameters are one
+configuration (see :mod:`metahpo.conditions`) and are proposed once.
+
 When every point has been proposed, the grid is refined (``resolution -> 2 * resolution - 1``,
 which keeps the old levels) and the traversal continues; a finite discrete space that cannot be
 refined any further is proposed again from the start.
@@ -72,7 +75,7 @@ class GridSearch(Optimizer):
         self._points: np.ndarray | None = None
         if self._size <= self.exact_limit:
             mesh = np.meshgrid(*self._levels, indexing="ij")
-            self._points = np.stack([m.reshape(-1) for m in mesh], axis=1)
+            self._points = self._distinct(np.stack([m.reshape(-1) for m in mesh], axis=1))
         self._mindist: np.ndarray | None = None
         self._folded: set[int] = set()
         self._offset = 0
@@ -112,7 +115,7 @@ class GridSearch(Optimizer):
             idx = [self._rng.integers(len(lv), size=self.n_candidates) for lv in self._levels]
             cands = np.stack([lv[i] for lv, i in zip(self._levels, idx)], axis=1)
             centre = np.array([lv[np.argmin(np.abs(lv - 0.5))] for lv in self._levels])
-            cands = np.vstack([centre[None, :], cands])
+            cands = self._distinct(np.vstack([centre[None, :], cands]))
             if selected:
                 sel = np.stack(list(selected.values()))
                 d = np.sqrt(((cands[:, None, :] - sel[None, :, :]) ** 2).sum(axis=2))
@@ -126,6 +129,15 @@ class GridSearch(Optimizer):
         centre = np.abs(cands[ties] - 0.5).sum(axis=1)
         ties = ties[centre <= centre.min() + 1e-9]
         return cands[ties[self._rng.integers(len(ties))]]
+
+    def _distinct(self, points: np.ndarray) -> np.ndarray:
+        """Grid ``points`` ``(n, D)`` with those of one configuration merged (in a conditional
+        space: inactive coordinates set to the space's middle, first occurrences kept in order)."""
+        if not self.space.is_conditional:
+            return points
+        snapped = self.space.snap(points)
+        _, first = np.unique(snapped, axis=0, return_index=True)
+        return snapped[np.sort(first)]
 
     def _extra_state(self) -> dict[str, Any]:
         return {"resolution_now": self._resolution_now, "offset": self._offset}

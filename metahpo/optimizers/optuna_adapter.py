@@ -67,7 +67,7 @@ class OptunaSamplerOptimizer(Optimizer):
             finally:
                 optuna.logging.set_verbosity(previous)
         self._last_inner = ot.number
-        return {name: ot.params[name] for name in self.space.names}
+        return {name: ot.params[name] for name in self.space.active_names(ot.params)}
 
     def ask(self) -> Trial:
         trial = super().ask()
@@ -112,7 +112,9 @@ class OptunaSamplerOptimizer(Optimizer):
 
         state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
         return optuna.trial.create_trial(
-            params=dict(params), distributions=self._distributions, value=value, state=state,
+            params=dict(params),
+            distributions={n: d for n, d in self._distributions.items() if n in params},
+            value=value, state=state,
             system_attrs=dict(system_attrs),
         )
 
@@ -153,7 +155,7 @@ def _add_running(study: Any, params: Mapping[str, Any], distributions: Mapping[s
     template = optuna.trial.FrozenTrial(
         number=-1, state=optuna.trial.TrialState.RUNNING, value=None,
         datetime_start=None, datetime_complete=None, params=dict(params),
-        distributions=dict(distributions), user_attrs={},
+        distributions={n: d for n, d in distributions.items() if n in params}, user_attrs={},
         system_attrs=dict(system_attrs), intermediate_values={}, trial_id=-1,
     )
     trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)

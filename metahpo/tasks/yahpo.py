@@ -155,6 +155,9 @@ def yahpo_data_path(path: str | os.PathLike | None = None) -> Path:
 class YahpoScenario:
     """One scenario of a YAHPO data folder: its space, instances and batched surrogate.
 
+    The space leaves out the scenario's conditions (every parameter always active): the
+    surrogate reads every parameter of a configuration.
+
     Args:
         name: scenario name, one of :data:`SCENARIOS`.
         data_path: the YAHPO data folder (see :func:`yahpo_data_path`).
@@ -169,7 +172,8 @@ class YahpoScenario:
         for f in ("config_space.json", "encoding.json", "model.onnx"):
             if not (self.folder / f).is_file():
                 raise MetaHPOError(f"YAHPO scenario {name!r}: missing {self.folder / f}")
-        self.full_space = SearchSpace.from_file(self.folder / "config_space.json")
+        self.full_space = SearchSpace.from_configspace(self.folder / "config_space.json",
+                                                       ignore_conditions=True)
         try:
             self.encoding: dict[str, dict[str, int]] = json.loads(
                 (self.folder / "encoding.json").read_text())

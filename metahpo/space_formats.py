@@ -1,0 +1,121 @@
+"""Reading search-space descriptions: metahpo's space files (YAML / JSON, one mapping per
+parameter), ConfigSpace JSON documents and YAML 1.2 numbers. :class:`metahpo.space.SearchSpace`
+builds spaces from what these functions return."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from metahpo.conditions import Condition
+from metahpo.errors import MetaHPOError
+from metahpo.parameters import Categorical, Float, Int, Parameter
+
+
+def parameter_from_spec(name: str, spec: Any) -> Parameter:
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise MetaHPOError(
+            f"parameter {name!r}: expected a mapping with a 'type' (float, int or categorical), "
+            f"got {spec!r}"
+        )
+    kind = spec["type"]
+    allowed = {
+        "float": {"low", "high", "log", "step"},
+        "int": {"low", "high", "log", "step"},
+        "categorical": {"choices"},
+    }
+    if kind not in allowed:
+        raise MetaHPOError(
+            f"parameter {name!r}: unknown type {kind!r}; use float, int or categorical"
+        )
+    keys = set(spec) - {"type"}
+    unknown = keys - allowed[kind]
+    if unknown:
+        raise MetaHPOError(f"parameter {name!r}: unknown keys {sorted(unknown)} for type {kind!r}")
+    required = {"low", "high"} if kind != "categorical" else {"choices"}
+    if required - keys:
+        raise MetaHPOError(f"parameter {name!r}: missing {sorted(required - keys)}")
+    try:
+        if kind == "float":
+            return Float(name, spec["low"], spec["high"], log=bool(spec.get("log", False)),
+                         step=spec.get("step"))
+        if kind == "int":
+            return Int(name, spec["low"], spec["high"], log=bool(spec.get("log", False)),
+                       step=spec.get("step", 1))
+        return Categorical(name, spec["choices"])
+    except TypeError as exc:
+        raise MetaHPOError(f"parameter {name!r}: {exc}") from None
+
+
+def parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
+    name = hp.get("name")
+    kind = hp.get("type")
+    if kind == "uniform_float":
+        return Float(name, hp["lower"], hp["upper"], log=bool(hp.get("log", False)), step=hp.get("q"))
+    if kind == "uniform_int":
+        q = hp.get("q")
+        return Int(name, hp["lower"], hp["upper"], log=bool(hp.get("log", False)),
+                   step=int(q) if q else 1)
+    if kind == "categorical":
+        return Categorical(name, hp["choices"])
+    if kind == "ordinal":
+        return Categorical(name, hp["sequence"])
+    if kind == "constant":
+        return Categorical(name, [hp["value"]])
+    raise MetaHPOError(f"ConfigSpace parameter {name!r}: type {kind!r} is not supported")
+
+
+def condition_from_configspace(cond: Any) -> tuple[str, Condition]:
+    """``(child, Condition)`` of a ConfigSpace JSON condition of type ``EQ`` or ``IN``."""
+    if not isinstance(cond, Mapping):
+        raise MetaHPOError(f"ConfigSpace condition must be a mapping, got {cond!r}")
+    kind, child = cond.get("type"), cond.get("child")
+    if kind == "EQ":
+        return child, Condition(cond.get("parent"), [cond.get("value")])
+    if kind == "IN":
+        return child, Condition(cond.get("parent"), list(cond.get("values") or []))
+    raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: metahpo "
+                       "reads EQ and IN conditions (one parent each)")
+
+
+def parents_first(params: list[Parameter], conditions: Mapping[str, Condition]) -> list[Parameter]:
+    """``params`` reordered as little as possible so that every parent precedes its children
+    (ConfigSpace files need not list them so); a cycle is left for the space to refuse."""
+    placed: list[Parameter] = []
+    done: set[str] = set()
+    remaining = list(params)
+    while remaining:
+        ready = [p for p in remaining if p.name not in conditions
+                 or conditions[p.name].parent in done or conditions[p.name].parent == p.name]
+        if not ready:
+            return placed + remaining
+        for p in remaining:
+            if p in ready:
+                placed.append(p)
+                done.add(p.name)
+        remaining = [p for p in remaining if p not in ready]
+    return placed
+
+
+_YAML_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+
+
+def yaml_loader() -> type:
+    """PyYAML's safe loader, plus YAML 1.2's floats in exponent notation (see
+    ``SearchSpace.from_yaml``), for every YAML file metahpo reads. Built on first use:
+    PyYAML is imported lazily."""
+    import re
+
+    import yaml
+
+    global _YAML_LOADER
+    if _YAML_LOADER is None:
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML_EXPONENT_FLOAT),
+                                     list("-+0123456789."))
+        _YAML_LOADER = Loader
+    return _YAML_LOADER
+
+
+_YAML_LOADER: type | None = None

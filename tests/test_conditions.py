@@ -1,0 +1,191 @@
+"""Conditional parameters: the space's rules and files, and every layer that carries a
+configuration (optimizers, tune with a SQLite study, the CLI) keeping only active parameters."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import metahpo
+from metahpo import Categorical, Condition, Float, Int, MetaHPOError, SearchSpace, create_optimizer
+from metahpo.testing import conditional_space
+
+
+def _space() -> SearchSpace:
+    return SearchSpace(
+        [Categorical("optimizer", ["adam", "sgd"]), Float("momentum", 0.0, 0.99),
+         Float("lr", 1e-4, 1e-1, log=True)],
+        conditions={"momentum": Condition("optimizer", "sgd")},
+    )
+
+
+def test_decode_leaves_inactive_parameters_out_and_encode_puts_the_middle_there():
+    space = _space()
+    assert space.decode([0.2, 0.7, 0.5]) == {"optimizer": "adam", "lr": pytest.approx(10 ** -2.5)}
+    sgd = space.decode([0.8, 0.7, 0.5])
+    assert list(sgd) == ["optimizer", "momentum", "lr"]
+    np.testing.assert_allclose(space.encode({"optimizer": "adam", "lr": 0.01}),
+                               [0.25, 0.5, space.encode({"optimizer": "adam", "lr": 0.01})[2]])
+    assert space.active_names({"optimizer": "sgd"}) == ["optimizer", "momentum", "lr"]
+    assert space.missing({"optimizer": "sgd", "lr": 0.01}) == ["momentum"]
+    assert space.missing({"optimizer": "adam", "lr": 0.01}) == []
+
+
+def test_snap_is_encode_of_decode_with_nested_conditions():
+    space = conditional_space()
+    u = np.random.default_rng(0).random((300, space.dim))
+    expected = np.stack([space.encode(space.decode(row)) for row in u])
+    np.testing.assert_allclose(space.snap(u), expected, atol=1e-9)
+    decoded = [space.decode(row) for row in u]
+    assert any("warmup_epochs" in d for d in decoded)
+    for d in decoded:
+        assert ("warmup_epochs" in d) == (d["optimizer"] == "sgd" and d["warmup"] is True)
+        assert ("width3" in d) == (d["layers"] == 3)
+
+
+def test_validate_names_missing_and_inactive_parameters():
+    space = _space()
+    space.validate({"optimizer": "sgd", "momentum": 0.9, "lr": 0.01})
+    with pytest.raises(MetaHPOError, match=r"missing \['momentum'\]"):
+        space.validate({"optimizer": "sgd", "lr": 0.01})
+    with pytest.raises(MetaHPOError, match=r"\['momentum'\] are inactive.*'optimizer' is one of \['sgd'\]"):
+        space.validate({"optimizer": "adam", "momentum": 0.9, "lr": 0.01})
+    with pytest.raises(MetaHPOError, match="outside"):
+        space.validate({"optimizer": "nadam", "momentum": 0.9, "lr": 0.01})
+
+
+@pytest.mark.parametrize("conditions, message", [
+    ({"lr": Condition("momentum", 0.5)}, "continuous"),
+    ({"optimizer": Condition("lr", 0.01)}, "listed before"),
+    ({"momentum": Condition("solver", "sgd")}, "unknown parent 'solver'"),
+    ({"momentum": Condition("optimizer", ["sgd", "nadam"])}, r"\['nadam'\] are not values"),
+    ({"width": Condition("optimizer", "sgd")}, "no parameter of that name"),
+    ({"momentum": {"optimizer": "sgd", "lr": 0.1}}, "one parent"),
+])
+def test_bad_conditions_name_the_problem(conditions, message):
+    params = [Categorical("optimizer", ["adam", "sgd"]), Float("momentum", 0.0, 0.99),
+              Float("lr", 1e-4, 1e-1, log=True)]
+    with pytest.raises(MetaHPOError, match=message):
+        SearchSpace(params, conditions=conditions)
+
+
+def test_space_files_round_trip_active_if(tmp_path):
+    space = conditional_space()
+    for name in ("space.yaml", "space.json"):
+        space.save(tmp_path / name)
+        assert SearchSpace.from_file(tmp_path / name) == space
+    (tmp_path / "hand.yaml").write_text(
+        "optimizer: {type: categorical, choices: [adam, sgd]}\n"
+        "momentum: {type: float, low: 0.0, high: 0.99, active_if: {optimizer: sgd}}\n")
+    assert SearchSpace.from_file(tmp_path / "hand.yaml").conditions == {
+        "momentum": Condition("optimizer", ["sgd"])}
+    assert SearchSpace.from_file(tmp_path / "hand.yaml") != SearchSpace(
+        [Categorical("optimizer", ["adam", "sgd"]), Float("momentum", 0.0, 0.99)])
+
+
+def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
+    document = {
+        "hyperparameters": [
+            {"name": "gamma", "type": "uniform_float", "lower": 1e-4, "upper": 1.0, "log": True},
+            {"name": "degree", "type": "uniform_int", "lower": 2, "upper": 5},
+            {"name": "kernel", "type": "categorical", "choices": ["linear", "poly", "rbf"]},
+        ],
+        "conditions": [
+            {"child": "gamma", "parent": "kernel", "type": "IN", "values": ["poly", "rbf"]},
+            {"child": "degree", "parent": "kernel", "type": "EQ", "value": "poly"},
+        ],
+    }
+    space = SearchSpace.from_configspace(document)
+    assert space.names == ["kernel", "gamma", "degree"]
+    assert space.decode([0.1, 0.5, 0.5]) == {"kernel": "linear"}
+    assert SearchSpace.from_configspace(document, ignore_conditions=True).names == [
+        "gamma", "degree", "kernel"]
+    document["conditions"].append({"child": "gamma", "parent": "degree", "type": "GT", "value": 2})
+    with pytest.raises(MetaHPOError, match="'GT' on 'gamma' is not supported"):
+        SearchSpace.from_configspace(document)
+
+
+def test_a_parent_cannot_be_removed_from_its_children():
+    space = _space()
+    with pytest.raises(MetaHPOError, match=r"\['momentum'\] depend on them"):
+        space.without("optimizer")
+    assert not space.without("optimizer", "momentum").is_conditional
+
+
+def _discrete_space() -> SearchSpace:
+    """24 configurations in 36 combinations of values (momentum matters for sgd only)."""
+    return SearchSpace(
+        [Categorical("optimizer", ["adam", "sgd"]), Categorical("momentum", [0.0, 0.5, 0.9]),
+         Int("layers", 1, 3), Categorical("act", ["relu", "tanh"])],
+        conditions={"momentum": Condition("optimizer", "sgd")},
+    )
+
+
+@pytest.mark.parametrize("name, options", [("grid", {}), ("meta", {}), ("meta", {"screen": 0})])
+def test_configurations_that_differ_only_in_inactive_parameters_are_proposed_once(name, options):
+    """adam: 3 layers x 2 activations = 6 configurations; sgd: 3 momenta x 6 = 18; 24 in all,
+    out of 36 combinations of values."""
+    space = _discrete_space()
+    assert len(space.all_configurations(100)) == 24
+    opt = create_optimizer(name, space, seed=0, **options)
+    seen = []
+    for _ in range(24):
+        trial = opt.ask()
+        seen.append(json.dumps(trial.params, sort_keys=True))
+        opt.tell(trial, float(trial.params["layers"]) + (trial.params["act"] == "tanh"))
+    assert len(set(seen)) == 24
+
+
+def _objective(params):
+    assert ("momentum" in params) == (params["optimizer"] == "sgd"), params
+    return (np.log10(params["lr"]) + 2.5) ** 2 + (0.9 - params.get("momentum", 0.5)) ** 2
+
+
+def test_tune_stores_only_active_parameters_and_resumes_with_two_jobs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = metahpo.tune(_objective, _space(), n_trials=8, storage=url, study_name="c", seed=0)
+    study = metahpo.tune(_objective, _space(), n_trials=20, storage=url, study_name="c", seed=0,
+                         n_jobs=2)
+    trials = metahpo.load_study("c", storage=url).trials
+    assert len(trials) == 20 and all(t.state is metahpo.TrialState.COMPLETE for t in trials)
+    for t in trials:
+        assert list(t.params) == _space().active_names(t.params)
+    assert {t.params["optimizer"] for t in trials} == {"adam", "sgd"}
+    assert metahpo.load_study("c", storage=url).space == _space()
+    assert study.best_value < 1.0
+    asked = metahpo.load_study("c", storage=url)
+    for _ in range(4):
+        trial = asked.ask(seed=0)
+        asked.tell(trial.number, _objective(trial.params))
+    assert len(metahpo.load_study("c", storage=url).trials) == 24
+
+
+def test_cli_tunes_a_conditional_space_file(tmp_path):
+    (tmp_path / "space.yaml").write_text(
+        "optimizer: {type: categorical, choices: [adam, sgd]}\n"
+        "momentum: {type: float, low: 0.0, high: 0.99, active_if: {optimizer: [sgd]}}\n"
+        "lr: {type: float, low: 1.0e-4, high: 0.1, log: true}\n")
+    (tmp_path / "objective_module.py").write_text(
+        "import math\n"
+        "def objective(p):\n"
+        "    assert ('momentum' in p) == (p['optimizer'] == 'sgd'), p\n"
+        "    return (math.log10(p['lr']) + 2.5) ** 2 + (0.9 - p.get('momentum', 0.5)) ** 2\n")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "metahpo", "tune", "objective_module:objective", "--space",
+         "space.yaml", "--trials", "6", "--storage", url, "--study", "c", "--seed", "0"],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    best = subprocess.run([sys.executable, "-m", "metahpo", "studies", "best", "c", "--storage", url],
+                          cwd=tmp_path, capture_output=True, text=True)
+    params = json.loads(best.stdout)["params"]
+    assert ("momentum" in params) == (params["optimizer"] == "sgd")
+
+
+def test_the_optuna_sampler_refuses_a_conditional_space():
+    from metahpo.integrations.optuna import MetaHPOSampler
+
+    with pytest.raises(MetaHPOError, match="conditional parameters \\(momentum\\)"):
+        MetaHPOSampler("random", search_space=_space())
