@@ -39,11 +39,13 @@ def objective(params: dict) -> float | None:
     return (params["x"] - 0.3) ** 2 + (params["y"] - 0.6) ** 2 + (params["z"] - 0.5) ** 2
 
 
-def run_searches(objective, space: SearchSpace, seeds: int, budget: int) -> dict[str, dict]:
-    """Per optimizer of ``OPTIMIZERS``: ``seeds`` searches of ``budget`` trials on ``objective``;
-    failed trials, repeated configurations (per search) and best values."""
+def run_searches(objective, space: SearchSpace, seeds: int, budget: int,
+                 optimizers: dict[str, tuple[str, dict]] = OPTIMIZERS) -> dict[str, dict]:
+    """Per optimizer of ``optimizers`` (label -> name, options): ``seeds`` searches of
+    ``budget`` trials on ``objective``; failed trials, repeated configurations (per search) and
+    best values."""
     results = {}
-    for label, (name, options) in OPTIMIZERS.items():
+    for label, (name, options) in optimizers.items():
         failed, repeated, best = [], [], []
         for seed in range(seeds):
             opt = metahpo.create_optimizer(name, space, seed=seed, **options)

@@ -189,3 +189,20 @@ def test_the_optuna_sampler_refuses_a_conditional_space():
 
     with pytest.raises(MetaHPOError, match="conditional parameters \\(momentum\\)"):
         MetaHPOSampler("random", search_space=_space())
+
+
+@pytest.mark.parametrize("name, options", [("tpe", {"n_startup_trials": 3}), ("cmaes", {}),
+                                           ("gp", {"n_startup_trials": 3})])
+def test_optuna_samplers_run_long_conditional_searches_with_trials_from_elsewhere(name, options):
+    """Optuna's CMA-ES fails when the parameters its trials hold change within a generation; the
+    adapter keeps them fixed for it (and for the GP), and asks TPE define-by-run."""
+    space = conditional_space()
+    rng = np.random.default_rng(0)
+    opt = create_optimizer(name, space, seed=0, **options)
+    for t in range(30):
+        if t % 6 == 5:
+            params = space.decode(rng.random(space.dim))
+            opt.add_trial(params, float(np.log10(params["lr"]) ** 2))
+        trial = opt.ask()
+        assert list(trial.params) == space.active_names(trial.params)
+        opt.tell(trial, float(np.log10(trial.params["lr"]) ** 2) + trial.params.get("momentum", 0.0))

@@ -9,6 +9,15 @@ Reproducibility and state: a fresh sampler is built for every ``ask`` with a see
 optimizer's own generator, so the whole state is that generator, the history and the samplers'
 per-trial system attributes (where CMA-ES keeps its search distribution). ``state_dict`` stores
 those attributes, and a restored optimizer continues exactly where the original was.
+
+Conditional spaces: TPE (``define_by_run``) is asked as an Optuna objective would ask it: a
+parameter is suggested only once its parent's value makes it active, so the private study's
+trials hold their active parameters only and TPE models each parameter from the trials where it
+applied (multivariate TPE with ``group=True``, Optuna's setting for conditional spaces). The GP
+and CMA-ES samplers model a fixed set of parameters jointly (CMA-ES fails when that set changes
+within a generation), so they are asked for every parameter, the proposal keeps the active ones,
+and a trial from elsewhere enters the private study with its inactive parameters at the space's
+middle, where metahpo's own encoding puts them.
 """
 
 from __future__ import annotations
@@ -42,10 +51,15 @@ def _quiet_study(direction: str) -> Any:
 class OptunaSamplerOptimizer(Optimizer):
     """Base of the optimizers that delegate to an ``optuna.samplers.BaseSampler``."""
 
+    #: Whether a conditional space is asked one active parameter at a time (see the module
+    #: docstring); otherwise every parameter is asked and inactive ones are filled in.
+    define_by_run = False
+
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         self._replaying = False
         super().__init__(space, **kwargs)
         self._distributions = space_to_optuna(space)
+        self._inactive_values = {p.name: p.decode(u) for p, u in zip(space, space.middle())}
         self._study = _quiet_study(self.direction)
         self._inner: dict[int, int] = {}
 
@@ -63,7 +77,13 @@ class OptunaSamplerOptimizer(Optimizer):
             previous = optuna.logging.get_verbosity()
             optuna.logging.set_verbosity(optuna.logging.ERROR)
             try:
-                ot = self._study.ask(self._distributions)
+                if self.space.is_conditional and self.define_by_run:
+                    ot = self._study.ask()
+                    for name, dist in self._distributions.items():
+                        if name in self.space.active_names(ot.params):
+                            _suggest(ot, name, dist)
+                else:
+                    ot = self._study.ask(self._distributions)
             finally:
                 optuna.logging.set_verbosity(previous)
         self._last_inner = ot.number
@@ -87,7 +107,7 @@ class OptunaSamplerOptimizer(Optimizer):
         samplers' constant liar (TPE) and CMA-ES's generation bookkeeping see it."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._inner[trial.number] = _add_running(self._study, trial.params,
+            self._inner[trial.number] = _add_running(self._study, self._inner_params(trial.params),
                                                      self._distributions, {})
 
     def _observe(self, record: TrialRecord) -> None:
@@ -103,8 +123,15 @@ class OptunaSamplerOptimizer(Optimizer):
                          else optuna.trial.TrialState.FAIL)
                 self._study.tell(inner, record.value, state=state)
                 return
-            self._study.add_trial(self._frozen(record.params, record.value, {}))
+            self._study.add_trial(self._frozen(self._inner_params(record.params), record.value, {}))
             self._inner[record.number] = self._study.trials[-1].number
+
+    def _inner_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A configuration from elsewhere as the private study holds it: as it is when asked
+        define-by-run, else with every inactive parameter at the space's middle."""
+        if self.define_by_run or not self.space.is_conditional:
+            return dict(params)
+        return {name: params.get(name, value) for name, value in self._inactive_values.items()}
 
     def _frozen(self, params: Mapping[str, Any], value: float | None,
                 system_attrs: Mapping[str, Any]) -> Any:
@@ -145,6 +172,18 @@ class OptunaSamplerOptimizer(Optimizer):
                                                  attrs))
         self._study = study
         self._inner = {int(k): v for k, v in extra["inner"].items()}
+
+
+def _suggest(ot: Any, name: str, dist: Any) -> None:
+    """Suggest parameter ``name`` from Optuna distribution ``dist`` in the asked trial ``ot``."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        ot.suggest_categorical(name, dist.choices)
+    elif isinstance(dist, IntDistribution):
+        ot.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    else:
+        ot.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def _add_running(study: Any, params: Mapping[str, Any], distributions: Mapping[str, Any],

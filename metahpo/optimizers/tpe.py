@@ -9,7 +9,8 @@ from metahpo.space import SearchSpace
 
 
 class TPE(OptunaSamplerOptimizer):
-    """Optuna's multivariate TPE with a constant liar for pending trials.
+    """Optuna's multivariate TPE with a constant liar for pending trials (in a conditional space
+    asked define-by-run, with ``group=True``).
 
     Options:
         n_startup_trials: random trials before the model is used, default 10.
@@ -18,12 +19,15 @@ class TPE(OptunaSamplerOptimizer):
     """
 
     name = "tpe"
+    define_by_run = True
 
     def __init__(self, space: SearchSpace, *, n_startup_trials: int = 10, multivariate: bool = True,
                  constant_liar: bool = True, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         self._sampler_options = dict(n_startup_trials=n_startup_trials, multivariate=multivariate,
                                      constant_liar=constant_liar)
+        if multivariate and space.is_conditional:
+            self._sampler_options["group"] = True
 
     def _make_sampler(self, seed: int) -> Any:
         from optuna.samplers import TPESampler
