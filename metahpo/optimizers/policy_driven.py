@@ -53,7 +53,7 @@ from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy
 from metahpo.policy_inputs import context_features, score_features
 from metahpo.screening import pick
-from metahpo.space import SearchSpace
+from metahpo.space import Categorical, SearchSpace
 from metahpo.trial import TrialState
 
 #: Draws an unscreened proposal in an all-discrete space takes from the policy when its first
@@ -96,6 +96,8 @@ class PolicyDrivenOptimizer(Optimizer):
         self.greedy_first = bool(greedy_first)
         self.fake_feedback = bool(fake_feedback)
         self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
+        self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
+                         if isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._policy: LSTMPolicy | None = None
@@ -181,12 +183,37 @@ class PolicyDrivenOptimizer(Optimizer):
             return self.space.decode(draw)
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
+        if self._choices:
+            draws = self._switch_choices(draws)
         if self._stalled(i):
             uniform = self.space.snap(self._rng.random((GLOBAL_CANDIDATES, len(mean))))
             draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
             draws = self._new_candidates(draws, points)
         return self.space.decode(draws[pick(points, losses, failed != 0, draws)])
+
+    def _switch_choices(self, draws: np.ndarray) -> np.ndarray:
+        """Snapped ``draws`` ``(k, D)`` in which each categorical parameter switches to another
+        choice, drawn uniformly, with probability ``1 / D`` (as evolution mutates), snapped
+        again (a switched parent can change which parameters are active).
+
+        A categorical choice has no neighbours: the policy's Gaussian around the incumbent's
+        choice, whose spread follows the best trials, collapses onto that choice once they all
+        share it, and the search never tried another. On a conditional function where SGD with
+        its own learning rate beats Adam (``benchmarks/conditional_space.py``), the default
+        policy stayed on the choice its design found best, and ended on Adam in 12 of 20
+        searches (median best loss 0.100, Adam's floor; TPE 0.039). Switched candidates let the
+        GP screen weigh trying another choice against refining this one. On a family of
+        validation functions (a 3-way choice, each choice with its own optimum in 4 continuous
+        parameters and its own base loss, and a 2-way one) regret at 10 / 20 / 30 trials went
+        from 0.125 / 0.072 / 0.061 to 0.130 / 0.062 / 0.050 (TPE 0.234 / 0.113 / 0.091)."""
+        for j, n in self._choices:
+            switch = self._rng.random(len(draws)) < 1.0 / self.space.dim
+            if switch.any():
+                current = np.floor(draws[switch, j] * n)
+                other = (current + 1 + self._rng.integers(n - 1, size=int(switch.sum()))) % n
+                draws[switch, j] = (other + 0.5) / n
+        return self.space.snap(draws) if self.space.is_conditional else draws
 
     def _stalled(self, i: int) -> bool:
         """Whether a search with ``i`` trials so far (told and pending) has outrun its policy's
