@@ -118,6 +118,8 @@ class SearchSpace:
         return hash((self._params, tuple(self._conditions.items())))
 
     def __repr__(self) -> str:
+        if self._conditions:
+            return f"SearchSpace({list(self._params)!r}, conditions={self._conditions!r})"
         return f"SearchSpace({list(self._params)!r})"
 
     # encoding ---------------------------------------------------------------------------------
