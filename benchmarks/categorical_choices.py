@@ -32,6 +32,7 @@ SPACE = SearchSpace([Categorical("choice", CHOICES)] + [Float(f"x{i}", 0.0, 1.0)
                     + [Categorical("activation", ACTIVATIONS)])
 OPTIMIZERS = {
     "meta": ("meta", {}),
+    "meta (switch_choices)": ("meta", {"switch_choices": True}),
     "meta (screen=0)": ("meta", {"screen": 0}),
     "tpe": ("tpe", {}),
     "random": ("random", {}),

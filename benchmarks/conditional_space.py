@@ -40,6 +40,7 @@ BASE = {"adam": 0.10, "sgd": 0.0, "rmsprop": 0.05}
 BEST_LOG_LR = {"adam": -3.0, "sgd": -1.5, "rmsprop": -2.5}
 OPTIMIZERS = {
     "meta": ("meta", {}),
+    "meta (switch_choices)": ("meta", {"switch_choices": True}),
     "meta (screen=0)": ("meta", {"screen": 0}),
     "tpe": ("tpe", {}),
     "gp": ("gp", {}),

@@ -432,10 +432,11 @@ def test_in_an_all_discrete_space_no_configuration_is_proposed_twice_until_all_a
         assert len(set(seen[:24])) == 24, seen
 
 
-def test_the_screened_policy_keeps_trying_other_choices_of_a_categorical():
+def test_with_switch_choices_the_screened_policy_keeps_trying_other_choices():
     """Adam (the first choice, where the design starts) is good, SGD with its own learning rate
-    is better. The policy's spread collapsed onto the incumbent's choice: none of 3 searches
-    tried another choice after trial 9, and one stayed on Adam (best loss 0.100; 0.0002 now)."""
+    is better. The policy's spread collapses onto the incumbent's choice: without the option
+    none of 3 searches tries another choice after trial 9, and one stays on Adam (best loss
+    0.100; 0.0002 with the option)."""
     from metahpo import Categorical, Float, SearchSpace
 
     space = SearchSpace([Categorical("optimizer", ["adam", "sgd"]), Float("lr", 1e-5, 1.0, log=True),
@@ -445,11 +446,15 @@ def test_the_screened_policy_keeps_trying_other_choices_of_a_categorical():
         best_log_lr, base = (-3.0, 0.1) if p["optimizer"] == "adam" else (-1.5, 0.0)
         return base + 0.05 * (np.log10(p["lr"]) - best_log_lr) ** 2 + 0.2 * (p["dropout"] - 0.2) ** 2
 
-    for seed in range(3):
-        opt = create_optimizer("meta", space, seed=seed)
+    def later_choices(seed, **options):
+        opt = create_optimizer("meta", space, seed=seed, **options)
         choices = []
         for _ in range(30):
             trial = opt.ask()
             choices.append(trial.params["optimizer"])
             opt.tell(trial, loss(trial.params))
-        assert len(set(choices[10:])) == 2, choices
+        return set(choices[10:])
+
+    for seed in range(3):
+        assert len(later_choices(seed)) == 1
+        assert len(later_choices(seed, switch_choices=True)) == 2

@@ -39,7 +39,7 @@ class MetaOptimizer(PolicyDrivenOptimizer):
         screen: draws from the policy screened per proposal (:mod:`metahpo.screening`; 0 plays
             the policy's draw as it is). Default: the value recorded with the policy, chosen on
             validation tasks (64 for ``"default"``, 0 for ``"lcbench"``).
-        sample, greedy_first, fake_feedback: see :class:`PolicyDrivenOptimizer`.
+        sample, greedy_first, fake_feedback, switch_choices: see :class:`PolicyDrivenOptimizer`.
     """
 
     name = "meta"

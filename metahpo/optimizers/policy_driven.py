@@ -80,6 +80,9 @@ class PolicyDrivenOptimizer(Optimizer):
             how much the policy adapts to what it observes; the screen reads the same numbers).
         screen: draws from the policy per sampled proposal, of which the one with the highest
             expected improvement under a GP of the history is played (0: play one draw).
+        switch_choices: with a screen, let each draw switch a categorical to another choice with
+            probability ``1 / D`` (:meth:`_switch_choices`), for spaces whose choices each need
+            their own settings; off by default.
     """
 
     #: Whether a search that outruns its policy's training horizon and stalls also screens
@@ -87,7 +90,8 @@ class PolicyDrivenOptimizer(Optimizer):
     rescues_stalls = False
 
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
-                 fake_feedback: bool = False, screen: int = 0, **kwargs: Any) -> None:
+                 fake_feedback: bool = False, screen: int = 0, switch_choices: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         if isinstance(screen, bool) or not isinstance(screen, (int, np.integer)) or screen < 0:
             raise MetaHPOError(f"screen must be a whole number of draws >= 0, got {screen!r}")
@@ -96,8 +100,9 @@ class PolicyDrivenOptimizer(Optimizer):
         self.greedy_first = bool(greedy_first)
         self.fake_feedback = bool(fake_feedback)
         self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
+        self.switch_choices = bool(switch_choices)
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
-                         if isinstance(p, Categorical) and p.n_values > 1]
+                         if self.switch_choices and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._policy: LSTMPolicy | None = None
@@ -195,22 +200,24 @@ class PolicyDrivenOptimizer(Optimizer):
     def _switch_choices(self, draws: np.ndarray) -> np.ndarray:
         """Snapped ``draws`` ``(k, D)`` in which each categorical parameter switches to another
         choice, drawn uniformly, with probability ``1 / D`` (as evolution mutates), snapped
-        again (a switched parent can change which parameters are active).
+        again (a switched parent can change which parameters are active); with the
+        ``switch_choices`` option.
 
         A categorical choice has no neighbours: the policy's Gaussian around the incumbent's
         choice, whose spread follows the best trials, collapses onto that choice once they all
-        share it, and the search never tried another. On a conditional function where SGD with
+        share it, and the search never tries another. On a conditional function where SGD with
         its own learning rate beats Adam (``benchmarks/conditional_space.py``), the default
-        policy stayed on the choice its design found best, and ended on Adam in 12 of 20
-        searches (median best loss 0.100, Adam's floor; TPE 0.039). Switched candidates let the
-        GP screen weigh trying another choice against refining this one. On a family of
-        validation functions (a 3-way choice, each choice with its own optimum in 4 continuous
-        parameters and its own base loss, and a 2-way one) regret at 10 / 20 / 30 trials went
-        from 0.125 / 0.072 / 0.061 to 0.130 / 0.062 / 0.050, within about one standard error
-        (TPE 0.234 / 0.113 / 0.091). The cost: on the deep-learning test tasks (Adam or SGD)
-        about one trial in ten after the design plays the other optimizer, and regret at 20
-        trials rose by less than one standard error per task (``benchmarks/results/
-        deep_learning/before_choice_switch``)."""
+        policy stays on the choice its design found best and ends on Adam in 12 of 20 searches
+        (median best loss 0.100, Adam's floor; 0.022 with the switch, TPE 0.039). Switched
+        candidates let the GP screen weigh trying another choice against refining this one.
+
+        Not the default: on a family of validation functions whose choices have their own optima
+        (``benchmarks/categorical_choices.py``) the switch moved regret at 10 / 20 / 30 trials by
+        less than a standard error (0.125 / 0.072 / 0.061 without, 0.130 / 0.062 / 0.050 with),
+        and on the deep-learning test tasks (Adam or SGD), where it played the other optimizer in
+        about one trial in ten after the design, regret at 20 trials rose on each task by less
+        than a standard error and fell behind TPE's
+        (``benchmarks/results/deep_learning/with_choice_switch``)."""
         for j, n in self._choices:
             switch = self._rng.random(len(draws)) < 1.0 / self.space.dim
             if switch.any():
