@@ -137,3 +137,19 @@ def test_a_misspelt_option_is_refused_when_the_searcher_is_made():
 
     with pytest.raises(MetaHPOError, match="'grid' has no option 'resolutoin'; its options: resolution"):
         MetaHPOSearcher(optimizer="grid", resolutoin=3)
+
+
+def test_a_conditional_space_suggests_active_parameters_and_survives_a_restore(tmp_path):
+    from metahpo.testing import conditional_space
+
+    space = conditional_space()
+    a = MetaHPOSearcher(space, optimizer="meta", metric="m", mode="min", seed=0)
+    for i in range(6):
+        config = a.suggest(str(i))
+        assert list(config) == space.active_names(config)
+        a.on_trial_complete(str(i), {"m": config["lr"] + config.get("momentum", 0.5)})
+    a.save(str(tmp_path / "searcher.json"))
+    b = MetaHPOSearcher(optimizer="meta")
+    b.restore(str(tmp_path / "searcher.json"))
+    assert b._opt.space == space
+    assert a.suggest("next") == b.suggest("next")
