@@ -437,8 +437,6 @@ def test_with_switch_choices_the_screened_policy_keeps_trying_other_choices():
     is better. The policy's spread collapses onto the incumbent's choice: without the option
     none of 3 searches tries another choice after trial 9, and one stays on Adam (best loss
     0.100; 0.0002 with the option)."""
-    from metahpo import Categorical, Float, SearchSpace
-
     space = SearchSpace([Categorical("optimizer", ["adam", "sgd"]), Float("lr", 1e-5, 1.0, log=True),
                          Float("dropout", 0.0, 0.5)])
 
@@ -458,3 +456,5 @@ def test_with_switch_choices_the_screened_policy_keeps_trying_other_choices():
     for seed in range(3):
         assert len(later_choices(seed)) == 1
         assert len(later_choices(seed, switch_choices=True)) == 2
+    with pytest.raises(MetaHPOError, match="needs screen > 0"):
+        create_optimizer("meta", space, switch_choices=True, screen=0)

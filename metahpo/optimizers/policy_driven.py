@@ -101,6 +101,9 @@ class PolicyDrivenOptimizer(Optimizer):
         self.fake_feedback = bool(fake_feedback)
         self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
         self.switch_choices = bool(switch_choices)
+        if self.switch_choices and self.screen == 0:
+            raise MetaHPOError("switch_choices acts on the screen's candidates: it needs screen > 0 "
+                               "(e.g. screen=64)")
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
                          if self.switch_choices and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
