@@ -149,7 +149,9 @@ def test_tune_stores_only_active_parameters_and_resumes_with_two_jobs(tmp_path):
     study = metahpo.tune(_objective, _space(), n_trials=20, storage=url, study_name="c", seed=0,
                          n_jobs=2)
     trials = metahpo.load_study("c", storage=url).trials
-    assert len(trials) == 20 and all(t.state is metahpo.TrialState.COMPLETE for t in trials)
+    # two jobs may both start the last trial (as in test_tuning's n_jobs test)
+    assert 20 <= len(trials) <= 21
+    assert all(t.state is metahpo.TrialState.COMPLETE for t in trials)
     for t in trials:
         assert list(t.params) == _space().active_names(t.params)
     assert {t.params["optimizer"] for t in trials} == {"adam", "sgd"}
@@ -159,7 +161,7 @@ def test_tune_stores_only_active_parameters_and_resumes_with_two_jobs(tmp_path):
     for _ in range(4):
         trial = asked.ask(seed=0)
         asked.tell(trial.number, _objective(trial.params))
-    assert len(metahpo.load_study("c", storage=url).trials) == 24
+    assert len(metahpo.load_study("c", storage=url).trials) == len(trials) + 4
 
 
 def test_cli_tunes_a_conditional_space_file(tmp_path):
