@@ -42,11 +42,11 @@ def objective(params: dict) -> float | None:
 def run_searches(objective, space: SearchSpace, seeds: int, budget: int,
                  optimizers: dict[str, tuple[str, dict]] = OPTIMIZERS) -> dict[str, dict]:
     """Per optimizer of ``optimizers`` (label -> name, options): ``seeds`` searches of
-    ``budget`` trials on ``objective``; failed trials, repeated configurations (per search) and
-    best values."""
+    ``budget`` trials on ``objective``; failed trials, repeated configurations (per search),
+    best values and the best configuration of each search."""
     results = {}
     for label, (name, options) in optimizers.items():
-        failed, repeated, best = [], [], []
+        failed, repeated, best, best_params = [], [], [], []
         for seed in range(seeds):
             opt = metahpo.create_optimizer(name, space, seed=seed, **options)
             for _ in range(budget):
@@ -56,9 +56,11 @@ def run_searches(objective, space: SearchSpace, seeds: int, budget: int,
             configs = [tuple(r.params.values()) for r in opt.history]
             repeated.append(len(configs) - len(set(configs)))
             best.append(opt.best.value)
+            best_params.append(dict(opt.best.params))
         results[label] = {"failed_mean": float(np.mean(failed)),
                           "repeated_mean": float(np.mean(repeated)),
-                          "best_mean": float(np.mean(best)), "best_median": float(np.median(best))}
+                          "best_mean": float(np.mean(best)), "best_median": float(np.median(best)),
+                          "best_params": best_params}
     return results
 
 

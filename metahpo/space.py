@@ -66,6 +66,7 @@ class SearchSpace:
             names.add(p.name)
         self._params: tuple[Parameter, ...] = tuple(params)
         self._conditions = check_conditions(self._params, conditions or {})
+        self._fill = self.middle()  # the coordinates of inactive parameters
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -129,8 +130,7 @@ class SearchSpace:
         parameter's coordinate is the space's :meth:`middle` there."""
         self.validate(params)
         if self._conditions:
-            middle = self.middle()
-            return np.array([p.encode(params[p.name]) if p.name in params else middle[i]
+            return np.array([p.encode(params[p.name]) if p.name in params else self._fill[i]
                              for i, p in enumerate(self._params)], dtype=float)
         return np.array([p.encode(params[p.name]) for p in self._params], dtype=float)
 
@@ -175,7 +175,7 @@ class SearchSpace:
             else:
                 out[:, i] = (np.round((col - p.low) / p.step) + 0.5) / p.n_values
         if self._conditions:
-            out = np.where(active_mask(self._params, self._conditions, out), out, self.middle())
+            out = np.where(active_mask(self._params, self._conditions, out), out, self._fill)
         return out
 
     def descriptors(self) -> np.ndarray:

@@ -79,21 +79,20 @@ def condition_from_configspace(cond: Any) -> tuple[str, Condition]:
 
 def parents_first(params: list[Parameter], conditions: Mapping[str, Condition]) -> list[Parameter]:
     """``params`` reordered as little as possible so that every parent precedes its children
-    (ConfigSpace files need not list them so); a cycle is left for the space to refuse."""
+    (ConfigSpace files need not list them so); parameters caught in a cycle are left at the end,
+    for the space to refuse."""
     placed: list[Parameter] = []
     done: set[str] = set()
     remaining = list(params)
     while remaining:
-        ready = [p for p in remaining if p.name not in conditions
-                 or conditions[p.name].parent in done or conditions[p.name].parent == p.name]
+        ready = [p for p in remaining
+                 if p.name not in conditions or conditions[p.name].parent in done]
         if not ready:
-            return placed + remaining
-        for p in remaining:
-            if p in ready:
-                placed.append(p)
-                done.add(p.name)
-        remaining = [p for p in remaining if p not in ready]
-    return placed
+            break
+        placed += ready
+        done.update(p.name for p in ready)
+        remaining = [p for p in remaining if p.name not in done]
+    return placed + remaining
 
 
 _YAML_EXPONENT_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"

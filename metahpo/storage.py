@@ -19,7 +19,6 @@ left RUNNING by a process that died is recognised and marked FAILED when the stu
 from __future__ import annotations
 
 import math
-
 import os
 import socket
 import time

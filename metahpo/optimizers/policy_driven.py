@@ -217,9 +217,8 @@ class PolicyDrivenOptimizer(Optimizer):
         Not the default: on a family of validation functions whose choices have their own optima
         (``benchmarks/categorical_choices.py``) the switch moved regret at 10 / 20 / 30 trials by
         less than a standard error (0.125 / 0.072 / 0.061 without, 0.130 / 0.062 / 0.050 with),
-        and on the deep-learning test tasks (Adam or SGD), where it played the other optimizer in
-        about one trial in ten after the design, regret at 20 trials rose on each task by less
-        than a standard error and fell behind TPE's
+        and on the deep-learning test tasks (Adam or SGD) regret at 20 trials rose on each task
+        by less than a standard error and fell behind TPE's
         (``benchmarks/results/deep_learning/with_choice_switch``)."""
         for j, n in self._choices:
             switch = self._rng.random(len(draws)) < 1.0 / self.space.dim
