@@ -157,6 +157,8 @@ def _run_trial(
         raise
     heartbeat.stop()
     state, v, err = outcome(value, error)
+    if error is None and err is not None:
+        logger.warning("trial %d failed: %s", number, err)
     trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
     opt.tell(trial, v, error=err, last_report=report)
     return record_from_optuna(st.get_trial(trial_id))

@@ -53,6 +53,7 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert "9 trials (9 complete, 0 failed)" in out.stdout
     listed = run(workdir, "studies", "list", "--storage", url)
     assert listed.returncode == 0 and listed.stdout.startswith("cli\tminimize\t9 trials")
+    assert run(workdir, "studies", "--storage", url).stdout == listed.stdout
     shown = run(workdir, "studies", "show", "cli", "--storage", url)
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
     best = run(workdir, "studies", "best", "cli", "--storage", url)

@@ -68,7 +68,7 @@ def test_maximize_picks_the_largest_value():
     assert study.best_value == max(t.value for t in study.trials)
 
 
-def test_failed_trials_are_recorded_and_tuning_goes_on():
+def test_failed_trials_are_recorded_and_tuning_goes_on(caplog):
     def flaky(params):
         if params["n"] % 3 == 0:
             raise RuntimeError("out of memory")
@@ -84,6 +84,9 @@ def test_failed_trials_are_recorded_and_tuning_goes_on():
     assert errors == {"RuntimeError: out of memory", "objective returned nan", "objective returned None"}
     assert all(t.value is not None for t in study.trials if t.state is TrialState.COMPLETE)
     assert study.best_params["n"] in (1, 2, 7, 8)
+    warned = {r.getMessage().split(": ", 1)[1].split("\n")[0] for r in caplog.records
+              if r.levelname == "WARNING" and "failed" in r.getMessage()}
+    assert warned == errors
 
 
 def test_timeout_stops_starting_trials():

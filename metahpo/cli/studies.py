@@ -239,7 +239,8 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("studies", help="list the studies of a storage, show one, or print the "
                                         "best trial of one as JSON")
-    p.add_argument("action", choices=["list", "show", "best"])
+    p.add_argument("action", nargs="?", choices=["list", "show", "best"], default="list",
+                   help="default: list")
     p.add_argument("name", nargs="?", help="study name (for show and best)")
     p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
