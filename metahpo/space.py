@@ -370,3 +370,17 @@ class SearchSpace:
         return SearchSpace([p for p in self._params if p.name not in names],
                            conditions={c: cond for c, cond in self._conditions.items()
                                        if c not in names})
+
+
+def check_space(space: Any) -> None:
+    """Raise a :class:`MetaHPOError` that says how to build a :class:`SearchSpace` if ``space``
+    is not one (a dict is the common mistake of Optuna and Ray Tune users)."""
+    if isinstance(space, SearchSpace):
+        return
+    hint = ("SearchSpace([Float(...), Int(...), Categorical(...)]) or SearchSpace.from_file(path)")
+    if isinstance(space, Mapping):
+        hint += ("; from a dict in the space-file format SearchSpace.from_dict(d), from Optuna "
+                 "distributions metahpo.distributions.space_from_optuna(d), from a Ray Tune "
+                 "param_space metahpo.integrations.ray.space_from_ray(d)")
+    raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}: build one "
+                       f"with {hint}")

@@ -15,7 +15,7 @@ import uuid
 from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
-from metahpo.space import SearchSpace
+from metahpo.space import SearchSpace, check_space
 from metahpo.storage import open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_direction
 
@@ -170,8 +170,7 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
         study_name: default: a new unique name.
         direction: ``"minimize"`` or ``"maximize"``.
     """
-    if not isinstance(space, SearchSpace):
-        raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+    check_space(space)
     check_direction(direction)
     st = open_storage(storage)
     name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"

@@ -45,7 +45,7 @@ from metahpo.shared_study import (
     store_outcome,
     study_size,
 )
-from metahpo.space import SearchSpace
+from metahpo.space import SearchSpace, check_space
 from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import PRUNED, TrialPruned, TrialRecord, check_direction, outcome
@@ -229,8 +229,7 @@ def tune(
             exception from a callback stops tuning and is raised (the trial is recorded).
         **options: keyword options of the optimizer (with an optimizer name).
     """
-    if not isinstance(space, SearchSpace):
-        raise MetaHPOError(f"space must be a metahpo.SearchSpace, got {type(space).__name__}")
+    check_space(space)
     check_direction(direction)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
         raise MetaHPOError(f"n_trials must be a non-negative int, got {n_trials!r}")
@@ -238,6 +237,9 @@ def tune(
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
     points = check_points(points_to_evaluate, space)
     takes_trial = _takes_trial(objective)
     if pruner is not None:

@@ -173,6 +173,8 @@ def test_objective_from_a_file_path(workdir):
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--jobs", "0"], "n_jobs must be an int >= 1, got 0"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--timeout", "0"], "timeout must be a number of seconds > 0 (or None), got 0.0"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--points-to-evaluate", '[{"x": 0.5}]'],
          "points_to_evaluate[0]: parameters do not match the search space: missing ['n']"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",

@@ -75,6 +75,6 @@ def test_create_study_checks_what_it_resumes(tmp_path):
     assert create_study(SPACE, storage=url, study_name="s", direction="maximize").direction == "maximize"
     with pytest.raises(MetaHPOError, match="created to maximize"):
         create_study(SPACE, storage=url, study_name="s")
-    with pytest.raises(MetaHPOError, match="space must be a metahpo.SearchSpace"):
+    with pytest.raises(MetaHPOError, match="space must be a metahpo.SearchSpace, got dict: .*space_from_optuna"):
         create_study({"x": (0, 1)}, storage=url)
     assert metahpo.list_studies(url)[0].name == "s"

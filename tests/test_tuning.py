@@ -370,6 +370,8 @@ def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):
     assert sum("interrupted: KeyError" in (t.error or "") for t in trials) == 1
     with pytest.raises(MetaHPOError, match="n_jobs must be an int >= 1"):
         tune(quadratic, SPACE, n_trials=1, n_jobs=0)
+    with pytest.raises(MetaHPOError, match="timeout must be a number of seconds > 0"):
+        tune(quadratic, SPACE, n_trials=1, timeout=-1)
     with pytest.raises(MetaHPOError, match="serves one job"):
         tune(quadratic, SPACE, optimizer=metahpo.create_optimizer("random", SPACE), n_trials=1,
              n_jobs=2)
