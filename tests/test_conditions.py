@@ -186,11 +186,69 @@ def test_cli_tunes_a_conditional_space_file(tmp_path):
     assert ("momentum" in params) == (params["optimizer"] == "sgd")
 
 
-def test_the_optuna_sampler_refuses_a_conditional_space():
+def _suggest_active(trial, space: SearchSpace) -> dict:
+    """An Optuna define-by-run objective's suggestions: each parameter of ``space`` in order,
+    where the values suggested before it make it active."""
+    values: dict = {}
+    for p in space.parameters:
+        if p.name not in space.active_names(values):
+            continue
+        if isinstance(p, Categorical):
+            values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        elif isinstance(p, Int):
+            values[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        else:
+            values[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return values
+
+
+def test_the_optuna_sampler_samples_a_declared_conditional_space_jointly(tmp_path):
+    """With a conditional SearchSpace as its search_space, the sampler proposes every trial's
+    active parameters jointly (the first trial is the optimizer's own first proposal), shows the
+    optimizer every finished trial (a fresh sampler for each trial proposes the same), and names
+    an objective that suggests a parameter its declared conditions leave inactive."""
+    import warnings
+
+    import optuna
+
     from metahpo.integrations.optuna import MetaHPOSampler
 
-    with pytest.raises(MetaHPOError, match="conditional parameters \\(momentum\\)"):
-        MetaHPOSampler("random", search_space=_space())
+    space = conditional_space()
+
+    def objective(trial):
+        return float(np.log10(_suggest_active(trial, space)["lr"]) + 2.5) ** 2
+
+    def run(fresh: bool) -> list[dict]:
+        url = f"sqlite:///{tmp_path / f'fresh{fresh}.db'}"
+        study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0, search_space=space),
+                                    storage=url, study_name="c")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no trial left out of the optimizer's history
+            for _ in range(14):
+                if fresh:
+                    study = optuna.load_study(study_name="c", storage=url,
+                                              sampler=MetaHPOSampler("meta", seed=0,
+                                                                     search_space=space))
+                study.optimize(objective, n_trials=1)
+        return [t.params for t in study.trials]
+
+    kept = run(fresh=False)
+    assert kept[0] == create_optimizer("meta", space, seed=0).ask().params
+    assert all(list(p) == space.active_names(p) for p in kept)
+    assert len({json.dumps(p, sort_keys=True) for p in kept}) == 14
+    assert {p["optimizer"] for p in kept} == {"adam", "sgd", "rmsprop"}
+    assert kept == run(fresh=True)
+
+    def ignores_the_condition(trial):
+        values = _suggest_active(trial, space)
+        trial.suggest_float("momentum", 0.0, 0.99)
+        return objective(trial) + (values["optimizer"] == "adam")
+
+    study = optuna.create_study(sampler=MetaHPOSampler("random", seed=0, search_space=space))
+    with pytest.raises(MetaHPOError, match="suggests parameter 'momentum', which the sampler's "
+                       "search_space declares active only when 'optimizer' is one of "
+                       r"\['sgd', 'rmsprop'\], but this trial's 'optimizer' is 'adam'"):
+        study.optimize(ignores_the_condition, n_trials=20)
 
 
 @pytest.mark.parametrize("name, options", [("tpe", {"n_startup_trials": 3}), ("cmaes", {}),

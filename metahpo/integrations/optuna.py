@@ -27,6 +27,13 @@ sampler's seed, the trial number and the parameter, so that workers sharing a se
 values): that is the documented independent strategy. With a declared space, a finished trial that
 lacks one of its parameters cannot be shown to the optimizer; the sampler warns and leaves it out.
 
+Conditional parameters: declare a :class:`~metahpo.space.SearchSpace` with conditions (momentum
+only for SGD, say) and the optimizer models them as in :func:`metahpo.tune`: each trial's
+proposal holds the parameters its values make active, the objective suggests those (Optuna's
+define-by-run ``if``), and a finished trial needs only its active parameters to be shown to the
+optimizer. An objective that suggests a parameter the declared conditions leave inactive in
+that trial gets an error that names the condition (the declaration and the objective disagree).
+
 Run this way, ``meta`` with its default policy does as well as in a direct ask/tell run. On
 validation tasks (``benchmarks/results/optuna_sampler_validation*``; regret at 20 trials): 0.178
 vs 0.174 direct on synthetic functions, 0.080 vs 0.075 on four lcbench instances. An earlier
@@ -99,10 +106,12 @@ class MetaHPOSampler(BaseSampler):
         self.options = dict(options)
         self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self._declared = None if search_space is None else _declared_space(search_space)
+        self._conditional = (search_space if isinstance(search_space, SearchSpace)
+                             and search_space.is_conditional else None)
         if self._declared is not None:
             free = {n: d for n, d in self._declared.items() if not _single_value(d)}
             if free:  # an optimizer that cannot serve the space says so now, not in a trial
-                create_optimizer(optimizer, space_from_optuna(free), seed=0, **self.options)
+                create_optimizer(optimizer, self._optimizer_space(free), seed=0, **self.options)
         self._search_space = IntersectionSearchSpace()
         self._warned_first = False
         self._lock = threading.Lock()
@@ -120,6 +129,18 @@ class MetaHPOSampler(BaseSampler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def _optimizer_space(self, free: dict[str, BaseDistribution]) -> SearchSpace:
+        """The metahpo space of the parameters ``free`` (those with more than one value), with
+        the declared conditions among them."""
+        if self._conditional is None:
+            return space_from_optuna(free)
+        fixed = [n for n in self._conditional.names if n not in free]
+        try:
+            return self._conditional.without(*fixed)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"search_space: a parameter with a single value cannot be the "
+                               f"parent of a condition ({exc})") from None
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial
                                     ) -> dict[str, BaseDistribution]:
@@ -149,7 +170,7 @@ class MetaHPOSampler(BaseSampler):
             replica = self._replicas.get(key) if seed == self._seed else None
             if (replica is None or replica.storage() is not storage or replica.free != free
                     or not replica.catch_up(trials, trial)):
-                opt = create_optimizer(self.optimizer, space_from_optuna(free),
+                opt = create_optimizer(self.optimizer, self._optimizer_space(free),
                                        direction=direction, seed=seed, **self.options)
                 replica = _Replica(opt, free, storage, declared=self._declared is not None)
                 replica.catch_up(trials, trial)
@@ -165,14 +186,31 @@ class MetaHPOSampler(BaseSampler):
         started at the same moment): that trial cannot be passed as pending, so the plan would
         hand both the same point; this trial then gets a seed of its own (another plan)."""
         racing = any(t.number < current.number and not t.state.is_finished()
-                     and any(n not in t.params for n in distributions) for t in trials)
+                     and self._lacks(t.params, distributions) for t in trials)
         if not racing:
             return self._seed
         return _derived_seed(self._seed, current.number)
 
+    def _lacks(self, params: Mapping[str, Any], distributions: dict[str, BaseDistribution]) -> bool:
+        """Whether a trial holding ``params`` lacks one of ``distributions`` that it should hold
+        (in a conditional space: one that its values make active)."""
+        names = (distributions if self._conditional is None
+                 else [n for n in self._conditional.active_names(params) if n in distributions])
+        return any(n not in params for n in names)
+
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         if self._declared is not None and param_name in self._declared:
+            condition = (self._conditional.conditions.get(param_name)
+                         if self._conditional is not None else None)
+            if condition is not None and param_distribution == self._declared[param_name]:
+                parent = trial.params.get(condition.parent, "not suggested yet")
+                raise MetaHPOError(
+                    f"trial {trial.number} suggests parameter {param_name!r}, which the "
+                    f"sampler's search_space declares active only when {condition.parent!r} is "
+                    f"one of {list(condition.values)}, but this trial's {condition.parent!r} is "
+                    f"{parent!r}; suggest it only where the condition holds, or declare the "
+                    "condition the objective applies")
             raise MetaHPOError(
                 f"trial {trial.number} suggests parameter {param_name!r} as "
                 f"{param_distribution!r}, but the sampler's search_space declares "
@@ -256,8 +294,9 @@ class _Replica:
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number or t.number in self._told:
                 continue
-            fits = all(n in t.params and t.distributions[n] == d for n, d in self.free.items())
-            params = {n: t.params[n] for n in self.free} if fits else None
+            names = self._active(t.params)
+            fits = all(n in t.params and t.distributions[n] == self.free[n] for n in names)
+            params = {n: t.params[n] for n in names} if fits else None
             pending = self._pending.get(t.number)
             if pending is not None and params != dict(pending.params):
                 return False
@@ -265,7 +304,7 @@ class _Replica:
                 self._told.add(t.number)
                 if params is None:
                     if self.declared and t.state == TrialState.COMPLETE:
-                        missing = [n for n in self.free if n not in t.params]
+                        missing = [n for n in names if n not in t.params]
                         what = f"lacks {missing}" if missing else "holds other distributions"
                         warnings.warn(f"trial {t.number} {what} of the sampler's search_space; "
                                       "the optimizer does not see it", stacklevel=2)
@@ -282,6 +321,12 @@ class _Replica:
                 self._pending[t.number] = self.opt.add_pending(params)
         return True
 
+    def _active(self, params: Mapping[str, Any]) -> list[str]:
+        """The optimizer's parameters that a trial holding ``params`` should hold: all of them,
+        or in a conditional space those the trial's values make active."""
+        space = self.opt.space
+        return space.active_names(params) if space.is_conditional else list(self.free)
+
     def propose(self, number: int) -> dict[str, Any]:
         """The optimizer's proposal for study trial ``number``, kept as pending."""
         self.opt.restart_draws(number)
@@ -292,16 +337,9 @@ class _Replica:
 
 def _declared_space(space: Mapping[str, BaseDistribution] | SearchSpace
                     ) -> dict[str, BaseDistribution]:
-    """``search_space`` as ``{name: optuna distribution}`` in the given order; clear errors for
-    anything else. A conditional metahpo space is refused: in Optuna the objective expresses
-    conditions (it suggests a parameter only where it applies), and the sampler samples such
-    parameters independently."""
+    """``search_space`` as ``{name: optuna distribution}`` in the given order (every parameter
+    of a conditional space); clear errors for anything else."""
     if isinstance(space, SearchSpace):
-        if space.is_conditional:
-            raise MetaHPOError(
-                f"search_space has conditional parameters ({', '.join(space.conditions)}); in "
-                "Optuna the objective decides which parameters a trial suggests: declare only "
-                "the parameters every trial suggests, or tune with metahpo.tune")
         return space_to_optuna(space)
     if not isinstance(space, Mapping) or not space:
         raise MetaHPOError("search_space must be a non-empty dict of Optuna distributions "
