@@ -28,6 +28,7 @@ from typing import Any, Dict, Optional
 from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical as RayCategorical
 from ray.tune.search.sample import Float as RayFloat
+from ray.tune.search.sample import Function as RayFunction
 from ray.tune.search.sample import Integer as RayInteger
 from ray.tune.search.sample import LogUniform, Quantized, Uniform
 from ray.tune.search.variant_generator import parse_spec_vars
@@ -61,6 +62,11 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
             upper = domain.upper if q else domain.upper - 1  # randint's upper bound is exclusive
             params.append(Int(name, domain.lower, upper, log=isinstance(sampler, LogUniform),
                               step=int(q) if q and not isinstance(sampler, LogUniform) else 1))
+        elif isinstance(domain, RayFunction):
+            raise MetaHPOError(
+                f"parameter {name!r}: tune.sample_from is not supported (the searcher cannot see "
+                "which parameters a sample function depends on); for conditional parameters pass "
+                "MetaHPOSearcher(space=SearchSpace([...], conditions={...})) and no param_space")
         else:
             raise MetaHPOError(f"parameter {name!r}: unsupported Ray Tune domain {domain!r}")
     return SearchSpace(params)
