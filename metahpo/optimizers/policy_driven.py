@@ -214,12 +214,15 @@ class PolicyDrivenOptimizer(Optimizer):
         (median best loss 0.100, Adam's floor; 0.022 with the switch, TPE 0.039). Switched
         candidates let the GP screen weigh trying another choice against refining this one.
 
-        Not the default: on a family of validation functions whose choices have their own optima
-        (``benchmarks/categorical_choices.py``) the switch moved regret at 10 / 20 / 30 trials by
-        less than a standard error (0.125 / 0.072 / 0.061 without, 0.130 / 0.062 / 0.050 with),
-        and on the deep-learning test tasks (Adam or SGD) regret at 20 trials rose on each task
-        by less than a standard error and fell behind TPE's
-        (``benchmarks/results/deep_learning/with_choice_switch``)."""
+        Not the default, because it is a trade: on four validation families
+        (``benchmarks/categorical_choices.py``, 150 functions each, paired differences at 20 / 30
+        trials) it helps where the choices have their own optima (-0.005 / -0.014) or differ in
+        what they reach (-0.020 / -0.036), makes no difference beyond noise where a binary choice
+        shifts a learning rate's optimum (-0.002 / -0.002), and costs where the choice does not
+        matter (+0.005 / +0.007, on regrets of 0.013 / 0.004: the GP reads trials with other
+        choices as far away, so it learns less from them). On the deep-learning test tasks (Adam
+        or SGD) regret at 20 trials rose on each task by less than a standard error and fell
+        behind TPE's (``benchmarks/results/deep_learning/with_choice_switch``)."""
         for j, n in self._choices:
             switch = self._rng.random(len(draws)) < 1.0 / self.space.dim
             if switch.any():
