@@ -182,14 +182,18 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("portfolio", help="build a greedy portfolio on training tasks")
     p.add_argument("action", choices=["build"])
-    p.add_argument("--tasks", required=True)
+    p.add_argument("--tasks", required=True,
+                   help="yahpo:SCENARIO or synthetic:FAMILY[,FAMILY] (cheap tasks: every candidate "
+                        "is evaluated on every task)")
     p.add_argument("--instances", help="training instances (default: train)")
-    p.add_argument("--dims", default="3")
-    p.add_argument("--size", type=int, default=50)
-    p.add_argument("--candidates", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
-    p.add_argument("--yahpo-data")
+    p.add_argument("--dims", default="3", help="dimensions of synthetic tasks (default 3)")
+    p.add_argument("--size", type=int, default=50, help="configurations in the portfolio (default 50)")
+    p.add_argument("--candidates", type=int, default=20_000,
+                   help="random configurations the greedy selection chooses from (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the candidates (default 0)")
+    p.add_argument("--out", required=True,
+                   help="JSON file to write (the portfolio optimizer's option portfolio=FILE)")
+    p.add_argument("--yahpo-data", help="YAHPO data folder")
     p.set_defaults(func=_cmd_portfolio, argv=None)
 
     p = sub.add_parser("optimizers", help="list the available optimizers and their options")

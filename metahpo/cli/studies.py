@@ -204,15 +204,15 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("demo", help="tune a small CNN on scikit-learn's digits (no data needed)")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer (default: the meta-learned one with the 'default' policy)")
-    p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--trials", type=int, default=20, help="trainings (default 20)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs per training (default 10)")
     p.add_argument("--pruner", choices=sorted(PRUNERS),
                    help="stop unpromising trainings early, judged by validation accuracy after "
                         "each epoch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--storage")
-    p.add_argument("--study")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="the optimizer's seed (default 0)")
+    p.add_argument("--storage", help="database URL, e.g. sqlite:///studies.db (default: in memory)")
+    p.add_argument("--study", help="study name: resumes the study if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
