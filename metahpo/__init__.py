@@ -22,6 +22,7 @@ from metahpo.study import Study, create_study, list_studies, load_study
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState
 from metahpo.tuning import RunningTrial, tune
 from metahpo.version import __version__
+from metahpo.warm_start import warm_start_points
 
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "optimizer_options",
     "restore_optimizer",
     "tune",
+    "warm_start_points",
     "__version__",
 ]

@@ -46,9 +46,26 @@ def expected_improvement(points: np.ndarray, losses: np.ndarray, candidates: np.
         candidates: unit-cube points to score, ``(k, D)``.
         lengthscale: kernel length scale per ``sqrt(D)`` of the unit cube.
     """
-    n, dim = points.shape
+    y = normal_scores(losses)
+    mean, std = posterior(points, y, candidates, lengthscale)
+    gap = y.min() - mean
+    z = gap / std
+    return gap * ndtr(z) + std * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def normal_scores(losses: np.ndarray) -> np.ndarray:
+    """Losses ``(n,)`` as normal scores of their ranks, ``Φ⁻¹((rank + 0.5) / n)`` (ties broken by
+    order): the scale-free targets of the screen's GP."""
+    n = len(losses)
     ranks = np.argsort(np.argsort(losses, kind="stable"), kind="stable")
-    y = ndtri((ranks + 0.5) / n)
+    return ndtri((ranks + 0.5) / n)
+
+
+def posterior(points: np.ndarray, y: np.ndarray, candidates: np.ndarray,
+              lengthscale: float = LENGTHSCALE) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation ``(k,)`` at ``candidates`` ``(k, D)`` of the screen's GP
+    (prior mean 0, variance 1) given targets ``y`` ``(n,)`` at ``points`` ``(n, D)``."""
+    n, dim = points.shape
     width = 2.0 * (lengthscale * np.sqrt(dim)) ** 2
     gram = np.exp(-_squared_distances(points, points) / width)
     gram[np.diag_indices(n)] += NOISE
@@ -58,9 +75,7 @@ def expected_improvement(points: np.ndarray, losses: np.ndarray, candidates: np.
     whitened_y, whitened_cross = solved[:, 0], solved[:, 1:]
     mean = whitened_cross.T @ whitened_y
     std = np.sqrt(np.maximum(1.0 + NOISE - (whitened_cross * whitened_cross).sum(0), 1e-12))
-    gap = y.min() - mean
-    z = gap / std
-    return gap * ndtr(z) + std * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    return mean, std
 
 
 def _solve_lower(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ LAYERS = [
     ("metahpo.tuning", 4),
     ("metahpo.shared_study", 4),
     ("metahpo.testing", 4),
+    ("metahpo.warm_start", 4),
     ("metahpo.meta", 5),
     ("metahpo.benchmarks", 5),
     ("metahpo.reports", 5),

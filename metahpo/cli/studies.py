@@ -50,6 +50,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     space = SearchSpace.from_file(args.space)
     options = dict(parse_option(o) for o in args.option)
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
+    if args.warm_start:
+        points = (points or []) + _warm_start(args, space)
     pruner = make_pruner(args.pruner)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
@@ -58,6 +60,21 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         points_to_evaluate=points, pruner=pruner, **options,
     )
     _print_result(study)
+
+
+def _warm_start(args: argparse.Namespace, space: Any) -> list[dict[str, Any]]:
+    """``--warm-start NAME``: the configurations :func:`metahpo.warm_start_points` chooses from
+    the named past studies of ``--storage``."""
+    from metahpo.study import load_study
+    from metahpo.warm_start import warm_start_points
+
+    if args.storage is None:
+        raise MetaHPOError("--warm-start reads past studies from --storage; give the storage that "
+                           "holds them")
+    past = [load_study(name, args.storage) for name in args.warm_start]
+    points = warm_start_points(past, space, n=args.warm_start_points)
+    print(f"warm start: {len(points)} configurations from {', '.join(args.warm_start)} first")
+    return points
 
 
 def _read_points(text: str) -> list[Any]:
@@ -198,6 +215,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
                    help="configurations to evaluate first, in order (e.g. your current defaults): "
                         "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
+    p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
+                   help="a past study in --storage of a related task (the same model on other "
+                        "data) to take configurations to evaluate first from; repeatable")
+    p.add_argument("--warm-start-points", type=int, default=5, metavar="N",
+                   help="configurations to take from the --warm-start studies (default 5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
 

@@ -1,0 +1,116 @@
+"""Warm starting a new study from past studies of related tasks (the Python API and the CLI),
+with real SQLite studies."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import metahpo
+from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace
+
+SPACE = SearchSpace([Float("lr", 1e-5, 1.0, log=True), Int("layers", 1, 8),
+                     Categorical("act", ["relu", "tanh"])])
+
+
+def related(shift: float):
+    """A task of a family whose tasks share most of their good region: the best learning rate
+    moves by ``shift`` decades."""
+    def loss(p):
+        return ((math.log10(p["lr"]) + 3 + shift) ** 2 + 0.1 * (p["layers"] - 4) ** 2
+                + 0.3 * (p["act"] == "tanh"))
+    return loss
+
+
+def past_studies(url, optimizer="random"):
+    return [metahpo.tune(related(shift), SPACE, optimizer=optimizer, n_trials=25, seed=i,
+                         storage=url, study_name=f"past{i}", show_progress=False)
+            for i, shift in enumerate([-0.4, 0.0, 0.3])]
+
+
+def test_points_are_past_configurations_that_serve_a_related_new_task(tmp_path):
+    past = past_studies(f"sqlite:///{tmp_path / 'past.db'}")
+    points = metahpo.warm_start_points(past, SPACE, n=4)
+    held = [t.params for s in past for t in s.trials]
+    assert len(points) == 4 and all(p in held for p in points)
+    assert len({json.dumps(p, sort_keys=True) for p in points}) == 4
+    new = related(0.1)
+    losses = sorted(new(p) for p in held)
+    assert new(points[0]) <= losses[len(losses) // 10]  # among the best tenth for the new task
+    study = metahpo.tune(new, SPACE, n_trials=6, seed=0, points_to_evaluate=points,
+                         show_progress=False)
+    assert [t.params for t in study.trials[:4]] == points
+
+
+def test_studies_weigh_the_same_whatever_their_units_and_direction(tmp_path):
+    url = f"sqlite:///{tmp_path / 'past.db'}"
+    past = past_studies(url)
+    flipped = metahpo.tune(lambda p: -1000.0 * related(0.0)(p), SPACE, optimizer="random",
+                           n_trials=25, seed=1, direction="maximize", storage=url,
+                           study_name="flipped", show_progress=False)
+    assert [t.params for t in flipped.trials] == [t.params for t in past[1].trials]
+    assert (metahpo.warm_start_points([past[0], flipped, past[2]], SPACE)
+            == metahpo.warm_start_points(past, SPACE))
+
+
+def test_only_trials_that_fit_the_new_space_are_taken_and_mistakes_are_named(tmp_path):
+    url = f"sqlite:///{tmp_path / 'past.db'}"
+    past = past_studies(url)
+    narrower = SearchSpace([Float("lr", 1e-3, 1.0, log=True), Int("layers", 1, 8),
+                            Categorical("act", ["relu", "tanh"])])
+    points = metahpo.warm_start_points(past, narrower, n=5)
+    assert all(p["lr"] >= 1e-3 for p in points)
+    other = SearchSpace([Float("x", 0.0, 1.0)])
+    with pytest.raises(MetaHPOError, match=r"no past study holds 3 completed trials that fit.*"
+                                           r"'past0': 0, 'past1': 0, 'past2': 0"):
+        metahpo.warm_start_points(past, other)
+    with pytest.raises(MetaHPOError, match="n must be an int >= 1"):
+        metahpo.warm_start_points(past, SPACE, n=0)
+    with pytest.raises(MetaHPOError, match="list of metahpo Study objects"):
+        metahpo.warm_start_points(past[0], SPACE)
+
+
+def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    past = past_studies(url)
+    (tmp_path / "space.yaml").write_text(
+        "lr: {type: float, low: 1.0e-5, high: 1.0, log: true}\n"
+        "layers: {type: int, low: 1, high: 8}\n"
+        "act: {type: categorical, choices: [relu, tanh]}\n")
+    (tmp_path / "objective_module.py").write_text(
+        "import math\n"
+        "def objective(p):\n"
+        "    return (math.log10(p['lr']) + 3.1) ** 2 + 0.1 * (p['layers'] - 4) ** 2 "
+        "+ 0.3 * (p['act'] == 'tanh')\n")
+
+    def tune(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "metahpo", "tune", "objective_module:objective", "--space",
+             "space.yaml", "--trials", "4", "--seed", "0", "--quiet", *extra],
+            cwd=tmp_path, capture_output=True, text=True)
+
+    done = tune("--storage", url, "--study", "new", "--warm-start", "past0", "--warm-start",
+                "past1", "--warm-start", "past2", "--warm-start-points", "3")
+    assert done.returncode == 0, done.stderr
+    assert "warm start: 3 configurations from past0, past1, past2 first" in done.stdout
+    expected = metahpo.warm_start_points(past, SPACE, n=3)
+    assert [t.params for t in metahpo.load_study("new", url).trials[:3]] == expected
+    refused = tune("--warm-start", "past0")
+    assert refused.returncode == 2 and "--warm-start reads past studies from --storage" in refused.stderr
+    missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")
+    assert missing.returncode == 2 and "no study named 'nope'" in missing.stderr
+
+
+def test_warm_start_needs_no_more_than_the_trials_it_reads():
+    """A study of three completed trials is enough; fewer is named."""
+    few = metahpo.tune(related(0.0), SPACE, optimizer="random", n_trials=2, seed=0,
+                       show_progress=False)
+    enough = metahpo.tune(related(0.0), SPACE, optimizer="random", n_trials=3, seed=0,
+                          show_progress=False)
+    assert len(metahpo.warm_start_points([few, enough], SPACE, n=10)) == 3
+    with pytest.raises(MetaHPOError, match="per study"):
+        metahpo.warm_start_points([few], SPACE)
+    assert np.isfinite([related(0.0)(p) for p in metahpo.warm_start_points([enough], SPACE)]).all()
