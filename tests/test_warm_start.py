@@ -114,3 +114,26 @@ def test_warm_start_needs_no_more_than_the_trials_it_reads():
     with pytest.raises(MetaHPOError, match="per study"):
         metahpo.warm_start_points([few], SPACE)
     assert np.isfinite([related(0.0)(p) for p in metahpo.warm_start_points([enough], SPACE)]).all()
+
+
+def test_past_optuna_studies_warm_start_a_new_optuna_study(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    space = SearchSpace([Float("lr", 1e-5, 1.0, log=True), Int("layers", 1, 8)])
+
+    def objective(shift):
+        return lambda t: ((math.log10(t.suggest_float("lr", 1e-5, 1.0, log=True)) + 3 + shift) ** 2
+                          + 0.1 * (t.suggest_int("layers", 1, 8) - 4) ** 2)
+
+    for i, shift in enumerate([-0.3, 0.2]):
+        old = optuna.create_study(storage=url, study_name=f"old{i}",
+                                  sampler=optuna.samplers.RandomSampler(seed=i))
+        old.optimize(objective(shift), n_trials=15)
+    points = metahpo.warm_start_points([metahpo.load_study(f"old{i}", url) for i in range(2)],
+                                       space, n=3)
+    new = optuna.create_study(storage=url, study_name="new")
+    for p in points:
+        new.enqueue_trial(p)
+    new.optimize(objective(0.0), n_trials=4)
+    assert [t.params for t in new.trials[:3]] == points
