@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from summary_files import save_summary, this_command, this_commit
+from summary_files import mean_and_stderr, mean_cells, save_run_summary
 
 import metahpo
 from metahpo import Categorical, Float, SearchSpace
@@ -128,29 +128,20 @@ def main() -> None:
     torch.set_num_threads(1)
     reported = [t for t in REPORTED if t <= args.budget]
 
-    def stats(values: np.ndarray) -> dict:
-        return {str(t): {"mean": float(values[:, k].mean()),
-                         "stderr": float(values[:, k].std(ddof=1) / np.sqrt(len(values)))}
-                for k, t in enumerate(reported)}
-
     results: dict = {}
     lines = ["| family | optimizer | " + " | ".join(f"regret t={t}" for t in reported) + " |",
              "|---" * (len(reported) + 2) + "|"]
     for family, make in FAMILIES.items():
         runs = {label: regrets(make, name, options, args.functions, args.budget, reported)
                 for label, (name, options) in OPTIMIZERS.items()}
-        results[family] = {label: stats(r) for label, r in runs.items()}
-        results[family]["switch_choices - meta (paired)"] = stats(
-            runs["meta (switch_choices)"] - runs["meta"])
+        results[family] = {label: mean_and_stderr(r, reported) for label, r in runs.items()}
+        results[family]["switch_choices - meta (paired)"] = mean_and_stderr(
+            runs["meta (switch_choices)"] - runs["meta"], reported)
         for label, row in results[family].items():
-            sign = "+" if "paired" in label else ""
-            cells = [f"{row[str(t)]['mean']:{sign}.4f} ± {row[str(t)]['stderr']:.4f}" for t in reported]
-            lines.append(f"| {family} | {label} | " + " | ".join(cells) + " |")
-    commit, command = this_commit(), this_command()
-    text = (f"# Finding the best choice of a categorical\n\n" + "\n".join(lines)
-            + f"\n\nMean ± standard error over {args.functions} functions per family; "
-            f"commit {commit}.\n\nProduced by:\n\n    {command}\n")
-    save_summary(args.out, text, {"command": command, "commit": commit, "results": results})
+            lines.append(f"| {family} | {label} | {mean_cells(row, reported, 'paired' in label)} |")
+    save_run_summary(args.out, "Finding the best choice of a categorical", lines,
+                     f"Mean ± standard error over {args.functions} functions per family",
+                     {"results": results})
 
 
 if __name__ == "__main__":

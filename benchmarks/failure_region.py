@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from summary_files import save_summary, this_command, this_commit
+from summary_files import save_run_summary
 
 import metahpo
 from metahpo import Float, SearchSpace
@@ -84,10 +84,7 @@ def write_summary(args: argparse.Namespace, title: str, results: dict,
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     footer = (f"{args.seeds} searches of {args.budget} trials per optimizer "
               f"(seeds 0..{args.seeds - 1})")
-    commit, command = this_commit(), this_command()
-    text = (f"# {title}\n\n" + "\n".join(lines) + f"\n\n{footer}; commit {commit}.\n\n"
-            f"Produced by:\n\n    {command}\n")
-    save_summary(args.out, text, {"command": command, "commit": commit, "results": results})
+    save_run_summary(args.out, title, lines, footer, {"results": results})
 
 
 def arguments(doc: str, budget: int) -> argparse.Namespace:

@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 import optuna
 import torch
-from summary_files import save_summary, this_command, this_commit
+from summary_files import save_run_summary
 
 import metahpo
 from metahpo.cli.studies import PRUNERS, make_pruner
@@ -123,14 +123,11 @@ def write_summary(args: argparse.Namespace, tasks: list, reported: list[int],
         cells = [f"{row['regret'][str(c)]:.4f} ± {row['regret_se'][str(c)]:.4f}" for c in reported]
         lines.append(f"| {label} | " + " | ".join(cells)
                      + f" | {row['trials_started']:.1f} | {row['trials_completed']:.1f} |")
-    commit, command = this_commit(), this_command()
-    text = (f"# Tuning with pruning on lcbench learning curves\n\n" + "\n".join(lines)
-            + f"\n\n{len(tasks)} lcbench instances x {args.seeds} seeds; normalized regret of the "
+    note = (f"{len(tasks)} lcbench instances x {args.seeds} seeds; normalized regret of the "
             f"best final validation accuracy among completed trials (mean ± standard error; 1 "
-            f"before the first completed trial); commit {commit}.\n\n"
-            f"Produced by:\n\n    {command}\n")
-    save_summary(args.out, text, {"command": command, "commit": commit,
-                                  "instances": [t.name for t in tasks], "results": results})
+            f"before the first completed trial)")
+    save_run_summary(args.out, "Tuning with pruning on lcbench learning curves", lines, note,
+                     {"instances": [t.name for t in tasks], "results": results})
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 import optuna
 import torch
-from summary_files import save_summary, this_command, this_commit
+from summary_files import mean_and_stderr, mean_cells, save_run_summary
 
 import metahpo
 from metahpo.tasks.bounds import task_bounds
@@ -75,24 +75,17 @@ def main() -> None:
                                      **options)
                 best = sign * np.minimum.accumulate([sign * t.value for t in study.trials])
                 regrets.append([bounds.regret(best[t - 1]) for t in reported])
-        regrets = np.array(regrets)
-        results[label] = {str(t): {"mean": float(regrets[:, k].mean()),
-                                   "stderr": float(regrets[:, k].std(ddof=1) / np.sqrt(len(regrets)))}
-                          for k, t in enumerate(reported)}
+        results[label] = mean_and_stderr(np.array(regrets), reported)
         print(label, {t: round(v["mean"], 4) for t, v in results[label].items()}, flush=True)
     lines = ["| optimizer | " + " | ".join(f"regret t={t}" for t in reported) + " |",
              "|---" * (len(reported) + 1) + "|"]
-    for label, row in results.items():
-        lines.append(f"| {label} | " + " | ".join(
-            f"{row[str(t)]['mean']:.4f} ± {row[str(t)]['stderr']:.4f}" for t in reported) + " |")
-    commit, command = this_commit(), this_command()
-    text = (f"# Warm starting from past studies\n\n" + "\n".join(lines)
-            + f"\n\n{len(tasks)} held-out lcbench instances x {args.seeds} seeds; warm: the "
+    lines += [f"| {label} | {mean_cells(row, reported)} |" for label, row in results.items()]
+    note = (f"{len(tasks)} held-out lcbench instances x {args.seeds} seeds; warm: the "
             f"{args.points} configurations `warm_start_points` chose from the past "
             f"{args.past_optimizer} studies ({args.past_trials} trials, one per training instance "
-            f"other than the held-out one) evaluated first; commit {commit}.\n\nProduced by:\n\n    {command}\n")
-    save_summary(args.out, text, {"command": command, "commit": commit, "points": points,
-                                  "instances": [t.name for t in tasks], "results": results})
+            f"other than the held-out one) evaluated first")
+    save_run_summary(args.out, "Warm starting from past studies", lines, note,
+                     {"points": points, "instances": [t.name for t in tasks], "results": results})
 
 
 if __name__ == "__main__":
