@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer
+from metahpo.space import SearchSpace
 from metahpo.storage import (
     ASKED_ATTR,
     ERROR_ATTR,
@@ -162,6 +163,25 @@ def study_size(study: Study) -> int:
     return n
 
 
+def check_points(points: Sequence[Mapping[str, Any]] | None,
+                 space: SearchSpace) -> list[dict[str, Any]]:
+    """``points_to_evaluate`` as a list of parameter dicts, each checked against ``space``
+    (for :func:`~metahpo.tuning.tune`, :meth:`Study.ask` and the Ray Tune searcher)."""
+    if points is None:
+        return []
+    if isinstance(points, Mapping) or not isinstance(points, Sequence):
+        raise MetaHPOError("points_to_evaluate must be a list of parameter dicts, got "
+                           f"{type(points).__name__}")
+    checked = []
+    for i, point in enumerate(points):
+        try:
+            space.validate(point)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
+        checked.append(dict(point))
+    return checked
+
+
 def point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The first of ``points`` that no trial of the study holds yet, or ``None``. A trial failed
     because its process died (or was interrupted) does not hold its point: the point is
@@ -256,15 +276,17 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     return trial_id, number, trial
 
 
-def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any]) -> Trial:
+def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any],
+              points_to_evaluate: Sequence[Mapping[str, Any]] | None = None) -> Trial:
     """Propose and record a trial that is evaluated elsewhere (see :meth:`Study.ask`)."""
     space = study.space
     if space is None:
         raise MetaHPOError(f"study {study.name!r} has no metahpo search space (it was not created "
                            "by metahpo); create it with metahpo.create_study")
+    points = check_points(points_to_evaluate, space)
     opt = create_optimizer(optimizer, space, direction=study.direction, seed=seed, **options)
     fail_dead(study)
-    trial_id, number, trial = start_trial(study, opt, Peers(study, opt), [])
+    trial_id, number, trial = start_trial(study, opt, Peers(study, opt), points)
     study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
     return Trial(number=number, params=trial.params)
 

@@ -12,7 +12,7 @@ import csv
 import threading
 import time
 import uuid
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace, check_space
@@ -46,7 +46,8 @@ class Study:
         """Whether :meth:`stop` was called."""
         return self._stop.is_set()
 
-    def ask(self, optimizer: str = "meta", *, seed: int | None = None, **options: Any) -> Trial:
+    def ask(self, optimizer: str = "meta", *, seed: int | None = None,
+            points_to_evaluate: Sequence[Mapping[str, Any]] | None = None, **options: Any) -> Trial:
         """Propose a configuration for a trial evaluated elsewhere, and record it as running.
 
         For trials that run where no Python loop waits for them (a job queue such as SLURM,
@@ -60,6 +61,9 @@ class Study:
         Args:
             optimizer: a registered name (default: the meta-learned optimizer).
             seed: the optimizer's seed.
+            points_to_evaluate: configurations to propose first, as in :func:`metahpo.tune`
+                (current defaults, :func:`metahpo.warm_start_points`): each call proposes the
+                first of them that no trial of the study holds yet, then the optimizer's.
             **options: keyword options of the optimizer.
 
         Returns:
@@ -68,7 +72,7 @@ class Study:
         """
         from metahpo.shared_study import ask_trial
 
-        return ask_trial(self, optimizer, seed, options)
+        return ask_trial(self, optimizer, seed, options, points_to_evaluate)
 
     def tell(self, number: int, value: Any = None, *, error: str | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process

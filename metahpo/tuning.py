@@ -39,6 +39,7 @@ from metahpo.optimizers.registry import create_optimizer
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
+    check_points,
     fail_dead,
     interrupt,
     start_trial,
@@ -51,25 +52,6 @@ from metahpo.study import Study, create_study
 from metahpo.trial import PRUNED, TrialPruned, TrialRecord, check_direction, outcome
 
 logger = logging.getLogger("metahpo")
-
-
-def check_points(points: Sequence[Mapping[str, Any]] | None,
-                 space: SearchSpace) -> list[dict[str, Any]]:
-    """``points_to_evaluate`` as a list of parameter dicts, each checked against ``space``
-    (for :func:`tune` and the Ray Tune searcher)."""
-    if points is None:
-        return []
-    if isinstance(points, Mapping) or not isinstance(points, Sequence):
-        raise MetaHPOError("points_to_evaluate must be a list of parameter dicts, got "
-                           f"{type(points).__name__}")
-    checked = []
-    for i, point in enumerate(points):
-        try:
-            space.validate(point)
-        except MetaHPOError as exc:
-            raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
-        checked.append(dict(point))
-    return checked
 
 
 class RunningTrial:

@@ -29,6 +29,17 @@ def test_asked_trials_run_elsewhere_steer_apart_and_are_told_later():
     assert record.state is TrialState.FAILED and record.error == "objective returned None"
 
 
+def test_asked_trials_take_the_points_to_evaluate_first_each_once():
+    study = create_study(SPACE, study_name="jobs")
+    points = [study.space.decode([0.1] * study.space.dim), study.space.decode([0.9] * study.space.dim)]
+    asked = [study.ask(seed=0, points_to_evaluate=points) for _ in range(3)]
+    assert [dict(t.params) for t in asked[:2]] == points and dict(asked[2].params) not in points
+    study.tell(asked[0].number, None)  # a failed point is not evaluated again
+    assert dict(study.ask(seed=0, points_to_evaluate=points).params) not in points
+    with pytest.raises(MetaHPOError, match=r"points_to_evaluate\[0\]: parameters do not match"):
+        study.ask(seed=0, points_to_evaluate=[{"nope": 1}])
+
+
 def test_telling_a_trial_that_is_not_running_is_refused():
     study = create_study(SPACE)
     trial = study.ask("random", seed=1)

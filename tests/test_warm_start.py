@@ -98,6 +98,15 @@ def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
     assert "warm start: 3 configurations from past0, past1, past2 first" in done.stdout
     expected = metahpo.warm_start_points(past, SPACE, n=3)
     assert [t.params for t in metahpo.load_study("new", url).trials[:3]] == expected
+    asked = subprocess.run(
+        [sys.executable, "-m", "metahpo", "ask", "--storage", url, "--study", "queue", "--space",
+         "space.yaml", "--seed", "0", "--count", "3", "--warm-start", "past0", "--warm-start",
+         "past1", "--warm-start", "past2", "--warm-start-points", "2"],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert asked.returncode == 0, asked.stderr
+    proposals = [json.loads(line)["params"] for line in asked.stdout.splitlines()]
+    assert proposals[:2] == expected[:2] and proposals[2] not in expected[:2]
+    assert "warm start: 2 configurations" in asked.stderr
     refused = tune("--warm-start", "past0")
     assert refused.returncode == 2 and "--warm-start reads past studies from --storage" in refused.stderr
     missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     objective = load_objective(args.objective)
     space = SearchSpace.from_file(args.space)
     options = dict(parse_option(o) for o in args.option)
-    points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
-    if args.warm_start:
-        points = (points or []) + _warm_start(args, space)
+    points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
@@ -62,19 +61,35 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     _print_result(study)
 
 
-def _warm_start(args: argparse.Namespace, space: Any) -> list[dict[str, Any]]:
-    """``--warm-start NAME``: the configurations :func:`metahpo.warm_start_points` chooses from
-    the named past studies of ``--storage``."""
+def _points(args: argparse.Namespace, space: Any, log: Any) -> list[dict[str, Any]] | None:
+    """The configurations to evaluate first: ``--points-to-evaluate``, then those
+    :func:`metahpo.warm_start_points` chooses from the ``--warm-start`` studies of ``--storage``."""
     from metahpo.study import load_study
     from metahpo.warm_start import warm_start_points
 
+    points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
+    if not args.warm_start:
+        return points
     if args.storage is None:
         raise MetaHPOError("--warm-start reads past studies from --storage; give the storage that "
                            "holds them")
     past = [load_study(name, args.storage) for name in args.warm_start]
-    points = warm_start_points(past, space, n=args.warm_start_points)
-    print(f"warm start: {len(points)} configurations from {', '.join(args.warm_start)} first")
-    return points
+    warm = warm_start_points(past, space, n=args.warm_start_points)
+    print(f"warm start: {len(warm)} configurations from {', '.join(args.warm_start)} first",
+          file=log)
+    return (points or []) + warm
+
+
+def _add_first_points(p: argparse.ArgumentParser) -> None:
+    """The options of ``tune`` and ``ask`` that name configurations to evaluate first."""
+    p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
+                   help="configurations to evaluate first, in order (e.g. your current defaults): "
+                        "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
+    p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
+                   help="a past study in --storage of a related task (the same model on other "
+                        "data) to take configurations to evaluate first from; repeatable")
+    p.add_argument("--warm-start-points", type=int, default=5, metavar="N",
+                   help="configurations to take from the --warm-start studies (default 5)")
 
 
 def _read_points(text: str) -> list[Any]:
@@ -140,8 +155,9 @@ def _cmd_ask(args: argparse.Namespace) -> None:
         study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
                              study_name=args.study, direction=direction)
     options = dict(parse_option(o) for o in args.option)
+    points = _points(args, study.space, sys.stderr)
     for _ in range(args.count):
-        trial = study.ask(args.optimizer, seed=args.seed, **options)
+        trial = study.ask(args.optimizer, seed=args.seed, points_to_evaluate=points, **options)
         print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}),
               flush=True)
 
@@ -212,14 +228,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--pruner", choices=sorted(PRUNERS),
                    help="stop unpromising trials early (Optuna's pruner of that name, default "
                         "settings); the objective takes the trial: f(params, trial)")
-    p.add_argument("--points-to-evaluate", metavar="FILE_OR_JSON",
-                   help="configurations to evaluate first, in order (e.g. your current defaults): "
-                        "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
-    p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
-                   help="a past study in --storage of a related task (the same model on other "
-                        "data) to take configurations to evaluate first from; repeatable")
-    p.add_argument("--warm-start-points", type=int, default=5, metavar="N",
-                   help="configurations to take from the --warm-start studies (default 5)")
+    _add_first_points(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
 
@@ -249,6 +258,7 @@ def add_commands(sub: Any) -> None:
                    help="trials to propose at once, one JSON line each (e.g. for a job array)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
+    _add_first_points(p)
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")

@@ -37,7 +37,7 @@ from ray.tune.utils.util import flatten_dict, unflatten_dict
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import check_options, create_optimizer, restore_optimizer
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
-from metahpo.tuning import check_points
+from metahpo.shared_study import check_points
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
