@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import time
+
 import optuna
 import pytest
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
@@ -147,11 +149,23 @@ def test_one_sampler_reused_for_several_studies_proposes_as_a_new_one_would(monk
 
 
 def test_threads_of_one_study_share_the_sampler_safely():
+    """Three threads share one sampler and their trials finish out of order: no configuration
+    proposed twice, and afterwards its optimizer is in step with the study (it proposes what a
+    sampler built afresh from the same trials proposes)."""
+    def uneven(trial):
+        time.sleep(0.003 * (trial.number * 7 % 5))
+        return objective(trial)
+
     study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
-    study.optimize(objective, n_trials=24, n_jobs=3)
+    study.optimize(uneven, n_trials=24, n_jobs=3)
     params = [tuple(t.params.values()) for t in study.trials]
     assert len(study.trials) == 24 and len(set(params)) == 24
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    copy = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    copy.add_trials(study.trials)
+    study.optimize(objective, n_trials=1)
+    copy.optimize(objective, n_trials=1)
+    assert study.trials[-1].params == copy.trials[-1].params
 
 
 WORKER = '''
