@@ -31,15 +31,18 @@ def past_studies(url, optimizer="random"):
             for i, shift in enumerate([-0.4, 0.0, 0.3])]
 
 
-def test_points_are_past_configurations_that_serve_a_related_new_task(tmp_path):
+def test_points_serve_a_related_new_task_better_than_what_the_past_studies_tried(tmp_path):
     past = past_studies(f"sqlite:///{tmp_path / 'past.db'}")
     points = metahpo.warm_start_points(past, SPACE, n=4)
-    held = [t.params for s in past for t in s.trials]
-    assert len(points) == 4 and all(p in held for p in points)
     assert len({json.dumps(p, sort_keys=True) for p in points}) == 4
+    for p in points:
+        SPACE.validate(p)
+    held = [t.params for s in past for t in s.trials]
     new = related(0.1)
     losses = sorted(new(p) for p in held)
     assert new(points[0]) <= losses[len(losses) // 10]  # among the best tenth for the new task
+    own = metahpo.warm_start_points(past, SPACE, n=4, candidates=0)
+    assert all(p in held for p in own)  # without uniform candidates: configurations tried
     study = metahpo.tune(new, SPACE, n_trials=6, seed=0, points_to_evaluate=points,
                          show_progress=False)
     assert [t.params for t in study.trials[:4]] == points
@@ -69,6 +72,8 @@ def test_only_trials_that_fit_the_new_space_are_taken_and_mistakes_are_named(tmp
         metahpo.warm_start_points(past, other)
     with pytest.raises(MetaHPOError, match="n must be an int >= 1"):
         metahpo.warm_start_points(past, SPACE, n=0)
+    with pytest.raises(MetaHPOError, match="candidates must be an int >= 0"):
+        metahpo.warm_start_points(past, SPACE, candidates=-1)
     with pytest.raises(MetaHPOError, match="list of metahpo Study objects"):
         metahpo.warm_start_points(past[0], SPACE)
 
@@ -119,7 +124,7 @@ def test_warm_start_needs_no_more_than_the_trials_it_reads():
                        show_progress=False)
     enough = metahpo.tune(related(0.0), SPACE, optimizer="random", n_trials=3, seed=0,
                           show_progress=False)
-    assert len(metahpo.warm_start_points([few, enough], SPACE, n=10)) == 3
+    assert len(metahpo.warm_start_points([few, enough], SPACE, n=10, candidates=0)) == 3
     with pytest.raises(MetaHPOError, match="per study"):
         metahpo.warm_start_points([few], SPACE)
     assert np.isfinite([related(0.0)(p) for p in metahpo.warm_start_points([enough], SPACE)]).all()
