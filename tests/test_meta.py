@@ -458,3 +458,64 @@ def test_with_switch_choices_the_screened_policy_keeps_trying_other_choices():
         assert len(later_choices(seed, switch_choices=True)) == 2
     with pytest.raises(MetaHPOError, match="needs screen > 0"):
         create_optimizer("meta", space, switch_choices=True, screen=0)
+
+
+def _past_studies(url: str) -> SearchSpace:
+    """Four SQLite studies of a related family (the best learning rate moves between them)."""
+    import math
+
+    import metahpo
+    from metahpo import Int
+
+    space = SearchSpace([Float("lr", 1e-5, 1.0, log=True), Int("layers", 1, 8)])
+    for i, shift in enumerate([-0.4, -0.1, 0.2, 0.5]):
+        metahpo.tune(lambda p, s=shift: (math.log10(p["lr"]) + 3 + s) ** 2 + 0.1 * (p["layers"] - 4) ** 2,
+                     space, optimizer="random", n_trials=12, seed=i, storage=url,
+                     study_name=f"run{i}", show_progress=False)
+    return space
+
+
+def test_a_study_surrogate_ranks_configurations_as_its_study_did(tmp_path):
+    import metahpo
+    from metahpo.meta.studies import study_tasks
+
+    url = f"sqlite:///{tmp_path / 'past.db'}"
+    space = _past_studies(url)
+    tasks = study_tasks(url, None)
+    assert [t.study_name for t in tasks] == ["run0", "run1", "run2", "run3"]
+    study = metahpo.load_study("run0", url)
+    ordered = sorted(study.trials, key=lambda t: t.value)
+    values = tasks[0].evaluate_unit(np.stack([space.encode(t.params) for t in ordered]))
+    assert values[0] < values[len(values) // 2] < values[-1]
+    assert tasks[0].evaluate(ordered[0].params) == pytest.approx(values[0])
+    assert len({t.name for t in tasks}) == 4 and tasks[0].name.startswith("study:run0:")
+    with pytest.raises(MetaHPOError, match=r"no study in .* holds 10 completed trials.*'run0': 0"):
+        study_tasks(url, SearchSpace([Float("x", 0.0, 1.0)]))
+    with pytest.raises(MetaHPOError, match=r"no studies named \['nope'\]"):
+        study_tasks(url, None, ["nope"])
+
+
+def test_meta_train_on_past_studies_gives_a_policy_for_their_space(tmp_path):
+    """``--tasks studies:URL``: the studies of a storage become GP-surrogate tasks; one validates
+    the design; the policy then tunes a new study of that space, design first."""
+    import metahpo
+
+    url = f"sqlite:///{tmp_path / 'past.db'}"
+    space = _past_studies(url)
+    out = tmp_path / "mine.safetensors"
+    cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", f"studies:{url}",
+           "--validation-instances", "run3", "--out", str(out), "--initial-design", "2",
+           "--iterations", "2", "--tasks-per-batch", "2", "--episodes", "2", "--horizon", "4",
+           "--hidden", "8", "--embed", "8", "--bounds-samples", "2000", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    policy, info = load_policy(out)
+    assert [name.split(":")[1] for name in info.training_tasks] == ["run0", "run1", "run2"]
+    assert policy.design.shape == (2, 2) and SearchSpace.from_dict(info.space) == space
+    study = metahpo.tune(lambda p: abs(np.log10(p["lr"]) + 3), space, n_trials=3, seed=0,
+                         policy=str(out), show_progress=False)
+    first = space.encode(study.trials[0].params)
+    assert np.allclose(first, space.snap(policy.design[0].numpy()[None])[0], atol=1e-6)
+    bad = subprocess.run(cmd[:-1] + ["--validation-instances", "run9", "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "validation studies ['run9'] are not among" in bad.stderr
