@@ -3,7 +3,7 @@ studies.
 
 Meta-training needs tasks it can evaluate thousands of times; a past study of the user's model
 on another data set holds a few dozen evaluations. ``StudySurrogate`` stands in for that task
-with the screen's scale-free GP (:func:`metahpo.screening.posterior`) fitted to the study's
+with the screen's scale-free GP (:func:`metahpo.screening.mean_predictor`) fitted to the study's
 trials: the value of a configuration is the posterior mean of its normal score (the losses'
 ranks through ``Φ⁻¹``, so lower is better and the study's units do not matter). The GP reverts
 to the prior mean 0 (the study's median) far from the trials, so a policy trained on such tasks
@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from metahpo.errors import MetaHPOError
-from metahpo.screening import normal_scores, posterior
+from metahpo.screening import mean_predictor, normal_scores
 from metahpo.space import SearchSpace
 from metahpo.tasks.base import Task
 
@@ -52,13 +52,11 @@ class StudySurrogate(Task):
         self.name = f"study:{study_name}:{digest}"
         self.study_name = study_name
         self.space = space
-        self._points = points
-        self._scores = normal_scores(losses)
+        self._mean = mean_predictor(points, normal_scores(losses))
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
         return float(self.evaluate_unit(self.space.encode(params)[None, :])[0])
 
     def evaluate_unit(self, u: np.ndarray) -> np.ndarray:
         u = np.atleast_2d(np.asarray(u, dtype=float))
-        return np.concatenate([posterior(self._points, self._scores, u[s:s + CHUNK])[0]
-                               for s in range(0, len(u), CHUNK)])
+        return np.concatenate([self._mean(u[s:s + CHUNK]) for s in range(0, len(u), CHUNK)])
