@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
-from scipy.linalg import cho_solve
 from scipy.linalg.lapack import dtrtrs
 from scipy.special import ndtr, ndtri
 from threadpoolctl import LibController, ThreadpoolController
@@ -77,27 +76,6 @@ def posterior(points: np.ndarray, y: np.ndarray, candidates: np.ndarray,
     mean = whitened_cross.T @ whitened_y
     std = np.sqrt(np.maximum(1.0 + NOISE - (whitened_cross * whitened_cross).sum(0), 1e-12))
     return mean, std
-
-
-def mean_predictor(points: np.ndarray, y: np.ndarray, lengthscale: float = LENGTHSCALE
-                   ) -> Callable[[np.ndarray], np.ndarray]:
-    """The posterior mean of :func:`posterior` as a function of the candidates ``(k, D) -> (k,)``,
-    fitted once to targets ``y`` ``(n,)`` at ``points`` ``(n, D)``: for a GP evaluated many times
-    on the same data (a study's surrogate in meta-training), each call is one kernel product.
-    Calls use one BLAS thread (see :func:`_one_blas_thread`): meta-training evaluates small
-    batches in every rollout step, where a thread pool per process only contends for cores."""
-    n, dim = points.shape
-    width = 2.0 * (lengthscale * np.sqrt(dim)) ** 2
-    gram = np.exp(-_squared_distances(points, points) / width)
-    gram[np.diag_indices(n)] += NOISE
-    chol = np.linalg.cholesky(gram)
-    weights = cho_solve((chol, True), y)
-
-    def mean(candidates: np.ndarray) -> np.ndarray:
-        with _one_blas_thread():
-            return np.exp(-_squared_distances(candidates, points) / width) @ weights
-
-    return mean
 
 
 def _solve_lower(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:

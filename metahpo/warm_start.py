@@ -66,7 +66,7 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
         raise MetaHPOError("studies must be a list of metahpo Study objects (metahpo.load_study)")
     usable, counts, configs = [], {}, {}
     for study in studies:
-        points, losses, params = fitting_trials(study, space)
+        points, losses, params = _fitting_trials(study, space)
         counts[study.name] = len(losses)
         if len(losses) >= MIN_TRIALS:
             usable.append((points, normal_scores(losses)))
@@ -100,7 +100,7 @@ def _quantiles(points: np.ndarray, y: np.ndarray, pool: np.ndarray) -> np.ndarra
                            for s in range(0, len(pool), 4096)])
 
 
-def fitting_trials(study: Study, space: SearchSpace
+def _fitting_trials(study: Study, space: SearchSpace
                     ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """The completed trials of ``study`` whose parameters fit ``space``: unit-cube points
     ``(m, D)``, losses ``(m,)`` (lower is better) and the parameters."""

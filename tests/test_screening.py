@@ -175,13 +175,3 @@ def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candid
     monkeypatch.setattr(policy_driven, "pick", spy)
     space.validate(opt.ask().params)
     assert seen == ([] if candidates is None else [candidates])
-
-
-def test_the_fitted_mean_predictor_is_the_posterior_mean():
-    from metahpo.screening import mean_predictor, normal_scores, posterior
-
-    rng = np.random.default_rng(0)
-    points, candidates = rng.random((30, 7)), rng.random((200, 7))
-    y = normal_scores(rng.random(30))
-    np.testing.assert_allclose(mean_predictor(points, y)(candidates),
-                               posterior(points, y, candidates)[0], atol=1e-10)

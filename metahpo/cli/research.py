@@ -100,15 +100,10 @@ def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("meta-train", help="meta-train an LSTM policy with REINFORCE")
     p.add_argument("--tasks", action="append", required=True,
-                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY] (repeat for a mixture), or "
-                        "studies:STORAGE_URL (your past studies of one search space)")
-    p.add_argument("--instances", help="YAHPO instances: train (default), all, or ID,ID,...; "
-                                       "with studies:URL, study names (default all)")
+                   help="yahpo:SCENARIO or synthetic:FAMILY[,FAMILY]; repeat for a mixture")
+    p.add_argument("--instances", help="YAHPO instances: train (default), all, or ID,ID,...")
     p.add_argument("--validation-instances",
-                   help="YAHPO instances (or, with studies:URL, study names) held out of "
-                        "training to select the design and the best weights")
-    p.add_argument("--space", help="with studies:URL: the search space file (default: the space "
-                                   "the first study was created with)")
+                   help="YAHPO instances held out of training to select the best weights")
     p.add_argument("--dims", default="2,3,4,6,8", help="dimensions of synthetic tasks")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     p.add_argument("--iterations", type=int, default=300)

@@ -23,18 +23,13 @@ SYNTHETIC_VALIDATION_SEED = HELD_OUT_SEED - 1
 
 def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Sequence[int],
                        validation_instances: str | None, data_path: str | os.PathLike | None,
-                       n_random: int = 200_000, space: str | os.PathLike | None = None
+                       n_random: int = 200_000
                        ) -> tuple[TaskDistribution, list[TrainingTask], dict | None]:
     """Training distribution, validation tasks and the space of dimension identities (or None).
 
     YAHPO specs draw from their instances minus the validation instances; synthetic specs draw
     fresh functions of their families in ``dims``. Several specs make an equal-weight mixture.
     A single YAHPO spec gives a space-specific policy (learned dimension identities).
-
-    ``studies:URL`` trains on the past studies of a storage (their GP surrogates,
-    :mod:`metahpo.meta.studies`; ``instances`` and ``validation_instances`` then name studies,
-    ``space`` is a search space file, default the first study's space), a space-specific policy
-    as from a single YAHPO spec.
 
     Validation: the YAHPO validation instances and, for synthetic specs, one function per family
     and dimension with a seed just below the held-out range (:data:`SYNTHETIC_VALIDATION_SEED`;
@@ -60,18 +55,6 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
                 raise MetaHPOError(f"{spec}: no training instances left after the validation fold")
             components.append(FixedTasks(train, n_random=n_random))
             fixed_space = train[0].space.to_dict()
-        elif kind == "studies":
-            from metahpo.meta.studies import split_tasks, study_tasks
-            from metahpo.space import SearchSpace
-
-            names = None if instances in (None, "all", "train") else instances.split(",")
-            tasks = study_tasks(name, None if space is None else SearchSpace.from_file(space), names)
-            train, val = split_tasks(tasks, validation_instances.split(",")
-                                     if validation_instances else None)
-            kwargs = {} if n_random >= 200_000 else {"n_random": n_random, "rounds": 10}
-            validation += [TrainingTask(t, task_bounds(t, **kwargs)) for t in val]
-            components.append(FixedTasks(train, n_random=n_random))
-            fixed_space = train[0].space.to_dict()
         elif kind == "synthetic":
             families = name.split(",") if name else None
             family = SyntheticFamily(families or FAMILIES, dims)
@@ -82,9 +65,8 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
                     validation.append(TrainingTask(task, task_bounds(task, n_random=4096, rounds=10,
                                                                      samples=50, use_cache=False)))
         else:
-            raise MetaHPOError(f"meta-train: unsupported task spec {spec!r}; use yahpo:NAME, "
-                               "synthetic:FAMILIES or studies:STORAGE_URL")
-    space_specific = len(specs) == 1 and specs[0].startswith(("yahpo:", "studies:"))
+            raise MetaHPOError(f"meta-train: unsupported task spec {spec!r}; use yahpo:NAME or synthetic:FAMILIES")
+    space_specific = len(specs) == 1 and specs[0].startswith("yahpo:")
     dist = components[0] if len(components) == 1 else Mixture(components)
     return dist, validation, fixed_space if space_specific else None
 
@@ -116,7 +98,7 @@ def run_meta_train(args: argparse.Namespace) -> None:
     build = functools.partial(
         build_distribution, args.tasks, instances=args.instances, dims=dims,
         validation_instances=args.validation_instances, data_path=args.yahpo_data,
-        n_random=args.bounds_samples, space=args.space,
+        n_random=args.bounds_samples,
     )
     dist, validation, space = build()
     if args.choose_screen and not validation:
@@ -125,8 +107,8 @@ def run_meta_train(args: argparse.Namespace) -> None:
     design, design_notes = None, {}
     if args.initial_design > 0:
         if space is None:
-            raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO or studies:URL "
-                               "training spec (a design belongs to one search space)")
+            raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO training spec "
+                               "(a design belongs to one search space)")
         from metahpo.meta.portfolio import choose_design
 
         design, design_notes = choose_design(dist.tasks, validation, size=args.initial_design)
