@@ -15,8 +15,8 @@ whose objectives differ in units, or in direction, weigh the same.
 
 Why uniform candidates too: a configuration between the good regions of several studies can
 serve them all better than any configuration one of them tried. With lcbench training instances
-held out in turn (`benchmarks/results/warm_start_validation`, one 30-trial TPE study per other
-instance), the regret of ``meta`` after the warm start at 5 / 10 / 20 trials was 0.126 / 0.091 /
+held out in turn (`benchmarks/results/warm_start_validation` and its
+`studies_configurations_only`, one 30-trial TPE study per other instance), the regret of ``meta`` after the warm start at 5 / 10 / 20 trials was 0.126 / 0.091 /
 0.064 from the studies' configurations alone and 0.092 / 0.060 / 0.042 with 20,000 uniform
 candidates beside them (the first point alone was worse, 0.245 against 0.191).
 
