@@ -151,3 +151,19 @@ def test_past_optuna_studies_warm_start_a_new_optuna_study(tmp_path):
         new.enqueue_trial(p)
     new.optimize(objective(0.0), n_trials=4)
     assert [t.params for t in new.trials[:3]] == points
+
+
+def test_points_in_a_conditional_space_hold_their_active_parameters():
+    from metahpo.testing import conditional_space
+
+    space = conditional_space()
+
+    def loss(p, shift):
+        return (math.log10(p["lr"]) + 2.5 + shift) ** 2 + p.get("momentum", 0.5)
+
+    past = [metahpo.tune(lambda p, s=s: loss(p, s), space, optimizer="random", n_trials=15, seed=i,
+                         show_progress=False) for i, s in enumerate([0.0, 0.3])]
+    points = metahpo.warm_start_points(past, space, n=4)
+    assert len(points) == 4
+    for p in points:
+        space.validate(p)  # exactly the active parameters, in range
