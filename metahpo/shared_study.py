@@ -226,6 +226,27 @@ def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
         return new_id
 
 
+def fail_stale_asked(study: Study, older_than: float) -> list[int]:
+    """Fail as interrupted the asked trials running for ``older_than`` seconds or more (see
+    :meth:`Study.fail_stale`); return their numbers."""
+    import datetime
+
+    from optuna.trial import TrialState as OptunaState
+
+    st = study.storage
+    now = datetime.datetime.now()
+    failed = []
+    for ft in st.get_all_trials(study.study_id, deepcopy=False, states=(OptunaState.RUNNING,)):
+        if not ft.system_attrs.get(ASKED_ATTR) or ft.datetime_start is None:
+            continue
+        age = (now - ft.datetime_start).total_seconds()
+        if age >= older_than:
+            trial_id = st.get_trial_id_from_study_id_trial_number(study.study_id, ft.number)
+            interrupt(st, trial_id, f"no result {age:.0f} s after it was asked (failed as stale)")
+            failed.append(ft.number)
+    return failed
+
+
 def interrupt(st: Any, trial_id: int, error: str) -> None:
     """Fail a trial that this process gave up on (not counted in the study's size); nothing to
     do if another process failed it already."""

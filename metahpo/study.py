@@ -82,6 +82,18 @@ class Study:
 
         return tell_trial(self, number, value, error)
 
+    def fail_stale(self, older_than: float) -> list[int]:
+        """Fail the trials from :meth:`ask` still running ``older_than`` seconds after they were
+        asked (a job the queue killed at its time limit, a lost node: nothing will tell them),
+        and return their numbers. They are failed as interrupted, like the trials of a dead
+        ``tune`` process: they do not count towards ``n_trials``, and a point to evaluate that
+        one held is proposed again. Trials of running ``tune`` workers are not touched."""
+        from metahpo.shared_study import fail_stale_asked
+
+        if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or older_than < 0:
+            raise MetaHPOError(f"older_than must be a number of seconds >= 0, got {older_than!r}")
+        return fail_stale_asked(self, float(older_than))
+
     @property
     def storage(self) -> Any:
         """The Optuna storage that holds the study (``optuna.storages.BaseStorage``)."""

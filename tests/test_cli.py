@@ -113,6 +113,11 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     trials = [json.loads(line) for line in batch.stdout.splitlines()]
     assert [t["number"] for t in trials] == [2, 3, 4]
     assert len({tuple(t["params"].values()) for t in trials + [a, b]}) == 5
+    assert run(workdir, "tell", *base, "--stale", "3600").stdout.strip() == \
+        "no asked trial has been running that long"
+    assert run(workdir, "tell", *base, "--stale", "0").stdout.strip() == "failed as stale: 2, 3, 4"
+    mixed = run(workdir, "tell", *base, "--stale", "0", "--trial", "2")
+    assert mixed.returncode == 2 and "without --trial" in mixed.stderr
 
 
 def test_tune_with_a_pruner_from_the_command_line(workdir):

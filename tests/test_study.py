@@ -40,6 +40,21 @@ def test_asked_trials_take_the_points_to_evaluate_first_each_once():
         study.ask(seed=0, points_to_evaluate=[{"nope": 1}])
 
 
+def test_asked_trials_left_without_a_result_are_failed_as_stale_and_their_points_come_back():
+    study = create_study(SPACE, study_name="jobs")
+    point = study.space.decode([0.1] * study.space.dim)
+    lost = study.ask(seed=0, points_to_evaluate=[point])
+    done = study.ask(seed=0)
+    study.tell(done.number, quadratic(done.params))
+    assert study.fail_stale(3600) == []
+    assert study.fail_stale(0) == [lost.number]
+    record = study.trials[lost.number]
+    assert record.state is TrialState.FAILED and "failed as stale" in record.error
+    assert dict(study.ask(seed=0, points_to_evaluate=[point]).params) == point
+    with pytest.raises(MetaHPOError, match="older_than must be a number of seconds >= 0"):
+        study.fail_stale(-1)
+
+
 def test_telling_a_trial_that_is_not_running_is_refused():
     study = create_study(SPACE)
     trial = study.ask("random", seed=1)

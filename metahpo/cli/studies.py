@@ -165,9 +165,20 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 def _cmd_tell(args: argparse.Namespace) -> None:
     from metahpo.study import load_study
 
+    study = load_study(args.study, args.storage)
+    if args.stale is not None:
+        if args.trial is not None or args.value is not None or args.error is not None:
+            raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
+                               "--value and --error")
+        failed = study.fail_stale(args.stale)
+        print(f"failed as stale: {', '.join(map(str, failed))}" if failed
+              else "no asked trial has been running that long")
+        return
+    if args.trial is None:
+        raise MetaHPOError("tell needs --trial N (or --stale SECONDS)")
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
-    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error)
+    record = study.tell(args.trial, args.value, error=args.error)
     value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
 
@@ -264,9 +275,12 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
     p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
     p.add_argument("--study", required=True, help="study name")
-    p.add_argument("--trial", type=int, required=True, help="the trial number 'ask' printed")
+    p.add_argument("--trial", type=int, help="the trial number 'ask' printed")
     p.add_argument("--value", type=float, help="the objective value")
     p.add_argument("--error", help="the trial failed: what went wrong")
+    p.add_argument("--stale", type=float, metavar="SECONDS",
+                   help="instead: fail every asked trial still running this many seconds after "
+                        "it was asked (jobs that died without telling)")
     p.set_defaults(func=_cmd_tell)
 
     p = sub.add_parser("studies", help="list the studies of a storage, show one, or print the "
