@@ -189,6 +189,8 @@ def test_objective_from_a_file_path(workdir):
         (["ask", "--storage", "sqlite:///missing.db", "--study", "s"], "does not exist"),
         (["tell", "--storage", "sqlite:///empty.db", "--study", "s", "--trial", "0"],
          "tell needs either --value or --error"),
+        (["tell", "--storage", "sqlite:///empty.db", "--study", "s", "--value", "1"],
+         "tell needs --trial N (or --stale SECONDS)"),
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),

@@ -165,12 +165,11 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 def _cmd_tell(args: argparse.Namespace) -> None:
     from metahpo.study import load_study
 
-    study = load_study(args.study, args.storage)
     if args.stale is not None:
         if args.trial is not None or args.value is not None or args.error is not None:
             raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
                                "--value and --error")
-        failed = study.fail_stale(args.stale)
+        failed = load_study(args.study, args.storage).fail_stale(args.stale)
         print(f"failed as stale: {', '.join(map(str, failed))}" if failed
               else "no asked trial has been running that long")
         return
@@ -178,7 +177,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
         raise MetaHPOError("tell needs --trial N (or --stale SECONDS)")
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
-    record = study.tell(args.trial, args.value, error=args.error)
+    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error)
     value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
 
