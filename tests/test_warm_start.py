@@ -6,7 +6,6 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import metahpo
@@ -125,9 +124,8 @@ def test_warm_start_needs_no_more_than_the_trials_it_reads():
     enough = metahpo.tune(related(0.0), SPACE, optimizer="random", n_trials=3, seed=0,
                           show_progress=False)
     assert len(metahpo.warm_start_points([few, enough], SPACE, n=10, candidates=0)) == 3
-    with pytest.raises(MetaHPOError, match="per study"):
+    with pytest.raises(MetaHPOError, match=r"per study: \{'.*': 2\}"):
         metahpo.warm_start_points([few], SPACE)
-    assert np.isfinite([related(0.0)(p) for p in metahpo.warm_start_points([enough], SPACE)]).all()
 
 
 def test_past_optuna_studies_warm_start_a_new_optuna_study(tmp_path):

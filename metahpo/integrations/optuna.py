@@ -197,9 +197,9 @@ class MetaHPOSampler(BaseSampler):
     def _lacks(self, params: Mapping[str, Any], distributions: dict[str, BaseDistribution]) -> bool:
         """Whether a trial holding ``params`` lacks one of ``distributions`` that it should hold
         (in a conditional space: one that its values make active)."""
-        names = (distributions if self._conditional is None
-                 else [n for n in self._conditional.active_names(params) if n in distributions])
-        return any(n not in params for n in names)
+        if self._conditional is None:
+            return any(n not in params for n in distributions)
+        return any(n in distributions for n in self._conditional.missing(params))
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -302,7 +302,7 @@ class _Replica:
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number or t.number in self._told:
                 continue
-            names = self._active(t.params)
+            names = self.opt.space.active_names(t.params)
             fits = all(n in t.params and t.distributions[n] == self.free[n] for n in names)
             params = {n: t.params[n] for n in names} if fits else None
             pending = self._pending.get(t.number)
@@ -331,12 +331,6 @@ class _Replica:
             elif t.state == TrialState.RUNNING and params is not None and pending is None:
                 self._pending[t.number] = self.opt.add_pending(params)
         return True
-
-    def _active(self, params: Mapping[str, Any]) -> list[str]:
-        """The optimizer's parameters that a trial holding ``params`` should hold: all of them,
-        or in a conditional space those the trial's values make active."""
-        space = self.opt.space
-        return space.active_names(params) if space.is_conditional else list(self.free)
 
     def propose(self, number: int) -> dict[str, Any]:
         """The optimizer's proposal for study trial ``number``, kept as pending."""
