@@ -111,6 +111,24 @@ def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
     proposals = [json.loads(line)["params"] for line in asked.stdout.splitlines()]
     assert proposals[:2] == expected[:2] and proposals[2] not in expected[:2]
     assert "warm start: 2 configurations" in asked.stderr
+    queue = metahpo.load_study("queue", url)
+    queue.tell(0, 1.0)
+    assert queue.fail_stale(0) == [1, 2]  # jobs the queue killed
+    import optuna  # a past study gone: the queue's warm start was chosen when it started
+
+    optuna.delete_study(study_name="past2", storage=url)
+    again = subprocess.run(
+        [sys.executable, "-m", "metahpo", "ask", "--storage", url, "--study", "queue", "--seed",
+         "0", "--warm-start", "past0", "--warm-start", "past1", "--warm-start", "past2",
+         "--warm-start-points", "2"], cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["params"] == expected[1]  # the killed job's point, again
+    assert "(chosen when the study started)" in again.stderr
+    other_count = subprocess.run(
+        [sys.executable, "-m", "metahpo", "ask", "--storage", url, "--study", "queue",
+         "--warm-start", "past0", "--warm-start", "past2"], cwd=tmp_path, capture_output=True,
+        text=True)
+    assert other_count.returncode == 2 and "no study named 'past2'" in other_count.stderr
     refused = tune("--warm-start", "past0")
     assert refused.returncode == 2 and "--warm-start reads past studies from --storage" in refused.stderr
     missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")
