@@ -28,6 +28,19 @@ def space_to_optuna(space: SearchSpace) -> dict[str, Any]:
     return {p.name: to_optuna(p) for p in space}
 
 
+def suggest(trial: Any, name: str, dist: Any) -> Any:
+    """Suggest parameter ``name`` from Optuna distribution ``dist`` in the Optuna ``trial``
+    (``trial.suggest_float`` / ``suggest_int`` / ``suggest_categorical`` as ``dist`` says) and
+    return its value."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
 def from_optuna(name: str, dist: Any) -> Parameter:
     """The metahpo parameter equal to an Optuna distribution."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution

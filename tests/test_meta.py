@@ -458,3 +458,44 @@ def test_with_switch_choices_the_screened_policy_keeps_trying_other_choices():
         assert len(later_choices(seed, switch_choices=True)) == 2
     with pytest.raises(MetaHPOError, match="needs screen > 0"):
         create_optimizer("meta", space, switch_choices=True, screen=0)
+
+
+def test_a_rewound_optimizer_proposes_as_one_told_the_trials_in_the_new_order():
+    """Parallel workers finish out of order; a caller that reads trials in number order rewinds
+    the optimizer to before the later-numbered ones instead of replaying everything."""
+    space = SearchSpace([Float("x", -2.0, 2.0), Float("y", 0.0, 1.0),
+                         Categorical("act", ["relu", "tanh"])])
+
+    def loss(p):
+        return (p["x"] - 0.5) ** 2 + p["y"] + 0.2 * (p["act"] == "tanh")
+
+    source = create_optimizer("random", space, seed=1)
+    trials = []
+    for _ in range(12):
+        trial = source.ask()
+        trials.append((trial.params, loss(trial.params)))
+    trials[4] = (trials[4][0], None)  # a failed trial among them
+    late = trials[7]
+    kept = create_optimizer("meta", space, seed=0)
+    for params, value in trials[:7] + trials[8:]:
+        kept.add_trial(params, value)
+    kept.restart_draws(99)
+    running = kept.ask()  # the policy has read the history (its state is kept)
+    again = kept.rewind(7)
+    assert [r.params for r in again] == [p for p, _ in trials[8:]]
+    for params, value in [late] + [(r.params, r.value) for r in again]:
+        kept.add_trial(params, value)
+    fresh = create_optimizer("meta", space, seed=0)
+    for params, value in trials:
+        fresh.add_trial(params, value)
+    fresh.add_pending(running.params)  # pending trials stay pending
+    for opt in (kept, fresh):
+        opt.restart_draws(12)
+    assert kept.ask().params == fresh.ask().params
+    assert [r.params for r in kept.history] == [r.params for r in fresh.history]
+    with pytest.raises(MetaHPOError, match=r"rewind needs 0 <= n <= 12"):
+        kept.rewind(13)
+    with pytest.raises(MetaHPOError, match="optimizer 'random' cannot rewind"):
+        source.rewind(0)
+    with pytest.raises(MetaHPOError, match="optimizer 'rl' cannot rewind"):
+        create_optimizer("rl", space, seed=0).rewind(0)

@@ -148,16 +148,30 @@ def test_one_sampler_reused_for_several_studies_proposes_as_a_new_one_would(monk
     assert [run(reused) for _ in range(3)] == [run(MetaHPOSampler("meta", seed=0)) for _ in range(3)]
 
 
-def test_threads_of_one_study_share_the_sampler_safely():
+def test_threads_of_one_study_share_the_sampler_safely(monkeypatch):
     """Three threads share one sampler and their trials finish out of order: no configuration
-    proposed twice, and afterwards its optimizer is in step with the study (it proposes what a
-    sampler built afresh from the same trials proposes)."""
+    proposed twice; its optimizer is kept, not rebuilt for every trial (a trial that finishes
+    after later-numbered ones rewinds it); and afterwards it is in step with the study (it
+    proposes what a sampler built afresh from the same trials proposes)."""
+    import metahpo.integrations.optuna as integration
+
+    built, original = [], integration._Replica.__init__
+
+    def counted(self, opt, *args, **kwargs):
+        built.append(opt.seed)
+        original(self, opt, *args, **kwargs)
+
+    monkeypatch.setattr(integration._Replica, "__init__", counted)
+
     def uneven(trial):
         time.sleep(0.003 * (trial.number * 7 % 5))
         return objective(trial)
 
     study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
     study.optimize(uneven, n_trials=24, n_jobs=3)
+    # built once with the sampler's seed; besides, only trials of the policy's five-point random
+    # design that started beside one without parameters yet get an optimizer of their own
+    assert built.count(0) == 1 and len(built) <= 6, built
     params = [tuple(t.params.values()) for t in study.trials]
     assert len(study.trials) == 24 and len(set(params)) == 24
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

@@ -59,6 +59,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import threading
 import warnings
 import weakref
@@ -165,34 +166,43 @@ class MetaHPOSampler(BaseSampler):
             return fixed
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         trials = study.get_trials(deepcopy=False)
-        seed = self._study_seed(trials, trial, free)
         storage = study._storage
         key = (id(storage), study._study_id)
         with self._lock:
             self._replicas = {k: r for k, r in self._replicas.items() if r.storage() is not None}
-            replica = self._replicas.get(key) if seed == self._seed else None
+            replica = self._replicas.get(key)
             if (replica is None or replica.storage() is not storage or replica.free != free
                     or not replica.catch_up(trials, trial)):
-                opt = create_optimizer(self.optimizer, self._optimizer_space(free),
-                                       direction=direction, seed=seed, **self.options)
-                replica = _Replica(opt, free, storage, declared=self._declared is not None)
-                replica.catch_up(trials, trial)
-                if seed == self._seed:
-                    self._replicas[key] = replica
+                replica = self._replica(free, direction, storage, self._seed, trials, trial)
+                self._replicas[key] = replica
+            opt = replica.opt
+            if (len(opt.history) + len(opt.pending) < opt.seed_plan_length
+                    and self._racing(trials, trial, free)):
+                seed = _derived_seed(self._seed, trial.number)
+                replica = self._replica(free, direction, storage, seed, trials, trial)
             proposal = replica.propose(trial.number)
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
-    def _study_seed(self, trials: list[FrozenTrial], current: FrozenTrial,
-                    distributions: dict[str, BaseDistribution]) -> int:
-        """The optimizer's seed: the sampler's, so that every trial follows one plan (a policy's
-        design), unless an earlier trial is running without its parameters yet (a worker that
-        started at the same moment): that trial cannot be passed as pending, so the plan would
-        hand both the same point; this trial then gets a seed of its own (another plan)."""
-        racing = any(t.number < current.number and not t.state.is_finished()
-                     and self._lacks(t.params, distributions) for t in trials)
-        if not racing:
-            return self._seed
-        return _derived_seed(self._seed, current.number)
+    def _replica(self, free: dict[str, BaseDistribution], direction: str, storage: Any,
+                 seed: int, trials: list[FrozenTrial], current: FrozenTrial) -> _Replica:
+        """A new optimizer seeded with ``seed`` that has read the study's ``trials``."""
+        opt = create_optimizer(self.optimizer, self._optimizer_space(free), direction=direction,
+                               seed=seed, **self.options)
+        replica = _Replica(opt, free, storage, declared=self._declared is not None)
+        replica.catch_up(trials, current)
+        return replica
+
+    def _racing(self, trials: list[FrozenTrial], current: FrozenTrial,
+                distributions: dict[str, BaseDistribution]) -> bool:
+        """Whether an earlier trial is running without its parameters yet (a worker that started
+        at the same moment). It cannot be passed to the optimizer as pending, so while the
+        optimizer plays a plan drawn from its seed (a policy's random design, see
+        :attr:`~metahpo.optimizers.base.Optimizer.seed_plan_length`) both trials would get the
+        same point: this trial is then proposed by an optimizer with a seed of its own (another
+        plan). Past the plan, draws restart from each trial's number and differ anyway, so the
+        sampler's own optimizer proposes, kept in step with the study instead of rebuilt."""
+        return any(t.number < current.number and not t.state.is_finished()
+                   and self._lacks(t.params, distributions) for t in trials)
 
     def _lacks(self, params: Mapping[str, Any], distributions: dict[str, BaseDistribution]) -> bool:
         """Whether a trial holding ``params`` lacks one of ``distributions`` that it should hold
@@ -275,13 +285,14 @@ class _Replica:
     costs the new trials instead of the whole study (median suggestion on the held-out lcbench
     instances, ``benchmarks/results/optuna_sampler``: 1.3 ms, against 9.6 ms when every call
     replayed the study into a new optimizer). The proposals are the same bit for bit (the
-    ``via=optuna`` benchmark runs reproduce exactly). Where the study departs from what the replica
-    assumed (a trial ran with other parameters than proposed, or the search space changed) the
-    sampler rebuilds it from the whole study. So it does when a trial finishes after a
-    later-numbered one was told (parallel workers, ``n_jobs``): the replica would read the two in
-    the order they finished, a rebuild in the order of their numbers, and the policy's proposals
-    depend on that order (with trials of random length on three threads, a kept sampler and one
-    built afresh disagreed on the next proposal in 29 of 40 studies).
+    ``via=optuna`` benchmark runs reproduce exactly). A trial that finishes after later-numbered
+    ones were told (parallel workers, ``n_jobs``) is read in its place: the optimizer is
+    rewound to before those trials, told it, and told them again, as a replay in number order
+    would (the policy's proposals depend on the order; with trials of random length on three
+    threads, a sampler that read trials in the order they finished and one built afresh
+    disagreed on the next proposal in 29 of 40 studies). Where the study departs from what the
+    replica assumed (a trial ran with other parameters than proposed, the search space changed,
+    or the optimizer cannot rewind) the sampler rebuilds it from the whole study.
     """
 
     def __init__(self, opt: Any, free: dict[str, BaseDistribution], storage: Any, *,
@@ -291,7 +302,7 @@ class _Replica:
         self.declared = declared
         self.storage = weakref.ref(storage)  # a study's identity; ids are reused once it is gone
         self._told: set[int] = set()
-        self._last_read = -1  # the highest number of a finished trial the optimizer was told
+        self._order: list[int] = []  # numbers of the trials in the optimizer's history, ascending
         self._pending: dict[int, Any] = {}
 
     def catch_up(self, trials: list[FrozenTrial], current: FrozenTrial) -> bool:
@@ -299,6 +310,7 @@ class _Replica:
         study (rebuild it)."""
         if any(n >= len(trials) for n in self._told):
             return False
+        again: list[tuple[int, Any]] = []  # rewound trials to tell again, ascending numbers
         for t in sorted(trials, key=lambda x: x.number):
             if t.number == current.number or t.number in self._told:
                 continue
@@ -307,10 +319,10 @@ class _Replica:
             params = {n: t.params[n] for n in names} if fits else None
             pending = self._pending.get(t.number)
             if pending is not None and params != dict(pending.params):
+                if t.state == TrialState.RUNNING and _storing(t.params, pending.params):
+                    continue
                 return False
             if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
-                if params is not None and t.number < self._last_read:
-                    return False
                 self._told.add(t.number)
                 if params is None:
                     if self.declared and t.state == TrialState.COMPLETE:
@@ -319,7 +331,16 @@ class _Replica:
                         warnings.warn(f"trial {t.number} {what} of the sampler's search_space; "
                                       "the optimizer does not see it", stacklevel=2)
                     continue
-                self._last_read = t.number
+                if self._order and t.number < self._order[-1]:
+                    if not self.opt.can_rewind:
+                        return False
+                    keep = bisect.bisect(self._order, t.number)
+                    again = sorted(again + list(zip(self._order[keep:], self.opt.rewind(keep))),
+                                   key=lambda item: item[0])
+                    del self._order[keep:]
+                while again and again[0][0] < t.number:
+                    self._tell_again(*again.pop(0))
+                self._order.append(t.number)
                 ok = t.state == TrialState.COMPLETE and t.value is not None
                 value, error = (t.value, None) if ok else (None, t.state.name.lower())
                 report = last_report(t) if t.state == TrialState.PRUNED else None
@@ -330,7 +351,15 @@ class _Replica:
                     self.opt.add_trial(params, value, error=error, last_report=report)
             elif t.state == TrialState.RUNNING and params is not None and pending is None:
                 self._pending[t.number] = self.opt.add_pending(params)
+        for number, record in again:
+            self._tell_again(number, record)
         return True
+
+    def _tell_again(self, number: int, record: Any) -> None:
+        """Tell a trial taken back by a rewind again, in its place."""
+        self._order.append(number)
+        self.opt.add_trial(record.params, record.value, error=record.error,
+                           last_report=record.last_report)
 
     def propose(self, number: int) -> dict[str, Any]:
         """The optimizer's proposal for study trial ``number``, kept as pending."""
@@ -338,6 +367,12 @@ class _Replica:
         trial = self.opt.ask()
         self._pending[number] = trial
         return dict(trial.params)
+
+
+def _storing(stored: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
+    """Whether a running trial's ``stored`` parameters are part of the ``proposed`` ones: its
+    objective is suggesting them one by one (another thread of this process asked meanwhile)."""
+    return all(n in proposed and proposed[n] == v for n, v in stored.items())
 
 
 def _declared_space(space: Mapping[str, BaseDistribution] | SearchSpace

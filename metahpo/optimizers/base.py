@@ -135,6 +135,41 @@ class Optimizer(abc.ABC):
             self._rng = np.random.default_rng([self.seed, int(key)])
 
     @property
+    def can_rewind(self) -> bool:
+        """Whether :meth:`rewind` can take back told trials cheaper than building the optimizer
+        afresh (the meta-learned optimizer can; most optimizers' state is cheap to rebuild, or
+        depends on the order trials were told in ways a rewind cannot undo)."""
+        return False
+
+    def rewind(self, n: int) -> list[TrialRecord]:
+        """Forget the finished trials after the first ``n`` of :attr:`history`, as if they had
+        never been told, and return them in the order they were told. Telling them again (with
+        :meth:`add_trial`, possibly after others) leaves the optimizer as if it had been told
+        the trials in that order from the start: a caller that keeps an optimizer in step with
+        a study in trial-number order rewinds when a trial finishes after later-numbered ones
+        (parallel workers) instead of replaying the whole study. Pending trials stay pending.
+        Only where :attr:`can_rewind`."""
+        if not self.can_rewind:
+            raise MetaHPOError(f"optimizer {self.name!r} cannot rewind its history; build it "
+                               "afresh and tell it the trials in the new order")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(self._history):
+            raise MetaHPOError(f"rewind needs 0 <= n <= {len(self._history)} (the history's "
+                               f"length), got {n!r}")
+        removed = self._history[n:]
+        del self._history[n:]
+        self._forget_after(n)
+        return removed
+
+    @property
+    def seed_plan_length(self) -> int:
+        """How many first trials take their configurations from a plan the optimizer draws once
+        from its seed (a policy's random initial design); 0 for optimizers without one. Two
+        workers that share a seed and cannot see each other's trial would propose the same
+        point of such a plan; past it, draws restart from the seed and each trial's number
+        (:meth:`restart_draws`), so they differ."""
+        return 0
+
+    @property
     def history(self) -> list[TrialRecord]:
         """Finished trials (COMPLETE and FAILED), in the order they were told."""
         return list(self._history)
@@ -228,6 +263,10 @@ class Optimizer(abc.ABC):
 
     def _observe(self, record: TrialRecord) -> None:
         """Hook called once per finished trial (told or added), in order."""
+
+    def _forget_after(self, n: int) -> None:
+        """Hook of :meth:`rewind`: drop what :meth:`_observe` kept of the trials after the
+        first ``n``."""
 
     def _pending_added(self, trial: Trial) -> None:
         """Hook called for a pending trial recorded by :meth:`add_pending` (not by ``ask``)."""

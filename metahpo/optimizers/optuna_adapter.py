@@ -26,7 +26,7 @@ import abc
 import warnings
 from typing import Any, Mapping
 
-from metahpo.distributions import space_to_optuna
+from metahpo.distributions import space_to_optuna, suggest
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState
@@ -81,7 +81,7 @@ class OptunaSamplerOptimizer(Optimizer):
                     ot = self._study.ask()
                     for name, dist in self._distributions.items():
                         if name in self.space.active_names(ot.params):
-                            _suggest(ot, name, dist)
+                            suggest(ot, name, dist)
                 else:
                     ot = self._study.ask(self._distributions)
             finally:
@@ -172,18 +172,6 @@ class OptunaSamplerOptimizer(Optimizer):
                                                  attrs))
         self._study = study
         self._inner = {int(k): v for k, v in extra["inner"].items()}
-
-
-def _suggest(ot: Any, name: str, dist: Any) -> None:
-    """Suggest parameter ``name`` from Optuna distribution ``dist`` in the asked trial ``ot``."""
-    from optuna.distributions import CategoricalDistribution, IntDistribution
-
-    if isinstance(dist, CategoricalDistribution):
-        ot.suggest_categorical(name, dist.choices)
-    elif isinstance(dist, IntDistribution):
-        ot.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-    else:
-        ot.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def _add_running(study: Any, params: Mapping[str, Any], distributions: Mapping[str, Any],

@@ -5,7 +5,10 @@ The history the policy reads is every finished trial in the order it was told (f
 flagged). Losses are the objective values turned into "lower is better"; the policy sees them
 only through scale-free encodings (ranks, z-scores). The LSTM state is carried forward
 incrementally, so a proposal costs one LSTM step and one head evaluation, whatever the trial
-number; subclasses that change the weights call :meth:`_reset_reader`.
+number; subclasses that change the weights call :meth:`_reset_reader`. The state after each
+trial is kept, so the optimizer can :meth:`~metahpo.optimizers.base.Optimizer.rewind` to any
+trial at the cost of the trials read again (the Optuna sampler does when parallel workers'
+trials finish out of order).
 
 A trial stopped by a pruner is read with the last value it reported
 (:attr:`~metahpo.trial.TrialRecord.last_report`), as Ray Tune tells its searchers about trials
@@ -112,9 +115,24 @@ class PolicyDrivenOptimizer(Optimizer):
         self._planned: np.ndarray | None = None
         self._reset_reader()
 
+    @property
+    def seed_plan_length(self) -> int:
+        """The policy's random design (drawn from the seed); a learned design is the same for
+        every seed."""
+        config = self._policy.config
+        return config.random_design if config.initial_design == 0 else 0
+
+    @property
+    def can_rewind(self) -> bool:
+        """Unless fake scores are drawn (their random stream would not rewind)."""
+        return not self.fake_feedback
+
+    def _forget_after(self, n: int) -> None:
+        self._told.truncate(n)
+        del self._states[n:]
+
     def _reset_reader(self) -> None:
-        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._n_read = 0
+        self._states: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def _observe(self, record: Any) -> None:
         ok = record.state is TrialState.COMPLETE
@@ -134,14 +152,14 @@ class PolicyDrivenOptimizer(Optimizer):
         history with the pending lies: points ``(1, n, D)``, losses and failed flags ``(1, n)``."""
         policy = self._policy
         points, losses, failed = self._tensors()
-        if self._state is None:
-            self._state = policy.initial_state(1)
-        for t in range(self._n_read, points.shape[1]):
+        states = self._states
+        for t in range(len(states), points.shape[1]):
             score = score_features(losses, failed, t)
             step = policy.step_feature(t, 1)
-            self._state = policy.observe(self._state, points[:, t], score, step, self._descriptors)
-        self._n_read = points.shape[1]
-        state, points, losses, failed = self._with_pending(self._state, points, losses, failed)
+            before = states[-1] if states else policy.initial_state(1)
+            states.append(policy.observe(before, points[:, t], score, step, self._descriptors))
+        state = states[-1] if states else policy.initial_state(1)
+        state, points, losses, failed = self._with_pending(state, points, losses, failed)
         ctx = context_features(points, losses, failed, points.shape[1], policy.config)
         mean, log_std = policy.distribution(state[0], ctx, self._descriptors)
         return mean, log_std, (points, losses, failed)
@@ -299,6 +317,10 @@ class _TensorHistory:
         self._losses[0, self._n] = loss
         self._failed[0, self._n] = failed
         self._n += 1
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` trials."""
+        self._n = min(self._n, n)
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self._n

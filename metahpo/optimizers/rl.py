@@ -48,6 +48,11 @@ class PerTaskRL(PolicyDrivenOptimizer):
         self.update_every = max(1, int(update_every))
         self.entropy_coef = float(entropy_coef)
 
+    @property
+    def can_rewind(self) -> bool:
+        """No: every ``update_every`` told trials change the weights."""
+        return False
+
     def _observe(self, record: Any) -> None:
         super()._observe(record)
         _, _, failed = self._tensors()
