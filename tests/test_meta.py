@@ -499,3 +499,37 @@ def test_a_rewound_optimizer_proposes_as_one_told_the_trials_in_the_new_order():
         source.rewind(0)
     with pytest.raises(MetaHPOError, match="optimizer 'rl' cannot rewind"):
         create_optimizer("rl", space, seed=0).rewind(0)
+
+
+THREADS_SCRIPT = """
+import threading, torch
+from metahpo import Categorical, Float, SearchSpace, create_optimizer
+space = SearchSpace([Float("x", -2.0, 2.0), Float("y", 0.0, 1.0), Float("dropout", 0.0, 1.0),
+                     Float("momentum", 0.0, 1.0), Categorical("act", ["relu", "tanh"])])
+source = create_optimizer("random", space, seed=3)
+history = [source.ask().params for _ in range(60)]
+def proposal():
+    opt = create_optimizer("meta", space, seed=0)
+    for params in history:
+        opt.add_trial(params, (params["x"] - 0.3) ** 2 + params["y"])
+    return opt.ask().params
+torch.set_num_threads(1)
+here, there = proposal(), []
+worker = threading.Thread(target=lambda: there.append(proposal()))
+worker.start()
+worker.join()
+print(there == [here])
+"""
+
+
+def test_a_proposal_is_the_same_in_every_thread():
+    """Optuna's n_jobs and tune's jobs ask from worker threads, where ``torch.set_num_threads``
+    does not reach OpenMP unless re-applied: the same history must give the same proposal.
+    (In a fresh process without ``OMP_NUM_THREADS``, which this suite sets.)"""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -193,6 +193,7 @@ class PolicyDrivenOptimizer(Optimizer):
         i = len(self._told) + len(self._pending)
         if i < len(self._planned) and self._design_point_is_new(self._planned[i]):
             return self.space.decode(self._planned[i])
+        follow_process_threads()
         with torch.inference_mode():
             mean, log_std, history = self._distribution()
         mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
@@ -325,6 +326,20 @@ class _TensorHistory:
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self._n
         return self._points[:, :n], self._losses[:, :n], self._failed[:, :n]
+
+
+def follow_process_threads() -> None:
+    """Make the calling thread compute with the process's PyTorch thread count.
+
+    ``torch.set_num_threads(n)`` reaches OpenMP only in the thread that calls it; other threads
+    (Optuna's ``n_jobs``, ``metahpo.tune``'s jobs, Ray Tune's searcher thread) keep OpenMP's
+    default, one thread per core. There the policy's small matrix products are split over
+    threads, which costs more than it saves, and summed in another order, so the same history
+    gave proposals that differed in the last bits from one thread to another (the Optuna
+    sampler's optimizer, kept between trials of ``n_jobs`` threads, then disagreed with one
+    built afresh in the main thread: 1 of 11 studies in ``benchmarks/sampler_threads.py``).
+    Re-applying the process's setting costs well under a microsecond."""
+    torch.set_num_threads(torch.get_num_threads())
 
 
 def _fresh(candidates: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer
+from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer, follow_process_threads
 from metahpo.policy import LSTMPolicy, PolicyConfig
 from metahpo.policy_inputs import context_features, score_features
 from metahpo.space import SearchSpace
@@ -60,6 +60,7 @@ class PerTaskRL(PolicyDrivenOptimizer):
             self._update()
 
     def _update(self) -> None:
+        follow_process_threads()
         policy = self._policy
         points, losses, failed = self._tensors()
         n = points.shape[1]
