@@ -168,9 +168,9 @@ def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candid
         opt.add_trial(space.decode(rng.random(space.dim)), 0.0 if n == incumbent_at else 1.0 + n)
     seen = []
 
-    def spy(points, losses, failed, draws, *args):
+    def spy(points, losses, failed, draws, *args, **kwargs):
         seen.append(len(draws))
-        return pick(points, losses, failed, draws, *args)
+        return pick(points, losses, failed, draws, *args, **kwargs)
 
     monkeypatch.setattr(policy_driven, "pick", spy)
     space.validate(opt.ask().params)

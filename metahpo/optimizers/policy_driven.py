@@ -25,12 +25,13 @@ and pending trials) gets design point ``i`` while the design lasts. A policy wit
 draws it (the space's middle, then a Latin hypercube) once per optimizer, from the optimizer's
 seed, so that a resumed seeded search replays it, and plays it the same way.
 
-Pending trials (asked, not yet told: parallel workers) are read with the constant-liar scheme:
-as if they had scored the worst loss so far, so the policy steers away from them.
+Pending trials (asked, not yet told: parallel workers) are read by the policy with a constant
+lie, the median loss so far (see :meth:`PolicyDrivenOptimizer._with_pending`).
 
 With ``screen = k > 0``, each sampled proposal is the best of ``k`` draws from the policy's
-distribution by the expected improvement under a small GP of the history, pending lies included
-(:mod:`metahpo.screening`).
+distribution by the expected improvement under a small GP of the finished trials, in which the
+pending trials stand at the GP's own prediction (:func:`metahpo.screening.pick`), so that the
+screen does not propose them again.
 
 A meta-trained policy knows searches of its ``horizon`` (50 trials); past it, it reads the last
 step it knows and keeps its narrowest spread around the incumbent, and the default policy
@@ -167,15 +168,25 @@ class PolicyDrivenOptimizer(Optimizer):
     def _with_pending(self, state: tuple[torch.Tensor, torch.Tensor], points: torch.Tensor,
                       losses: torch.Tensor, failed: torch.Tensor
                       ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Constant liar: read the pending trials as if they had scored the worst loss so far,
-        so that the next proposal moves away from configurations already being evaluated.
+        """Constant liar: read the pending trials as if they had scored the median loss of the
+        successful trials so far, so that the next proposal knows what is being evaluated.
         Returns the state and the history tensors (``points, losses, failed`` of the told
-        trials) with the lies appended (the cache is untouched)."""
+        trials) with the lies appended (the cache is untouched).
+
+        The median, not the worst loss (the usual pessimistic lie, used here before): with
+        three trials at a time on the lcbench validation instances the worst-loss lie doubled
+        the default policy's regret after 150 completed trials against one trial at a time
+        (0.075 vs 0.040), the median lie (with the screen's believer) kept it near (0.045);
+        on validation synthetic functions 0.072 vs 0.071, and for the unscreened ``lcbench``
+        policy the two lies were within noise of each other
+        (``benchmarks/results/parallel_lies``). A policy meta-trained without pending trials
+        reads a pending one as an ordinary trial; worst-loss lies near its incumbent told it
+        that the incumbent's neighbourhood is bad."""
         pending = self.pending_unit()
         if len(pending) == 0:
             return state, points, losses, failed
         ok = ~failed[0]
-        lie = float(losses[0][ok].max()) if bool(ok.any()) else 0.0
+        lie = float(losses[0][ok].median()) if bool(ok.any()) else 0.0
         points = torch.cat([points, torch.as_tensor(pending, dtype=torch.float32)[None]], dim=1)
         losses = torch.cat([losses, torch.full((1, len(pending)), lie)], dim=1)
         failed = torch.cat([failed, torch.zeros(1, len(pending), dtype=torch.bool)], dim=1)
@@ -209,6 +220,7 @@ class PolicyDrivenOptimizer(Optimizer):
                     draw = self._new_candidates(self.space.snap(more), points)[0]
             return self.space.decode(draw)
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
+        told = len(self._told)
         draws = self.space.snap(_sigmoid(mean + std * self._rng.normal(size=(self.screen,) + mean.shape)))
         if self._choices:
             draws = self._switch_choices(draws)
@@ -217,7 +229,9 @@ class PolicyDrivenOptimizer(Optimizer):
             draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
             draws = self._new_candidates(draws, points)
-        return self.space.decode(draws[pick(points, losses, failed != 0, draws)])
+        best = pick(points[:told], losses[:told], failed[:told] != 0, draws,
+                    pending=points[told:])
+        return self.space.decode(draws[best])
 
     def _switch_choices(self, draws: np.ndarray) -> np.ndarray:
         """Snapped ``draws`` ``(k, D)`` in which each categorical parameter switches to another
