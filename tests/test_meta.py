@@ -534,29 +534,3 @@ def test_a_proposal_is_the_same_in_every_thread():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
 
-
-def test_a_pruned_trial_is_read_as_the_median_of_the_trials_completed_before_it():
-    """A pruned trial's last report is an early epoch's score, worse than any final one; the
-    policy reads it as an ordinary trial with the median final loss so far instead (its last
-    report while no trial has completed)."""
-    space = SearchSpace([Float("x", -2.0, 2.0), Float("y", 0.0, 1.0)])
-    points = [space.decode(np.full(2, u)) for u in (0.1, 0.3, 0.5, 0.7, 0.9, 0.2)]
-
-    def run(read_as):
-        opt = create_optimizer("meta", space, seed=0)
-        read_as(opt, points[0])
-        for p, value in zip(points[1:4], (0.3, 0.1, 0.2)):
-            opt.add_trial(p, value)
-        read_as(opt, points[4])
-        opt.add_trial(points[5], 0.4)
-        opt.restart_draws(6)
-        return opt.ask().params
-
-    def pruned(opt, p):
-        opt.add_trial(p, error="pruned at step 3", last_report=(3, 5.0))
-
-    def as_completed(opt, p):
-        opt.add_trial(p, 5.0 if not opt.history else 0.2)  # last report first, then the median
-
-    assert run(pruned) == run(as_completed)
-    assert run(pruned) != run(lambda opt, p: opt.add_trial(p, 5.0))

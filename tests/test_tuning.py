@@ -3,6 +3,7 @@
 import itertools
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -265,24 +266,30 @@ def test_a_pruner_stops_unpromising_trials_early_and_the_optimizer_learns_of_the
     assert {r.number: r.last_report for r in own.history if r.pruned} == stopped
 
 
-def test_the_meta_optimizer_reads_a_pruned_trial_as_the_value_it_reported_last():
-    """The policy and its screen read a pruned trial as its last report (as Ray Tune tells its
-    searchers about stopped trials), not as a failure: the next proposal is the one after a
-    completed trial with that value."""
+def test_the_meta_optimizer_reads_a_pruned_trial_as_the_median_of_the_completed_ones():
+    """The policy and its screen read a pruned trial as an ordinary trial that scored the median
+    of the trials completed before it: not as a failure, nor as its last report (an early
+    epoch's score, which looks worse than any final one)."""
     def after(tell):
         opt = metahpo.create_optimizer("meta", SPACE, seed=0)
+        values = []
         for i in range(8):
             trial = opt.ask()
+            value = quadratic(trial.params)
             if i == 6:
-                tell(opt, trial, quadratic(trial.params))
+                tell(opt, trial, value, statistics.median(values))
             else:
-                opt.tell(trial, quadratic(trial.params))
+                opt.tell(trial, value)
+                values.append(value)
         return opt.ask().params
 
-    pruned = after(lambda opt, t, v: opt.tell(t, error="pruned at step 4", last_report=(4, v)))
-    completed = after(lambda opt, t, v: opt.tell(t, v))
-    failed = after(lambda opt, t, v: opt.tell(t, error="pruned at step 4"))
-    assert pruned == completed != failed
+    pruned = after(lambda opt, t, v, median: opt.tell(t, error="pruned at step 4",
+                                                      last_report=(4, v)))
+    as_median = after(lambda opt, t, v, median: opt.tell(t, median))
+    as_report = after(lambda opt, t, v, median: opt.tell(t, v))
+    failed = after(lambda opt, t, v, median: opt.tell(t, error="pruned at step 4"))
+    assert pruned == as_median
+    assert pruned != as_report and pruned != failed
 
 
 @pytest.mark.parametrize("error, report, message", [
