@@ -46,16 +46,10 @@ def expected_improvement(points: np.ndarray, losses: np.ndarray, candidates: np.
         losses: their losses (lower is better), ``(n,)``.
         candidates: unit-cube points to score, ``(k, D)``.
         lengthscale: kernel length scale per ``sqrt(D)`` of the unit cube.
-        pending: unit-cube points of running trials, ``(m, D)``, entered at the posterior mean
-            (see :func:`pick`); ``None`` or empty: none.
+        pending: unit-cube points of running trials, ``(m, D)`` (see :func:`pick`).
     """
     y = normal_scores(losses)
-    if pending is not None and len(pending):
-        believed, _ = posterior(points, y, pending, lengthscale)
-        mean, std = posterior(np.concatenate([points, pending]), np.concatenate([y, believed]),
-                              candidates, lengthscale)
-    else:
-        mean, std = posterior(points, y, candidates, lengthscale)
+    mean, std = posterior(points, y, candidates, lengthscale, pending)
     gap = y.min() - mean
     z = gap / std
     return gap * ndtr(z) + std * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
@@ -70,18 +64,29 @@ def normal_scores(losses: np.ndarray) -> np.ndarray:
 
 
 def posterior(points: np.ndarray, y: np.ndarray, candidates: np.ndarray,
-              lengthscale: float = LENGTHSCALE) -> tuple[np.ndarray, np.ndarray]:
+              lengthscale: float = LENGTHSCALE, pending: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation ``(k,)`` at ``candidates`` ``(k, D)`` of the screen's GP
-    (prior mean 0, variance 1) given targets ``y`` ``(n,)`` at ``points`` ``(n, D)``."""
+    (prior mean 0, variance 1) given targets ``y`` ``(n,)`` at ``points`` ``(n, D)``.
+
+    ``pending`` ``(m, D)``: points observed at the GP's own prediction (the kriging believer,
+    see :func:`pick`). Such observations leave the mean where the finished trials put it and
+    narrow the spread around them, so one Cholesky factor of all ``n + m`` points serves both:
+    its leading ``n x n`` block is the factor of the finished trials alone, and the mean reads
+    only the first ``n`` rows of the triangular solve."""
     n, dim = points.shape
+    if pending is not None and len(pending):
+        points = np.concatenate([points, pending])
     width = 2.0 * (lengthscale * np.sqrt(dim)) ** 2
     gram = np.exp(-_squared_distances(points, points) / width)
-    gram[np.diag_indices(n)] += NOISE
+    gram[np.diag_indices(len(points))] += NOISE
     chol = np.linalg.cholesky(gram)
     cross = np.exp(-_squared_distances(candidates, points) / width)
-    solved = _solve_lower(chol, np.column_stack([y, cross.T]))
-    whitened_y, whitened_cross = solved[:, 0], solved[:, 1:]
-    mean = whitened_cross.T @ whitened_y
+    targets = np.zeros(len(points))
+    targets[:n] = y
+    solved = _solve_lower(chol, np.column_stack([targets, cross.T]))
+    whitened_y, whitened_cross = solved[:n, 0], solved[:, 1:]
+    mean = whitened_cross[:n].T @ whitened_y
     std = np.sqrt(np.maximum(1.0 + NOISE - (whitened_cross * whitened_cross).sum(0), 1e-12))
     return mean, std
 

@@ -533,4 +533,3 @@ def test_a_proposal_is_the_same_in_every_thread():
                           env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
-

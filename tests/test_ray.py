@@ -158,8 +158,10 @@ def test_a_conditional_space_suggests_active_parameters_and_survives_a_restore(t
 def test_a_sample_function_in_param_space_is_refused_with_what_to_do_instead():
     from metahpo import MetaHPOError
 
-    param_space = {"optimizer": tune.choice(["adam", "sgd"]),
-                   "momentum": tune.sample_from(lambda spec: 0.9 if spec.config.optimizer == "sgd" else None)}
+    def momentum(spec):
+        return 0.9 if spec.config.optimizer == "sgd" else None
+
+    param_space = {"optimizer": tune.choice(["adam", "sgd"]), "momentum": tune.sample_from(momentum)}
     with pytest.raises(MetaHPOError, match="'momentum': tune.sample_from is not supported.*"
                                            r"MetaHPOSearcher\(space=SearchSpace"):
         space_from_ray(param_space)

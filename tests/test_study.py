@@ -31,7 +31,7 @@ def test_asked_trials_run_elsewhere_steer_apart_and_are_told_later():
 
 def test_asked_trials_take_the_points_to_evaluate_first_each_once():
     study = create_study(SPACE, study_name="jobs")
-    points = [study.space.decode([0.1] * study.space.dim), study.space.decode([0.9] * study.space.dim)]
+    points = [study.space.decode([u] * study.space.dim) for u in (0.1, 0.9)]
     asked = [study.ask(seed=0, points_to_evaluate=points) for _ in range(3)]
     assert [dict(t.params) for t in asked[:2]] == points and dict(asked[2].params) not in points
     study.tell(asked[0].number, None)  # a failed point is not evaluated again

@@ -130,7 +130,8 @@ def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
         text=True)
     assert other_count.returncode == 2 and "no study named 'past2'" in other_count.stderr
     refused = tune("--warm-start", "past0")
-    assert refused.returncode == 2 and "--warm-start reads past studies from --storage" in refused.stderr
+    assert refused.returncode == 2
+    assert "--warm-start reads past studies from --storage" in refused.stderr
     missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")
     assert missing.returncode == 2 and "no study named 'nope'" in missing.stderr
 
