@@ -23,7 +23,7 @@ import numpy as np
 
 from metahpo.conditions import Condition, active_mask, active_names, check_conditions
 from metahpo.errors import MetaHPOError
-from metahpo.parameters import Categorical, ChoiceValue, Float, Int, Parameter, clip
+from metahpo.parameters import Block, Categorical, ChoiceValue, Float, Int, Parameter, clip, scale_of
 from metahpo.space_formats import (
     condition_from_configspace,
     parameter_from_configspace,
@@ -65,8 +65,14 @@ class SearchSpace:
                 raise MetaHPOError(f"duplicate parameter name {p.name!r} in the search space")
             names.add(p.name)
         self._params: tuple[Parameter, ...] = tuple(params)
+        self._names = tuple(p.name for p in params)
         self._conditions = check_conditions(self._params, conditions or {})
         self._fill = self.middle()  # the coordinates of inactive parameters
+        scales: dict[str, list[int]] = {}
+        for i, p in enumerate(self._params):
+            scales.setdefault(scale_of(p), []).append(i)
+        self._blocks = [(np.array(idx), Block([self._params[i] for i in idx]))
+                        for idx in scales.values()]
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -74,7 +80,7 @@ class SearchSpace:
 
     @property
     def names(self) -> list[str]:
-        return [p.name for p in self._params]
+        return list(self._names)
 
     @property
     def dim(self) -> int:
@@ -142,7 +148,12 @@ class SearchSpace:
             raise MetaHPOError(f"expected a point of dimension {self.dim}, got {arr.shape[0]}")
         if not np.all(np.isfinite(arr)):
             raise MetaHPOError(f"cannot decode a point with non-finite entries: {arr.tolist()}")
-        values = {p.name: p.decode(x) for p, x in zip(self._params, arr)}
+        columns = np.empty(self.dim)
+        for idx, block in self._blocks:
+            columns[idx] = block.decode(arr[idx])
+        values = {p.name: p.choices[int(x)] if isinstance(p, Categorical) else
+                  int(x) if isinstance(p, Int) else x
+                  for p, x in zip(self._params, columns.tolist())}
         if self._conditions:
             return {name: values[name] for name in self.active_names(values)}
         return values
@@ -155,7 +166,12 @@ class SearchSpace:
         scored at once (surrogates).
         """
         arr = np.asarray(u, dtype=float).reshape(-1, self.dim)
-        return [p.decode_array(arr[:, i]) for i, p in enumerate(self._params)]
+        columns: list[np.ndarray] = [np.empty(0)] * self.dim
+        for idx, block in self._blocks:
+            decoded = block.decode(arr[:, idx])
+            for j, i in enumerate(idx):
+                columns[i] = decoded[:, j]
+        return columns
 
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Vectorised ``encode(decode(u))`` for points ``(n, dim)``: discrete values move to the
@@ -163,17 +179,9 @@ class SearchSpace:
         inactive parameters take the space's :meth:`middle`."""
         arr = clip(np.asarray(u, dtype=float).reshape(-1, self.dim), 0.0, 1.0)
         out = arr.copy()
-        for i, p in enumerate(self._params):
-            if p.n_values is None:
-                continue
-            col = p.decode_array(arr[:, i])
-            if isinstance(p, Categorical):
-                out[:, i] = (col + 0.5) / p.n_values
-            elif isinstance(p, Int) and p.log:
-                lo, hi = math.log(p.low - 0.5), math.log(p.high + 0.5)
-                out[:, i] = (np.log(col) - lo) / (hi - lo)
-            else:
-                out[:, i] = (np.round((col - p.low) / p.step) + 0.5) / p.n_values
+        for idx, block in self._blocks:
+            if block.is_discrete:
+                out[:, idx] = block.snap(arr[:, idx])
         if self._conditions:
             out = np.where(active_mask(self._params, self._conditions, out), out, self._fill)
         return out
@@ -224,7 +232,7 @@ class SearchSpace:
             raise MetaHPOError(f"parameters must be a dict, got {type(params).__name__}")
         names = self.active_names(params) if self._conditions else self.names
         missing = [n for n in names if n not in params]
-        extra = [n for n in params if n not in self.names]
+        extra = [n for n in params if n not in self._names]
         if missing or extra:
             raise MetaHPOError(
                 f"parameters do not match the search space: missing {missing}, unexpected {extra}"

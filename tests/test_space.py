@@ -177,6 +177,18 @@ def test_vectorised_decode_agrees_with_decode():
             assert got == expected
 
 
+def test_a_space_decodes_each_parameter_as_the_parameter_alone_does():
+    space = mixed_space(16)
+    assert len({type(p) for p in space}) == 3
+    u = np.random.default_rng(3).uniform(-0.1, 1.1, (200, space.dim))
+    for point in u:
+        params = space.decode(point)
+        assert list(params) == space.names
+        for p, x in zip(space, point):
+            alone = p.decode(x)
+            assert params[p.name] == alone and type(params[p.name]) is type(alone)
+
+
 def test_snap_agrees_with_encode_of_decode():
     space = mixed_space(16)
     u = np.random.default_rng(2).random((200, space.dim))
