@@ -183,7 +183,7 @@ class LSTMPolicy(nn.Module):
         """LSTM state ``(h, c)`` before any trial, each ``(B, hidden)``, after reading ``start``."""
         x = self.start.unsqueeze(0).expand(batch, -1)
         zeros = torch.zeros(batch, self.config.hidden)
-        return self.lstm(x, (zeros, zeros))
+        return _lstm_step(self.lstm, x, (zeros, zeros))
 
     def step_feature(self, t: int, batch: int) -> torch.Tensor:
         """The step input ``min(t / horizon, 1)`` for trial index ``t`` (0-based), ``(B,)``.
@@ -209,9 +209,9 @@ class LSTMPolicy(nn.Module):
             [u.unsqueeze(-1), score.unsqueeze(1).expand(b, d, N_SCORE), self._dim_features(descriptors)],
             dim=-1,
         )
-        pooled = self.trial_encoder(per_dim).mean(dim=1)
+        pooled = _mlp(self.trial_encoder, per_dim).mean(dim=1)
         x = torch.cat([pooled, score, step.unsqueeze(-1)], dim=-1)
-        return self.lstm(x, state)
+        return _lstm_step(self.lstm, x, state)
 
     def distribution(self, h: torch.Tensor, context: torch.Tensor, descriptors: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,7 +225,7 @@ class LSTMPolicy(nn.Module):
         b, d, _ = context.shape
         x = torch.cat([h.unsqueeze(1).expand(b, d, h.shape[-1]), self._dim_features(descriptors),
                        context], dim=-1)
-        out = self.head(x)
+        out = _mlp(self.head, x)
         free_mean, log_std, gate = out[..., 0], out[..., 1], torch.sigmoid(out[..., 2])
         has_inc = context[..., 0]
         clip = self.config.incumbent_clip
@@ -235,6 +235,24 @@ class LSTMPolicy(nn.Module):
         evidence = torch.log(context[..., 5] + SPREAD_FLOOR)
         log_std = (evidence + SPREAD_RANGE * torch.tanh(log_std)).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return mean, log_std
+
+
+def _mlp(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers(x)`` for a stack of ``Linear`` and ``Tanh`` layers, called as the functions
+    ``nn.Module.__call__`` would reach (the same kernels, so the same values to the last bit).
+    A proposal runs the policy's small layers once each, where the module call machinery costs
+    about as much as the products themselves: with :func:`_lstm_step`, 17 microseconds of the
+    network's 130 per proposal."""
+    for layer in layers:
+        x = torch.tanh(x) if isinstance(layer, nn.Tanh) else nn.functional.linear(x, layer.weight, layer.bias)
+    return x
+
+
+def _lstm_step(cell: nn.LSTMCell, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cell(x, state)`` for batched ``x`` ``(B, F_in)`` without the module's input checks
+    (see :func:`_mlp`)."""
+    return torch.lstm_cell(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
 
 
 def latin_hypercube(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
