@@ -5,9 +5,11 @@ a suggestion cost late in a search", where history-based methods are slowest. Ea
 runs ``--runs`` searches of ``--budget`` trials on lcbench test instances (surrogate, so the
 evaluations are cheap); the ask time of trial t is collected over runs. "One core" means one
 torch thread and one BLAS thread (the GP screen's linear algebra); the optimizers take turns
-within each run, so that a change in the machine's load touches all of them alike. 44 runs
-(four per test instance) keep the median's run-to-run spread within a few percent; the machine's
-own speed drifts more than that (compare the ``tpe`` and ``random`` rows between runs).
+within each run, so that a change in the machine's load touches all of them alike. The
+machine's speed drifts over minutes, so a median over a short run moves with it: with 44 runs
+(four per test instance, half a minute) the default policy's median at trial 50 ranged over
+0.92-1.00 ms in four runs of one commit, with 220 (twenty per instance, two minutes) two runs
+gave 0.951 and 0.962 ms.
 
     .venv/bin/python benchmarks/ask_latency.py --out benchmarks/results/ask_latency
 
@@ -40,8 +42,8 @@ REPORTED = (1, 10, 25, 50)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--runs", type=int, default=44,
-                        help="searches per optimizer (44: four per test instance)")
+    parser.add_argument("--runs", type=int, default=220,
+                        help="searches per optimizer (220: twenty per test instance)")
     parser.add_argument("--budget", type=int, default=50)
     args = parser.parse_args()
     torch.set_num_threads(1)
