@@ -6,10 +6,11 @@ runs ``--runs`` searches of ``--budget`` trials on lcbench test instances (surro
 evaluations are cheap); the ask time of trial t is collected over runs. "One core" means one
 torch thread and one BLAS thread (the GP screen's linear algebra); the optimizers take turns
 within each run, so that a change in the machine's load touches all of them alike. The
-machine's speed drifts over minutes, so a median over a short run moves with it: with 44 runs
-(four per test instance, half a minute) the default policy's median at trial 50 ranged over
-0.92-1.00 ms in four runs of one commit, with 220 (twenty per instance, two minutes) two runs
-gave 0.951 and 0.962 ms.
+machine's speed drifts over minutes, and a run's medians move with it (compare the ``tpe`` rows
+of two runs): the default policy's median at trial 50 ranged over 0.92-1.00 ms in four runs of
+one commit with 44 searches (four per test instance, half a minute each) and over 0.89-0.96 ms
+in three runs with 220 (twenty per instance, two minutes), the default since, which at least
+takes the sampling noise of a median of 44 out of that spread.
 
     .venv/bin/python benchmarks/ask_latency.py --out benchmarks/results/ask_latency
 
