@@ -147,14 +147,16 @@ def test_the_screened_policy_does_not_keep_proposing_where_trials_fail():
     assert np.mean(failed) <= 6, failed
 
 
-@pytest.mark.parametrize("policy, incumbent_at, trials, candidates", [
-    ("default", 10, 60, 64 + 64),    # past the horizon of 50, incumbent 49 trials old: stalled
-    ("default", 45, 60, 64),         # incumbent 14 trials old: still improving
-    ("default", 5, 45, 64),          # within the horizon
-    ("lcbench", 10, 60, None),       # a policy played unscreened stays so
+@pytest.mark.parametrize("policy, incumbent_at, trials, options, candidates", [
+    ("default", 10, 60, {}, 64 + 64),    # past the horizon of 50, incumbent 49 trials old: stalled
+    ("default", 45, 60, {}, 64),         # incumbent 14 trials old: still improving
+    ("default", 45, 60, {"stall_trials": 10}, 64 + 64),   # ... unless 10 trials are a stall
+    ("default", 10, 60, {"stall_trials": None}, 64),      # no rescue asked for
+    ("default", 5, 45, {}, 64),          # within the horizon
+    ("lcbench", 10, 60, {}, None),       # a policy played unscreened stays so
 ])
 def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candidates(
-        monkeypatch, policy, incumbent_at, trials, candidates):
+        monkeypatch, policy, incumbent_at, trials, options, candidates):
     """Past the searches it was meta-trained on (50 trials), a policy keeps its narrowest spread
     around the incumbent; once that has stopped paying (30 trials without a new incumbent) the
     screen also weighs uniform draws, so the GP can take the search elsewhere."""
@@ -162,7 +164,7 @@ def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candid
     from metahpo.tasks.yahpo import YahpoScenario
 
     space = YahpoScenario("lcbench").space
-    opt = create_optimizer("meta", space, policy=policy, seed=0)
+    opt = create_optimizer("meta", space, policy=policy, seed=0, **options)
     rng = np.random.default_rng(0)
     for n in range(trials):
         opt.add_trial(space.decode(rng.random(space.dim)), 0.0 if n == incumbent_at else 1.0 + n)
@@ -175,3 +177,9 @@ def test_a_search_that_outruns_its_policy_and_stalls_also_screens_uniform_candid
     monkeypatch.setattr(policy_driven, "pick", spy)
     space.validate(opt.ask().params)
     assert seen == ([] if candidates is None else [candidates])
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "30"])
+def test_a_bad_stall_window_is_named(value):
+    with pytest.raises(MetaHPOError, match="stall_trials must be a whole number of trials >= 1 or None"):
+        create_optimizer("meta", SearchSpace([Float("x", 0.0, 1.0)]), stall_trials=value)

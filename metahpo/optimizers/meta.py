@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer
+from metahpo.optimizers.policy_driven import STALL_TRIALS, PolicyDrivenOptimizer
 from metahpo.policy import LSTMPolicy, PolicyInfo, resolve_policy
 from metahpo.space import SearchSpace
 
@@ -39,19 +39,25 @@ class MetaOptimizer(PolicyDrivenOptimizer):
         screen: draws from the policy screened per proposal (:mod:`metahpo.screening`; 0 plays
             the policy's draw as it is). Default: the value recorded with the policy, chosen on
             validation tasks (64 for ``"default"``, 0 for ``"lcbench"``).
+        stall_trials: in a search longer than the policy's training horizon, told trials
+            without a new incumbent after which a screened proposal also weighs uniform
+            candidates (see :mod:`metahpo.optimizers.policy_driven`); ``None``: never.
         sample, greedy_first, fake_feedback, switch_choices: see :class:`PolicyDrivenOptimizer`.
     """
 
     name = "meta"
-    rescues_stalls = True
 
     def __init__(self, space: SearchSpace, *, policy: str = "default", screen: int | None = None,
-                 **kwargs: Any) -> None:
+                 stall_trials: int | None = STALL_TRIALS, **kwargs: Any) -> None:
+        if stall_trials is not None and (isinstance(stall_trials, bool) or not isinstance(stall_trials, int)
+                                         or stall_trials < 1):
+            raise MetaHPOError(f"stall_trials must be a whole number of trials >= 1 or None, got {stall_trials!r}")
         loaded, info = load_cached(policy)
         if loaded.config.dim_ids > 0 and info.space is not None:
             space = _in_trained_order(space, info.space, policy)
         super().__init__(space, screen=info.screen if screen is None else screen, **kwargs)
         self._policy, self.policy_info = loaded, info
+        self.stall_trials = stall_trials
 
 
 def _in_trained_order(space: SearchSpace, trained: dict[str, Any], policy: str) -> SearchSpace:

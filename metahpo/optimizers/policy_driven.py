@@ -51,6 +51,11 @@ held-out synthetic functions (``benchmarks/results/long_searches_validation*``).
 chosen in exploratory validation runs of 3 seeds (lcbench / synthetic at 150 trials): none 0.069
 / 0.063, 30 trials 0.034 / 0.066, 20: 0.029 / 0.070, 10: 0.042 / 0.091, uniform draws in every
 trial past the horizon 0.036 / 0.099 (local refinement on the synthetic functions suffered).
+Runs of 20 / 10 seeds confirmed it (``benchmarks/results/long_searches_validation/stall_window``,
+paired differences from a window of 30 at 150 trials, lcbench / synthetic): 20 trials -0.0045
+± 0.0027 / +0.0082 ± 0.0023, 45 trials +0.0045 ± 0.0027 / -0.0026 ± 0.0017, no rescue +0.030 ±
+0.005 / -0.002 ± 0.002. The meta optimizer's ``stall_trials`` option sets the window (``None``:
+no rescue).
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ REDRAWS = 16
 #: policy repeats a trial.
 ENUMERATE_LIMIT = 4096
 #: Told trials without a new incumbent after which a search longer than its policy's training
-#: horizon is stalled (see :meth:`PolicyDrivenOptimizer._stalled`).
+#: horizon is stalled (see :meth:`PolicyDrivenOptimizer._stalled`); the meta optimizer's default.
 STALL_TRIALS = 30
 #: Uniform candidates a stalled search screens beside the policy's draws.
 GLOBAL_CANDIDATES = 64
@@ -97,10 +102,6 @@ class PolicyDrivenOptimizer(Optimizer):
             their own settings; off by default.
     """
 
-    #: Whether a search that outruns its policy's training horizon and stalls also screens
-    #: uniform candidates (:meth:`_stalled`); for policies meta-trained on searches of a fixed length.
-    rescues_stalls = False
-
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
                  fake_feedback: bool = False, screen: int = 0, switch_choices: bool = False,
                  **kwargs: Any) -> None:
@@ -116,6 +117,10 @@ class PolicyDrivenOptimizer(Optimizer):
         if self.switch_choices and self.screen == 0:
             raise MetaHPOError("switch_choices acts on the screen's candidates: it needs screen > 0 "
                                "(e.g. screen=64)")
+        #: Told trials without a new incumbent after which a search past its policy's horizon is
+        #: stalled (:meth:`_stalled`); ``None``: never. Set by optimizers whose policies were
+        #: meta-trained on searches of a fixed length.
+        self.stall_trials: int | None = None
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
                          if self.switch_choices and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
@@ -281,22 +286,22 @@ class PolicyDrivenOptimizer(Optimizer):
     def _stalled(self, i: int) -> bool:
         """Whether a search with ``i`` trials so far (told and pending) has outrun its policy's
         training and stopped improving: ``i`` is past the policy's ``horizon`` (the length of the
-        searches it was meta-trained on) and the incumbent is ``STALL_TRIALS`` told trials old.
+        searches it was meta-trained on) and the incumbent is ``stall_trials`` told trials old.
         Past its horizon a policy reads the last step it knows and keeps its narrowest spread
         around the incumbent; where that has stopped paying, the screen also draws
         ``GLOBAL_CANDIDATES`` uniform candidates, so that the GP's expected improvement can take
-        the search elsewhere. Only for optimizers with ``rescues_stalls`` that screen (a policy
+        the search elsewhere. Only for optimizers with a ``stall_trials`` that screen (a policy
         played unscreened, such as ``lcbench``, was better so on validation instances, and was
         so again here: validation regret at 150 trials 0.0016 without the rescue, 0.0018 with
         it)."""
-        if not self.rescues_stalls or self.screen == 0 or i < self._policy.config.horizon:
+        if self.stall_trials is None or self.screen == 0 or i < self._policy.config.horizon:
             return False
         _, losses, failed = self._tensors()
         ok = ~failed[0].numpy()
         if not ok.any():
             return True
         best_at = int(np.flatnonzero(ok)[np.argmin(losses[0].numpy()[ok])])
-        return len(ok) - 1 - best_at >= STALL_TRIALS
+        return len(ok) - 1 - best_at >= self.stall_trials
 
     def _new_candidates(self, draws: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Of snapped ``draws`` ``(k, D)``, those no trial holds yet (see :func:`_fresh`); if the
