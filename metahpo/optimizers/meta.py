@@ -49,9 +49,10 @@ class MetaOptimizer(PolicyDrivenOptimizer):
 
     def __init__(self, space: SearchSpace, *, policy: str = "default", screen: int | None = None,
                  stall_trials: int | None = STALL_TRIALS, **kwargs: Any) -> None:
-        if stall_trials is not None and (isinstance(stall_trials, bool) or not isinstance(stall_trials, int)
-                                         or stall_trials < 1):
-            raise MetaHPOError(f"stall_trials must be a whole number of trials >= 1 or None, got {stall_trials!r}")
+        if stall_trials is not None and (isinstance(stall_trials, bool)
+                                         or not isinstance(stall_trials, int) or stall_trials < 1):
+            raise MetaHPOError("stall_trials must be a whole number of trials >= 1 or None, "
+                               f"got {stall_trials!r}")
         loaded, info = load_cached(policy)
         if loaded.config.dim_ids > 0 and info.space is not None:
             space = _in_trained_order(space, info.space, policy)

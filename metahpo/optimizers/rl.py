@@ -6,16 +6,17 @@ configurations and is rewarded by their scores). The controller has the meta-lea
 structure and starts as the ``default`` policy did before meta-training: the space's middle and a
 Latin hypercube drawn from the seed (``random_design``), then a search around the incumbent with
 the spread of the best trials (``local_start``). Both were chosen on validation tasks
-(``benchmarks/results/rl_learning*``, commit 58ab380d for the comparison): with free proposals
-from trial 1, regret at 20 / 50 trials was 0.182 / 0.178 on the four lcbench validation
-instances and 0.223 / 0.205 on synthetic functions in 5 dimensions; with the design alone
-0.164 / 0.136 and 0.209 / 0.192; with both 0.166 / 0.159 and 0.200 / 0.162 (random search
-0.151 / 0.119 and 0.247 / 0.197), the lowest mean over both sets. After every ``update_every``
-finished trials,
-one policy-gradient step is taken over the whole history: each trial's logit-space point is
-re-scored under the current policy given the trials before it, and weighted by its advantage,
-the standardized loss improvement over the history's mean (higher for better trials). The
-update depends on the history alone, so replaying a history rebuilds the same weights.
+(``benchmarks/results/rl_start_validation``): with free proposals from trial 1, regret at 20 /
+50 trials was 0.182 / 0.178 on the four lcbench validation instances and 0.223 / 0.205 on
+synthetic functions in 5 dimensions; with the design alone 0.164 / 0.136 and 0.209 / 0.192;
+with both 0.166 / 0.159 and 0.200 / 0.162 (random search 0.151 / 0.119 and 0.247 / 0.197), the
+lowest mean over both sets.
+
+After every ``update_every`` finished trials, one policy-gradient step is taken over the whole
+history: each trial's logit-space point is re-scored under the current policy given the trials
+before it, and weighted by its advantage, the standardized loss improvement over the history's
+mean (higher for better trials). The update depends on the history alone, so replaying a
+history rebuilds the same weights.
 """
 
 from __future__ import annotations
