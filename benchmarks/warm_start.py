@@ -51,7 +51,8 @@ NEAR = 0.3
 def held_out_and_past(tasks: str, instances: str, dim: int) -> tuple[list, list]:
     """The held-out tasks and the tasks of the past studies for ``--tasks``."""
     if tasks == "lcbench":
-        return make_tasks("yahpo:lcbench", instances=instances), make_tasks("yahpo:lcbench", instances="train")
+        return (make_tasks("yahpo:lcbench", instances=instances),
+                make_tasks("yahpo:lcbench", instances="train"))
     family, options = ("sphere", {"center": NEAR, "spread": 0.05}) if tasks == "sphere_near" else ("gp", {})
     return ([SyntheticTask(family, dim, HELD_OUT_SEED + i, **options) for i in range(10)],
             [SyntheticTask(family, dim, i, **options) for i in range(10)])
