@@ -64,8 +64,21 @@ def _grid_count(name: str, low: float, high: float, step: float) -> int:
     return int(round(k)) + 1
 
 
+class _DecodedAlone:
+    """What each parameter kind shares: decoding as a :class:`Block` of one."""
+
+    def decode_array(self, u: np.ndarray) -> np.ndarray:
+        """Values of unit-interval numbers, vectorised, any shape in and the same shape out:
+        floats (integers stored as float), or choice indices (int) for a categorical."""
+        return self._block.decode(np.asarray(u, dtype=float)[..., None])[..., 0]
+
+    @cached_property
+    def _block(self) -> Block:
+        return Block((self,))
+
+
 @dataclass(frozen=True)
-class Float:
+class Float(_DecodedAlone):
     """A real-valued parameter in ``[low, high]``.
 
     Args:
@@ -117,14 +130,6 @@ class Float:
             u = (v - self.low) / (self.high - self.low)
         return min(max(u, 0.0), 1.0)
 
-    def decode_array(self, u: np.ndarray) -> np.ndarray:
-        """Values of unit-interval numbers, vectorised: any shape in, same shape out (float)."""
-        return self._block.decode(np.asarray(u, dtype=float)[..., None])[..., 0]
-
-    @cached_property
-    def _block(self) -> Block:
-        return Block((self,))
-
     def decode(self, u: float) -> float:
         return float(self.decode_array(np.asarray(u))[()])
 
@@ -150,7 +155,7 @@ class Float:
 
 
 @dataclass(frozen=True)
-class Int:
+class Int(_DecodedAlone):
     """An integer parameter in ``[low, high]`` (both included).
 
     Args:
@@ -197,14 +202,6 @@ class Int:
         k = min(max(round((v - self.low) / self.step), 0), self.n_values - 1)
         return (k + 0.5) / self.n_values
 
-    def decode_array(self, u: np.ndarray) -> np.ndarray:
-        """Values of unit-interval numbers, vectorised (integers stored as float)."""
-        return self._block.decode(np.asarray(u, dtype=float)[..., None])[..., 0]
-
-    @cached_property
-    def _block(self) -> Block:
-        return Block((self,))
-
     def decode(self, u: float) -> int:
         return int(self.decode_array(np.asarray(u))[()])
 
@@ -223,7 +220,7 @@ class Int:
 
 
 @dataclass(frozen=True)
-class Categorical:
+class Categorical(_DecodedAlone):
     """A parameter that takes one of a fixed list of choices (``None``, bool, int, float or str).
 
     Choices keep their order: an optimizer sees choice ``i`` of ``k`` at ``(i + 0.5) / k``.
@@ -268,14 +265,6 @@ class Categorical:
 
     def encode(self, value: Any) -> float:
         return (self.index(value) + 0.5) / len(self.choices)
-
-    def decode_array(self, u: np.ndarray) -> np.ndarray:
-        """Choice indices of unit-interval numbers, vectorised (int array)."""
-        return self._block.decode(np.asarray(u, dtype=float)[..., None])[..., 0]
-
-    @cached_property
-    def _block(self) -> Block:
-        return Block((self,))
 
     def decode(self, u: float) -> ChoiceValue:
         return self.choices[int(self.decode_array(np.asarray(u))[()])]

@@ -104,3 +104,34 @@ def test_create_study_checks_what_it_resumes(tmp_path):
     with pytest.raises(MetaHPOError, match="space must be a metahpo.SearchSpace, got dict: .*space_from_optuna"):
         create_study({"x": (0, 1)}, storage=url)
     assert metahpo.list_studies(url)[0].name == "s"
+
+
+def test_a_sqlite_study_reads_each_finished_trial_once_and_sees_other_writers(tmp_path, monkeypatch):
+    """Every proposal reads the study; a finished trial cannot change, so it comes from the
+    database once (Optuna's trial cache), while trials another process adds or finishes are
+    still seen. Read afresh each time, a study's overhead per trial grew with its size."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    tune(quadratic, SPACE, optimizer="random", n_trials=12, storage=url, study_name="s", seed=0,
+         show_progress=False)
+    read: list[int] = []
+    real = optuna.storages.RDBStorage._get_trials
+
+    def counting(self, *args, **kwargs):
+        trials = real(self, *args, **kwargs)
+        read.extend(t.number for t in trials)
+        return trials
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "_get_trials", counting)
+    reader = load_study("s", url)
+    assert len(reader.trials) == 12 and sorted(read) == list(range(12))
+    other = load_study("s", url)  # another handle on the database, as another process has
+    asked = other.ask(optimizer="random", seed=1)
+    read.clear()
+    assert len(reader.trials) == 13 and read == [12]
+    other.tell(asked.number, 0.5)
+    read.clear()
+    assert reader.trials[-1].value == 0.5 and read == [12]
+    read.clear()
+    assert len(reader.trials) == 13 and read == []
