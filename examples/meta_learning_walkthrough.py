@@ -36,7 +36,9 @@ def search(optimizer: str, task: SyntheticTask, seed: int, **options) -> float:
         trial = opt.ask()
         opt.tell(trial, task.evaluate(trial.params))
     bounds = task_bounds(task, n_random=20_000, use_cache=False)
-    return float(bounds.regret(opt.best.value))
+    best = opt.best
+    assert best is not None and best.value is not None, "no trial completed"
+    return float(bounds.regret(best.value))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Sequence, Union, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ ChoiceValue = Union[None, bool, int, float, str]
 _REL_TOL = 1e-9
 
 
-def clip(x: np.ndarray, low: float, high: float) -> np.ndarray:
+def clip(x: np.ndarray, low: float | np.ndarray, high: float | np.ndarray) -> np.ndarray:
     """``x`` limited to ``[low, high]`` elementwise (NaN stays NaN): ``np.clip``'s values at a
     quarter of its per-call cost, which dominates on the scalars and short arrays of a proposal."""
     return np.minimum(np.maximum(x, low), high)
@@ -74,7 +74,7 @@ class _DecodedAlone:
 
     @cached_property
     def _block(self) -> Block:
-        return Block((self,))
+        return Block((cast(Parameter, self),))
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Float(_DecodedAlone):
     def encode(self, value: Any) -> float:
         v = float(value)
         if self.step is not None:
-            n = self.n_values
+            n = _grid_count(self.name, self.low, self.high, self.step)
             k = min(max(round((v - self.low) / self.step), 0), n - 1)
             return (k + 0.5) / n
         if self.log:
@@ -208,7 +208,7 @@ class Int(_DecodedAlone):
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             return False
-        return self.low <= value <= self.high and (value - self.low) % self.step == 0
+        return bool(self.low <= value <= self.high and (value - self.low) % self.step == 0)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
@@ -228,7 +228,7 @@ class Categorical(_DecodedAlone):
     """
 
     name: str
-    choices: tuple[ChoiceValue, ...]
+    choices: Sequence[ChoiceValue]
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -315,17 +315,18 @@ class Block:
         if self.scale == "choice":
             self._n = np.array([p.n_values for p in self.params])
             return
-        self._low = np.array([p.low for p in self.params])
-        self._high = np.array([p.high for p in self.params])
+        numeric = cast(tuple[Union[Float, Int], ...], self.params)
+        self._low = np.array([p.low for p in numeric])
+        self._high = np.array([p.high for p in numeric])
         if self.scale in ("grid", "int"):
-            self._n = np.array([p.n_values for p in self.params])
-            self._step = np.array([p.step for p in self.params])
+            self._n = np.array([p.n_values for p in numeric])
+            self._step = np.array([p.step for p in numeric])
         elif self.scale == "log":
-            self._lo = np.array([math.log(p.low) for p in self.params])
-            self._hi = np.array([math.log(p.high) for p in self.params])
+            self._lo = np.array([math.log(p.low) for p in numeric])
+            self._hi = np.array([math.log(p.high) for p in numeric])
         elif self.scale == "int_log":
-            self._lo = np.array([math.log(p.low - 0.5) for p in self.params])
-            self._hi = np.array([math.log(p.high + 0.5) for p in self.params])
+            self._lo = np.array([math.log(p.low - 0.5) for p in numeric])
+            self._hi = np.array([math.log(p.high + 0.5) for p in numeric])
 
     def decode(self, u: np.ndarray) -> np.ndarray:
         """Values of unit-interval numbers ``u`` ``(..., len(params))``, clipped to ``[0, 1]``

@@ -56,7 +56,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -144,8 +144,9 @@ class LSTMPolicy(nn.Module):
         head_in = config.hidden + 1 + self.id_width + N_CONTEXT
         self.head = nn.Sequential(nn.Linear(head_in, e), nn.Tanh(), nn.Linear(e, 3))
         with torch.no_grad():
-            self.head[-1].weight.mul_(0.1)
-            self.head[-1].bias.copy_(torch.tensor(self._start_bias(config)))
+            last = cast(nn.Linear, self.head[-1])
+            last.weight.mul_(0.1)
+            last.bias.copy_(torch.tensor(self._start_bias(config)))
         if config.initial_design > 0:
             self.register_buffer("design", torch.full((config.initial_design, config.dim_ids), 0.5))
 
@@ -161,8 +162,10 @@ class LSTMPolicy(nn.Module):
         initial design, or a random design drawn with ``rng`` (:func:`random_design_points`
         around the space's ``middle`` ``(D,)``), or none (``(0, D)``)."""
         if self.config.initial_design > 0:
-            return self.design.detach().numpy().astype(float)
+            return cast(torch.Tensor, self.design).detach().numpy().astype(float)
         if self.config.random_design > 0:
+            if rng is None:
+                raise ValueError("a policy with a random design needs an rng to draw it")
             return random_design_points(self.config.random_design, middle, rng)
         return np.zeros((0, len(middle)))
 
@@ -244,7 +247,11 @@ def _mlp(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     about as much as the products themselves: with :func:`_lstm_step`, 17 microseconds of the
     network's 130 per proposal."""
     for layer in layers:
-        x = torch.tanh(x) if isinstance(layer, nn.Tanh) else nn.functional.linear(x, layer.weight, layer.bias)
+        if isinstance(layer, nn.Tanh):
+            x = torch.tanh(x)
+        else:
+            linear = cast(nn.Linear, layer)
+            x = nn.functional.linear(x, linear.weight, linear.bias)
     return x
 
 

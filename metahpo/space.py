@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -203,7 +203,7 @@ class SearchSpace:
         encodings :meth:`snap` gives), or ``None`` if a parameter is continuous or there are more
         than ``limit`` combinations of values (counting inactive parameters' values too;
         configurations that differ only in those are returned once)."""
-        if not self.is_discrete or math.prod(p.n_values for p in self._params) > limit:
+        if not self.is_discrete or math.prod(cast(int, p.n_values) for p in self._params) > limit:
             return None
         coords = []
         for p in self._params:
@@ -212,7 +212,8 @@ class SearchSpace:
             elif isinstance(p, Int):
                 values = range(p.low, p.high + 1, p.step)
             else:
-                values = [p.low + k * p.step for k in range(p.n_values)]
+                step, n = cast(float, p.step), cast(int, p.n_values)
+                values = [p.low + k * step for k in range(n)]
             coords.append(np.array([p.encode(v) for v in values], dtype=float))
         mesh = np.meshgrid(*coords, indexing="ij")
         points = np.stack([m.reshape(-1) for m in mesh], axis=1)
@@ -345,25 +346,27 @@ class SearchSpace:
         ``ignore_conditions`` makes every parameter always active (for a surrogate model that
         reads every parameter). Forbidden clauses are not represented.
         """
+        document: Any = data
         if isinstance(data, (str, Path)):
             p = Path(data)
             if p.exists():
                 try:
-                    data = json.loads(p.read_text())
+                    document = json.loads(p.read_text())
                 except (OSError, json.JSONDecodeError) as exc:
                     raise MetaHPOError(f"cannot read ConfigSpace file {str(p)!r}: {exc}") from None
             else:
                 try:
-                    data = json.loads(str(data))
+                    document = json.loads(str(data))
                 except json.JSONDecodeError:
                     raise MetaHPOError(f"ConfigSpace file {str(data)!r} does not exist") from None
-        hps = data.get("hyperparameters") if isinstance(data, Mapping) else None
+        hps = document.get("hyperparameters") if isinstance(document, Mapping) else None
         if not isinstance(hps, list):
             raise MetaHPOError("a ConfigSpace document needs a 'hyperparameters' list")
         params = [parameter_from_configspace(hp) for hp in hps]
         if ignore_conditions:
             return cls(params)
-        conditions = dict(condition_from_configspace(c) for c in data.get("conditions") or [])
+        conditions = dict(condition_from_configspace(c)
+                          for c in document.get("conditions") or [])
         return cls(parents_first(params, conditions), conditions=conditions)
 
     def without(self, *names: str) -> "SearchSpace":

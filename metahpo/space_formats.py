@@ -47,7 +47,7 @@ def parameter_from_spec(name: str, spec: Any) -> Parameter:
 
 
 def parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
-    name = hp.get("name")
+    name: Any = hp.get("name")
     kind = hp.get("type")
     if kind == "uniform_float":
         return Float(name, hp["lower"], hp["upper"], log=bool(hp.get("log", False)), step=hp.get("q"))
@@ -68,11 +68,13 @@ def condition_from_configspace(cond: Any) -> tuple[str, Condition]:
     """``(child, Condition)`` of a ConfigSpace JSON condition of type ``EQ`` or ``IN``."""
     if not isinstance(cond, Mapping):
         raise MetaHPOError(f"ConfigSpace condition must be a mapping, got {cond!r}")
-    kind, child = cond.get("type"), cond.get("child")
+    kind = cond.get("type")
+    child: Any = cond.get("child")
+    parent: Any = cond.get("parent")
     if kind == "EQ":
-        return child, Condition(cond.get("parent"), [cond.get("value")])
+        return child, Condition(parent, [cond.get("value")])
     if kind == "IN":
-        return child, Condition(cond.get("parent"), list(cond.get("values") or []))
+        return child, Condition(parent, list(cond.get("values") or []))
     raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: metahpo "
                        "reads EQ and IN conditions (one parent each)")
 

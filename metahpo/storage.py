@@ -220,7 +220,8 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         error=error,
         started_at=ft.datetime_start,
         finished_at=ft.datetime_complete,
-        last_report=(last_report(ft) if ft.state == OptunaState.PRUNED and error.startswith(PRUNED)
+        last_report=(last_report(ft) if ft.state == OptunaState.PRUNED and error is not None
+                     and error.startswith(PRUNED)
                      else None),
     )
 

@@ -12,7 +12,7 @@ import csv
 import threading
 import time
 import uuid
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace, check_space
@@ -129,7 +129,7 @@ class Study:
         if not done:
             raise MetaHPOError(f"study {self.name!r} has no completed trial yet")
         sign = 1.0 if self.direction == "minimize" else -1.0
-        return min(done, key=lambda t: sign * t.value)
+        return min(done, key=lambda t: sign * cast(float, t.value))
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -137,7 +137,7 @@ class Study:
 
     @property
     def best_value(self) -> float:
-        return self.best_trial.value
+        return cast(float, self.best_trial.value)
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per trial: number, state, value, error, times, ``params_<name>``."""

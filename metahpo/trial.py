@@ -11,7 +11,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from metahpo.errors import MetaHPOError
 
@@ -52,7 +52,7 @@ class Trial:
     """
 
     number: int
-    params: Mapping[str, Any]
+    params: dict[str, Any]
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:
@@ -77,7 +77,7 @@ class TrialRecord:
     """
 
     number: int
-    params: Mapping[str, Any]
+    params: dict[str, Any]
     state: TrialState
     value: float | None = None
     error: str | None = None

@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
@@ -95,6 +95,11 @@ class RunningTrial:
         return self._pruning.should_prune(self._trial_id)
 
 
+Objective = Union[Callable[[dict[str, Any]], Any], Callable[[dict[str, Any], RunningTrial], Any]]
+"""What :func:`tune` calls: ``objective(params)`` or ``objective(params, trial)`` (the
+:class:`RunningTrial`, for reports to a pruner), returning the trial's value."""
+
+
 def _takes_trial(objective: Callable[..., Any]) -> bool:
     """Whether ``objective`` has a second positional parameter without a default: it is then
     called as ``objective(params, trial)``."""
@@ -147,7 +152,7 @@ def _run_trial(
 
 
 def tune(
-    objective: Callable[[dict[str, Any]], Any],
+    objective: Objective,
     space: SearchSpace,
     *,
     optimizer: str | Optimizer = "meta",
@@ -276,7 +281,7 @@ class _Loop:
     (by a job that raised, or by the caller's thread on an exception) or a callback stopped the
     study (:meth:`~metahpo.study.Study.stop`)."""
 
-    def __init__(self, study: Study, objective: Callable[[dict[str, Any]], Any], n_trials: int,
+    def __init__(self, study: Study, objective: Objective, n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
                  progress: Any, pruning: _Pruning | None):

@@ -28,7 +28,7 @@ fit the new space (its names, in range, its conditions) are read; a past study w
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 from scipy.special import ndtr
@@ -64,7 +64,9 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
         raise MetaHPOError(f"candidates must be an int >= 0, got {candidates!r}")
     if isinstance(studies, Study) or not all(isinstance(s, Study) for s in studies):
         raise MetaHPOError("studies must be a list of metahpo Study objects (metahpo.load_study)")
-    usable, counts, configs = [], {}, {}
+    usable: list[tuple[np.ndarray, np.ndarray]] = []
+    counts: dict[str, int] = {}
+    configs: dict[str, Any] = {}
     for study in studies:
         points, losses, params = _fitting_trials(study, space)
         counts[study.name] = len(losses)
@@ -113,6 +115,6 @@ def _fitting_trials(study: Study, space: SearchSpace
             points.append(space.encode(t.params))
         except MetaHPOError:
             continue
-        losses.append(sign * t.value)
+        losses.append(sign * cast(float, t.value))
         params.append(dict(t.params))
     return np.array(points).reshape(-1, space.dim), np.array(losses, dtype=float), params

@@ -143,7 +143,7 @@ def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: i
     ask_ms: list[float] = []
     params: list[dict[str, Any]] = []
     start = time.perf_counter()
-    queue = []
+    queue: list[Any] = []
     asked = 0
     while len(values) < budget:
         while len(queue) < parallel and asked < budget:
@@ -187,7 +187,7 @@ def _worker_init() -> None:
 
 
 def _driver(via: Any, drivers: Drivers | None) -> Callable[..., Any]:
-    if via not in (drivers or {}):
+    if drivers is None or via not in drivers:
         known = ", ".join(sorted(drivers or {})) or "none given"
         raise MetaHPOError(f"via={via!r} is not a way to drive a search here (known: {known})")
     return drivers[via]

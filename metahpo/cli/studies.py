@@ -220,9 +220,9 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         raise MetaHPOError(f"studies {args.action} needs a study NAME")
     study = load_study(args.name, args.storage)
     if args.action == "best":
-        best = study.best_trial
-        print(json.dumps({"study": study.name, "number": best.number, "value": best.value,
-                          "params": dict(best.params)}))
+        record = study.best_trial
+        print(json.dumps({"study": study.name, "number": record.number, "value": record.value,
+                          "params": dict(record.params)}))
         return
     if args.csv:
         study.to_csv(args.csv)

@@ -64,11 +64,16 @@ import threading
 import warnings
 import weakref
 import zlib
-from typing import Any, Mapping
+from typing import Any, Mapping, Union, cast
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
@@ -84,7 +89,8 @@ from metahpo.storage import last_report
 def _single_value(dist: BaseDistribution) -> bool:
     if isinstance(dist, CategoricalDistribution):
         return len(dist.choices) == 1
-    return dist.low == dist.high
+    numeric = cast(Union[FloatDistribution, IntDistribution], dist)
+    return numeric.low == numeric.high
 
 
 class MetaHPOSampler(BaseSampler):
@@ -105,7 +111,8 @@ class MetaHPOSampler(BaseSampler):
         check_options(optimizer, options)
         self.optimizer = optimizer
         self.options = dict(options)
-        self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._seed = (seed if seed is not None
+                      else int(cast(int, np.random.SeedSequence().entropy) % 2**31))
         self._declared = None if search_space is None else _declared_space(search_space)
         self._conditional = (search_space if isinstance(search_space, SearchSpace)
                              and search_space.is_conditional else None)
@@ -159,7 +166,8 @@ class MetaHPOSampler(BaseSampler):
             return {}
         if len(study.directions) > 1:
             raise MetaHPOError("MetaHPOSampler supports single-objective studies only")
-        fixed = {n: (d.choices[0] if isinstance(d, CategoricalDistribution) else d.low)
+        fixed = {n: (d.choices[0] if isinstance(d, CategoricalDistribution)
+                     else cast(Union[FloatDistribution, IntDistribution], d).low)
                  for n, d in search_space.items() if _single_value(d)}
         free = {n: d for n, d in search_space.items() if n not in fixed}
         if not free:

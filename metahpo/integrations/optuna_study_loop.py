@@ -12,7 +12,7 @@ same tasks and seeds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from metahpo.distributions import space_to_optuna
 from metahpo.space import SearchSpace
@@ -43,7 +43,7 @@ class OptunaStudyLoop:
         self.space = space
         self._distributions = space_to_optuna(space)
         self._study = optuna.create_study(
-            direction=direction,
+            direction=cast(Literal["minimize", "maximize"], direction),
             sampler=MetaHPOSampler(name, seed=seed, search_space=space, **options))
         self._running: dict[int, Any] = {}
         self._done: list[TrialRecord] = []
@@ -71,4 +71,4 @@ class OptunaStudyLoop:
     @property
     def best(self) -> TrialRecord | None:
         done = [r for r in self._done if r.state is TrialState.COMPLETE]
-        return min(done, key=lambda r: self._sign * r.value) if done else None
+        return min(done, key=lambda r: self._sign * cast(float, r.value)) if done else None

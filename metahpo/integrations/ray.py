@@ -35,6 +35,7 @@ from ray.tune.search.variant_generator import parse_spec_vars
 from ray.tune.utils.util import flatten_dict, unflatten_dict
 
 from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import check_options, create_optimizer, restore_optimizer
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 from metahpo.shared_study import check_points
@@ -102,7 +103,7 @@ class MetaHPOSearcher(Searcher):
         self._seed = seed
         self._options = dict(options)
         self._points = [flatten_dict(p, delimiter="/") for p in points_to_evaluate or []]
-        self._opt = None
+        self._opt: Optimizer | None = None
         self._live: dict[str, Any] = {}
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Dict,
@@ -117,7 +118,7 @@ class MetaHPOSearcher(Searcher):
             self._space = space_from_ray(config)
         return True
 
-    def _optimizer(self) -> Any:
+    def _optimizer(self) -> Optimizer:
         if self._opt is None:
             if self._space is None:
                 raise MetaHPOError("MetaHPOSearcher needs a space or a Ray Tune param_space")
@@ -141,9 +142,9 @@ class MetaHPOSearcher(Searcher):
         if trial is None:
             return
         if error or not result or self._metric not in result:
-            self._opt.tell(trial, error="the Ray Tune trial errored or reported no metric")
+            self._optimizer().tell(trial, error="the Ray Tune trial errored or reported no metric")
         else:
-            self._opt.tell(trial, result[self._metric])
+            self._optimizer().tell(trial, result[self._metric])
 
     def get_state(self) -> Dict:
         return {
@@ -155,11 +156,11 @@ class MetaHPOSearcher(Searcher):
         }
 
     def set_state(self, state: Dict) -> None:
-        self._opt = restore_optimizer(state["optimizer"])
-        self._space = self._opt.space
+        opt = restore_optimizer(state["optimizer"])
+        self._opt, self._space = opt, opt.space
         self._metric, self._mode = state["metric"], state["mode"]
         self._points = list(state.get("points_to_evaluate", []))
-        pending = {t.number: t for t in self._opt.pending}
+        pending = {t.number: t for t in opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
 
     def save(self, checkpoint_path: str) -> None:

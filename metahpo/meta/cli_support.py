@@ -10,7 +10,9 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
+
+import numpy as np
 
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import FixedTasks, Mixture, SyntheticFamily, TaskDistribution, TrainingTask
@@ -48,7 +50,8 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
             if validation_instances:
                 val_tasks = make_tasks(spec, instances=validation_instances, data_path=data_path)
                 held = {t.name for t in val_tasks}
-                kwargs = {} if n_random >= 200_000 else {"n_random": n_random, "rounds": 10}
+                kwargs: dict[str, Any] = ({} if n_random >= 200_000
+                                          else {"n_random": n_random, "rounds": 10})
                 validation += [TrainingTask(t, task_bounds(t, **kwargs)) for t in val_tasks]
             train = [t for t in tasks if t.name not in held]
             if not train:
@@ -104,14 +107,16 @@ def run_meta_train(args: argparse.Namespace) -> None:
     if args.choose_screen and not validation:
         raise MetaHPOError("--choose-screen compares searches on validation tasks: give "
                            "--validation-instances (or train on a synthetic spec)")
-    design, design_notes = None, {}
+    design: np.ndarray | None = None
+    design_notes: dict[str, Any] = {}
     if args.initial_design > 0:
         if space is None:
             raise MetaHPOError("--initial-design needs a single yahpo:SCENARIO training spec "
                                "(a design belongs to one search space)")
         from metahpo.meta.portfolio import choose_design
 
-        design, design_notes = choose_design(dist.tasks, validation, size=args.initial_design)
+        design, design_notes = choose_design(cast(FixedTasks, dist).tasks, validation,
+                                             size=args.initial_design)
     policy_config = PolicyConfig(hidden=args.hidden, embed=args.embed, horizon=args.horizon,
                                  dim_ids=len(space) if space else 0,
                                  incumbent_clip=args.incumbent_clip,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ class FixedTasks(TaskDistribution):
         spaces = {t.space for t in tasks}
         if len(spaces) != 1:
             raise MetaHPOError("FixedTasks needs tasks that share one search space")
-        kwargs = {} if n_random >= 200_000 else {"n_random": n_random, "rounds": 10}
+        kwargs: dict[str, Any] = {} if n_random >= 200_000 else {"n_random": n_random, "rounds": 10}
         self.tasks = [TrainingTask(t, task_bounds(t, **kwargs)) for t in tasks]
         self.space = tasks[0].space
 
@@ -98,7 +98,8 @@ class SyntheticFamily(TaskDistribution):
         out = []
         for _ in range(n):
             family = self.families[int(rng.integers(len(self.families)))]
-            kwargs = {"center": self.center, "spread": self.spread} if family == "sphere" else {}
+            kwargs: dict[str, Any] = ({"center": self.center, "spread": self.spread}
+                                      if family == "sphere" else {})
             task = SyntheticTask(family, dim, int(rng.integers(HELD_OUT_SEED)), **kwargs)
             out.append(TrainingTask(task, task_bounds(task, n_random=4096, rounds=10, samples=50,
                                                       use_cache=False)))

@@ -135,8 +135,8 @@ def step_rewards(regret: np.ndarray, kind: str = "regret") -> np.ndarray:
 def reinforce_loss(episodes: Episodes, *, entropy_coef: float = 1e-3,
                    reward: str = "regret") -> torch.Tensor:
     """The REINFORCE surrogate loss of a batch of episodes (see the module docstring)."""
-    reward = step_rewards(episodes.regret, reward)
-    returns = np.flip(np.cumsum(np.flip(reward, axis=1), axis=1), axis=1).copy()
+    rewards = step_rewards(episodes.regret, reward)
+    returns = np.flip(np.cumsum(np.flip(rewards, axis=1), axis=1), axis=1).copy()
     baseline = np.zeros_like(returns)
     for k in np.unique(episodes.task_index):
         rows = episodes.task_index == k

@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 import torch
@@ -113,7 +113,7 @@ def meta_train(
             raise MetaHPOError(
                 f"meta-training: initial_design must be an array of shape {expected} matching "
                 f"PolicyConfig.initial_design, got {None if design is None else design.shape}")
-        policy.design.copy_(torch.as_tensor(design, dtype=torch.float32))
+        cast(torch.Tensor, policy.design).copy_(torch.as_tensor(design, dtype=torch.float32))
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     curve: list[dict[str, Any]] = []
     best_val, best_state = np.inf, None

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, cast
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class Optimizer(abc.ABC):
     def _outside_trial(self, params: Mapping[str, Any]) -> Trial:
         """A numbered trial for ``params`` proposed elsewhere; restarts the random draws."""
         self.space.validate(params)
-        trial = Trial(number=self._next_number, params=params)
+        trial = Trial(number=self._next_number, params=dict(params))
         self._next_number += 1
         self.restart_draws(self._next_number)
         return trial
@@ -248,7 +248,7 @@ class Optimizer(abc.ABC):
         if not done:
             return np.zeros((0, self.space.dim)), np.zeros(0)
         x = np.stack([self.space.encode(r.params) for r in done])
-        y = np.array([self._loss(r.value) for r in done])
+        y = np.array([self._loss(cast(float, r.value)) for r in done])
         return x, y
 
     def pending_unit(self) -> np.ndarray:

@@ -28,8 +28,9 @@ class CMAES(OptunaSamplerOptimizer):
                  restart_strategy: str | None = None, with_margin: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        self._sampler_options = dict(n_startup_trials=n_startup_trials,
-                                     restart_strategy=restart_strategy, with_margin=with_margin)
+        self._sampler_options: dict[str, Any] = dict(
+            n_startup_trials=n_startup_trials, restart_strategy=restart_strategy,
+            with_margin=with_margin)
 
     def _make_sampler(self, seed: int) -> Any:
         from optuna.samplers import CmaEsSampler, RandomSampler

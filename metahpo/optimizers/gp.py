@@ -21,8 +21,8 @@ class GaussianProcessBO(OptunaSamplerOptimizer):
     def __init__(self, space: SearchSpace, *, n_startup_trials: int = 10,
                  deterministic_objective: bool = False, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        self._sampler_options = dict(n_startup_trials=n_startup_trials,
-                                     deterministic_objective=deterministic_objective)
+        self._sampler_options: dict[str, Any] = dict(
+            n_startup_trials=n_startup_trials, deterministic_objective=deterministic_objective)
 
     def _make_sampler(self, seed: int) -> Any:
         from optuna.samplers import GPSampler

@@ -22,7 +22,7 @@ refined any further is proposed again from the start.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class GridSearch(Optimizer):
     def _extra_state(self) -> dict[str, Any]:
         return {"resolution_now": self._resolution_now, "offset": self._offset}
 
-    def _load_extra_state(self, extra: dict[str, Any]) -> None:
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
         if extra:
             self._set_grid(int(extra["resolution_now"]))
             self._offset = int(extra["offset"])

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import warnings
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, cast
 
 from metahpo.distributions import space_to_optuna, suggest
 from metahpo.optimizers.base import Optimizer
@@ -42,7 +42,8 @@ def _quiet_study(direction: str) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return optuna.create_study(storage=optuna.storages.InMemoryStorage(),
-                                       direction=direction,
+                                       direction=cast(Literal["minimize", "maximize"],
+                                                      direction),
                                        sampler=optuna.samplers.RandomSampler(seed=0))
     finally:
         optuna.logging.set_verbosity(previous)

@@ -60,7 +60,7 @@ no rescue).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -102,6 +102,9 @@ class PolicyDrivenOptimizer(Optimizer):
             their own settings; off by default.
     """
 
+    #: The policy that proposes; each subclass's constructor sets it.
+    _policy: LSTMPolicy
+
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
                  fake_feedback: bool = False, screen: int = 0, switch_choices: bool = False,
                  **kwargs: Any) -> None:
@@ -125,7 +128,6 @@ class PolicyDrivenOptimizer(Optimizer):
                          if self.switch_choices and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
-        self._policy: LSTMPolicy | None = None
         self._planned: np.ndarray | None = None
         self._reset_reader()
 
@@ -160,7 +162,8 @@ class PolicyDrivenOptimizer(Optimizer):
     def _pruned_loss(self, record: Any) -> float:
         """The loss a pruned trial is read with (see the module docstring): the median final
         loss of the trials completed before it, or its last report while none has."""
-        done = [self._loss(r.value) for r in self._history if r.state is TrialState.COMPLETE]
+        done = [self._loss(cast(float, r.value)) for r in self._history
+                if r.state is TrialState.COMPLETE]
         return float(np.median(done)) if done else self._loss(record.last_report[1])
 
     def _tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -225,8 +228,8 @@ class PolicyDrivenOptimizer(Optimizer):
             return self.space.decode(self._planned[i])
         follow_process_threads()
         with torch.inference_mode():
-            mean, log_std, history = self._distribution()
-        mean, std = mean[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
+            mean_t, log_std, history = self._distribution()
+        mean, std = mean_t[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
         first = self._next_number == 0 and not self._history
         if not self.sample or (first and self.greedy_first):
             return self.space.decode(_sigmoid(mean))

@@ -24,8 +24,9 @@ class TPE(OptunaSamplerOptimizer):
     def __init__(self, space: SearchSpace, *, n_startup_trials: int = 10, multivariate: bool = True,
                  constant_liar: bool = True, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
-        self._sampler_options = dict(n_startup_trials=n_startup_trials, multivariate=multivariate,
-                                     constant_liar=constant_liar)
+        self._sampler_options: dict[str, Any] = dict(
+            n_startup_trials=n_startup_trials, multivariate=multivariate,
+            constant_liar=constant_liar)
         if multivariate and space.is_conditional:
             self._sampler_options["group"] = True
 

@@ -147,12 +147,12 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
             rk = np.stack(rank_curves[label])
             entry["rank_curve"] = rk.mean(axis=0).tolist()
             entry["rank"] = {str(b): float(rk[:, b - 1].mean()) for b in budgets}
-        steps = [incumbent_steps(records[i]) for i in idx]
-        steps = [s[:max_budget] for s in steps if s is not None]
-        if steps:
+        found = [incumbent_steps(records[i]) for i in idx]
+        step_curves = [s[:max_budget] for s in found if s is not None]
+        if step_curves:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                curve = np.nanmean(np.stack(steps), axis=0)
+                curve = np.nanmean(np.stack(step_curves), axis=0)
             entry["step_curve"] = [None if not np.isfinite(v) else float(v) for v in curve]
         tests = [records[i]["test_score_of_best"] for i in idx
                  if records[i].get("test_score_of_best") is not None]

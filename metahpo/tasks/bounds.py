@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from metahpo.tasks.base import Task
 
@@ -31,7 +32,7 @@ class Bounds:
     worst: float
     direction: str
 
-    def regret(self, values: np.ndarray) -> np.ndarray:
+    def regret(self, values: ArrayLike) -> np.ndarray:
         """Normalized regret of best-so-far values (any shape), clipped to ``[0, 1]``."""
         values = np.asarray(values, dtype=float)
         span = self.worst - self.best

@@ -33,6 +33,9 @@ def load_objective(ref: str) -> Callable[[dict[str, Any]], Any]:
             if not path.exists():
                 raise MetaHPOError(f"cannot import objective {ref!r}: no file {module_ref!r}")
             spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise MetaHPOError(f"cannot import objective {ref!r}: {module_ref!r} is not a "
+                                   "Python file")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         else:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Sequence
 
 from metahpo.errors import MetaHPOError
@@ -46,7 +47,7 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
 
         if space is None:
             raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
-        return [ObjectiveTask(name, space, direction or "minimize")]
+        return [ObjectiveTask(name, Path(space), direction or "minimize")]
     if kind == "yahpo":
         from metahpo.tasks.yahpo import YahpoScenario, parse_instances
 

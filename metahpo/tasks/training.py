@@ -93,6 +93,7 @@ class TorchClassificationTask(Task):
         torch.manual_seed(self.seed)
         x, y = (torch.from_numpy(a) for a in self._splits["train"])
         model = self._build(params, int(self._splits["train"][1].max()) + 1)
+        opt: torch.optim.Optimizer
         if params["optimizer"] == "adam":
             opt = torch.optim.Adam(model.parameters(), lr=params["learning_rate"],
                                    weight_decay=params["weight_decay"])

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -187,7 +187,7 @@ class YahpoScenario:
         """Instance ids (e.g. OpenML task ids), as strings, in the ConfigSpace's order."""
         if self.meta.instance_param is None:
             return ["default"]
-        param = self.full_space[self.meta.instance_param]
+        param = cast(Categorical, self.full_space[self.meta.instance_param])
         return [str(c) for c in param.choices]
 
     def fidelity_max(self) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""The public API as README.md uses it, written the way a user's type-checked code would be.
+
+Not run: ``tests/test_typing.py`` type-checks it with mypy, so that the annotations metahpo ships
+(``py.typed``) accept every documented use. Keep it in step with the README's examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from ray import tune as ray_tune
+
+import metahpo
+from metahpo import Categorical, Condition, Float, Int, SearchSpace
+from metahpo.integrations.optuna import MetaHPOSampler
+from metahpo.integrations.ray import MetaHPOSearcher
+
+space = SearchSpace([
+    Float("learning_rate", 1e-4, 1e-1, log=True),
+    Int("batch_size", 16, 256, log=True),
+    Float("dropout", 0.0, 0.5),
+    Categorical("optimizer", ["adam", "sgd"]),
+])
+conditional = SearchSpace(
+    [Categorical("optimizer", ["adam", "sgd"]), Float("momentum", 0.0, 0.99),
+     Int("layers", 1, 3), Int("width3", 16, 256, log=True), Float("lr", 1e-4, 1e-1, log=True)],
+    conditions={"momentum": Condition("optimizer", "sgd"), "width3": Condition("layers", 3)},
+)
+decoded: dict[str, Any] = conditional.decode([0.2, 0.9, 0.5, 0.5, 0.5])
+from_file: SearchSpace = SearchSpace.from_file("space.yaml")
+
+
+def objective(params: dict[str, Any]) -> float:
+    return float(params["dropout"])
+
+
+def objective_with_trial(params: dict[str, Any], trial: metahpo.RunningTrial) -> float:
+    accuracy = 0.0
+    for epoch in range(20):
+        accuracy = 1.0 - 1.0 / (epoch + 2)
+        trial.report(epoch, accuracy)
+        if trial.should_prune():
+            raise metahpo.TrialPruned()
+    return accuracy
+
+
+def stop_at_target(study: metahpo.Study, trial: metahpo.TrialRecord) -> None:
+    if trial.value is not None and trial.value > 0.99:
+        study.stop()
+
+
+study = metahpo.tune(objective, space, optimizer="meta", n_trials=30, direction="maximize",
+                     storage="sqlite:///studies.db", study_name="my-model", seed=0,
+                     points_to_evaluate=[{"learning_rate": 1e-3, "batch_size": 64,
+                                          "dropout": 0.1, "optimizer": "adam"}],
+                     callbacks=[stop_at_target], n_jobs=2)
+best_value: float = study.best_value
+best_params: dict[str, Any] = study.best_params
+study.to_csv("trials.csv")
+metahpo.tune(objective_with_trial, space, n_trials=50, direction="maximize",
+             pruner=optuna.pruners.MedianPruner())
+metahpo.tune(objective, space, n_trials=30, optimizer="meta", policy="lcbench", screen=0)
+
+past = [metahpo.load_study("cifar", "sqlite:///studies.db"),
+        metahpo.load_study("svhn", "sqlite:///studies.db")]
+metahpo.tune(objective, space, n_trials=30, points_to_evaluate=metahpo.warm_start_points(past, space))
+
+opt: metahpo.Optimizer = metahpo.create_optimizer("gp", space, direction="maximize", seed=0)
+for _ in range(20):
+    trial = opt.ask()
+    number: int = trial.number
+    try:
+        opt.tell(trial, objective(trial.params))
+    except RuntimeError as exc:
+        opt.tell(trial, error=str(exc))
+incumbent: metahpo.TrialRecord | None = opt.best
+names: list[str] = metahpo.available_optimizers()
+options: dict[str, Any] = metahpo.optimizer_options("grid")
+
+queue = metahpo.create_study(space, storage="sqlite:///studies.db", study_name="queue",
+                             direction="maximize")
+asked = queue.ask(seed=0)
+queue.tell(asked.number, 0.934)
+queue.fail_stale(86400)
+studies: list[metahpo.Study] = metahpo.list_studies("sqlite:///studies.db")
+
+optuna_study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0), direction="maximize")
+MetaHPOSampler("meta", seed=0, search_space={
+    "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    "layers": optuna.distributions.IntDistribution(1, 5)})
+MetaHPOSampler("meta", seed=0, search_space=conditional)
+
+ray_config = ray_tune.TuneConfig(search_alg=MetaHPOSearcher(optimizer="meta", seed=0),
+                                 metric="score", mode="max", num_samples=16)
+MetaHPOSearcher(space=conditional, points_to_evaluate=[{"lr": 0.01, "layers": 2}])
