@@ -154,13 +154,13 @@ def test_threads_of_one_study_share_the_sampler_safely(monkeypatch):
     proposes what a sampler built afresh from the same trials proposes)."""
     import metahpo.integrations.optuna as integration
 
-    built, original = [], integration._Replica.__init__
+    built, original = [], integration.StudyReplica.__init__
 
     def counted(self, opt, *args, **kwargs):
         built.append(opt.seed)
         original(self, opt, *args, **kwargs)
 
-    monkeypatch.setattr(integration._Replica, "__init__", counted)
+    monkeypatch.setattr(integration.StudyReplica, "__init__", counted)
 
     def uneven(trial):
         time.sleep(0.003 * (trial.number * 7 % 5))

@@ -59,10 +59,8 @@ Example::
 
 from __future__ import annotations
 
-import bisect
 import threading
 import warnings
-import weakref
 import zlib
 from typing import Any, Mapping, Union, cast
 
@@ -83,7 +81,7 @@ from metahpo.distributions import space_from_optuna, space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.registry import check_options, create_optimizer
 from metahpo.space import SearchSpace
-from metahpo.storage import last_report
+from metahpo.integrations.optuna_replica import StudyReplica
 
 
 def _single_value(dist: BaseDistribution) -> bool:
@@ -123,7 +121,7 @@ class MetaHPOSampler(BaseSampler):
         self._search_space = IntersectionSearchSpace()
         self._warned_first = False
         self._lock = threading.Lock()
-        self._replicas: dict[tuple[int, int], _Replica] = {}
+        self._replicas: dict[tuple[int, int], StudyReplica] = {}
 
     def reseed_rng(self) -> None:
         """Keep the seed. Optuna calls this on the shared sampler when ``optimize`` runs with
@@ -192,11 +190,11 @@ class MetaHPOSampler(BaseSampler):
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
     def _replica(self, free: dict[str, BaseDistribution], direction: str, storage: Any,
-                 seed: int, trials: list[FrozenTrial], current: FrozenTrial) -> _Replica:
+                 seed: int, trials: list[FrozenTrial], current: FrozenTrial) -> StudyReplica:
         """A new optimizer seeded with ``seed`` that has read the study's ``trials``."""
         opt = create_optimizer(self.optimizer, self._optimizer_space(free), direction=direction,
                                seed=seed, **self.options)
-        replica = _Replica(opt, free, storage, declared=self._declared is not None)
+        replica = StudyReplica(opt, free, storage, declared=self._declared is not None)
         replica.catch_up(trials, current)
         return replica
 
@@ -283,104 +281,6 @@ class MetaHPOSampler(BaseSampler):
             return None
         opt.restart_draws(trial.number)
         return _to_python(opt.ask().params[name])
-
-
-class _Replica:
-    """A sampler's optimizer kept in step with one study between calls.
-
-    Each call tells it only what changed since the last one (trials that finished, trials
-    started in other workers), in trial-number order as a fresh replay would, so a suggestion
-    costs the new trials instead of the whole study (median suggestion on the held-out lcbench
-    instances, ``benchmarks/results/optuna_sampler``: 1.3 ms, against 9.6 ms when every call
-    replayed the study into a new optimizer). The proposals are the same bit for bit (the
-    ``via=optuna`` benchmark runs reproduce exactly). A trial that finishes after later-numbered
-    ones were told (parallel workers, ``n_jobs``) is read in its place: the optimizer is
-    rewound to before those trials, told it, and told them again, as a replay in number order
-    would (the policy's proposals depend on the order; with trials of random length on three
-    threads, a sampler that read trials in the order they finished and one built afresh
-    disagreed on the next proposal in 29 of 40 studies). Where the study departs from what the
-    replica assumed (a trial ran with other parameters than proposed, the search space changed,
-    or the optimizer cannot rewind) the sampler rebuilds it from the whole study.
-    """
-
-    def __init__(self, opt: Any, free: dict[str, BaseDistribution], storage: Any, *,
-                 declared: bool = False) -> None:
-        self.opt = opt
-        self.free = free
-        self.declared = declared
-        self.storage = weakref.ref(storage)  # a study's identity; ids are reused once it is gone
-        self._told: set[int] = set()
-        self._order: list[int] = []  # numbers of the trials in the optimizer's history, ascending
-        self._pending: dict[int, Any] = {}
-
-    def catch_up(self, trials: list[FrozenTrial], current: FrozenTrial) -> bool:
-        """Take in the trials not seen yet; ``False`` if the replica no longer matches the
-        study (rebuild it)."""
-        if any(n >= len(trials) for n in self._told):
-            return False
-        again: list[tuple[int, Any]] = []  # rewound trials to tell again, ascending numbers
-        for t in sorted(trials, key=lambda x: x.number):
-            if t.number == current.number or t.number in self._told:
-                continue
-            names = self.opt.space.active_names(t.params)
-            fits = all(n in t.params and t.distributions[n] == self.free[n] for n in names)
-            params = {n: t.params[n] for n in names} if fits else None
-            pending = self._pending.get(t.number)
-            if pending is not None and params != dict(pending.params):
-                if t.state == TrialState.RUNNING and _storing(t.params, pending.params):
-                    continue
-                return False
-            if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
-                self._told.add(t.number)
-                if params is None:
-                    if self.declared and t.state == TrialState.COMPLETE:
-                        missing = [n for n in names if n not in t.params]
-                        what = f"lacks {missing}" if missing else "holds other distributions"
-                        warnings.warn(f"trial {t.number} {what} of the sampler's search_space; "
-                                      "the optimizer does not see it", stacklevel=2)
-                    continue
-                if self._order and t.number < self._order[-1]:
-                    if not self.opt.can_rewind:
-                        return False
-                    keep = bisect.bisect(self._order, t.number)
-                    again = sorted(again + list(zip(self._order[keep:], self.opt.rewind(keep))),
-                                   key=lambda item: item[0])
-                    del self._order[keep:]
-                while again and again[0][0] < t.number:
-                    self._tell_again(*again.pop(0))
-                self._order.append(t.number)
-                ok = t.state == TrialState.COMPLETE and t.value is not None
-                value, error = (t.value, None) if ok else (None, t.state.name.lower())
-                report = last_report(t) if t.state == TrialState.PRUNED else None
-                if pending is not None:
-                    self.opt.tell(self._pending.pop(t.number), value, error=error,
-                                  last_report=report)
-                else:
-                    self.opt.add_trial(params, value, error=error, last_report=report)
-            elif t.state == TrialState.RUNNING and params is not None and pending is None:
-                self._pending[t.number] = self.opt.add_pending(params)
-        for number, record in again:
-            self._tell_again(number, record)
-        return True
-
-    def _tell_again(self, number: int, record: Any) -> None:
-        """Tell a trial taken back by a rewind again, in its place."""
-        self._order.append(number)
-        self.opt.add_trial(record.params, record.value, error=record.error,
-                           last_report=record.last_report)
-
-    def propose(self, number: int) -> dict[str, Any]:
-        """The optimizer's proposal for study trial ``number``, kept as pending."""
-        self.opt.restart_draws(number)
-        trial = self.opt.ask()
-        self._pending[number] = trial
-        return dict(trial.params)
-
-
-def _storing(stored: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
-    """Whether a running trial's ``stored`` parameters are part of the ``proposed`` ones: its
-    objective is suggesting them one by one (another thread of this process asked meanwhile)."""
-    return all(n in proposed and proposed[n] == v for n, v in stored.items())
 
 
 def _declared_space(space: Mapping[str, BaseDistribution] | SearchSpace
