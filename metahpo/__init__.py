@@ -19,6 +19,7 @@ from metahpo.optimizers.registry import (
 )
 from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, list_studies, load_study
+from metahpo.tasks.command import CommandObjective
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState
 from metahpo.tuning import RunningTrial, tune
 from metahpo.version import __version__
@@ -27,6 +28,7 @@ from metahpo.warm_start import warm_start_points
 
 __all__ = [
     "Categorical",
+    "CommandObjective",
     "Condition",
     "Float",
     "Int",

@@ -72,12 +72,22 @@ class RunningTrial:
     """
 
     def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                 pruning: _Pruning) -> None:
+                 pruning: _Pruning, interrupted: threading.Event | None = None) -> None:
         self.number = number
         self.params = dict(params)
         self._study = study
         self._trial_id = trial_id
         self._pruning = pruning
+        self._interrupted = interrupted or threading.Event()
+
+    def interrupted(self) -> bool:
+        """Whether the tune call is being interrupted (``KeyboardInterrupt`` in the caller, or
+        an error in another job) while this trial runs in a job of its own (``n_jobs > 1``):
+        an objective that waits on something long (a training process) can stop it and raise
+        a ``BaseException`` that is not an ``Exception``, so that the trial is recorded as
+        interrupted rather than failed (see :class:`metahpo.CommandObjective`). Python cannot
+        stop a thread from outside; without such a check the call waits for the trial's end."""
+        return self._interrupted.is_set()
 
     def report(self, step: int, value: float) -> None:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
@@ -115,7 +125,7 @@ def _takes_trial(objective: Callable[..., Any]) -> bool:
 def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
-    pruning: _Pruning | None,
+    pruning: _Pruning | None, interrupted: threading.Event | None = None,
 ) -> TrialRecord:
     """Run one trial; ``pruning`` is ``None`` for an objective that takes only the parameters,
     else the objective also gets the :class:`RunningTrial`."""
@@ -129,7 +139,7 @@ def _run_trial(
         if pruning is None:
             value, error = objective(dict(trial.params)), None
         else:
-            running = RunningTrial(study, trial_id, number, trial.params, pruning)
+            running = RunningTrial(study, trial_id, number, trial.params, pruning, interrupted)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
         report = last_report(st.get_trial(trial_id))
@@ -266,8 +276,7 @@ def tune(
         loop.run_job(opts[0], reraise=True)
     finally:
         loop.stop.set()
-        for worker in workers:
-            worker.join()
+        loop.join(workers)
         if loop.progress is not None:
             loop.progress.close()
     if loop.errors:
@@ -295,6 +304,7 @@ class _Loop:
         self.catch = catch
         self.progress = progress
         self.stop = threading.Event()
+        self.interrupted = threading.Event()
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
 
@@ -307,16 +317,30 @@ class _Loop:
             while self._going_on():
                 fail_dead(self.study)
                 record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points,
-                                    self.pruning)
+                                    self.pruning, self.interrupted)
                 self._show(opt)
                 for callback in self.callbacks:
                     callback(self.study, record)
         except BaseException as exc:
             self.stop.set()
+            self.interrupted.set()
             if reraise:
                 raise
             with self._lock:
                 self.errors.append(exc)
+
+    def join(self, workers: list[threading.Thread]) -> None:
+        """Wait for the other jobs to end their trials; interrupted while waiting
+        (``KeyboardInterrupt``), tell their objectives so (:meth:`RunningTrial.interrupted`) and
+        wait again."""
+        try:
+            for worker in workers:
+                worker.join()
+        except BaseException:
+            self.interrupted.set()
+            for worker in workers:
+                worker.join()
+            raise
 
     def _going_on(self) -> bool:
         """Whether a job should start another trial."""

@@ -46,11 +46,22 @@ def _print_result(study: Any) -> None:
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     from metahpo.space import SearchSpace
+    from metahpo.tasks.command import CommandObjective
     from metahpo.tasks.objective import load_objective
     from metahpo.tuning import tune
 
-    objective = load_objective(args.objective)
+    if (args.objective is None) == (args.command is None):
+        raise MetaHPOError("tune needs one of an objective (MODULE:FUNCTION) and --command "
+                           "TEMPLATE")
+    if args.command is None and args.trial_timeout is not None:
+        raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
+                           "enforces its own limits")
+    if args.command is not None and args.pruner is not None:
+        raise MetaHPOError("--pruner needs a Python objective that reports to the running trial "
+                           "(f(params, trial)); a --command run reports only its final value")
     space = SearchSpace.from_file(args.space)
+    objective: Any = (load_objective(args.objective) if args.command is None
+                      else CommandObjective(args.command, space, timeout=args.trial_timeout))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
@@ -239,8 +250,16 @@ def _cmd_studies(args: argparse.Namespace) -> None:
 
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
-    p = sub.add_parser("tune", help="tune an objective function over a search space")
-    p.add_argument("objective", help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
+    p = sub.add_parser("tune", help="tune an objective function or a training command over a "
+                                    "search space")
+    p.add_argument("objective", nargs="?",
+                   help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
+    p.add_argument("--command", metavar="TEMPLATE",
+                   help="instead of an objective, run this command per trial: {name} placeholders "
+                        "take the parameters' values, {trial_number} the trial's number; the last "
+                        "line it prints is the trial's value")
+    p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
+                   help="with --command: kill a run after this many seconds (a failed trial)")
     p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "

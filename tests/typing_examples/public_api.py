@@ -61,6 +61,9 @@ study.to_csv("trials.csv")
 metahpo.tune(objective_with_trial, space, n_trials=50, direction="maximize",
              pruner=optuna.pruners.MedianPruner())
 metahpo.tune(objective, space, n_trials=30, optimizer="meta", policy="lcbench", screen=0)
+script = metahpo.CommandObjective("python train.py --lr {learning_rate} --out runs/{trial_number}",
+                                  space, timeout=3600)
+metahpo.tune(script, space, n_trials=30, direction="maximize", n_jobs=2)
 
 past = [metahpo.load_study("cifar", "sqlite:///studies.db"),
         metahpo.load_study("svhn", "sqlite:///studies.db")]

@@ -1,0 +1,199 @@
+"""A training script as the objective: each trial runs a command and reads its score.
+
+Most models are trained by a script, not by a Python function one can import. A
+:class:`CommandObjective` fills a configuration into a command template and runs it, one process
+per trial, as ``metahpo tune --command`` does::
+
+    metahpo tune --command "python train.py --lr {learning_rate} --out runs/{trial_number}" \\
+        --space space.yaml --trials 30 --direction maximize --storage sqlite:///studies.db
+
+- ``{name}`` placeholders take the values of the space's parameters (format specs work:
+  ``{learning_rate:.2e}``); ``{trial_number}`` is the trial's number in the study (an output
+  folder per trial, say). The template is split like a shell line (:func:`shlex.split`) and run
+  without a shell, so values need no quoting; for pipes or ``&&``, run ``bash -c '...'``. Literal
+  braces are doubled: ``{{`` and ``}}``. An argument whose placeholders name a parameter the
+  trial's configuration leaves inactive (conditional spaces) is left out, so
+  ``--momentum={momentum}`` appears only for the choices that use momentum.
+- The command also finds the configuration as JSON in the environment variable
+  ``METAHPO_PARAMS`` and the trial's number in ``METAHPO_TRIAL_NUMBER``.
+- The trial's value is the **last line the command writes to standard output**, which must be a
+  number: print the validation score last. Both of its output streams pass through as it runs,
+  as if it were run by hand. A command that exits with a non-zero status, whose
+  last line is not a number, or that runs past ``timeout`` seconds makes a failed trial whose
+  error names the cause (with the end of its standard error). It is killed with its whole
+  process group when it times out or when the tune call is interrupted (``KeyboardInterrupt``,
+  in whichever job it runs); an interrupted trial does not count and runs again on resume.
+
+Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once. POSIX only
+(process groups).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from string import Formatter
+from typing import Any
+
+from metahpo.errors import MetaHPOError
+from metahpo.space import SearchSpace
+
+TRIAL_NUMBER = "trial_number"
+KILL_GRACE_S = 5.0
+POLL_S = 0.1
+ERROR_LINES = 20
+ERROR_TAIL = 500
+
+
+class TuningInterrupted(BaseException):
+    """Raised in a command's trial when the tune call is interrupted while the command runs in a
+    job of its own (see :meth:`metahpo.RunningTrial.interrupted`): the command is stopped and,
+    since this is not an ``Exception``, the trial is recorded as interrupted, not failed (it does
+    not count, and its configuration is evaluated again on resume)."""
+
+
+class CommandObjective:
+    """``objective(params, trial)`` for :func:`metahpo.tune` that runs ``template`` filled with
+    ``params`` (see the module docstring).
+
+    Args:
+        template: the command line, with ``{name}`` placeholders.
+        space: the search space; every placeholder must name one of its parameters or be
+            ``{trial_number}``.
+        timeout: seconds a run may take before it is killed and the trial failed (default: none).
+        cwd: the folder commands run in (default: the current one).
+    """
+
+    def __init__(self, template: str, space: SearchSpace, *, timeout: float | None = None,
+                 cwd: str | os.PathLike | None = None) -> None:
+        if not isinstance(template, str) or not template.strip():
+            raise MetaHPOError(f"a command template must be a non-empty string, got {template!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0):
+            raise MetaHPOError(f"a command's timeout must be a number of seconds > 0, got {timeout!r}")
+        if TRIAL_NUMBER in space.names:
+            raise MetaHPOError(f"a parameter named {TRIAL_NUMBER!r} would clash with the "
+                               f"{{{TRIAL_NUMBER}}} placeholder of command templates; rename it")
+        try:
+            self.args = shlex.split(template)
+            self._fields = [_fields(arg) for arg in self.args]
+        except ValueError as exc:
+            raise MetaHPOError(f"command template {template!r}: {exc}") from None
+        known = set(space.names) | {TRIAL_NUMBER}
+        unknown = sorted({f for fields in self._fields for f in fields} - known)
+        if unknown:
+            raise MetaHPOError(f"command template names {unknown}, which are not parameters of the "
+                               f"search space ({', '.join(space.names)}) nor {{{TRIAL_NUMBER}}}")
+        self.template = template
+        self.timeout = timeout
+        self.cwd = cwd
+
+    def argv(self, params: dict[str, Any], number: int) -> list[str]:
+        """The command line for a trial: ``template`` filled with ``params`` and ``number``,
+        without the arguments that name a parameter ``params`` leaves out."""
+        values = {**params, TRIAL_NUMBER: number}
+        return [arg.format(**values) for arg, fields in zip(self.args, self._fields)
+                if all(f in values for f in fields)]
+
+    def __call__(self, params: dict[str, Any], trial: Any) -> float:
+        argv = self.argv(params, trial.number)
+        env = {**os.environ, "METAHPO_PARAMS": json.dumps(params),
+               "METAHPO_TRIAL_NUMBER": str(trial.number)}
+        try:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, errors="replace", env=env, cwd=self.cwd,
+                                       start_new_session=True)
+        except OSError as exc:
+            raise RuntimeError(f"cannot run {shlex.join(argv)}: {exc}") from None
+        out: deque[str] = deque(maxlen=1)
+        err: deque[str] = deque(maxlen=ERROR_LINES)
+        readers = [threading.Thread(target=_read, args=(process.stdout, sys.stdout, out),
+                                    daemon=True),
+                   threading.Thread(target=_read, args=(process.stderr, sys.stderr, err),
+                                    daemon=True)]
+        for reader in readers:
+            reader.start()
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        try:
+            while process.poll() is None:
+                if trial.interrupted():
+                    _kill(process)
+                    raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted; the "
+                                            "command was stopped")
+                if deadline is not None and time.monotonic() >= deadline:
+                    _kill(process)
+                    raise RuntimeError(f"the command ran past its timeout of {self.timeout:g} s "
+                                       f"and was killed{_tail(err)}")
+                try:
+                    process.wait(timeout=POLL_S)
+                except subprocess.TimeoutExpired:
+                    continue
+        except BaseException:
+            _kill(process)
+            raise
+        finally:
+            for reader in readers:
+                reader.join()
+        if process.returncode != 0:
+            raise RuntimeError(f"the command exited with status {process.returncode}{_tail(err)}")
+        if not out:
+            raise RuntimeError("the command printed nothing on standard output; its last line "
+                               f"there must be the trial's value{_tail(err)}")
+        last = out[-1].strip()
+        try:
+            return float(last)
+        except ValueError:
+            raise RuntimeError("the last line of the command's standard output must be the "
+                               f"trial's value (a number), got {last[:200]!r}") from None
+
+
+def _read(stream: Any, echo: Any, kept: deque[str]) -> None:
+    """Pass the lines of ``stream`` through to ``echo`` as they come, keeping the last
+    non-empty ones in ``kept`` (its ``maxlen``)."""
+    for line in stream:
+        echo.write(line)
+        if line.strip():
+            kept.append(line)
+    stream.close()
+
+
+def _fields(arg: str) -> list[str]:
+    """Names of the placeholders in ``arg`` (``{name}`` or ``{name:spec}``)."""
+    names = []
+    for _, field, _, _ in Formatter().parse(arg):
+        if field is None:
+            continue
+        name = field.split(".")[0].split("[")[0]
+        if not name or name.isdigit():
+            raise ValueError(f"placeholder {{{field}}} must name a parameter")
+        names.append(name)
+    return names
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """End ``process`` and the processes it started: SIGTERM to its group, SIGKILL after
+    ``KILL_GRACE_S`` seconds."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(err: deque[str]) -> str:
+    text = "".join(err).strip()
+    if not text:
+        return ""
+    return f"; end of its standard error: {text[-ERROR_TAIL:]!r}"

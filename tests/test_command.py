@@ -1,0 +1,161 @@
+"""Training scripts as objectives: ``CommandObjective`` and ``metahpo tune --command``, with real
+processes."""
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import metahpo
+from metahpo import Categorical, CommandObjective, Condition, Float, Int, MetaHPOError, SearchSpace
+
+SPACE = SearchSpace([Float("lr", 1e-4, 1e-1, log=True), Int("layers", 1, 4)])
+PYTHON = shlex.quote(sys.executable)
+
+TRAIN = '''
+import argparse, json, math, os, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, required=True)
+parser.add_argument("--layers", type=int, required=True)
+parser.add_argument("--momentum", type=float)
+parser.add_argument("--out", required=True)
+args = parser.parse_args()
+os.makedirs(args.out, exist_ok=True)
+with open(os.path.join(args.out, "seen.json"), "w") as f:
+    json.dump({"args": vars(args), "env": json.loads(os.environ["METAHPO_PARAMS"]),
+               "number": os.environ["METAHPO_TRIAL_NUMBER"]}, f)
+print("epoch 1 done", file=sys.stderr)
+print("some log line")
+print((math.log10(args.lr) + 2.5) ** 2 + 0.1 * args.layers)
+'''
+
+
+@pytest.fixture
+def train(tmp_path):
+    (tmp_path / "train.py").write_text(TRAIN)
+    return f"{PYTHON} train.py --lr {{lr}} --layers={{layers}} --out runs/{{trial_number}}"
+
+
+def test_a_training_script_is_tuned_and_sees_its_configuration(tmp_path, train, capfd):
+    objective = CommandObjective(train, SPACE, cwd=tmp_path)
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=4, seed=0,
+                         show_progress=False)
+    assert [t.state for t in study.trials] == [metahpo.TrialState.COMPLETE] * 4
+    for t in study.trials:
+        seen = json.loads((tmp_path / "runs" / str(t.number) / "seen.json").read_text())
+        assert seen["args"]["lr"] == pytest.approx(t.params["lr"])
+        assert seen["args"]["layers"] == t.params["layers"]
+        assert seen["env"] == t.params and seen["number"] == str(t.number)
+        assert t.value == pytest.approx((__import__("math").log10(t.params["lr"]) + 2.5) ** 2
+                                        + 0.1 * t.params["layers"])
+    shown = capfd.readouterr()
+    assert shown.err.count("epoch 1 done") == 4 and shown.out.count("some log line") == 4
+
+
+def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
+    space = SearchSpace([Categorical("opt", ["adam", "sgd"]), Float("momentum", 0.0, 0.9)],
+                        conditions={"momentum": Condition("opt", "sgd")})
+    objective = CommandObjective("prog --opt {opt} --momentum={momentum:.2f} --out run{trial_number}",
+                                 space)
+    assert objective.argv({"opt": "adam"}, 3) == ["prog", "--opt", "adam", "--out", "run3"]
+    assert objective.argv({"opt": "sgd", "momentum": 0.5}, 4) == [
+        "prog", "--opt", "sgd", "--momentum=0.50", "--out", "run4"]
+
+
+@pytest.mark.parametrize("script, error", [
+    ("import sys; print('diverged', file=sys.stderr); sys.exit(3)",
+     "the command exited with status 3; end of its standard error: 'diverged'"),
+    ("print('accuracy: 0.9')", "must be the trial's value (a number), got 'accuracy: 0.9'"),
+    ("pass", "the command printed nothing on standard output"),
+])
+def test_a_failing_command_fails_its_trial_with_the_cause(tmp_path, script, error):
+    (tmp_path / "job.py").write_text(script)
+    objective = CommandObjective(f"{PYTHON} job.py --lr {{lr}}", SPACE, cwd=tmp_path)
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=2, seed=0,
+                         show_progress=False)
+    assert all(t.state is metahpo.TrialState.FAILED for t in study.trials)
+    assert error in study.trials[0].error
+
+
+def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path):
+    (tmp_path / "hang.py").write_text(
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n")
+    objective = CommandObjective(f"{PYTHON} hang.py", SPACE, timeout=1.0, cwd=tmp_path)
+    start = time.monotonic()
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=1, seed=0,
+                         show_progress=False)
+    assert time.monotonic() - start < 20
+    assert "ran past its timeout of 1 s and was killed" in study.trials[0].error
+    child = int((tmp_path / "child.pid").read_text())
+    assert subprocess.run(["ps", "-p", str(child), "-o", "stat="], capture_output=True,
+                          text=True).stdout.strip() in ("", "Z")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("train --lr {learning_rate}", "names ['learning_rate'], which are not parameters"),
+    ("train --lr {}", "placeholder {} must name a parameter"),
+    ("train --lr '{lr}", "No closing quotation"),
+    ("  ", "must be a non-empty string"),
+])
+def test_a_bad_template_is_refused_before_any_trial(template, message):
+    with pytest.raises(MetaHPOError, match=message.replace("[", r"\[").replace("{", r"\{")):
+        CommandObjective(template, SPACE)
+
+
+def test_a_bad_timeout_or_a_clashing_parameter_is_refused():
+    with pytest.raises(MetaHPOError, match="timeout must be a number of seconds > 0, got '5'"):
+        CommandObjective("train", SPACE, timeout="5")
+    clash = SearchSpace([Int("trial_number", 0, 3)])
+    with pytest.raises(MetaHPOError, match="would clash with the {trial_number} placeholder"):
+        CommandObjective("train", clash)
+
+
+def test_tune_command_on_the_command_line(tmp_path, train):
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    out = subprocess.run(
+        [sys.executable, "-m", "metahpo", "tune", "--command", train, "--space", "space.yaml",
+         "--trials", "3", "--optimizer", "random", "--seed", "0", "--quiet",
+         "--storage", "sqlite:///s.db", "--study", "script"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "3 trials (3 complete, 0 failed)" in out.stdout
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["0", "1", "2"]
+
+
+def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path):
+    """Ctrl-C while two commands run in two jobs: both are stopped at once (a job in a thread
+    is told through its running trial), neither trial counts, nothing is left running."""
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "sleepy.py").write_text(
+        "import os, sys, time\n"
+        "open(f'pid{sys.argv[1]}', 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\nprint(1.0)\n")
+    tune = subprocess.Popen(
+        [sys.executable, "-m", "metahpo", "tune", "--command",
+         f"{PYTHON} sleepy.py {{trial_number}} {{lr}}", "--space", "space.yaml", "--trials", "4",
+         "--jobs", "2", "--optimizer", "random", "--quiet", "--storage", "sqlite:///s.db",
+         "--study", "s"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"pid{n}").exists() for n in (0, 1)):
+        assert time.monotonic() < deadline and tune.poll() is None, tune.communicate()
+        time.sleep(0.05)
+    start = time.monotonic()
+    tune.send_signal(signal.SIGINT)
+    out, err = tune.communicate(timeout=30)
+    assert time.monotonic() - start < 15
+    assert tune.returncode != 0 and "interrupted" in err
+    for n in (0, 1):
+        pid = (tmp_path / f"pid{n}").read_text()
+        assert subprocess.run(["ps", "-p", pid, "-o", "stat="], capture_output=True,
+                              text=True).stdout.strip() in ("", "Z")
+    trials = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
+    assert {t.error for t in trials} == {"interrupted: KeyboardInterrupt",
+                                         "interrupted: TuningInterrupted"}
