@@ -20,7 +20,7 @@ from metahpo.optimizers.registry import (
 from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, list_studies, load_study
 from metahpo.tasks.command import CommandObjective
-from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState
+from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState, TuningInterrupted
 from metahpo.tuning import RunningTrial, tune
 from metahpo.version import __version__
 from metahpo.warm_start import warm_start_points
@@ -41,6 +41,7 @@ __all__ = [
     "TrialPruned",
     "TrialRecord",
     "TrialState",
+    "TuningInterrupted",
     "available_optimizers",
     "create_optimizer",
     "create_study",

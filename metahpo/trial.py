@@ -34,6 +34,13 @@ class TrialPruned(Exception):
     (:attr:`TrialRecord.last_report`), which the optimizers may read."""
 
 
+class TuningInterrupted(BaseException):
+    """Raised by an objective that stopped its work because the tune call is being interrupted
+    (:meth:`metahpo.RunningTrial.interrupted`; :class:`metahpo.CommandObjective` stops its
+    command). Not an ``Exception``, so that the trial is recorded as interrupted, not failed: it
+    does not count towards ``n_trials``, and its configuration is evaluated again on resume."""
+
+
 class TrialState(str, enum.Enum):
     """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``."""
 

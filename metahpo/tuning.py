@@ -49,7 +49,14 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
-from metahpo.trial import PRUNED, TrialPruned, TrialRecord, check_direction, outcome
+from metahpo.trial import (
+    PRUNED,
+    TrialPruned,
+    TrialRecord,
+    TuningInterrupted,
+    check_direction,
+    outcome,
+)
 
 logger = logging.getLogger("metahpo")
 
@@ -84,9 +91,9 @@ class RunningTrial:
         """Whether the tune call is being interrupted (``KeyboardInterrupt`` in the caller, or
         an error in another job) while this trial runs in a job of its own (``n_jobs > 1``):
         an objective that waits on something long (a training process) can stop it and raise
-        a ``BaseException`` that is not an ``Exception``, so that the trial is recorded as
-        interrupted rather than failed (see :class:`metahpo.CommandObjective`). Python cannot
-        stop a thread from outside; without such a check the call waits for the trial's end."""
+        :class:`metahpo.TuningInterrupted`, so that the trial is recorded as interrupted rather
+        than failed (as :class:`metahpo.CommandObjective` does). Python cannot stop a thread
+        from outside; without such a check the call waits for the trial's end."""
         return self._interrupted.is_set()
 
     def report(self, step: int, value: float) -> None:
@@ -274,6 +281,11 @@ def tune(
         for worker in workers:
             worker.start()
         loop.run_job(opts[0], reraise=True)
+    except TuningInterrupted as stopped:
+        cause = next((e for e in loop.errors if not isinstance(e, TuningInterrupted)), None)
+        if cause is None:
+            raise
+        raise cause from stopped
     finally:
         loop.stop.set()
         loop.join(workers)
@@ -322,12 +334,13 @@ class _Loop:
                 for callback in self.callbacks:
                     callback(self.study, record)
         except BaseException as exc:
+            if not reraise:
+                with self._lock:
+                    self.errors.append(exc)
             self.stop.set()
             self.interrupted.set()
             if reraise:
                 raise
-            with self._lock:
-                self.errors.append(exc)
 
     def join(self, workers: list[threading.Thread]) -> None:
         """Wait for the other jobs to end their trials; interrupted while waiting

@@ -159,3 +159,21 @@ def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path):
     trials = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
     assert {t.error for t in trials} == {"interrupted: KeyboardInterrupt",
                                          "interrupted: TuningInterrupted"}
+
+
+def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):
+    (tmp_path / "sleepy.py").write_text(
+        "import sys, time\ntime.sleep(60 if sys.argv[1] == '0' else 0)\nprint(1.0)\n")
+
+    def boom(study, trial):
+        raise ValueError(f"callback failed after trial {trial.number}")
+
+    objective = CommandObjective(f"{PYTHON} sleepy.py {{trial_number}}", SPACE, cwd=tmp_path)
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="callback failed after trial 1"):
+        metahpo.tune(objective, SPACE, optimizer="random", n_trials=4, n_jobs=2, seed=0,
+                     callbacks=[boom], show_progress=False, storage=f"sqlite:///{tmp_path}/s.db",
+                     study_name="s")
+    assert time.monotonic() - start < 20
+    first = metahpo.load_study("s", f"sqlite:///{tmp_path}/s.db").trials[0]
+    assert first.error == "interrupted: TuningInterrupted"

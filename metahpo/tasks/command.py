@@ -44,19 +44,13 @@ from typing import Any
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
+from metahpo.trial import TuningInterrupted
 
 TRIAL_NUMBER = "trial_number"
 KILL_GRACE_S = 5.0
 POLL_S = 0.1
 ERROR_LINES = 20
 ERROR_TAIL = 500
-
-
-class TuningInterrupted(BaseException):
-    """Raised in a command's trial when the tune call is interrupted while the command runs in a
-    job of its own (see :meth:`metahpo.RunningTrial.interrupted`): the command is stopped and,
-    since this is not an ``Exception``, the trial is recorded as interrupted, not failed (it does
-    not count, and its configuration is evaluated again on resume)."""
 
 
 class CommandObjective:
