@@ -192,8 +192,6 @@ def test_objective_from_a_file_path(workdir):
           "--trials", "3"], "tune needs one of an objective (MODULE:FUNCTION) and --command"),
         (["tune", "--command", "echo {y}", "--space", "space.yaml", "--trials", "3"],
          "command template names ['y'], which are not parameters of the search space (x, n)"),
-        (["tune", "--command", "echo 1", "--space", "space.yaml", "--trials", "3", "--pruner",
-          "median"], "--pruner needs a Python objective that reports to the running trial"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--trial-timeout", "5"], "--trial-timeout applies to --command runs"),
         (["ask", "--storage", "sqlite:///missing.db", "--study", "s"], "does not exist"),

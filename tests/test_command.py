@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pytest
 
 import metahpo
@@ -177,3 +178,34 @@ def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path
     assert time.monotonic() - start < 20
     first = metahpo.load_study("s", f"sqlite:///{tmp_path}/s.db").trials[0]
     assert first.error == "interrupted: TuningInterrupted"
+
+
+def test_reports_reach_the_study_and_a_pruned_run_is_stopped(tmp_path):
+    """Each epoch's report is stored; a run the pruner stops is killed (it would sleep for a
+    minute) and recorded as pruned with its last report; a malformed report fails the trial."""
+    (tmp_path / "epochs.py").write_text(
+        "import sys, time\n"
+        "lr = float(sys.argv[1])\n"
+        "for epoch in range(3):\n"
+        "    print(f'METAHPO_REPORT {epoch} {lr * (epoch + 1)}', flush=True)\n"
+        "    if lr > 0.01 and epoch == 1:\n"
+        "        time.sleep(60)\n"
+        "print('done')\nprint(lr)\n")
+    space = SearchSpace([Categorical("lr", [0.001, 0.05])])
+    objective = CommandObjective(f"{PYTHON} epochs.py {{lr}}", space, cwd=tmp_path)
+    start = time.monotonic()
+    study = metahpo.tune(objective, space, optimizer="grid", n_trials=2, seed=0,
+                         pruner=optuna.pruners.ThresholdPruner(upper=0.08),
+                         storage=f"sqlite:///{tmp_path}/s.db", study_name="s", show_progress=False)
+    assert time.monotonic() - start < 20
+    by_lr = {t.params["lr"]: t for t in study.trials}
+    assert by_lr[0.001].state is metahpo.TrialState.COMPLETE and by_lr[0.001].value == 0.001
+    assert by_lr[0.05].error.startswith("pruned") and by_lr[0.05].last_report == (1, 0.1)
+    curves = {t.params["lr"]: t.intermediate_values
+              for t in optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/s.db").trials}
+    assert curves == {0.001: {0: 0.001, 1: 0.002, 2: 0.003}, 0.05: {0: 0.05, 1: 0.1}}
+
+    (tmp_path / "bad.py").write_text("print('METAHPO_REPORT one 0.5')\nprint(1.0)\n")
+    bad = metahpo.tune(CommandObjective(f"{PYTHON} bad.py", space, cwd=tmp_path), space,
+                       optimizer="grid", n_trials=1, show_progress=False)
+    assert "malformed report 'METAHPO_REPORT one 0.5'" in bad.trials[0].error

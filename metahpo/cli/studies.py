@@ -56,9 +56,6 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     if args.command is None and args.trial_timeout is not None:
         raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
                            "enforces its own limits")
-    if args.command is not None and args.pruner is not None:
-        raise MetaHPOError("--pruner needs a Python objective that reports to the running trial "
-                           "(f(params, trial)); a --command run reports only its final value")
     space = SearchSpace.from_file(args.space)
     objective: Any = (load_objective(args.objective) if args.command is None
                       else CommandObjective(args.command, space, timeout=args.trial_timeout))
@@ -277,7 +274,8 @@ def add_commands(sub: Any) -> None:
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
     p.add_argument("--pruner", choices=sorted(PRUNERS),
                    help="stop unpromising trials early (Optuna's pruner of that name, default "
-                        "settings); the objective takes the trial: f(params, trial)")
+                        "settings); the objective takes the trial, f(params, trial), and reports "
+                        "to it, or the --command prints METAHPO_REPORT STEP VALUE lines")
     _add_first_points(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)

@@ -16,6 +16,11 @@ per trial, as ``metahpo tune --command`` does::
   ``--momentum={momentum}`` appears only for the choices that use momentum.
 - The command also finds the configuration as JSON in the environment variable
   ``METAHPO_PARAMS`` and the trial's number in ``METAHPO_TRIAL_NUMBER``.
+- Intermediate values (a validation score per epoch) go to the study when the command prints
+  a line ``METAHPO_REPORT STEP VALUE`` (``print(f"METAHPO_REPORT {epoch} {accuracy}",
+  flush=True)``): optuna-dashboard plots them as learning curves, and with a pruner
+  (``tune(..., pruner=...)``, ``--pruner``) a run the pruner stops is killed and its trial
+  recorded as pruned.
 - The trial's value is the **last line the command writes to standard output**, which must be a
   number: print the validation score last. Both of its output streams pass through as it runs,
   as if it were run by hand. A command that exits with a non-zero status, whose
@@ -44,9 +49,10 @@ from typing import Any
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
-from metahpo.trial import TuningInterrupted
+from metahpo.trial import TrialPruned, TuningInterrupted
 
 TRIAL_NUMBER = "trial_number"
+REPORT = "METAHPO_REPORT"
 KILL_GRACE_S = 5.0
 POLL_S = 0.1
 ERROR_LINES = 20
@@ -108,7 +114,8 @@ class CommandObjective:
             raise RuntimeError(f"cannot run {shlex.join(argv)}: {exc}") from None
         out: deque[str] = deque(maxlen=1)
         err: deque[str] = deque(maxlen=ERROR_LINES)
-        readers = [threading.Thread(target=_read, args=(process.stdout, sys.stdout, out),
+        reports = _Reports(trial)
+        readers = [threading.Thread(target=_read, args=(process.stdout, sys.stdout, out, reports),
                                     daemon=True),
                    threading.Thread(target=_read, args=(process.stderr, sys.stderr, err),
                                     daemon=True)]
@@ -117,6 +124,9 @@ class CommandObjective:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             while process.poll() is None:
+                if reports.stop.is_set():
+                    _kill(process)
+                    break
                 if trial.interrupted():
                     _kill(process)
                     raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted; the "
@@ -135,6 +145,10 @@ class CommandObjective:
         finally:
             for reader in readers:
                 reader.join()
+        if reports.error is not None:
+            raise reports.error
+        if reports.pruned:
+            raise TrialPruned()
         if process.returncode != 0:
             raise RuntimeError(f"the command exited with status {process.returncode}{_tail(err)}")
         if not out:
@@ -148,11 +162,52 @@ class CommandObjective:
                                f"trial's value (a number), got {last[:200]!r}") from None
 
 
-def _read(stream: Any, echo: Any, kept: deque[str]) -> None:
+class _Reports:
+    """Intermediate values a command prints (``METAHPO_REPORT STEP VALUE``), passed to its
+    running trial as they come, and whether the trial's pruner stopped it (``stop`` set, with
+    ``pruned`` or a malformed report's ``error``)."""
+
+    def __init__(self, trial: Any) -> None:
+        self._trial = trial
+        self.stop = threading.Event()
+        self.pruned = False
+        self.error: Exception | None = None
+
+    def take(self, line: str) -> bool:
+        """Record ``line`` if it is a report; whether it was one."""
+        words = line.split()
+        if not words or words[0] != REPORT:
+            return False
+        if self.stop.is_set():
+            return True
+        try:
+            if len(words) != 3:
+                raise ValueError("expected two numbers after it")
+            step, value = int(words[1]), float(words[2])
+        except ValueError as exc:
+            self.error = RuntimeError(f"the command printed a malformed report {line.strip()!r} "
+                                      f"({exc}); print {REPORT} STEP VALUE, e.g. "
+                                      f"'{REPORT} 3 0.81'")
+            self.stop.set()
+            return True
+        try:
+            self._trial.report(step, value)
+            if self._trial.should_prune():
+                self.pruned = True
+                self.stop.set()
+        except Exception as exc:  # a report the study refuses (a negative step, say)
+            self.error = RuntimeError(f"the command's report {line.strip()!r}: {exc}")
+            self.stop.set()
+        return True
+
+
+def _read(stream: Any, echo: Any, kept: deque[str], reports: _Reports | None = None) -> None:
     """Pass the lines of ``stream`` through to ``echo`` as they come, keeping the last
-    non-empty ones in ``kept`` (its ``maxlen``)."""
+    non-empty ones in ``kept`` (its ``maxlen``) and handing reports to ``reports``."""
     for line in stream:
         echo.write(line)
+        if reports is not None and reports.take(line):
+            continue
         if line.strip():
             kept.append(line)
     stream.close()
