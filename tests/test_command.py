@@ -130,9 +130,14 @@ def test_tune_command_on_the_command_line(tmp_path, train):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["0", "1", "2"]
 
 
-def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path):
-    """Ctrl-C while two commands run in two jobs: both are stopped at once (a job in a thread
-    is told through its running trial), neither trial counts, nothing is left running."""
+@pytest.mark.parametrize("sig, recorded, status", [
+    (signal.SIGINT, "interrupted: KeyboardInterrupt", 130),
+    (signal.SIGTERM, "interrupted: Terminated", 143),
+])
+def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, recorded, status):
+    """Ctrl-C (or SIGTERM, a scheduler ending the job) while two commands run in two jobs: both
+    are stopped at once (a job in a thread is told through its running trial), neither trial
+    counts, nothing is left running."""
     (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
     (tmp_path / "sleepy.py").write_text(
         "import os, sys, time\n"
@@ -149,17 +154,16 @@ def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path):
         assert time.monotonic() < deadline and tune.poll() is None, tune.communicate()
         time.sleep(0.05)
     start = time.monotonic()
-    tune.send_signal(signal.SIGINT)
+    tune.send_signal(sig)
     out, err = tune.communicate(timeout=30)
     assert time.monotonic() - start < 15
-    assert tune.returncode != 0 and "interrupted" in err
+    assert tune.returncode == status and "finished trials are recorded" in err
     for n in (0, 1):
         pid = (tmp_path / f"pid{n}").read_text()
         assert subprocess.run(["ps", "-p", pid, "-o", "stat="], capture_output=True,
                               text=True).stdout.strip() in ("", "Z")
     trials = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
-    assert {t.error for t in trials} == {"interrupted: KeyboardInterrupt",
-                                         "interrupted: TuningInterrupted"}
+    assert {t.error for t in trials} == {recorded, "interrupted: TuningInterrupted"}
 
 
 def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):

@@ -4,7 +4,10 @@ Each subcommand lives in a small ``_cmd_*`` function (in :mod:`metahpo.cli.studi
 demo, ask, tell, studies; in :mod:`metahpo.cli.research`: meta-train, bench, report, portfolio,
 optimizers) that parses nothing itself and wires the public API together. A
 :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints one line
-``metahpo: error: ...`` and exits with status 2, without a traceback.
+``metahpo: error: ...`` and exits with status 2, without a traceback. SIGTERM (``kill``, a
+cluster's scheduler ending a job) stops a command as Ctrl-C does: the running trials are
+recorded as interrupted and the training commands of ``tune --command`` are stopped, instead of
+the process vanishing with its trials left running.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Any, Sequence
 
 from metahpo.cli import research, studies
 from metahpo.errors import MetaHPOError
@@ -30,12 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so that the command unwinds as on Ctrl-C (not
+    an ``Exception``, so that ``tune`` records the running trial as interrupted, not failed)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if argv is not None and hasattr(args, "argv"):
         args.argv = list(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         import optuna
 
@@ -47,12 +63,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("metahpo: interrupted; finished trials are recorded", file=sys.stderr)
         return 130
+    except Terminated:
+        print("metahpo: terminated (SIGTERM); finished trials are recorded", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except BrokenPipeError:
         # The reader of the output went away (``metahpo optimizers | head``): stop quietly, as
         # the Python documentation advises (stdout to devnull, so that the exit flush cannot
         # fail again).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 
