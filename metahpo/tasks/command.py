@@ -203,9 +203,12 @@ class _Reports:
 
 def _read(stream: Any, echo: Any, kept: deque[str], reports: _Reports | None = None) -> None:
     """Pass the lines of ``stream`` through to ``echo`` as they come, keeping the last
-    non-empty ones in ``kept`` (its ``maxlen``) and handing reports to ``reports``."""
+    non-empty ones in ``kept`` (its ``maxlen``) and handing reports to ``reports``. Lines go
+    through ``tqdm.write``, which lifts a progress bar on the terminal out of their way."""
+    from tqdm import tqdm
+
     for line in stream:
-        echo.write(line)
+        tqdm.write(line, file=echo, end="")
         if reports is not None and reports.take(line):
             continue
         if line.strip():
