@@ -1,10 +1,15 @@
-"""The examples run end to end: the meta-learning walkthrough (the policy ahead of random) and
-the PyTorch tuning workflow (pruning, a starting point, a callback, a resumable study)."""
+"""The examples run end to end: the meta-learning walkthrough (the policy ahead of random), the
+PyTorch tuning workflow (pruning, a starting point, a callback, a resumable study) and a
+training script tuned by its command line."""
 
+import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import optuna
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +42,25 @@ def test_tune_a_pytorch_model_runs_and_resumes(tmp_path):
     assert logged[0] == ("0", f"{defaults:.3f}") and best >= defaults > 0.5
     again = [int(k) for k in re.findall(r"^trial +(\d+):", run(), re.M)]
     assert all(k >= n for k in again), "the resumed study ran its trials again"
+
+
+def test_a_training_script_is_tuned_by_its_command_line(tmp_path):
+    python = shlex.quote(sys.executable)
+    command = (f"{python} {ROOT / 'examples' / 'train_script.py'} --lr {{learning_rate}} "
+               "--width {width} --dropout {dropout} --optimizer {optimizer} --epochs 3 "
+               "--out runs/{trial_number}")
+    res = subprocess.run(
+        [sys.executable, "-m", "metahpo", "tune", "--command", command,
+         "--space", str(ROOT / "examples" / "train_script_space.yaml"), "--trials", "3",
+         "--direction", "maximize", "--seed", "0", "--quiet", "--storage", "sqlite:///s.db",
+         "--study", "script"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "3 trials (3 complete, 0 failed)" in res.stdout
+    study = optuna.load_study(study_name="script", storage=f"sqlite:///{tmp_path / 's.db'}")
+    for trial in study.trials:
+        assert sorted(trial.intermediate_values) == [0, 1, 2]
+        assert 0.0 <= trial.value == trial.intermediate_values[2] <= 1.0
+        saved = json.loads((tmp_path / "runs" / str(trial.number) / "metrics.json").read_text())
+        assert saved["val_accuracy"] == trial.value
+    assert study.best_value > 0.9

@@ -1,0 +1,68 @@
+"""A training script tuned by its command line (a few seconds a run on a CPU, mostly imports).
+
+metahpo runs it once per trial with the configuration in its arguments and reads the trial's
+value from the last line it prints; ``METAHPO_REPORT EPOCH VALUE`` lines report the validation
+accuracy after each epoch, so that a pruner can stop unpromising runs. Any script works the same
+way: change the arguments, print the score last.
+
+    metahpo tune --command "python examples/train_script.py --lr {learning_rate} --width {width} \\
+        --dropout {dropout} --optimizer {optimizer} --out runs/{trial_number}" \\
+        --space examples/train_script_space.yaml --trials 20 --direction maximize \\
+        --pruner median --storage sqlite:///studies.db --study script
+
+An MLP on scikit-learn's 8x8 digits (shipped with scikit-learn: nothing to download).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lr", type=float, required=True)
+    parser.add_argument("--width", type=int, required=True)
+    parser.add_argument("--dropout", type=float, required=True)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], required=True)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", help="folder for this run's metrics (optional)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(x_train)
+    x_train, x_val = (torch.tensor(scaler.transform(a), dtype=torch.float32) for a in (x_train, x_val))
+    y_train, y_val = torch.tensor(y_train), torch.tensor(y_val)
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, args.width), torch.nn.ReLU(),
+                                torch.nn.Dropout(args.dropout), torch.nn.Linear(args.width, 10))
+    optim = (torch.optim.Adam(model.parameters(), lr=args.lr) if args.optimizer == "adam"
+             else torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9))
+    accuracy = 0.0
+    for epoch in range(args.epochs):
+        model.train()
+        for batch in torch.randperm(len(x_train)).split(64):
+            optim.zero_grad()
+            torch.nn.functional.cross_entropy(model(x_train[batch]), y_train[batch]).backward()
+            optim.step()
+        model.eval()
+        with torch.no_grad():
+            accuracy = (model(x_val).argmax(1) == y_val).float().mean().item()
+        print(f"METAHPO_REPORT {epoch} {accuracy}", flush=True)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        Path(args.out, "metrics.json").write_text(json.dumps({"val_accuracy": accuracy}))
+    print(accuracy)
+
+
+if __name__ == "__main__":
+    main()
