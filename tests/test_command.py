@@ -213,3 +213,25 @@ def test_reports_reach_the_study_and_a_pruned_run_is_stopped(tmp_path):
     bad = metahpo.tune(CommandObjective(f"{PYTHON} bad.py", space, cwd=tmp_path), space,
                        optimizer="grid", n_trials=1, show_progress=False)
     assert "malformed report 'METAHPO_REPORT one 0.5'" in bad.trials[0].error
+
+
+def test_optimizers_are_benchmarked_on_a_training_command(tmp_path, train):
+    """``metahpo bench --tasks "command:TEMPLATE"``: every run of the suite runs the script,
+    quietly; ``{trial_number}`` is refused there (trial numbers repeat across searches)."""
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "quiet.py").write_text(
+        "import math, sys\nlr, layers = float(sys.argv[1]), int(sys.argv[2])\n"
+        "print('noise on stdout')\nprint((math.log10(lr) + 2.5) ** 2 + 0.1 * layers)\n")
+    bench = [sys.executable, "-m", "metahpo", "bench", "--space", "space.yaml",
+             "--optimizers", "random,meta", "--budget", "4", "--seeds", "2", "--out", "b",
+             "--quiet"]
+    out = subprocess.run(bench + ["--tasks", f"command:{PYTHON} quiet.py {{lr}} {{layers}}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "noise on stdout" not in out.stdout + out.stderr
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert set(summary["optimizers"]) == {"random", "meta"}
+    refused = subprocess.run(bench + ["--tasks", f"command:{train}"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2
+    assert "a benchmark's command cannot use {trial_number}" in refused.stderr

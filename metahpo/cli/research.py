@@ -152,8 +152,10 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
     p.add_argument("--tasks", required=True,
-                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d, tabular, or "
-                        "objective:MODULE:FUNCTION (your own objective, with --space)")
+                   help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d, tabular, "
+                        "objective:MODULE:FUNCTION (your own objective, with --space), or "
+                        "'command:TEMPLATE' (your training command, as tune --command, with "
+                        "--space)")
     p.add_argument("--instances", default="test",
                    help="test (default), train, all, ID,ID,... or a count (synthetic)")
     p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
@@ -170,9 +172,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", required=True, help="results folder (resumable)")
     p.add_argument("--yahpo-data", help="YAHPO data folder")
-    p.add_argument("--space", help="search space file of an objective:MODULE:FUNCTION task")
+    p.add_argument("--space", help="search space file of an objective: or command: task")
     p.add_argument("--direction", choices=["minimize", "maximize"],
-                   help="direction of an objective:MODULE:FUNCTION task (default minimize)")
+                   help="direction of an objective: or command: task (default minimize)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_bench, argv=None)
 

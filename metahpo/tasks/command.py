@@ -31,6 +31,9 @@ per trial, as ``metahpo tune --command`` does::
 
 Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once. POSIX only
 (process groups).
+
+:class:`CommandTask` is the same command as a benchmark task (``metahpo bench --tasks
+"command:TEMPLATE"``), to compare optimizers on one's own script.
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
-from metahpo.trial import TrialPruned, TuningInterrupted
+from metahpo.tasks.base import Task
+from metahpo.trial import TrialPruned, TuningInterrupted, check_direction
 
 TRIAL_NUMBER = "trial_number"
 REPORT = "METAHPO_REPORT"
@@ -69,10 +74,11 @@ class CommandObjective:
             ``{trial_number}``.
         timeout: seconds a run may take before it is killed and the trial failed (default: none).
         cwd: the folder commands run in (default: the current one).
+        echo: pass the command's output through as it runs (default); else it is only read.
     """
 
     def __init__(self, template: str, space: SearchSpace, *, timeout: float | None = None,
-                 cwd: str | os.PathLike | None = None) -> None:
+                 cwd: str | os.PathLike | None = None, echo: bool = True) -> None:
         if not isinstance(template, str) or not template.strip():
             raise MetaHPOError(f"a command template must be a non-empty string, got {template!r}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -94,6 +100,7 @@ class CommandObjective:
         self.template = template
         self.timeout = timeout
         self.cwd = cwd
+        self.echo = echo
 
     def argv(self, params: dict[str, Any], number: int) -> list[str]:
         """The command line for a trial: ``template`` filled with ``params`` and ``number``,
@@ -115,10 +122,10 @@ class CommandObjective:
         out: deque[str] = deque(maxlen=1)
         err: deque[str] = deque(maxlen=ERROR_LINES)
         reports = _Reports(trial)
-        readers = [threading.Thread(target=_read, args=(process.stdout, sys.stdout, out, reports),
-                                    daemon=True),
-                   threading.Thread(target=_read, args=(process.stderr, sys.stderr, err),
-                                    daemon=True)]
+        readers = [threading.Thread(target=_read, daemon=True,
+                                    args=(process.stdout, self.echo and sys.stdout, out, reports)),
+                   threading.Thread(target=_read, daemon=True,
+                                    args=(process.stderr, self.echo and sys.stderr, err))]
         for reader in readers:
             reader.start()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -162,6 +169,49 @@ class CommandObjective:
                                f"trial's value (a number), got {last[:200]!r}") from None
 
 
+class CommandTask(Task):
+    """A command (see the module docstring) as a benchmark task: ``evaluate(params)`` runs it
+    once. Regret is normalized by the best and worst value any run of the suite found, as for
+    ``objective:`` tasks. A benchmark runs many searches, in several processes, so trial numbers
+    do not name a run there: ``{trial_number}`` is refused (``METAHPO_TRIAL_NUMBER`` is 0);
+    reports are not stored, and the command's output is not shown.
+
+    Args:
+        template: the command line, with ``{name}`` placeholders.
+        space: the search space, or the path of a space file.
+        direction: ``"minimize"`` or ``"maximize"``.
+    """
+
+    name = "command"
+
+    def __init__(self, template: str, space: SearchSpace | str | Path, direction: str) -> None:
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
+        self.objective = CommandObjective(template, self.space, echo=False)
+        if any(TRIAL_NUMBER in fields for fields in self.objective._fields):
+            raise MetaHPOError(f"a benchmark's command cannot use {{{TRIAL_NUMBER}}}: its searches "
+                               "run in several processes, where trial numbers repeat")
+        self.direction = check_direction(direction)
+
+    def evaluate(self, params: Mapping[str, Any]) -> float:
+        return self.objective(dict(params), _Detached())
+
+
+class _Detached:
+    """The running trial a benchmark's command sees: number 0, reports dropped, never pruned
+    or interrupted."""
+
+    number = 0
+
+    def report(self, step: int, value: float) -> None:
+        pass
+
+    def should_prune(self) -> bool:
+        return False
+
+    def interrupted(self) -> bool:
+        return False
+
+
 class _Reports:
     """Intermediate values a command prints (``METAHPO_REPORT STEP VALUE``), passed to its
     running trial as they come, and whether the trial's pruner stopped it (``stop`` set, with
@@ -202,13 +252,15 @@ class _Reports:
 
 
 def _read(stream: Any, echo: Any, kept: deque[str], reports: _Reports | None = None) -> None:
-    """Pass the lines of ``stream`` through to ``echo`` as they come, keeping the last
-    non-empty ones in ``kept`` (its ``maxlen``) and handing reports to ``reports``. Lines go
-    through ``tqdm.write``, which lifts a progress bar on the terminal out of their way."""
+    """Pass the lines of ``stream`` through to ``echo`` (unless it is false) as they come,
+    keeping the last non-empty ones in ``kept`` (its ``maxlen``) and handing reports to
+    ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar on the terminal out
+    of their way."""
     from tqdm import tqdm
 
     for line in stream:
-        tqdm.write(line, file=echo, end="")
+        if echo:
+            tqdm.write(line, file=echo, end="")
         if reports is not None and reports.take(line):
             continue
         if line.strip():

@@ -8,13 +8,15 @@
 * ``digits``, ``mnist1d``, ``tabular`` — real PyTorch trainings (see :mod:`metahpo.tasks.training`).
 * ``objective:MODULE:FUNCTION`` — the user's own objective over the search space file ``space``
   (see :mod:`metahpo.tasks.objective`).
+* ``command:TEMPLATE`` — the user's training command (see :mod:`metahpo.tasks.command`), over
+  ``space`` as well.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 from metahpo.errors import MetaHPOError
 from metahpo.tasks.base import Task
@@ -42,12 +44,16 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
     """Tasks named by a spec (see the module docstring); ``space`` and ``direction`` (default
     ``"minimize"``) are those of an ``objective:`` spec, which has one task."""
     kind, _, name = spec.partition(":")
+    if kind in ("objective", "command") and space is None:
+        raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
     if kind == "objective":
         from metahpo.tasks.objective import ObjectiveTask
 
-        if space is None:
-            raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
-        return [ObjectiveTask(name, Path(space), direction or "minimize")]
+        return [ObjectiveTask(name, Path(cast(str, space)), direction or "minimize")]
+    if kind == "command":
+        from metahpo.tasks.command import CommandTask
+
+        return [CommandTask(name, Path(cast(str, space)), direction or "minimize")]
     if kind == "yahpo":
         from metahpo.tasks.yahpo import YahpoScenario, parse_instances
 
