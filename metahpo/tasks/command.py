@@ -92,8 +92,10 @@ class CommandObjective:
             self._fields = [_fields(arg) for arg in self.args]
         except ValueError as exc:
             raise MetaHPOError(f"command template {template!r}: {exc}") from None
+        #: The names the template's placeholders use.
+        self.placeholders = frozenset(f for fields in self._fields for f in fields)
         known = set(space.names) | {TRIAL_NUMBER}
-        unknown = sorted({f for fields in self._fields for f in fields} - known)
+        unknown = sorted(self.placeholders - known)
         if unknown:
             raise MetaHPOError(f"command template names {unknown}, which are not parameters of the "
                                f"search space ({', '.join(space.names)}) nor {{{TRIAL_NUMBER}}}")
@@ -128,24 +130,8 @@ class CommandObjective:
                                     args=(process.stderr, self.echo and sys.stderr, err))]
         for reader in readers:
             reader.start()
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
-            while process.poll() is None:
-                if reports.stop.is_set():
-                    _kill(process)
-                    break
-                if trial.interrupted():
-                    _kill(process)
-                    raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted; the "
-                                            "command was stopped")
-                if deadline is not None and time.monotonic() >= deadline:
-                    _kill(process)
-                    raise RuntimeError(f"the command ran past its timeout of {self.timeout:g} s "
-                                       f"and was killed{_tail(err)}")
-                try:
-                    process.wait(timeout=POLL_S)
-                except subprocess.TimeoutExpired:
-                    continue
+            self._wait(process, trial, reports, err)
         except BaseException:
             _kill(process)
             raise
@@ -169,6 +155,30 @@ class CommandObjective:
                                f"trial's value (a number), got {last[:200]!r}") from None
 
 
+    def _wait(self, process: subprocess.Popen, trial: Any, reports: _Reports,
+              err: deque[str]) -> None:
+        """Wait for ``process`` to end; kill it when the pruner stopped it (``reports``), when
+        the tune call is interrupted (raising :class:`TuningInterrupted`) or past the
+        timeout (raising ``RuntimeError``)."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while process.poll() is None:
+            if reports.stop.is_set():
+                _kill(process)
+                return
+            if trial.interrupted():
+                _kill(process)
+                raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted; the "
+                                        "command was stopped")
+            if deadline is not None and time.monotonic() >= deadline:
+                _kill(process)
+                raise RuntimeError(f"the command ran past its timeout of {self.timeout:g} s and "
+                                   f"was killed{_tail(err)}")
+            try:
+                process.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                continue
+
+
 class CommandTask(Task):
     """A command (see the module docstring) as a benchmark task: ``evaluate(params)`` runs it
     once. Regret is normalized by the best and worst value any run of the suite found, as for
@@ -187,7 +197,7 @@ class CommandTask(Task):
     def __init__(self, template: str, space: SearchSpace | str | Path, direction: str) -> None:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
         self.objective = CommandObjective(template, self.space, echo=False)
-        if any(TRIAL_NUMBER in fields for fields in self.objective._fields):
+        if TRIAL_NUMBER in self.objective.placeholders:
             raise MetaHPOError(f"a benchmark's command cannot use {{{TRIAL_NUMBER}}}: its searches "
                                "run in several processes, where trial numbers repeat")
         self.direction = check_direction(direction)
