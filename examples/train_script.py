@@ -40,7 +40,8 @@ def main() -> None:
     x, y = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0)
     scaler = StandardScaler().fit(x_train)
-    x_train, x_val = (torch.tensor(scaler.transform(a), dtype=torch.float32) for a in (x_train, x_val))
+    x_train, x_val = (torch.tensor(scaler.transform(a), dtype=torch.float32)
+                      for a in (x_train, x_val))
     y_train, y_val = torch.tensor(y_train), torch.tensor(y_val)
 
     model = torch.nn.Sequential(torch.nn.Linear(64, args.width), torch.nn.ReLU(),

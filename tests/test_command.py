@@ -60,8 +60,8 @@ def test_a_training_script_is_tuned_and_sees_its_configuration(tmp_path, train, 
 def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
     space = SearchSpace([Categorical("opt", ["adam", "sgd"]), Float("momentum", 0.0, 0.9)],
                         conditions={"momentum": Condition("opt", "sgd")})
-    objective = CommandObjective("prog --opt {opt} --momentum={momentum:.2f} --out run{trial_number}",
-                                 space)
+    objective = CommandObjective(
+        "prog --opt {opt} --momentum={momentum:.2f} --out run{trial_number}", space)
     assert objective.argv({"opt": "adam"}, 3) == ["prog", "--opt", "adam", "--out", "run3"]
     assert objective.argv({"opt": "sgd", "momentum": 0.5}, 4) == [
         "prog", "--opt", "sgd", "--momentum=0.50", "--out", "run4"]
@@ -205,8 +205,8 @@ def test_reports_reach_the_study_and_a_pruned_run_is_stopped(tmp_path):
     by_lr = {t.params["lr"]: t for t in study.trials}
     assert by_lr[0.001].state is metahpo.TrialState.COMPLETE and by_lr[0.001].value == 0.001
     assert by_lr[0.05].error.startswith("pruned") and by_lr[0.05].last_report == (1, 0.1)
-    curves = {t.params["lr"]: t.intermediate_values
-              for t in optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/s.db").trials}
+    stored = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/s.db")
+    curves = {t.params["lr"]: t.intermediate_values for t in stored.trials}
     assert curves == {0.001: {0: 0.001, 1: 0.002, 2: 0.003}, 0.05: {0: 0.05, 1: 0.1}}
 
     (tmp_path / "bad.py").write_text("print('METAHPO_REPORT one 0.5')\nprint(1.0)\n")

@@ -81,9 +81,10 @@ class CommandObjective:
                  cwd: str | os.PathLike | None = None, echo: bool = True) -> None:
         if not isinstance(template, str) or not template.strip():
             raise MetaHPOError(f"a command template must be a non-empty string, got {template!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
-            raise MetaHPOError(f"a command's timeout must be a number of seconds > 0, got {timeout!r}")
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise MetaHPOError("a command's timeout must be a number of seconds > 0, "
+                               f"got {timeout!r}")
         if TRIAL_NUMBER in space.names:
             raise MetaHPOError(f"a parameter named {TRIAL_NUMBER!r} would clash with the "
                                f"{{{TRIAL_NUMBER}}} placeholder of command templates; rename it")
@@ -97,8 +98,9 @@ class CommandObjective:
         known = set(space.names) | {TRIAL_NUMBER}
         unknown = sorted(self.placeholders - known)
         if unknown:
-            raise MetaHPOError(f"command template names {unknown}, which are not parameters of the "
-                               f"search space ({', '.join(space.names)}) nor {{{TRIAL_NUMBER}}}")
+            raise MetaHPOError(f"command template names {unknown}, which are not parameters of "
+                               f"the search space ({', '.join(space.names)}) nor "
+                               f"{{{TRIAL_NUMBER}}}")
         self.template = template
         self.timeout = timeout
         self.cwd = cwd
@@ -198,8 +200,8 @@ class CommandTask(Task):
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
         self.objective = CommandObjective(template, self.space, echo=False)
         if TRIAL_NUMBER in self.objective.placeholders:
-            raise MetaHPOError(f"a benchmark's command cannot use {{{TRIAL_NUMBER}}}: its searches "
-                               "run in several processes, where trial numbers repeat")
+            raise MetaHPOError(f"a benchmark's command cannot use {{{TRIAL_NUMBER}}}: its "
+                               "searches run in several processes, where trial numbers repeat")
         self.direction = check_direction(direction)
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
