@@ -18,7 +18,7 @@ from metahpo.optimizers.registry import (
     restore_optimizer,
 )
 from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
-from metahpo.study import Study, create_study, list_studies, load_study
+from metahpo.study import Study, create_study, delete_study, list_studies, load_study
 from metahpo.tasks.command import CommandObjective
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState, TuningInterrupted
 from metahpo.tuning import RunningTrial, tune
@@ -45,6 +45,7 @@ __all__ = [
     "available_optimizers",
     "create_optimizer",
     "create_study",
+    "delete_study",
     "list_studies",
     "load_study",
     "optimizer_options",

@@ -209,6 +209,13 @@ def load_study(study_name: str, storage: Any) -> Study:
     return _existing(st, study_name, storage)
 
 
+def delete_study(study_name: str, storage: Any) -> None:
+    """Delete an existing study and all its trials from ``storage`` (a URL or an Optuna storage
+    object), as ``optuna.delete_study`` does; a clear error if there is no such study."""
+    study = load_study(study_name, storage)
+    study.storage.delete_study(study.study_id)
+
+
 def _existing(st: Any, study_name: str, url: str | None) -> Study:
     try:
         study_id = st.get_study_id_from_name(study_name)

@@ -65,6 +65,11 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
+    deleted = run(workdir, "studies", "delete", "cli", "--storage", url)
+    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (9 trials)"
+    assert run(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
+    again = run(workdir, "studies", "delete", "cli", "--storage", url)
+    assert again.returncode == 2 and "no study named 'cli'" in again.stderr
 
 
 def test_tune_with_jobs_runs_a_grid_without_repeating_a_point(workdir):

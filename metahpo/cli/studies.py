@@ -212,7 +212,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
 
 
 def _cmd_studies(args: argparse.Namespace) -> None:
-    from metahpo.study import list_studies, load_study, params_table
+    from metahpo.study import delete_study, list_studies, load_study, params_table
 
     if args.action == "list":
         studies = list_studies(args.storage)
@@ -226,6 +226,11 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         return
     if not args.name:
         raise MetaHPOError(f"studies {args.action} needs a study NAME")
+    if args.action == "delete":
+        n = len(load_study(args.name, args.storage).trials)
+        delete_study(args.name, args.storage)
+        print(f"deleted study {args.name} ({n} trials)")
+        return
     study = load_study(args.name, args.storage)
     if args.action == "best":
         record = study.best_trial
@@ -320,11 +325,11 @@ def add_commands(sub: Any) -> None:
                         "it was asked (jobs that died without telling)")
     p.set_defaults(func=_cmd_tell)
 
-    p = sub.add_parser("studies", help="list the studies of a storage, show one, or print the "
-                                        "best trial of one as JSON")
-    p.add_argument("action", nargs="?", choices=["list", "show", "best"], default="list",
-                   help="default: list")
-    p.add_argument("name", nargs="?", help="study name (for show and best)")
+    p = sub.add_parser("studies", help="list the studies of a storage, show one, print the "
+                                        "best trial of one as JSON, or delete one")
+    p.add_argument("action", nargs="?", choices=["list", "show", "best", "delete"],
+                   default="list", help="default: list")
+    p.add_argument("name", nargs="?", help="study name (for show, best and delete)")
     p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.set_defaults(func=_cmd_studies)

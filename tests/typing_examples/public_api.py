@@ -87,6 +87,7 @@ asked = queue.ask(seed=0)
 queue.tell(asked.number, 0.934)
 queue.fail_stale(86400)
 studies: list[metahpo.Study] = metahpo.list_studies("sqlite:///studies.db")
+metahpo.delete_study("queue", "sqlite:///studies.db")
 
 optuna_study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0), direction="maximize")
 MetaHPOSampler("meta", seed=0, search_space={
