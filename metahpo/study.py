@@ -252,11 +252,12 @@ def create_or_load_study(
     if saved is not None and saved != space:
         raise MetaHPOError(
             f"study {study_name!r} was created with another search space; resume it with the same "
-            "space or choose a new study name"
+            "space, choose a new study name, or delete it (metahpo studies delete NAME)"
         )
     if study.direction != direction:
         raise MetaHPOError(
-            f"study {study_name!r} was created to {study.direction}, not to {direction}"
+            f"study {study_name!r} was created to {study.direction}, not to {direction}; "
+            "choose a new study name, or delete it (metahpo studies delete NAME)"
         )
     return study
 
