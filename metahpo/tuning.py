@@ -190,8 +190,10 @@ def tune(
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
 
     Args:
-        objective: ``objective(params) -> float``; ``params`` is a dict of decoded values.
-            Exceptions of a type in ``catch``, ``None``, NaN and infinities make failed trials.
+        objective: ``objective(params) -> float``; ``params`` is a dict of decoded values (or
+            ``objective(params, trial)``, see ``pruner``; a training script's command line:
+            :class:`metahpo.CommandObjective`). Exceptions of a type in ``catch``, ``None``, NaN
+            and infinities make failed trials.
         space: the search space.
         optimizer: a registered name (see :func:`metahpo.available_optimizers`) or an instance;
             default ``"meta"``, the meta-learned optimizer with its space-agnostic ``default``
