@@ -235,3 +235,29 @@ def test_optimizers_are_benchmarked_on_a_training_command(tmp_path, train):
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2
     assert "a benchmark's command cannot use {trial_number}" in refused.stderr
+
+
+def test_concurrent_runs_get_a_device_each(tmp_path):
+    """Three jobs share two devices: no two runs hold the same device at the same time, each
+    sees its device as CUDA_VISIBLE_DEVICES, and the third job waits for a free one."""
+    (tmp_path / "gpu.py").write_text(
+        "import json, os, sys, time\n"
+        "start = time.time(); time.sleep(0.4)\n"
+        "with open(f'run{sys.argv[1]}.json', 'w') as f:\n"
+        "    json.dump({'device': os.environ['CUDA_VISIBLE_DEVICES'],\n"
+        "               'same': os.environ['METAHPO_DEVICE'], 'start': start,\n"
+        "               'end': time.time()}, f)\n"
+        "print(1.0)\n")
+    objective = CommandObjective(f"{PYTHON} gpu.py {{trial_number}}", SPACE, cwd=tmp_path,
+                                 devices=["0", "1"])
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=6, n_jobs=3, seed=0,
+                         show_progress=False)
+    assert all(t.state is metahpo.TrialState.COMPLETE for t in study.trials)
+    runs = [json.loads((tmp_path / f"run{t.number}.json").read_text()) for t in study.trials]
+    assert {r["device"] for r in runs} == {"0", "1"} and all(r["same"] == r["device"] for r in runs)
+    for a in runs:
+        for b in runs:
+            if a is not b and a["device"] == b["device"]:
+                assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
+    with pytest.raises(MetaHPOError, match="devices must be distinct"):
+        CommandObjective("train", SPACE, devices=[])

@@ -53,12 +53,14 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     if (args.objective is None) == (args.command is None):
         raise MetaHPOError("tune needs one of an objective (MODULE:FUNCTION) and --command "
                            "TEMPLATE")
-    if args.command is None and args.trial_timeout is not None:
-        raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
-                           "enforces its own limits")
+    if args.command is None and (args.trial_timeout is not None or args.devices is not None):
+        raise MetaHPOError("--trial-timeout and --devices apply to --command runs; a Python "
+                           "objective enforces its own limits and picks its own device")
     space = SearchSpace.from_file(args.space)
     objective: Any = (load_objective(args.objective) if args.command is None
-                      else CommandObjective(args.command, space, timeout=args.trial_timeout))
+                      else CommandObjective(args.command, space, timeout=args.trial_timeout,
+                                            devices=None if args.devices is None
+                                            else args.devices.split(",")))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
@@ -262,6 +264,9 @@ def add_commands(sub: Any) -> None:
                         "line it prints is the trial's value")
     p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                    help="with --command: kill a run after this many seconds (a failed trial)")
+    p.add_argument("--devices", metavar="ID,ID,...",
+                   help="with --command: GPUs to share among the --jobs, one run per device, as "
+                        "CUDA_VISIBLE_DEVICES (e.g. 0,1,2,3 with --jobs 4)")
     p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "

@@ -16,6 +16,9 @@ per trial, as ``metahpo tune --command`` does::
   ``--momentum={momentum}`` appears only for the choices that use momentum.
 - The command also finds the configuration as JSON in the environment variable
   ``METAHPO_PARAMS`` and the trial's number in ``METAHPO_TRIAL_NUMBER``.
+- With ``devices`` (``--devices 0,1,2,3``), each run gets a device of its own while it runs, as
+  ``CUDA_VISIBLE_DEVICES`` (so ``cuda:0`` in the script is that GPU) and ``METAHPO_DEVICE``:
+  four jobs on four GPUs, one training each; a job finding every device taken waits for one.
 - Intermediate values (a validation score per epoch) go to the study when the command prints
   a line ``METAHPO_REPORT STEP VALUE`` (``print(f"METAHPO_REPORT {epoch} {accuracy}",
   flush=True)``): optuna-dashboard plots them as learning curves, and with a pruner
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shlex
 import signal
 import subprocess
@@ -49,7 +53,7 @@ import time
 from collections import deque
 from pathlib import Path
 from string import Formatter
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
@@ -75,10 +79,12 @@ class CommandObjective:
         timeout: seconds a run may take before it is killed and the trial failed (default: none).
         cwd: the folder commands run in (default: the current one).
         echo: pass the command's output through as it runs (default); else it is only read.
+        devices: device ids (GPU indices) to share among concurrent runs, one run per device.
     """
 
     def __init__(self, template: str, space: SearchSpace, *, timeout: float | None = None,
-                 cwd: str | os.PathLike | None = None, echo: bool = True) -> None:
+                 cwd: str | os.PathLike | None = None, echo: bool = True,
+                 devices: Sequence[str] | None = None) -> None:
         if not isinstance(template, str) or not template.strip():
             raise MetaHPOError(f"a command template must be a non-empty string, got {template!r}")
         if timeout is not None and (isinstance(timeout, bool)
@@ -105,6 +111,14 @@ class CommandObjective:
         self.timeout = timeout
         self.cwd = cwd
         self.echo = echo
+        self._free: queue.Queue[str] | None = None
+        if devices is not None:
+            ids = [str(d).strip() for d in devices]
+            if not ids or not all(ids) or len(set(ids)) != len(ids):
+                raise MetaHPOError(f"devices must be distinct, non-empty ids, got {devices!r}")
+            self._free = queue.Queue()
+            for device in ids:
+                self._free.put(device)
 
     def argv(self, params: dict[str, Any], number: int) -> list[str]:
         """The command line for a trial: ``template`` filled with ``params`` and ``number``,
@@ -114,9 +128,31 @@ class CommandObjective:
                 if all(f in values for f in fields)]
 
     def __call__(self, params: dict[str, Any], trial: Any) -> float:
-        argv = self.argv(params, trial.number)
         env = {**os.environ, "METAHPO_PARAMS": json.dumps(params),
                "METAHPO_TRIAL_NUMBER": str(trial.number)}
+        if self._free is None:
+            return self._run(self.argv(params, trial.number), env, trial)
+        device = self._take_device(trial)
+        try:
+            env.update(CUDA_VISIBLE_DEVICES=device, METAHPO_DEVICE=device)
+            return self._run(self.argv(params, trial.number), env, trial)
+        finally:
+            self._free.put(device)
+
+    def _take_device(self, trial: Any) -> str:
+        """A free device, waiting for one while every device is taken (unless the tune call is
+        interrupted meanwhile)."""
+        assert self._free is not None
+        while True:
+            try:
+                return self._free.get(timeout=POLL_S)
+            except queue.Empty:
+                if trial.interrupted():
+                    raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted "
+                                            "while it waited for a device") from None
+
+    def _run(self, argv: list[str], env: dict[str, str], trial: Any) -> float:
+        """Run ``argv`` with ``env`` for ``trial``; its value (see the module docstring)."""
         try:
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True, errors="replace", env=env, cwd=self.cwd,
