@@ -209,11 +209,14 @@ def load_study(study_name: str, storage: Any) -> Study:
     return _existing(st, study_name, storage)
 
 
-def delete_study(study_name: str, storage: Any) -> None:
+def delete_study(study_name: str, storage: Any) -> int:
     """Delete an existing study and all its trials from ``storage`` (a URL or an Optuna storage
-    object), as ``optuna.delete_study`` does; a clear error if there is no such study."""
+    object), as ``optuna.delete_study`` does; return how many trials it held. A clear error if
+    there is no such study."""
     study = load_study(study_name, storage)
+    n = len(study.storage.get_all_trials(study.study_id, deepcopy=False))
     study.storage.delete_study(study.study_id)
+    return n
 
 
 def _existing(st: Any, study_name: str, url: str | None) -> Study:

@@ -229,8 +229,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     if not args.name:
         raise MetaHPOError(f"studies {args.action} needs a study NAME")
     if args.action == "delete":
-        n = len(load_study(args.name, args.storage).trials)
-        delete_study(args.name, args.storage)
+        n = delete_study(args.name, args.storage)
         print(f"deleted study {args.name} ({n} trials)")
         return
     study = load_study(args.name, args.storage)

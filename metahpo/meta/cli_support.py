@@ -10,15 +10,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import FixedTasks, Mixture, SyntheticFamily, TaskDistribution, TrainingTask
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import HELD_OUT_SEED, make_tasks
 from metahpo.tasks.synthetic import FAMILIES, SyntheticTask
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SYNTHETIC_VALIDATION_SEED = HELD_OUT_SEED - 1
 

@@ -128,14 +128,15 @@ class CommandObjective:
                 if all(f in values for f in fields)]
 
     def __call__(self, params: dict[str, Any], trial: Any) -> float:
+        argv = self.argv(params, trial.number)
         env = {**os.environ, "METAHPO_PARAMS": json.dumps(params),
                "METAHPO_TRIAL_NUMBER": str(trial.number)}
         if self._free is None:
-            return self._run(self.argv(params, trial.number), env, trial)
+            return self._run(argv, env, trial)
         device = self._take_device(trial)
         try:
             env.update(CUDA_VISIBLE_DEVICES=device, METAHPO_DEVICE=device)
-            return self._run(self.argv(params, trial.number), env, trial)
+            return self._run(argv, env, trial)
         finally:
             self._free.put(device)
 

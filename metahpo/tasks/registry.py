@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence, cast
+from typing import Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.tasks.base import Task
@@ -44,16 +44,14 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
     """Tasks named by a spec (see the module docstring); ``space`` and ``direction`` (default
     ``"minimize"``) are those of an ``objective:`` spec, which has one task."""
     kind, _, name = spec.partition(":")
-    if kind in ("objective", "command") and space is None:
-        raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
-    if kind == "objective":
+    if kind in ("objective", "command"):
+        from metahpo.tasks.command import CommandTask
         from metahpo.tasks.objective import ObjectiveTask
 
-        return [ObjectiveTask(name, Path(cast(str, space)), direction or "minimize")]
-    if kind == "command":
-        from metahpo.tasks.command import CommandTask
-
-        return [CommandTask(name, Path(cast(str, space)), direction or "minimize")]
+        if space is None:
+            raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
+        user_task = ObjectiveTask if kind == "objective" else CommandTask
+        return [user_task(name, Path(space), direction or "minimize")]
     if kind == "yahpo":
         from metahpo.tasks.yahpo import YahpoScenario, parse_instances
 
