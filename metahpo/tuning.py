@@ -320,6 +320,7 @@ class _Loop:
         self.stop = threading.Event()
         self.interrupted = threading.Event()
         self.errors: list[BaseException] = []
+        self._best: float | None = None
         self._lock = threading.Lock()
 
     def run_job(self, opt: Optimizer, reraise: bool = False) -> None:
@@ -366,12 +367,16 @@ class _Loop:
         return study_size(self.study) < self.n_trials
 
     def _show(self, opt: Optimizer) -> None:
+        """Update the progress bar: the study's size and the best value any job has seen (a
+        job's optimizer may not have seen the other jobs' latest trials yet)."""
         if self.progress is None:
             return
         with self._lock:
             self.progress.n = min(study_size(self.study), self.n_trials)
             best = opt.best
-            if best is not None:
+            sign = 1.0 if opt.direction == "minimize" else -1.0
+            if best is not None and (self._best is None or sign * best.value < sign * self._best):
+                self._best = best.value
                 self.progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
             self.progress.refresh()
 

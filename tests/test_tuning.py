@@ -358,6 +358,27 @@ def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, opt
     assert overlapping, "no two trials ran at the same time"
 
 
+def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
+    import re
+    import threading
+
+    second_started, first_done = threading.Event(), threading.Event()
+
+    def objective(params, trial):
+        if trial.number == 0:
+            second_started.wait(10)
+            first_done.set()
+            return 0.5
+        second_started.set()
+        first_done.wait(10)
+        time.sleep(0.05)
+        return 7.0 + trial.number
+
+    tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, n_jobs=2)
+    shown = [float(v) for v in re.findall(r"best=([-\d.e+]+)", capsys.readouterr().err)]
+    assert shown and set(shown) == {0.5}
+
+
 def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     calls = itertools.count()
