@@ -2,8 +2,9 @@
 
 metahpo runs it once per trial with the configuration in its arguments and reads the trial's
 value from the last line it prints; ``METAHPO_REPORT EPOCH VALUE`` lines report the validation
-accuracy after each epoch, so that a pruner can stop unpromising runs. Any script works the same
-way: change the arguments, print the score last.
+accuracy after each epoch, so that a pruner can stop unpromising runs, and ``METAHPO_ATTR NAME
+VALUE`` lines store what else the run measured with its trial (its best epoch, its training
+time). Any script works the same way: change the arguments, print the score last.
 
     metahpo tune --command "python examples/train_script.py --lr {learning_rate} --width {width} \\
         --dropout {dropout} --optimizer {optimizer} --out runs/{trial_number}" \\
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -48,7 +50,8 @@ def main() -> None:
                                 torch.nn.Dropout(args.dropout), torch.nn.Linear(args.width, 10))
     optim = (torch.optim.Adam(model.parameters(), lr=args.lr) if args.optimizer == "adam"
              else torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9))
-    accuracy = 0.0
+    accuracy, best_epoch, best = 0.0, 0, -1.0
+    start = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
         for batch in torch.randperm(len(x_train)).split(64):
@@ -59,6 +62,10 @@ def main() -> None:
         with torch.no_grad():
             accuracy = (model(x_val).argmax(1) == y_val).float().mean().item()
         print(f"METAHPO_REPORT {epoch} {accuracy}", flush=True)
+        if accuracy > best:
+            best_epoch, best = epoch, accuracy
+    print(f"METAHPO_ATTR best_epoch {best_epoch}")
+    print(f"METAHPO_ATTR train_s {time.perf_counter() - start:.3f}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "metrics.json").write_text(json.dumps({"val_accuracy": accuracy}))

@@ -24,11 +24,13 @@ from metahpo.storage import (
     ASKED_ATTR,
     ERROR_ATTR,
     INTERRUPTED_ATTR,
+    checked_user_attr,
     fail_dead_trials,
     in_flight,
     record_from_optuna,
     reserve_trial,
     store_finished_trial,
+    user_attrs,
 )
 from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 
@@ -220,7 +222,8 @@ def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
     except UpdateFinishedTrialError:
         stored = st.get_trial(trial_id)
         new_id, new_number = store_finished_trial(st, study.study_id, stored.params,
-                                                  stored.distributions, value, error)
+                                                  stored.distributions, value, error,
+                                                  user_attrs(stored))
         logger.warning("trial %d was marked failed by another process while it ran; its result "
                        "is recorded as trial %d", number, new_number)
         return new_id
@@ -312,8 +315,10 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     return Trial(number=number, params=trial.params)
 
 
-def tell_trial(study: Study, number: int, value: Any, error: str | None) -> TrialRecord:
-    """Record the outcome of running trial ``number`` (see :meth:`Study.tell`)."""
+def tell_trial(study: Study, number: int, value: Any, error: str | None,
+               attrs: Mapping[str, Any] | None = None) -> TrialRecord:
+    """Record the outcome of running trial ``number``, with the user attributes ``attrs``
+    (see :meth:`Study.tell`)."""
     from optuna.trial import TrialState as OptunaState
 
     st = study.storage
@@ -329,5 +334,10 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None) -> Tria
                            f"{record_from_optuna(ft).state.value}, not running: its outcome is "
                            "recorded already")
     state, v, err = outcome(value, error)
+    if attrs is not None and not isinstance(attrs, Mapping):
+        raise MetaHPOError(f"user_attrs must be a dict {{name: value}}, got {attrs!r}")
+    checked = {k: checked_user_attr(k, a) for k, a in (attrs or {}).items()}
+    for key, attr in checked.items():
+        st.set_trial_user_attr(trial_id, key, attr)
     trial_id = store_outcome(study, trial_id, number, v, err)
     return record_from_optuna(st.get_trial(trial_id))

@@ -25,6 +25,7 @@ cache 26 and 31 ms (``benchmarks/results/storage_overhead``).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -44,6 +45,8 @@ PID_ATTR = "metahpo:pid"
 ERROR_ATTR = "error"
 INTERRUPTED_ATTR = "metahpo:interrupted"
 ASKED_ATTR = "metahpo:asked"
+#: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
+OWN_ATTR_PREFIX = "metahpo:"
 
 
 def open_storage(url: Any, *, must_exist: bool = False) -> Any:
@@ -115,12 +118,39 @@ def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:
 
 def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
                          distributions: dict[str, Any], value: float | None,
-                         error: str | None) -> tuple[int, int]:
-    """Record a finished trial (COMPLETE with ``value``, or FAILED with ``error``) in one write;
-    return its id and number."""
+                         error: str | None,
+                         attrs: dict[str, Any] | None = None) -> tuple[int, int]:
+    """Record a finished trial (COMPLETE with ``value``, or FAILED with ``error``) with the
+    user attributes ``attrs`` in one write; return its id and number."""
     state = "COMPLETE" if error is None else "FAIL"
     return _create_trial(storage, study_id, state, params, distributions, value,
-                         {} if error is None else {ERROR_ATTR: error})
+                         {**(attrs or {}), **({} if error is None else {ERROR_ATTR: error})})
+
+
+def checked_user_attr(key: Any, value: Any) -> Any:
+    """``value`` as a trial user attribute ``key`` may hold it (a number, string, bool, None or
+    a list / dict of them, as JSON has; NumPy and PyTorch scalars become their numbers); a clear
+    error for a name metahpo keeps for itself or a value JSON cannot hold."""
+    if not isinstance(key, str) or not key:
+        raise MetaHPOError(f"a user attribute's name must be a non-empty string, got {key!r}")
+    if key == ERROR_ATTR or key.startswith(OWN_ATTR_PREFIX):
+        raise MetaHPOError(f"user attribute {key!r}: the name {ERROR_ATTR!r} and names that "
+                           f"begin with {OWN_ATTR_PREFIX!r} are metahpo's own; choose another")
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise MetaHPOError(f"user attribute {key!r}: {type(value).__name__} value {value!r:.80} "
+                           f"cannot be stored ({exc}); store numbers, strings, booleans, None, "
+                           "or lists and dicts of them") from None
+    return value
+
+
+def user_attrs(ft: Any) -> dict[str, Any]:
+    """The user attributes of an Optuna ``FrozenTrial`` without metahpo's own."""
+    return {k: v for k, v in ft.user_attrs.items()
+            if k != ERROR_ATTR and not k.startswith(OWN_ATTR_PREFIX)}
 
 
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
@@ -223,6 +253,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         last_report=(last_report(ft) if ft.state == OptunaState.PRUNED and error is not None
                      and error.startswith(PRUNED)
                      else None),
+        user_attrs=user_attrs(ft),
     )
 
 

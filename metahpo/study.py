@@ -74,13 +74,15 @@ class Study:
 
         return ask_trial(self, optimizer, seed, options, points_to_evaluate)
 
-    def tell(self, number: int, value: Any = None, *, error: str | None = None) -> TrialRecord:
+    def tell(self, number: int, value: Any = None, *, error: str | None = None,
+             user_attrs: Mapping[str, Any] | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
         has left running): its objective value, or ``error`` for a failed trial (``None``,
-        NaN and non-numbers fail it too, as in :func:`metahpo.tune`)."""
+        NaN and non-numbers fail it too, as in :func:`metahpo.tune`), and what the job measured
+        beside it, ``user_attrs`` (see :meth:`metahpo.RunningTrial.set_user_attr`)."""
         from metahpo.shared_study import tell_trial
 
-        return tell_trial(self, number, value, error)
+        return tell_trial(self, number, value, error, user_attrs)
 
     def fail_stale(self, older_than: float) -> list[int]:
         """Fail the trials from :meth:`ask` still running ``older_than`` seconds after they were
@@ -140,7 +142,8 @@ class Study:
         return cast(float, self.best_trial.value)
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One flat dict per trial: number, state, value, error, times, ``params_<name>``."""
+        """One flat dict per trial: number, state, value, error, times, ``params_<name>``,
+        ``user_attrs_<key>`` (the column names of Optuna's ``trials_dataframe``)."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -153,6 +156,7 @@ class Study:
                 "duration_s": t.duration_s,
             }
             row.update({f"params_{k}": v for k, v in t.params.items()})
+            row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
             rows.append(row)
         return rows
 
@@ -263,6 +267,7 @@ def create_or_load_study(
             "choose a new study name, or delete it (metahpo studies delete NAME)"
         )
     return study
+
 
 def params_table(params: Mapping[str, Any]) -> str:
     """``name=value`` pairs on one line, for logs and the CLI."""

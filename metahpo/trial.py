@@ -81,6 +81,9 @@ class TrialRecord:
         last_report: ``(step, value)``, the last intermediate value a pruned trial reported
             before it was stopped (``None`` for other trials, or a pruned one that reported
             nothing): an early estimate of the trial's value, which optimizers may read.
+        user_attrs: what the objective recorded beside its value
+            (:meth:`metahpo.RunningTrial.set_user_attr`: training time, a test score...), as
+            Optuna's trial user attributes; no optimizer reads them.
     """
 
     number: int
@@ -91,9 +94,11 @@ class TrialRecord:
     started_at: datetime | None = field(default=None, compare=False)
     finished_at: datetime | None = field(default=None, compare=False)
     last_report: tuple[int, float] | None = None
+    user_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "user_attrs", dict(self.user_attrs))
         object.__setattr__(self, "state", TrialState(self.state))
         if self.state is TrialState.COMPLETE:
             if self.value is None or not math.isfinite(self.value):

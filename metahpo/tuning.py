@@ -47,7 +47,7 @@ from metahpo.shared_study import (
     study_size,
 )
 from metahpo.space import SearchSpace, check_space
-from metahpo.storage import last_report, record_from_optuna
+from metahpo.storage import checked_user_attr, last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import (
     PRUNED,
@@ -105,6 +105,15 @@ class RunningTrial:
         if err is not None:
             raise MetaHPOError(f"trial.report: the value at step {step} is not a number: {err}")
         self._study.storage.set_trial_intermediate_value(self._trial_id, step, v)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Record ``value`` under ``key`` with this trial, at once (kept if the trial fails
+        later): what the objective knows beside its value, such as the training time, the
+        epoch of the best score or a test metric, as in Optuna. ``value`` is a number, string,
+        bool, None or a list / dict of them; read them back in
+        :attr:`metahpo.TrialRecord.user_attrs`, as ``user_attrs_<key>`` columns of
+        :meth:`metahpo.Study.to_csv` and in ``metahpo studies show``."""
+        self._study.storage.set_trial_user_attr(self._trial_id, key, checked_user_attr(key, value))
 
     def should_prune(self) -> bool:
         """Whether the pruner given to :func:`tune` would stop this trial now, judging by the
@@ -373,11 +382,12 @@ class _Loop:
             return
         with self._lock:
             self.progress.n = min(study_size(self.study), self.n_trials)
-            best = opt.best
+            record = opt.best
+            best = None if record is None else record.value
             sign = 1.0 if opt.direction == "minimize" else -1.0
-            if best is not None and (self._best is None or sign * best.value < sign * self._best):
-                self._best = best.value
-                self.progress.set_postfix(best=f"{best.value:.6g}", refresh=False)
+            if best is not None and (self._best is None or sign * best < sign * self._best):
+                self._best = best
+                self.progress.set_postfix(best=f"{best:.6g}", refresh=False)
             self.progress.refresh()
 
 

@@ -60,7 +60,7 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert best.returncode == 0, best.stderr
     top = load_study("cli", url).best_trial
     assert json.loads(best.stdout) == {"study": "cli", "number": top.number, "value": top.value,
-                                       "params": top.params}
+                                       "params": top.params, "user_attrs": {}}
     assert top.value == min(t.value for t in load_study("cli", url).trials)
     run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
@@ -108,12 +108,18 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert (a["number"], b["number"]) == (0, 1) and a["params"] != b["params"]
-    told = run(workdir, "tell", *base, "--trial", "1", "--value", "0.75")
+    told = run(workdir, "tell", *base, "--trial", "1", "--value", "0.75", "--attr", "test_acc=0.7",
+               "--attr", "node=gpu-3")
     assert told.returncode == 0 and told.stdout.strip() == "trial 1: complete 0.75"
+    best = json.loads(run(workdir, "studies", "best", "queue", "--storage", url).stdout)
+    assert best["user_attrs"] == {"test_acc": 0.7, "node": "gpu-3"}
+    own = run(workdir, "tell", *base, "--trial", "0", "--value", "1", "--attr", "error=x")
+    assert own.returncode == 2 and "metahpo's own" in own.stderr
     failed = run(workdir, "tell", *base, "--trial", "0", "--error", "node lost")
     assert failed.stdout.strip() == "trial 0: failed: node lost"
     shown = run(workdir, "studies", "show", "queue", "--storage", url)
     assert shown.stdout.startswith("study queue (maximize)")
+    assert "| node='gpu-3', test_acc=0.7" in shown.stdout
     batch = run(workdir, "ask", *base, "--count", "3", "--seed", "0")
     trials = [json.loads(line) for line in batch.stdout.splitlines()]
     assert [t["number"] for t in trials] == [2, 3, 4]

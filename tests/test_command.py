@@ -32,6 +32,8 @@ with open(os.path.join(args.out, "seen.json"), "w") as f:
 print("epoch 1 done", file=sys.stderr)
 print("some log line")
 print((math.log10(args.lr) + 2.5) ** 2 + 0.1 * args.layers)
+print("METAHPO_ATTR layers_seen", args.layers)
+print("METAHPO_ATTR note a short run")
 '''
 
 
@@ -128,6 +130,8 @@ def test_tune_command_on_the_command_line(tmp_path, train):
     assert out.returncode == 0, out.stderr
     assert "3 trials (3 complete, 0 failed)" in out.stdout
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["0", "1", "2"]
+    for t in metahpo.load_study("script", "sqlite:///" + str(tmp_path / "s.db")).trials:
+        assert t.user_attrs == {"layers_seen": t.params["layers"], "note": "a short run"}
 
 
 @pytest.mark.parametrize("sig, recorded, status", [
@@ -209,10 +213,13 @@ def test_reports_reach_the_study_and_a_pruned_run_is_stopped(tmp_path):
     curves = {t.params["lr"]: t.intermediate_values for t in stored.trials}
     assert curves == {0.001: {0: 0.001, 1: 0.002, 2: 0.003}, 0.05: {0: 0.05, 1: 0.1}}
 
-    (tmp_path / "bad.py").write_text("print('METAHPO_REPORT one 0.5')\nprint(1.0)\n")
-    bad = metahpo.tune(CommandObjective(f"{PYTHON} bad.py", space, cwd=tmp_path), space,
-                       optimizer="grid", n_trials=1, show_progress=False)
-    assert "malformed report 'METAHPO_REPORT one 0.5'" in bad.trials[0].error
+    for line, message in [("METAHPO_REPORT one 0.5", "malformed report 'METAHPO_REPORT one 0.5'"),
+                          ("METAHPO_ATTR lonely", "malformed attribute 'METAHPO_ATTR lonely'"),
+                          ("METAHPO_ATTR error 1", "'error' and names that begin with 'metahpo:'")]:
+        (tmp_path / "bad.py").write_text(f"print({line!r})\nprint(1.0)\n")
+        bad = metahpo.tune(CommandObjective(f"{PYTHON} bad.py", space, cwd=tmp_path), space,
+                           optimizer="grid", n_trials=1, show_progress=False)
+        assert message in bad.trials[0].error
 
 
 def test_optimizers_are_benchmarked_on_a_training_command(tmp_path, train):

@@ -63,4 +63,5 @@ def test_a_training_script_is_tuned_by_its_command_line(tmp_path):
         assert 0.0 <= trial.value == trial.intermediate_values[2] <= 1.0
         saved = json.loads((tmp_path / "runs" / str(trial.number) / "metrics.json").read_text())
         assert saved["val_accuracy"] == trial.value
+        assert trial.user_attrs["best_epoch"] in (0, 1, 2) and trial.user_attrs["train_s"] > 0
     assert study.best_value > 0.9

@@ -358,6 +358,38 @@ def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, opt
     assert overlapping, "no two trials ran at the same time"
 
 
+def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
+    import numpy as np
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+
+    def objective(params, trial):
+        trial.set_user_attr("train_s", np.float32(1.5))
+        trial.set_user_attr("curve", [1, 2.5])
+        trial.set_user_attr("best_epoch", np.array(7))
+        if trial.number == 1:
+            raise RuntimeError("diverged")
+        if trial.number == 2:
+            trial.set_user_attr("model", object())
+        if trial.number == 3:
+            trial.set_user_attr("metahpo:pid", 1)
+        return quadratic(params)
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, storage=url,
+                 study_name="attrs", show_progress=False)
+    expected = {"train_s": 1.5, "curve": [1, 2.5], "best_epoch": 7}
+    assert [t.user_attrs for t in study.trials] == [expected] * 4
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] + [TrialState.FAILED] * 3
+    assert study.trials[1].error == "RuntimeError: diverged"
+    assert "'model': object value" in study.trials[2].error
+    assert "names that begin with 'metahpo:' are metahpo's own" in study.trials[3].error
+    assert optuna.load_study(study_name="attrs", storage=url).trials[0].user_attrs["train_s"] == 1.5
+    study.to_csv(str(tmp_path / "trials.csv"))
+    header = (tmp_path / "trials.csv").read_text().splitlines()[0].split(",")
+    assert sorted(header[-3:]) == ["user_attrs_best_epoch", "user_attrs_curve", "user_attrs_train_s"]
+
+
 def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
     import re
     import threading

@@ -8,10 +8,10 @@ from typing import Any
 from metahpo.errors import MetaHPOError
 
 
-def parse_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` of ``--option``: the value parsed as JSON when it can be, else the text."""
+def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``flag``: the value parsed as JSON when it can be, else the text."""
     if "=" not in text:
-        raise MetaHPOError(f"--option expects KEY=VALUE, got {text!r}")
+        raise MetaHPOError(f"{flag} expects KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
     try:
         value = json.loads(raw)

@@ -197,9 +197,10 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     from metahpo.study import load_study
 
     if args.stale is not None:
-        if args.trial is not None or args.value is not None or args.error is not None:
+        if (args.trial is not None or args.value is not None or args.error is not None
+                or args.attr):
             raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
-                               "--value and --error")
+                               "--value, --error and --attr")
         failed = load_study(args.study, args.storage).fail_stale(args.stale)
         print(f"failed as stale: {', '.join(map(str, failed))}" if failed
               else "no asked trial has been running that long")
@@ -208,7 +209,9 @@ def _cmd_tell(args: argparse.Namespace) -> None:
         raise MetaHPOError("tell needs --trial N (or --stale SECONDS)")
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
-    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error)
+    attrs = dict(parse_option(a, "--attr") for a in args.attr)
+    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error,
+                                                       user_attrs=attrs)
     value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
 
@@ -236,7 +239,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     if args.action == "best":
         record = study.best_trial
         print(json.dumps({"study": study.name, "number": record.number, "value": record.value,
-                          "params": dict(record.params)}))
+                          "params": dict(record.params), "user_attrs": record.user_attrs}))
         return
     if args.csv:
         study.to_csv(args.csv)
@@ -245,7 +248,8 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     print(f"study {study.name} ({study.direction})")
     for t in study.trials:
         value = f"{t.value:.6g}" if t.value is not None else "-"
-        extra = f"  error: {t.error}" if t.error else ""
+        extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
+        extra += f"  error: {t.error}" if t.error else ""
         if t.last_report is not None:
             extra += f" (last reported {t.last_report[1]:.6g})"
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
@@ -324,6 +328,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--trial", type=int, help="the trial number 'ask' printed")
     p.add_argument("--value", type=float, help="the objective value")
     p.add_argument("--error", help="the trial failed: what went wrong")
+    p.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
+                   help="something else the job measured (a test score, its run time), stored "
+                        "with the trial as a user attribute (value parsed as JSON when it can "
+                        "be), repeatable")
     p.add_argument("--stale", type=float, metavar="SECONDS",
                    help="instead: fail every asked trial still running this many seconds after "
                         "it was asked (jobs that died without telling)")

@@ -24,8 +24,12 @@ per trial, as ``metahpo tune --command`` does::
   flush=True)``): optuna-dashboard plots them as learning curves, and with a pruner
   (``tune(..., pruner=...)``, ``--pruner``) a run the pruner stops is killed and its trial
   recorded as pruned.
-- The trial's value is the **last line the command writes to standard output**, which must be a
-  number: print the validation score last. Both of its output streams pass through as it runs,
+- What else the run measures (a test score, the epoch of its best score, its run time) goes
+  with the trial as a user attribute when the command prints ``METAHPO_ATTR NAME VALUE``
+  (``VALUE`` read as JSON when it parses, else kept as text): ``metahpo studies show`` lists
+  them, and ``--csv`` writes them as ``user_attrs_NAME`` columns.
+- The trial's value is the **last line the command writes to standard output** (report and
+  attribute lines aside), which must be a number: print the validation score last. Both of its output streams pass through as it runs,
   as if it were run by hand. A command that exits with a non-zero status, whose
   last line is not a number, or that runs past ``timeout`` seconds makes a failed trial whose
   error names the cause (with the end of its standard error). It is killed with its whole
@@ -62,6 +66,7 @@ from metahpo.trial import TrialPruned, TuningInterrupted, check_direction
 
 TRIAL_NUMBER = "trial_number"
 REPORT = "METAHPO_REPORT"
+ATTR = "METAHPO_ATTR"
 KILL_GRACE_S = 5.0
 POLL_S = 0.1
 ERROR_LINES = 20
@@ -223,7 +228,7 @@ class CommandTask(Task):
     once. Regret is normalized by the best and worst value any run of the suite found, as for
     ``objective:`` tasks. A benchmark runs many searches, in several processes, so trial numbers
     do not name a run there: ``{trial_number}`` is refused (``METAHPO_TRIAL_NUMBER`` is 0);
-    reports are not stored, and the command's output is not shown.
+    reports and attributes are not stored, and the command's output is not shown.
 
     Args:
         template: the command line, with ``{name}`` placeholders.
@@ -254,6 +259,9 @@ class _Detached:
     def report(self, step: int, value: float) -> None:
         pass
 
+    def set_user_attr(self, key: str, value: Any) -> None:
+        pass
+
     def should_prune(self) -> bool:
         return False
 
@@ -262,9 +270,10 @@ class _Detached:
 
 
 class _Reports:
-    """Intermediate values a command prints (``METAHPO_REPORT STEP VALUE``), passed to its
-    running trial as they come, and whether the trial's pruner stopped it (``stop`` set, with
-    ``pruned`` or a malformed report's ``error``)."""
+    """Intermediate values (``METAHPO_REPORT STEP VALUE``) and user attributes
+    (``METAHPO_ATTR NAME VALUE``) a command prints, passed to its running trial as they come,
+    and whether the trial's pruner stopped it (``stop`` set, with ``pruned`` or a malformed
+    line's ``error``)."""
 
     def __init__(self, trial: Any) -> None:
         self._trial = trial
@@ -273,11 +282,14 @@ class _Reports:
         self.error: Exception | None = None
 
     def take(self, line: str) -> bool:
-        """Record ``line`` if it is a report; whether it was one."""
+        """Record ``line`` if it is a report or an attribute; whether it was one."""
         words = line.split()
-        if not words or words[0] != REPORT:
+        if not words or words[0] not in (REPORT, ATTR):
             return False
         if self.stop.is_set():
+            return True
+        if words[0] == ATTR:
+            self._attr(line)
             return True
         try:
             if len(words) != 3:
@@ -298,6 +310,26 @@ class _Reports:
             self.error = RuntimeError(f"the command's report {line.strip()!r}: {exc}")
             self.stop.set()
         return True
+
+    def _attr(self, line: str) -> None:
+        """Record the user attribute of a ``METAHPO_ATTR NAME VALUE`` line."""
+        words = line.split(None, 2)
+        if len(words) != 3:
+            self.error = RuntimeError(f"the command printed a malformed attribute "
+                                      f"{line.strip()!r}; print {ATTR} NAME VALUE, e.g. "
+                                      f"'{ATTR} test_accuracy 0.93'")
+            self.stop.set()
+            return
+        name, raw = words[1], words[2].strip()
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        try:
+            self._trial.set_user_attr(name, value)
+        except Exception as exc:  # a name metahpo keeps for itself
+            self.error = RuntimeError(f"the command's attribute {line.strip()!r}: {exc}")
+            self.stop.set()
 
 
 def _read(stream: Any, echo: Any, kept: deque[str], reports: _Reports | None = None) -> None:

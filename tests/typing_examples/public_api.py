@@ -42,6 +42,7 @@ def objective_with_trial(params: dict[str, Any], trial: metahpo.RunningTrial) ->
         trial.report(epoch, accuracy)
         if trial.should_prune():
             raise metahpo.TrialPruned()
+    trial.set_user_attr("best_epoch", 19)
     return accuracy
 
 
@@ -84,7 +85,7 @@ options: dict[str, Any] = metahpo.optimizer_options("grid")
 queue = metahpo.create_study(space, storage="sqlite:///studies.db", study_name="queue",
                              direction="maximize")
 asked = queue.ask(seed=0)
-queue.tell(asked.number, 0.934)
+queue.tell(asked.number, 0.934, user_attrs={"test_accuracy": 0.92})
 queue.fail_stale(86400)
 studies: list[metahpo.Study] = metahpo.list_studies("sqlite:///studies.db")
 metahpo.delete_study("queue", "sqlite:///studies.db")
