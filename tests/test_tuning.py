@@ -575,7 +575,8 @@ def _wait_for_trials(url, n, proc):
 
 def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_path):
     """A worker paused past the heartbeat grace period finds its trial failed by a peer when it
-    resumes: its result is recorded as a new trial instead of crashing the worker."""
+    resumes: its result is recorded as a new trial, with its user attributes, instead of
+    crashing the worker."""
     from optuna.trial import TrialState as OptunaState
 
     from metahpo.storage import open_storage
@@ -583,7 +584,8 @@ def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_pa
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     peer = open_storage(url)
 
-    def objective(params):
+    def objective(params, trial):
+        trial.set_user_attr("train_s", 3.5)
         study_id = peer.get_study_id_from_name("s")
         if len(peer.get_all_trials(study_id)) == 2:
             running = peer.get_all_trials(study_id, states=(OptunaState.RUNNING,))[0]
@@ -598,6 +600,7 @@ def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_pa
     lost = next(t for t in trials if t.state is TrialState.FAILED)
     kept = [t for t in trials if t.state is TrialState.COMPLETE and t.params == lost.params]
     assert len(kept) == 1 and kept[0].value == quadratic(lost.params)
+    assert kept[0].user_attrs == {"train_s": 3.5}
 
 
 def test_a_resumed_seeded_search_does_not_repeat_its_trials(tmp_path):
