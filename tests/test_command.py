@@ -59,6 +59,17 @@ def test_a_training_script_is_tuned_and_sees_its_configuration(tmp_path, train, 
     assert shown.err.count("epoch 1 done") == 4 and shown.out.count("some log line") == 4
 
 
+def test_labelled_output_of_concurrent_runs_names_each_line_s_trial(tmp_path, train, capfd):
+    objective = CommandObjective(train, SPACE, cwd=tmp_path, label=True)
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, n_jobs=2,
+                         show_progress=False)
+    shown = capfd.readouterr()
+    for t in study.trials:
+        assert f"[trial {t.number}] some log line\n" in shown.out
+        assert f"[trial {t.number}] epoch 1 done\n" in shown.err
+        assert f"[trial {t.number}] {t.value!r}" in shown.out
+
+
 def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
     space = SearchSpace([Categorical("opt", ["adam", "sgd"]), Float("momentum", 0.0, 0.9)],
                         conditions={"momentum": Condition("opt", "sgd")})

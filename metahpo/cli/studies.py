@@ -59,7 +59,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     space = SearchSpace.from_file(args.space)
     objective: Any = (load_objective(args.objective) if args.command is None
                       else CommandObjective(args.command, space, timeout=args.trial_timeout,
-                                            devices=None if args.devices is None
+                                            label=args.jobs > 1, devices=None if args.devices is None
                                             else args.devices.split(",")))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)

@@ -36,7 +36,9 @@ per trial, as ``metahpo tune --command`` does::
   process group when it times out or when the tune call is interrupted (``KeyboardInterrupt``,
   in whichever job it runs); an interrupted trial does not count and runs again on resume.
 
-Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once. POSIX only
+Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once; with
+``label=True`` (``--jobs`` > 1 on the command line) each line they print begins with
+``[trial N]``, so that the interleaved output of concurrent runs can be told apart. POSIX only
 (process groups).
 
 :class:`CommandTask` is the same command as a benchmark task (``metahpo bench --tasks
@@ -84,11 +86,12 @@ class CommandObjective:
         timeout: seconds a run may take before it is killed and the trial failed (default: none).
         cwd: the folder commands run in (default: the current one).
         echo: pass the command's output through as it runs (default); else it is only read.
+        label: begin each line passed through with ``[trial N] `` (for concurrent runs).
         devices: device ids (GPU indices) to share among concurrent runs, one run per device.
     """
 
     def __init__(self, template: str, space: SearchSpace, *, timeout: float | None = None,
-                 cwd: str | os.PathLike | None = None, echo: bool = True,
+                 cwd: str | os.PathLike | None = None, echo: bool = True, label: bool = False,
                  devices: Sequence[str] | None = None) -> None:
         if not isinstance(template, str) or not template.strip():
             raise MetaHPOError(f"a command template must be a non-empty string, got {template!r}")
@@ -116,6 +119,7 @@ class CommandObjective:
         self.timeout = timeout
         self.cwd = cwd
         self.echo = echo
+        self.label = label
         self._free: queue.Queue[str] | None = None
         if devices is not None:
             ids = [str(d).strip() for d in devices]
@@ -168,10 +172,11 @@ class CommandObjective:
         out: deque[str] = deque(maxlen=1)
         err: deque[str] = deque(maxlen=ERROR_LINES)
         reports = _Reports(trial)
-        readers = [threading.Thread(target=_read, daemon=True,
-                                    args=(process.stdout, self.echo and sys.stdout, out, reports)),
-                   threading.Thread(target=_read, daemon=True,
-                                    args=(process.stderr, self.echo and sys.stderr, err))]
+        prefix = f"[trial {trial.number}] " if self.label else ""
+        readers = [threading.Thread(target=_read, daemon=True, args=(
+                       process.stdout, self.echo and sys.stdout, prefix, out, reports)),
+                   threading.Thread(target=_read, daemon=True, args=(
+                       process.stderr, self.echo and sys.stderr, prefix, err))]
         for reader in readers:
             reader.start()
         try:
@@ -332,16 +337,17 @@ class _Reports:
             self.stop.set()
 
 
-def _read(stream: Any, echo: Any, kept: deque[str], reports: _Reports | None = None) -> None:
-    """Pass the lines of ``stream`` through to ``echo`` (unless it is false) as they come,
-    keeping the last non-empty ones in ``kept`` (its ``maxlen``) and handing reports to
+def _read(stream: Any, echo: Any, prefix: str, kept: deque[str],
+          reports: _Reports | None = None) -> None:
+    """Pass the lines of ``stream`` through to ``echo`` (unless it is false), after
+    ``prefix``, as they come, keeping the last non-empty ones in ``kept`` (its ``maxlen``) and handing reports to
     ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar on the terminal out
     of their way."""
     from tqdm import tqdm
 
     for line in stream:
         if echo:
-            tqdm.write(line, file=echo, end="")
+            tqdm.write(prefix + line, file=echo, end="")
         if reports is not None and reports.take(line):
             continue
         if line.strip():
