@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence, cast
 
@@ -344,7 +345,8 @@ class SearchSpace:
         of type ``EQ`` and ``IN`` become :class:`~metahpo.conditions.Condition` s (parents are
         moved before their children); other condition types are refused, unless
         ``ignore_conditions`` makes every parameter always active (for a surrogate model that
-        reads every parameter). Forbidden clauses are not represented.
+        reads every parameter). Forbidden clauses are not represented: a document with some is
+        read with a warning, and the objective must fail the configurations they forbid.
         """
         document: Any = data
         if isinstance(data, (str, Path)):
@@ -363,6 +365,12 @@ class SearchSpace:
         if not isinstance(hps, list):
             raise MetaHPOError("a ConfigSpace document needs a 'hyperparameters' list")
         params = [parameter_from_configspace(hp) for hp in hps]
+        if document.get("forbiddens"):
+            warnings.warn(f"the ConfigSpace document has {len(document['forbiddens'])} forbidden "
+                          "clause(s), which metahpo does not represent: configurations they "
+                          "forbid may be proposed; have the objective raise an error for them "
+                          "(a failed trial, which the optimizers steer away from)", UserWarning,
+                          stacklevel=2)
         if ignore_conditions:
             return cls(params)
         conditions = dict(condition_from_configspace(c)

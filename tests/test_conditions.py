@@ -105,6 +105,10 @@ def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
     document["conditions"].append({"child": "gamma", "parent": "degree", "type": "GT", "value": 2})
     with pytest.raises(MetaHPOError, match="'GT' on 'gamma' is not supported"):
         SearchSpace.from_configspace(document)
+    document["conditions"].pop()
+    document["forbiddens"] = [{"name": "degree", "type": "EQUALS", "value": 5}]
+    with pytest.warns(UserWarning, match="1 forbidden clause.*may be proposed"):
+        assert SearchSpace.from_configspace(document).names == space.names
 
 
 def test_a_parent_cannot_be_removed_from_its_children():
