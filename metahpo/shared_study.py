@@ -24,6 +24,7 @@ from metahpo.storage import (
     ASKED_ATTR,
     ERROR_ATTR,
     INTERRUPTED_ATTR,
+    RETRY_OF_ATTR,
     checked_user_attr,
     fail_dead_trials,
     in_flight,
@@ -130,6 +131,11 @@ class Peers:
                     self._told.add(ft.number)
             return
         self._told.add(ft.number)
+        if ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR):
+            pending = self._running.pop(ft.number, None)
+            if pending is not None:
+                self._opt.withdraw(pending)
+            return
         if not ft.params:
             return
         rec = record_from_optuna(ft)
@@ -272,20 +278,51 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
         st.set_trial_state_values(trial_id, OptunaState.FAIL)
 
 
+def retry_to_run(study: Study, space: SearchSpace) -> tuple[dict[str, Any], int] | None:
+    """The configuration of the earliest trial whose run was interrupted (Ctrl-C, a process
+    that died, an asked trial failed as stale) and that no later trial runs again yet, with the
+    number of the first trial that ran it; ``None`` if there is none. A configuration runs again
+    at most ``MAX_RETRIES`` times, so that one that kills its process every time is given up."""
+    from optuna.trial import TrialState as OptunaState
+
+    runs: dict[int, list[Any]] = {}
+    for ft in study.storage.get_all_trials(study.study_id, deepcopy=False):
+        if ft.params and not space.missing(ft.params):
+            runs.setdefault(ft.system_attrs.get(RETRY_OF_ATTR, ft.number), []).append(ft)
+    for first, chain in sorted(runs.items()):
+        last = max(chain, key=lambda ft: ft.number)
+        if (last.state == OptunaState.FAIL and last.user_attrs.get(INTERRUPTED_ATTR)
+                and len(chain) <= MAX_RETRIES):
+            return dict(last.params), first
+    return None
+
+
+#: How many times the configuration of an interrupted trial runs again (see :func:`retry_to_run`).
+MAX_RETRIES = 2
+
+
 def start_trial(study: Study, opt: Optimizer, peers: Peers,
-                points: list[dict[str, Any]]) -> tuple[int, int, Trial]:
-    """Reserve the study's next trial, propose its configuration with ``opt`` (or take the first
-    of ``points`` the study does not hold yet) and store it; return the trial's id, its study
-    number and ``opt``'s pending trial. If anything interrupts the proposal, the reserved trial
-    is failed as interrupted (not counted) and the exception raised."""
+                points: list[dict[str, Any]]) -> tuple[int, int, Trial, int | None]:
+    """Reserve the study's next trial, give it a configuration and store it: an interrupted
+    trial's (:func:`retry_to_run`), else the first of ``points`` the study does not hold yet,
+    else ``opt``'s proposal. Return the trial's id, its study number, ``opt``'s pending trial and,
+    for a retry, the number of the first trial that ran its configuration (else ``None``). If
+    anything interrupts this, the reserved trial is failed as interrupted (not counted) and the
+    exception raised."""
     st = study.storage
     trial_id, number = reserve_trial(st, study.study_id)
     peers.mine.add(number)
-    trial = None
+    trial, first = None, None
     try:
         peers.sync(before=number)
-        point = point_to_evaluate(study, points)
-        trial = opt.ask() if point is None else opt.add_pending(point)
+        retry = retry_to_run(study, opt.space)
+        if retry is not None:
+            params, first = retry
+            st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)
+            trial = opt.add_pending(params)
+        else:
+            point = point_to_evaluate(study, points)
+            trial = opt.ask() if point is None else opt.add_pending(point)
         distributions = space_to_optuna(opt.space)
         for name, value in trial.params.items():
             dist = distributions[name]
@@ -295,9 +332,9 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
         error = f"interrupted before its configuration was stored: {reason}"
         interrupt(st, trial_id, error)
         if trial is not None:
-            opt.tell(trial, error=error)
+            opt.withdraw(trial)
         raise
-    return trial_id, number, trial
+    return trial_id, number, trial, first
 
 
 def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any],
@@ -310,7 +347,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     points = check_points(points_to_evaluate, space)
     opt = create_optimizer(optimizer, space, direction=study.direction, seed=seed, **options)
     fail_dead(study)
-    trial_id, number, trial = start_trial(study, opt, Peers(study, opt), points)
+    trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt), points)
     study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
     return Trial(number=number, params=trial.params)
 

@@ -45,6 +45,9 @@ PID_ATTR = "metahpo:pid"
 ERROR_ATTR = "error"
 INTERRUPTED_ATTR = "metahpo:interrupted"
 ASKED_ATTR = "metahpo:asked"
+#: The trial system attribute of a trial that runs an interrupted one's configuration again:
+#: the number of the first trial that ran it.
+RETRY_OF_ATTR = "metahpo:retry_of"
 #: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
 OWN_ATTR_PREFIX = "metahpo:"
 
@@ -254,6 +257,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
                      and error.startswith(PRUNED)
                      else None),
         user_attrs=user_attrs(ft),
+        retry_of=ft.system_attrs.get(RETRY_OF_ATTR),
     )
 
 

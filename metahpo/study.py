@@ -68,7 +68,10 @@ class Study:
 
         Returns:
             The trial, numbered as in the study. It stays running until told: a job that dies
-            is told with an ``error``.
+            is told with an ``error``. An asked trial failed as stale (:meth:`fail_stale`) is
+            asked again first, as a new trial whose :attr:`TrialRecord.retry_of` (read with
+            :meth:`trial`) names the first trial that ran its configuration: its job can resume
+            from that one's checkpoints.
         """
         from metahpo.shared_study import ask_trial
 
@@ -124,6 +127,16 @@ class Study:
         """All trials, ordered by number."""
         fts = self._storage.get_all_trials(self._study_id, deepcopy=False)
         return sorted((record_from_optuna(ft) for ft in fts), key=lambda r: r.number)
+
+    def trial(self, number: int) -> TrialRecord:
+        """Trial ``number`` of the study."""
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise MetaHPOError(f"a trial number must be an int, got {number!r}")
+        try:
+            trial_id = self._storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+        except KeyError:
+            raise MetaHPOError(f"study {self.name!r} has no trial {number}") from None
+        return record_from_optuna(self._storage.get_trial(trial_id))
 
     @property
     def best_trial(self) -> TrialRecord:

@@ -179,6 +179,36 @@ def check_pending_trials(name: str, **options: Any) -> None:
         raise AssertionError("telling a finished or unknown trial did not raise MetaHPOError")
 
 
+def check_withdrawn_trials(name: str, **options: Any) -> None:
+    """A withdrawn pending trial (``withdraw``, an interrupted run), asked or added from
+    elsewhere, leaves no history and no pending trial; proposals go on, a restored optimizer
+    matches the original, and a trial that is not pending cannot be withdrawn."""
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Int("n", 1, 6)])
+    opt = _make(name, space, options, seed=9)
+    _run(opt, 4)
+    elsewhere = opt.add_pending(space.decode(np.full(space.dim, 0.3)))
+    mine, kept = opt.ask(), opt.ask()
+    opt.withdraw(elsewhere)
+    opt.withdraw(mine)
+    assert [t.number for t in opt.pending] == [kept.number]
+    assert [r.number for r in opt.history] == [0, 1, 2, 3]
+    for bad in (elsewhere, type(mine)(10_000, mine.params)):
+        try:
+            opt.withdraw(bad)
+        except MetaHPOError:
+            continue
+        raise AssertionError("withdrawing a trial that is not pending did not raise MetaHPOError")
+    clone = restore_optimizer(json.loads(json.dumps(opt.state_dict())))
+    for o in (opt, clone):
+        o.tell(o.pending[0], _objective(space, kept.params))
+    ours, theirs = _run(opt, 4), _run(clone, 4)
+    for params in ours:
+        _check_params(space, params)
+    assert ours == theirs, "restored optimizer diverged from the original"
+    assert [r.number for r in opt.history][4:] == [kept.number, kept.number + 1, kept.number + 2,
+                                                   kept.number + 3, kept.number + 4]
+
+
 def check_state_round_trip(name: str, **options: Any) -> None:
     """An optimizer restored from ``json(state_dict())`` proposes what the original would."""
     space = SPACES["mixed20"]
@@ -266,6 +296,7 @@ CONFORMANCE_CHECKS = [
     check_same_seed_same_sequence,
     check_failed_trials,
     check_pending_trials,
+    check_withdrawn_trials,
     check_state_round_trip,
     check_replayed_trials,
     check_trials_from_elsewhere,

@@ -84,6 +84,8 @@ class TrialRecord:
         user_attrs: what the objective recorded beside its value
             (:meth:`metahpo.RunningTrial.set_user_attr`: training time, a test score...), as
             Optuna's trial user attributes; no optimizer reads them.
+        retry_of: for a trial that runs again the configuration of one that was interrupted
+            (a resumed study's retry), the number of the first trial that ran it; else ``None``.
     """
 
     number: int
@@ -95,6 +97,7 @@ class TrialRecord:
     finished_at: datetime | None = field(default=None, compare=False)
     last_report: tuple[int, float] | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+    retry_of: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

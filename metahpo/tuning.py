@@ -76,12 +76,18 @@ class RunningTrial:
     Attributes:
         number: the trial's number in the study.
         params: its configuration.
+        retry_of: ``None``, or for a trial that runs again the configuration of one whose run
+            was interrupted (a study resumed after Ctrl-C, a process that died, an asked trial
+            failed as stale), the number of the first trial that ran it: a training that saves
+            checkpoints under ``retry_of`` if set, else ``number``, resumes from them.
     """
 
     def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                 pruning: _Pruning, interrupted: threading.Event | None = None) -> None:
+                 pruning: _Pruning, interrupted: threading.Event | None = None,
+                 retry_of: int | None = None) -> None:
         self.number = number
         self.params = dict(params)
+        self.retry_of = retry_of
         self._study = study
         self._trial_id = trial_id
         self._pruning = pruning
@@ -148,14 +154,15 @@ def _run_trial(
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
-    trial_id, number, trial = start_trial(study, opt, peers, points)
+    trial_id, number, trial, retry_of = start_trial(study, opt, peers, points)
     heartbeat = Heartbeat(st, trial_id)
     pruned, report = False, None
     try:
         if pruning is None:
             value, error = objective(dict(trial.params)), None
         else:
-            running = RunningTrial(study, trial_id, number, trial.params, pruning, interrupted)
+            running = RunningTrial(study, trial_id, number, trial.params, pruning, interrupted,
+                                   retry_of)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
         report = last_report(st.get_trial(trial_id))
@@ -166,7 +173,7 @@ def _run_trial(
     except BaseException as exc:
         heartbeat.stop()
         interrupt(st, trial_id, f"interrupted: {type(exc).__name__}")
-        opt.tell(trial, error=f"interrupted: {type(exc).__name__}")
+        opt.withdraw(trial)
         raise
     heartbeat.stop()
     state, v, err = outcome(value, error)

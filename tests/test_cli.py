@@ -127,6 +127,9 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     assert run(workdir, "tell", *base, "--stale", "3600").stdout.strip() == \
         "no asked trial has been running that long"
     assert run(workdir, "tell", *base, "--stale", "0").stdout.strip() == "failed as stale: 2, 3, 4"
+    again = json.loads(run(workdir, "ask", *base, "--seed", "0").stdout)
+    assert (again["number"], again["retry_of"], again["params"]) == (5, 2, trials[0]["params"])
+    assert a["retry_of"] is None
     mixed = run(workdir, "tell", *base, "--stale", "0", "--trial", "2")
     assert mixed.returncode == 2 and "without --trial" in mixed.stderr
 

@@ -126,9 +126,11 @@ def test_a_bad_template_is_refused_before_any_trial(template, message):
 def test_a_bad_timeout_or_a_clashing_parameter_is_refused():
     with pytest.raises(MetaHPOError, match="timeout must be a number of seconds > 0, got '5'"):
         CommandObjective("train", SPACE, timeout="5")
-    clash = SearchSpace([Int("trial_number", 0, 3)])
-    with pytest.raises(MetaHPOError, match="would clash with the {trial_number} placeholder"):
-        CommandObjective("train", clash)
+    for name in ("trial_number", "first_trial_number"):
+        with pytest.raises(MetaHPOError, match=f"would clash with the {{{name}}} placeholder"):
+            CommandObjective("train", SearchSpace([Int(name, 0, 3)]))
+    with pytest.raises(MetaHPOError, match="cannot use {first_trial_number}"):
+        metahpo.tasks.command.CommandTask("train runs/{first_trial_number}", SPACE, "minimize")
 
 
 def test_tune_command_on_the_command_line(tmp_path, train):
@@ -179,6 +181,43 @@ def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, record
                               text=True).stdout.strip() in ("", "Z")
     trials = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
     assert {t.error for t in trials} == {recorded, "interrupted: TuningInterrupted"}
+
+
+def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_study_resumes(
+        tmp_path):
+    """A run stopped mid-training (a preempted node) runs again first when the study
+    resumes, and finds its checkpoint in the folder named by {first_trial_number}."""
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "ckpt.py").write_text(
+        "import os, sys, time\n"
+        "out = sys.argv[1]\n"
+        "if os.path.exists(f'{out}/ckpt'):\n"
+        "    open(f'{out}/resumed', 'w').write(os.environ['METAHPO_FIRST_TRIAL_NUMBER'])\n"
+        "    print(0.5)\n"
+        "    sys.exit()\n"
+        "os.makedirs(out)\n"
+        "open(f'{out}/ckpt', 'w').write('epoch 3')\n"
+        "time.sleep(60)\n")
+    args = [sys.executable, "-m", "metahpo", "tune", "--command",
+            f"{PYTHON} ckpt.py runs/{{first_trial_number}} {{lr}}", "--space", "space.yaml",
+            "--trials", "1", "--quiet", "--storage", "sqlite:///s.db", "--study", "s"]
+    tune = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "runs" / "0" / "ckpt").exists():
+        assert time.monotonic() < deadline and tune.poll() is None, tune.communicate()
+        time.sleep(0.05)
+    tune.send_signal(signal.SIGTERM)
+    assert tune.wait(timeout=30) == 143
+    resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "runs" / "0" / "resumed").read_text() == "0"
+    first, retry = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
+    assert first.error == "interrupted: Terminated" and first.retry_of is None
+    assert (retry.retry_of, retry.value, retry.params) == (0, 0.5, first.params)
+    shown = subprocess.run([sys.executable, "-m", "metahpo", "studies", "show", "s", "--storage",
+                            "sqlite:///s.db"], cwd=tmp_path, capture_output=True, text=True)
+    assert "(runs trial 0 again)" in shown.stdout
 
 
 def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):

@@ -55,6 +55,45 @@ def test_asked_trials_left_without_a_result_are_failed_as_stale_and_their_points
         study.fail_stale(-1)
 
 
+def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_retry():
+    study = create_study(SPACE, study_name="jobs")
+    lost = study.ask(seed=0)
+    done = study.ask(seed=0)
+    study.tell(done.number, quadratic(done.params))
+    chain = [lost.number]
+    for _ in range(2):
+        study.fail_stale(0)
+        again = study.ask(seed=0)
+        assert dict(again.params) == dict(lost.params)
+        assert study.trial(again.number).retry_of == lost.number
+        chain.append(again.number)
+    study.fail_stale(0)
+    fresh = study.ask(seed=0)
+    assert dict(fresh.params) != dict(lost.params) and study.trial(fresh.number).retry_of is None
+    assert [t.number for t in study.trials if t.retry_of == lost.number] == chain[1:]
+    with pytest.raises(MetaHPOError, match="has no trial 99"):
+        study.trial(99)
+
+
+def test_an_interrupted_trial_is_withdrawn_from_the_optimizer_not_told_as_failed():
+    from metahpo.shared_study import Peers
+
+    study = create_study(SPACE, study_name="jobs")
+    for _ in range(3):
+        trial = study.ask(seed=0)
+        study.tell(trial.number, quadratic(trial.params))
+    study.ask(seed=0)
+    opt = metahpo.create_optimizer("random", SPACE, seed=0)
+    peers = Peers(study, opt)
+    peers.sync()
+    assert len(opt.history) == 3 and len(opt.pending) == 1
+    study.fail_stale(0)
+    peers.sync()
+    assert len(opt.history) == 3 and not opt.pending
+    Peers(study, fresh := metahpo.create_optimizer("random", SPACE, seed=0)).sync()
+    assert [r.state for r in fresh.history] == [TrialState.COMPLETE] * 3
+
+
 def test_telling_a_trial_that_is_not_running_is_refused():
     study = create_study(SPACE)
     trial = study.ask("random", seed=1)

@@ -390,6 +390,27 @@ def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
     assert sorted(header[-3:]) == ["user_attrs_best_epoch", "user_attrs_curve", "user_attrs_train_s"]
 
 
+def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    seen = []
+
+    def objective(params, trial):
+        seen.append((trial.number, trial.retry_of, params))
+        if trial.number == 2:
+            raise KeyboardInterrupt
+        return quadratic(params)
+
+    with pytest.raises(KeyboardInterrupt):
+        tune(objective, SPACE, n_trials=5, seed=0, storage=url, study_name="s",
+             show_progress=False)
+    study = tune(objective, SPACE, n_trials=5, seed=0, storage=url, study_name="s",
+                 show_progress=False)
+    assert seen[3] == (3, 2, seen[2][2])
+    assert [t.retry_of for t in study.trials] == [None, None, None, 2, None, None]
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 5
+    assert study.trials[2].error == "interrupted: KeyboardInterrupt"
+
+
 def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
     import re
     import threading

@@ -189,8 +189,8 @@ def _cmd_ask(args: argparse.Namespace) -> None:
     points = _points(args, study.space, sys.stderr, study)
     for _ in range(args.count):
         trial = study.ask(args.optimizer, seed=args.seed, points_to_evaluate=points, **options)
-        print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params)}),
-              flush=True)
+        print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params),
+                          "retry_of": study.trial(trial.number).retry_of}), flush=True)
 
 
 def _cmd_tell(args: argparse.Namespace) -> None:
@@ -250,6 +250,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         value = f"{t.value:.6g}" if t.value is not None else "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
         extra += f"  error: {t.error}" if t.error else ""
+        extra += f"  (runs trial {t.retry_of} again)" if t.retry_of is not None else ""
         if t.last_report is not None:
             extra += f" (last reported {t.last_report[1]:.6g})"
         print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")

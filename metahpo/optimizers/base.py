@@ -20,6 +20,8 @@ State rules:
 * ``add_pending(params)`` records a trial running elsewhere (another process on the same study)
   as if it had been asked: proposals take it into account like the optimizer's own pending
   trials, and ``tell`` completes it. It gets the next trial number.
+* ``withdraw(trial)`` forgets a pending trial that will have no outcome (it was interrupted):
+  it enters no history, and proposals no longer steer away from it.
 * ``state_dict()`` returns JSON-serializable state, and ``restore_optimizer(state)`` rebuilds an
   optimizer whose future ``ask()`` calls match those of the original.
 * With the same seed and the same sequence of calls, an optimizer proposes the same trials.
@@ -114,6 +116,15 @@ class Optimizer(abc.ABC):
         self._pending[trial.number] = trial
         self._pending_added(trial)
         return trial
+
+    def withdraw(self, trial: Trial) -> None:
+        """Forget the pending ``trial``, which will have no outcome: its run was interrupted (a
+        Ctrl-C, a process that died), which says nothing about its configuration, so it is
+        neither told as failed nor kept pending. Its number is not used again."""
+        if not isinstance(trial, Trial) or self._pending.get(trial.number) != trial:
+            raise MetaHPOError(f"withdraw() expects a pending trial, got {trial!r}")
+        del self._pending[trial.number]
+        self._withdrawn(trial)
 
     def _outside_trial(self, params: Mapping[str, Any]) -> Trial:
         """A numbered trial for ``params`` proposed elsewhere; restarts the random draws."""
@@ -270,6 +281,9 @@ class Optimizer(abc.ABC):
 
     def _pending_added(self, trial: Trial) -> None:
         """Hook called for a pending trial recorded by :meth:`add_pending` (not by ``ask``)."""
+
+    def _withdrawn(self, trial: Trial) -> None:
+        """Hook called for a pending trial :meth:`withdraw` forgot."""
 
     def _extra_state(self) -> dict[str, Any]:
         """State not rebuilt by replaying the history (JSON-serializable)."""

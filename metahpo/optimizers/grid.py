@@ -80,6 +80,10 @@ class GridSearch(Optimizer):
         self._folded: set[int] = set()
         self._offset = 0
 
+    def _withdrawn(self, trial: Any) -> None:
+        """A withdrawn trial's point is free again: the distances are folded anew."""
+        self._mindist = None
+
     def _selected(self) -> dict[int, np.ndarray]:
         out = {r.number: self.space.encode(r.params) for r in self._history}
         out.update({t.number: self.space.encode(t.params) for t in self._pending.values()})

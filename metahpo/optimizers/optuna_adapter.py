@@ -111,6 +111,17 @@ class OptunaSamplerOptimizer(Optimizer):
             self._inner[trial.number] = _add_running(self._study, self._inner_params(trial.params),
                                                      self._distributions, {})
 
+    def _withdrawn(self, trial: Trial) -> None:
+        """A withdrawn trial fails in the private study, where Optuna's samplers leave failed
+        trials out of their models."""
+        import optuna
+
+        inner = self._inner.pop(trial.number, None)
+        if inner is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._study.tell(inner, state=optuna.trial.TrialState.FAIL)
+
     def _observe(self, record: TrialRecord) -> None:
         import optuna
 

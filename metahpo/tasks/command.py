@@ -14,8 +14,13 @@ per trial, as ``metahpo tune --command`` does::
   braces are doubled: ``{{`` and ``}}``. An argument whose placeholders name a parameter the
   trial's configuration leaves inactive (conditional spaces) is left out, so
   ``--momentum={momentum}`` appears only for the choices that use momentum.
+- ``{first_trial_number}`` is the trial's number too, except in a trial that runs again the
+  configuration of one whose run was interrupted (Ctrl-C, a process that died: such trials run
+  again first when the study resumes), where it is the number of the first trial that ran it.
+  A script that saves checkpoints in ``runs/{first_trial_number}`` resumes from them.
 - The command also finds the configuration as JSON in the environment variable
-  ``METAHPO_PARAMS`` and the trial's number in ``METAHPO_TRIAL_NUMBER``.
+  ``METAHPO_PARAMS`` and the two numbers in ``METAHPO_TRIAL_NUMBER`` and
+  ``METAHPO_FIRST_TRIAL_NUMBER``.
 - With ``devices`` (``--devices 0,1,2,3``), each run gets a device of its own while it runs, as
   ``CUDA_VISIBLE_DEVICES`` (so ``cuda:0`` in the script is that GPU) and ``METAHPO_DEVICE``:
   four jobs on four GPUs, one training each; a job finding every device taken waits for one.
@@ -67,6 +72,8 @@ from metahpo.tasks.base import Task
 from metahpo.trial import TrialPruned, TuningInterrupted, check_direction
 
 TRIAL_NUMBER = "trial_number"
+FIRST_TRIAL_NUMBER = "first_trial_number"
+NUMBERS = (TRIAL_NUMBER, FIRST_TRIAL_NUMBER)
 REPORT = "METAHPO_REPORT"
 ATTR = "METAHPO_ATTR"
 KILL_GRACE_S = 5.0
@@ -82,7 +89,7 @@ class CommandObjective:
     Args:
         template: the command line, with ``{name}`` placeholders.
         space: the search space; every placeholder must name one of its parameters or be
-            ``{trial_number}``.
+            ``{trial_number}`` or ``{first_trial_number}``.
         timeout: seconds a run may take before it is killed and the trial failed (default: none).
         cwd: the folder commands run in (default: the current one).
         echo: pass the command's output through as it runs (default); else it is only read.
@@ -99,9 +106,10 @@ class CommandObjective:
                                     or not isinstance(timeout, (int, float)) or not timeout > 0):
             raise MetaHPOError("a command's timeout must be a number of seconds > 0, "
                                f"got {timeout!r}")
-        if TRIAL_NUMBER in space.names:
-            raise MetaHPOError(f"a parameter named {TRIAL_NUMBER!r} would clash with the "
-                               f"{{{TRIAL_NUMBER}}} placeholder of command templates; rename it")
+        for name in NUMBERS:
+            if name in space.names:
+                raise MetaHPOError(f"a parameter named {name!r} would clash with the {{{name}}} "
+                                   "placeholder of command templates; rename it")
         try:
             self.args = shlex.split(template)
             self._fields = [_fields(arg) for arg in self.args]
@@ -109,12 +117,11 @@ class CommandObjective:
             raise MetaHPOError(f"command template {template!r}: {exc}") from None
         #: The names the template's placeholders use.
         self.placeholders = frozenset(f for fields in self._fields for f in fields)
-        known = set(space.names) | {TRIAL_NUMBER}
-        unknown = sorted(self.placeholders - known)
+        unknown = sorted(self.placeholders - set(space.names) - set(NUMBERS))
         if unknown:
             raise MetaHPOError(f"command template names {unknown}, which are not parameters of "
                                f"the search space ({', '.join(space.names)}) nor "
-                               f"{{{TRIAL_NUMBER}}}")
+                               f"{{{TRIAL_NUMBER}}} or {{{FIRST_TRIAL_NUMBER}}}")
         self.template = template
         self.timeout = timeout
         self.cwd = cwd
@@ -129,17 +136,21 @@ class CommandObjective:
             for device in ids:
                 self._free.put(device)
 
-    def argv(self, params: dict[str, Any], number: int) -> list[str]:
-        """The command line for a trial: ``template`` filled with ``params`` and ``number``,
+    def argv(self, params: dict[str, Any], number: int, first: int | None = None) -> list[str]:
+        """The command line for a trial: ``template`` filled with ``params``, ``number`` and
+        ``first`` (the first trial number of a retried configuration; default ``number``),
         without the arguments that name a parameter ``params`` leaves out."""
-        values = {**params, TRIAL_NUMBER: number}
+        values = {**params, TRIAL_NUMBER: number,
+                  FIRST_TRIAL_NUMBER: number if first is None else first}
         return [arg.format(**values) for arg, fields in zip(self.args, self._fields)
                 if all(f in values for f in fields)]
 
     def __call__(self, params: dict[str, Any], trial: Any) -> float:
-        argv = self.argv(params, trial.number)
+        first = trial.number if trial.retry_of is None else trial.retry_of
+        argv = self.argv(params, trial.number, first)
         env = {**os.environ, "METAHPO_PARAMS": json.dumps(params),
-               "METAHPO_TRIAL_NUMBER": str(trial.number)}
+               "METAHPO_TRIAL_NUMBER": str(trial.number),
+               "METAHPO_FIRST_TRIAL_NUMBER": str(first)}
         if self._free is None:
             return self._run(argv, env, trial)
         device = self._take_device(trial)
@@ -232,7 +243,8 @@ class CommandTask(Task):
     """A command (see the module docstring) as a benchmark task: ``evaluate(params)`` runs it
     once. Regret is normalized by the best and worst value any run of the suite found, as for
     ``objective:`` tasks. A benchmark runs many searches, in several processes, so trial numbers
-    do not name a run there: ``{trial_number}`` is refused (``METAHPO_TRIAL_NUMBER`` is 0);
+    do not name a run there: ``{trial_number}`` and ``{first_trial_number}`` are refused (their
+    environment variables are 0);
     reports and attributes are not stored, and the command's output is not shown.
 
     Args:
@@ -246,9 +258,10 @@ class CommandTask(Task):
     def __init__(self, template: str, space: SearchSpace | str | Path, direction: str) -> None:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
         self.objective = CommandObjective(template, self.space, echo=False)
-        if TRIAL_NUMBER in self.objective.placeholders:
-            raise MetaHPOError(f"a benchmark's command cannot use {{{TRIAL_NUMBER}}}: its "
-                               "searches run in several processes, where trial numbers repeat")
+        for name in NUMBERS:
+            if name in self.objective.placeholders:
+                raise MetaHPOError(f"a benchmark's command cannot use {{{name}}}: its searches "
+                                   "run in several processes, where trial numbers repeat")
         self.direction = check_direction(direction)
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
@@ -260,6 +273,7 @@ class _Detached:
     or interrupted."""
 
     number = 0
+    retry_of = None
 
     def report(self, step: int, value: float) -> None:
         pass
