@@ -48,7 +48,7 @@ def test_a_training_script_is_tuned_by_its_command_line(tmp_path):
     python = shlex.quote(sys.executable)
     command = (f"{python} {ROOT / 'examples' / 'train_script.py'} --lr {{learning_rate}} "
                "--width {width} --dropout {dropout} --optimizer {optimizer} --epochs 3 "
-               "--out runs/{trial_number}")
+               "--out runs/{first_trial_number}")
     res = subprocess.run(
         [sys.executable, "-m", "metahpo", "tune", "--command", command,
          "--space", str(ROOT / "examples" / "train_script_space.yaml"), "--trials", "3",
@@ -65,3 +65,19 @@ def test_a_training_script_is_tuned_by_its_command_line(tmp_path):
         assert saved["val_accuracy"] == trial.value
         assert trial.user_attrs["best_epoch"] in (0, 1, 2) and trial.user_attrs["train_s"] > 0
     assert study.best_value > 0.9
+
+
+def test_the_training_script_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path):
+    def train(out, epochs):
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "train_script.py"), "--lr", "0.003",
+             "--width", "32", "--dropout", "0.1", "--optimizer", "sgd", "--epochs", str(epochs),
+             "--out", str(tmp_path / out)], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.splitlines()
+
+    straight = train("straight", 3)
+    train("stopped", 2)
+    resumed = train("stopped", 3)
+    assert resumed[0] == "resumed after epoch 1" and resumed[1].startswith("METAHPO_REPORT 2 ")
+    assert resumed[1] == straight[2] and resumed[-1] == straight[-1]
