@@ -159,7 +159,12 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
     try:
         v = float(value)
     except (TypeError, ValueError):
-        return TrialState.FAILED, None, f"objective returned {type(value).__name__}, not a number"
+        hint = ""
+        if isinstance(value, (dict, list, tuple)):
+            hint = ("; return the one value to optimize, and record other metrics with "
+                    "trial.set_user_attr(name, value) in an objective(params, trial)")
+        return (TrialState.FAILED, None,
+                f"objective returned {type(value).__name__}, not a number{hint}")
     if not math.isfinite(v):
         return TrialState.FAILED, None, f"objective returned {v}"
     return TrialState.COMPLETE, v, None

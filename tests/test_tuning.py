@@ -64,6 +64,13 @@ def test_tensor_and_numpy_results_are_recorded_as_their_numbers():
     assert all(isinstance(t.value, float) for t in study.trials)
 
 
+def test_a_dict_of_metrics_fails_its_trial_with_a_hint_to_user_attrs():
+    study = tune(lambda p: {"loss": quadratic(p)}, SPACE, n_trials=1, show_progress=False)
+    assert study.trials[0].error.startswith("objective returned dict, not a number; return the "
+                                            "one value to optimize")
+    assert "trial.set_user_attr" in study.trials[0].error
+
+
 def test_maximize_picks_the_largest_value():
     study = tune(quadratic, SPACE, n_trials=15, direction="maximize", seed=1, show_progress=False)
     assert study.best_value == max(t.value for t in study.trials)
