@@ -25,6 +25,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from sklearn.datasets import load_digits
@@ -55,7 +56,8 @@ def main() -> None:
                                 torch.nn.Dropout(args.dropout), torch.nn.Linear(args.width, 10))
     optim = (torch.optim.Adam(model.parameters(), lr=args.lr) if args.optimizer == "adam"
              else torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9))
-    progress = {"epoch": -1, "accuracy": 0.0, "best_epoch": 0, "best": -1.0, "train_s": 0.0}
+    progress: dict[str, Any] = {"epoch": -1, "accuracy": 0.0, "best_epoch": 0, "best": -1.0,
+                                "train_s": 0.0}
     checkpoint = Path(args.out, "checkpoint.pt") if args.out else None
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint)
@@ -86,7 +88,8 @@ def main() -> None:
     print(f"METAHPO_ATTR train_s {progress['train_s']:.3f}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        Path(args.out, "metrics.json").write_text(json.dumps({"val_accuracy": progress["accuracy"]}))
+        metrics = {"val_accuracy": progress["accuracy"]}
+        Path(args.out, "metrics.json").write_text(json.dumps(metrics))
     print(progress["accuracy"])
 
 

@@ -17,11 +17,12 @@ from metahpo.optimizers.registry import (
     optimizer_options,
     restore_optimizer,
 )
+from metahpo.running_trial import RunningTrial
 from metahpo.space import Categorical, Condition, Float, Int, SearchSpace
 from metahpo.study import Study, create_study, delete_study, list_studies, load_study
 from metahpo.tasks.command import CommandObjective
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState, TuningInterrupted
-from metahpo.tuning import RunningTrial, tune
+from metahpo.tuning import tune
 from metahpo.version import __version__
 from metahpo.warm_start import warm_start_points
 

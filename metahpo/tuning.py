@@ -8,9 +8,11 @@ that nothing completed is ever lost:
   before the objective is called;
 * an exception, ``None``, NaN or infinity from the objective makes it FAILED with the error text;
 * running ``tune`` again with the same study name resumes: finished trials are replayed into the
-  optimizer, and RUNNING trials whose process died are marked FAILED (never re-counted); a
-  process tuning a study does the same before every trial, so a worker that dies while others
-  go on does not hold its trial, and a place in the study, forever;
+  optimizer, and RUNNING trials whose process died are marked FAILED as interrupted (never
+  counted, and withdrawn from the optimizers rather than read as failures); a process tuning a
+  study does the same before every trial, so a worker that dies while others go on does not
+  hold its trial, and a place in the study, forever; an interrupted trial's configuration runs
+  again first (at most twice), as a trial whose ``retry_of`` names the first run;
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
   those as from their own pending trials), after waiting for the proposals of the
@@ -31,11 +33,12 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer
+from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
@@ -47,7 +50,7 @@ from metahpo.shared_study import (
     study_size,
 )
 from metahpo.space import SearchSpace, check_space
-from metahpo.storage import checked_user_attr, last_report, record_from_optuna
+from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import (
     PRUNED,
@@ -59,77 +62,6 @@ from metahpo.trial import (
 )
 
 logger = logging.getLogger("metahpo")
-
-
-class RunningTrial:
-    """The trial an objective is evaluating, passed as its second argument when it takes one:
-    ``objective(params, trial)``. For learning curves and early stopping, as in Optuna::
-
-        def objective(params, trial):
-            for epoch in range(20):
-                accuracy = train_one_epoch(model, params)
-                trial.report(epoch, accuracy)
-                if trial.should_prune():
-                    raise metahpo.TrialPruned()
-            return accuracy
-
-    Attributes:
-        number: the trial's number in the study.
-        params: its configuration.
-        retry_of: ``None``, or for a trial that runs again the configuration of one whose run
-            was interrupted (a study resumed after Ctrl-C, a process that died, an asked trial
-            failed as stale), the number of the first trial that ran it: a training that saves
-            checkpoints under ``retry_of`` if set, else ``number``, resumes from them.
-    """
-
-    def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
-                 pruning: _Pruning, interrupted: threading.Event | None = None,
-                 retry_of: int | None = None) -> None:
-        self.number = number
-        self.params = dict(params)
-        self.retry_of = retry_of
-        self._study = study
-        self._trial_id = trial_id
-        self._pruning = pruning
-        self._interrupted = interrupted or threading.Event()
-
-    def interrupted(self) -> bool:
-        """Whether the tune call is being interrupted (``KeyboardInterrupt`` in the caller, or
-        an error in another job) while this trial runs in a job of its own (``n_jobs > 1``):
-        an objective that waits on something long (a training process) can stop it and raise
-        :class:`metahpo.TuningInterrupted`, so that the trial is recorded as interrupted rather
-        than failed (as :class:`metahpo.CommandObjective` does). Python cannot stop a thread
-        from outside; without such a check the call waits for the trial's end."""
-        return self._interrupted.is_set()
-
-    def report(self, step: int, value: float) -> None:
-        """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
-        number >= 0), stored with the trial (optuna-dashboard plots them as learning curves)."""
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r}")
-        state, v, err = outcome(value, None)
-        if err is not None:
-            raise MetaHPOError(f"trial.report: the value at step {step} is not a number: {err}")
-        self._study.storage.set_trial_intermediate_value(self._trial_id, step, v)
-
-    def set_user_attr(self, key: str, value: Any) -> None:
-        """Record ``value`` under ``key`` with this trial, at once (kept if the trial fails
-        later): what the objective knows beside its value, such as the training time, the
-        epoch of the best score or a test metric, as in Optuna. ``value`` is a number, string,
-        bool, None or a list / dict of them; read them back in
-        :attr:`metahpo.TrialRecord.user_attrs`, as ``user_attrs_<key>`` columns of
-        :meth:`metahpo.Study.to_csv` and in ``metahpo studies show``."""
-        self._study.storage.set_trial_user_attr(self._trial_id, key, checked_user_attr(key, value))
-
-    def should_prune(self) -> bool:
-        """Whether the pruner given to :func:`tune` would stop this trial now, judging by the
-        values reported so far against the other trials' (always ``False`` without a pruner)."""
-        return self._pruning.should_prune(self._trial_id)
-
-
-Objective = Union[Callable[[dict[str, Any]], Any], Callable[[dict[str, Any], RunningTrial], Any]]
-"""What :func:`tune` calls: ``objective(params)`` or ``objective(params, trial)`` (the
-:class:`RunningTrial`, for reports to a pruner), returning the trial's value."""
 
 
 def _takes_trial(objective: Callable[..., Any]) -> bool:
@@ -147,7 +79,7 @@ def _takes_trial(objective: Callable[..., Any]) -> bool:
 def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
-    pruning: _Pruning | None, interrupted: threading.Event | None = None,
+    pruning: Pruning | None, interrupted: threading.Event | None = None,
 ) -> TrialRecord:
     """Run one trial; ``pruning`` is ``None`` for an objective that takes only the parameters,
     else the objective also gets the :class:`RunningTrial`."""
@@ -293,7 +225,7 @@ def tune(
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, study_size(study)),
-                 _Pruning(study, pruner) if takes_trial else None)
+                 Pruning(study, pruner) if takes_trial else None)
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
         for worker in workers:
@@ -323,7 +255,7 @@ class _Loop:
     def __init__(self, study: Study, objective: Objective, n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
-                 progress: Any, pruning: _Pruning | None):
+                 progress: Any, pruning: Pruning | None):
         self.study = study
         self.pruning = pruning
         self.points = points
@@ -396,30 +328,6 @@ class _Loop:
                 self._best = best
                 self.progress.set_postfix(best=f"{best:.6g}", refresh=False)
             self.progress.refresh()
-
-
-class _Pruning:
-    """The pruner of one tune call (or none), shared by its jobs. Optuna's pruners judge a trial
-    through an ``optuna.Study`` of the same storage, made on first use."""
-
-    def __init__(self, study: Study, pruner: Any) -> None:
-        self._study = study
-        self._pruner = pruner
-        self._optuna_study: Any = None
-        self._lock = threading.Lock()
-
-    def should_prune(self, trial_id: int) -> bool:
-        """Whether the pruner would stop trial ``trial_id`` now (``False`` without a pruner)."""
-        if self._pruner is None:
-            return False
-        with self._lock:
-            if self._optuna_study is None:
-                import optuna
-
-                self._optuna_study = optuna.load_study(study_name=self._study.name,
-                                                       storage=self._study.storage,
-                                                       pruner=self._pruner)
-        return bool(self._pruner.prune(self._optuna_study, self._study.storage.get_trial(trial_id)))
 
 
 def _progress(show: bool, total: int, initial: int) -> Any:

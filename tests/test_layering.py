@@ -29,6 +29,7 @@ LAYERS = [
     ("metahpo.optimizers", 3),
     ("metahpo.study", 4),
     ("metahpo.tuning", 4),
+    ("metahpo.running_trial", 4),
     ("metahpo.shared_study", 4),
     ("metahpo.testing", 4),
     ("metahpo.warm_start", 4),

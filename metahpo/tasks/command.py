@@ -34,12 +34,13 @@ per trial, as ``metahpo tune --command`` does::
   (``VALUE`` read as JSON when it parses, else kept as text): ``metahpo studies show`` lists
   them, and ``--csv`` writes them as ``user_attrs_NAME`` columns.
 - The trial's value is the **last line the command writes to standard output** (report and
-  attribute lines aside), which must be a number: print the validation score last. Both of its output streams pass through as it runs,
-  as if it were run by hand. A command that exits with a non-zero status, whose
-  last line is not a number, or that runs past ``timeout`` seconds makes a failed trial whose
-  error names the cause (with the end of its standard error). It is killed with its whole
-  process group when it times out or when the tune call is interrupted (``KeyboardInterrupt``,
-  in whichever job it runs); an interrupted trial does not count and runs again on resume.
+  attribute lines aside), which must be a number: print the validation score last. Both of its
+  output streams pass through as it runs, as if it were run by hand. A command that exits with
+  a non-zero status, whose last line is not a number, or that runs past ``timeout`` seconds
+  makes a failed trial whose error names the cause (with the end of its standard error). It is
+  killed with its whole process group when it times out or when the tune call is interrupted
+  (``KeyboardInterrupt``, in whichever job it runs); an interrupted trial does not count and
+  its configuration runs again first on resume (see ``{first_trial_number}``).
 
 Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once; with
 ``label=True`` (``--jobs`` > 1 on the command line) each line they print begins with
@@ -354,8 +355,8 @@ class _Reports:
 def _read(stream: Any, echo: Any, prefix: str, kept: deque[str],
           reports: _Reports | None = None) -> None:
     """Pass the lines of ``stream`` through to ``echo`` (unless it is false), after
-    ``prefix``, as they come, keeping the last non-empty ones in ``kept`` (its ``maxlen``) and handing reports to
-    ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar on the terminal out
+    ``prefix``, as they come, keeping the last non-empty ones in ``kept`` (its ``maxlen``) and
+    handing reports to ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar on the terminal out
     of their way."""
     from tqdm import tqdm
 
