@@ -285,8 +285,11 @@ def retry_to_run(study: Study, space: SearchSpace) -> tuple[dict[str, Any], int]
     at most ``MAX_RETRIES`` times, so that one that kills its process every time is given up."""
     from optuna.trial import TrialState as OptunaState
 
+    fts = study.storage.get_all_trials(study.study_id, deepcopy=False)
+    if not any(ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR) for ft in fts):
+        return None
     runs: dict[int, list[Any]] = {}
-    for ft in study.storage.get_all_trials(study.study_id, deepcopy=False):
+    for ft in fts:
         if ft.params and not space.missing(ft.params):
             runs.setdefault(ft.system_attrs.get(RETRY_OF_ATTR, ft.number), []).append(ft)
     for first, chain in sorted(runs.items()):
