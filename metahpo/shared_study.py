@@ -278,6 +278,10 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
         st.set_trial_state_values(trial_id, OptunaState.FAIL)
 
 
+#: How many times the configuration of an interrupted trial runs again (see :func:`retry_to_run`).
+MAX_RETRIES = 2
+
+
 def retry_to_run(study: Study, space: SearchSpace) -> tuple[dict[str, Any], int] | None:
     """The configuration of the earliest trial whose run was interrupted (Ctrl-C, a process
     that died, an asked trial failed as stale) and that no later trial runs again yet, with the
@@ -298,10 +302,6 @@ def retry_to_run(study: Study, space: SearchSpace) -> tuple[dict[str, Any], int]
                 and len(chain) <= MAX_RETRIES):
             return dict(last.params), first
     return None
-
-
-#: How many times the configuration of an interrupted trial runs again (see :func:`retry_to_run`).
-MAX_RETRIES = 2
 
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,

@@ -57,10 +57,10 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         raise MetaHPOError("--trial-timeout and --devices apply to --command runs; a Python "
                            "objective enforces its own limits and picks its own device")
     space = SearchSpace.from_file(args.space)
+    devices = None if args.devices is None else args.devices.split(",")
     objective: Any = (load_objective(args.objective) if args.command is None
                       else CommandObjective(args.command, space, timeout=args.trial_timeout,
-                                            label=args.jobs > 1, devices=None if args.devices is None
-                                            else args.devices.split(",")))
+                                            label=args.jobs > 1, devices=devices))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
