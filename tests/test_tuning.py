@@ -418,6 +418,23 @@ def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
     assert study.trials[2].error == "interrupted: KeyboardInterrupt"
 
 
+def test_jobs_that_resume_together_run_an_interrupted_configuration_again_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = metahpo.create_study(SPACE, storage=url, study_name="s")
+    lost = [study.ask(seed=0) for _ in range(2)]
+    study.fail_stale(0)
+
+    def slow(params):
+        time.sleep(0.05)
+        return quadratic(params)
+
+    study = tune(slow, SPACE, n_trials=6, seed=0, storage=url, study_name="s", n_jobs=3,
+                 show_progress=False)
+    retries = [t for t in study.trials if t.retry_of is not None]
+    assert sorted(t.retry_of for t in retries) == [0, 1]
+    assert [t.params for t in sorted(retries, key=lambda t: t.retry_of)] == [t.params for t in lost]
+
+
 def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
     import re
     import threading
