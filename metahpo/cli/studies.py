@@ -264,8 +264,11 @@ def add_commands(sub: Any) -> None:
                    help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
     p.add_argument("--command", metavar="TEMPLATE",
                    help="instead of an objective, run this command per trial: {name} placeholders "
-                        "take the parameters' values, {trial_number} the trial's number; the last "
-                        "line it prints is the trial's value")
+                        "take the parameters' values, {trial_number} the trial's number, "
+                        "{first_trial_number} the number of the run an interrupted trial's "
+                        "retry resumes (a checkpoint folder); the last line it prints is the "
+                        "trial's value; METAHPO_REPORT STEP VALUE and METAHPO_ATTR NAME VALUE "
+                        "lines record learning curves and other metrics")
     p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                    help="with --command: kill a run after this many seconds (a failed trial)")
     p.add_argument("--devices", metavar="ID,ID,...",
