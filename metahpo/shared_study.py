@@ -90,6 +90,8 @@ class Peers:
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
         self._given_up: set[int] = set()
+        #: The study's trials as the last :meth:`sync` read them (Optuna ``FrozenTrial`` s).
+        self.trials: list[Any] = []
 
     def sync(self, before: int | None = None) -> None:
         """Tell the optimizer what happened in the study since the last call; with ``before``
@@ -107,6 +109,7 @@ class Peers:
                 self._given_up.update(waiting)
                 break
             time.sleep(0.005)
+        self.trials = fts
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
                 self._take(ft)
@@ -190,15 +193,16 @@ def check_points(points: Sequence[Mapping[str, Any]] | None,
     return checked
 
 
-def point_to_evaluate(study: Study, points: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first of ``points`` that no trial of the study holds yet, or ``None``. A trial failed
-    because its process died (or was interrupted) does not hold its point: the point is
-    evaluated again, as such a trial does not count towards ``n_trials`` either."""
+def point_to_evaluate(fts: list[Any], points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first of ``points`` that none of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
+    holds yet, or ``None``. A trial failed because its process died (or was interrupted) does not
+    hold its point: the point is evaluated again, as such a trial does not count towards
+    ``n_trials`` either."""
     if not points:
         return None
     from optuna.trial import TrialState as OptunaState
 
-    held = [ft.params for ft in study.storage.get_all_trials(study.study_id, deepcopy=False)
+    held = [ft.params for ft in fts
             if not (ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR))]
     return next((point for point in points if point not in held), None)
 
@@ -282,14 +286,14 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
 MAX_RETRIES = 2
 
 
-def retry_to_run(study: Study, space: SearchSpace) -> tuple[dict[str, Any], int] | None:
-    """The configuration of the earliest trial whose run was interrupted (Ctrl-C, a process
-    that died, an asked trial failed as stale) and that no later trial runs again yet, with the
-    number of the first trial that ran it; ``None`` if there is none. A configuration runs again
+def retry_to_run(fts: list[Any], space: SearchSpace) -> tuple[dict[str, Any], int] | None:
+    """The configuration of the earliest of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
+    whose run was interrupted (Ctrl-C, a process that died, an asked trial failed as stale) and
+    that no later trial runs again yet, with the number of the first trial that ran it; ``None``
+    if there is none. A configuration runs again
     at most ``MAX_RETRIES`` times, so that one that kills its process every time is given up."""
     from optuna.trial import TrialState as OptunaState
 
-    fts = study.storage.get_all_trials(study.study_id, deepcopy=False)
     if not any(ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR) for ft in fts):
         return None
     runs: dict[int, list[Any]] = {}
@@ -318,13 +322,13 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     trial, first = None, None
     try:
         peers.sync(before=number)
-        retry = retry_to_run(study, opt.space)
+        retry = retry_to_run(peers.trials, opt.space)
         if retry is not None:
             params, first = retry
             st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)
             trial = opt.add_pending(params)
         else:
-            point = point_to_evaluate(study, points)
+            point = point_to_evaluate(peers.trials, points)
             trial = opt.ask() if point is None else opt.add_pending(point)
         distributions = space_to_optuna(opt.space)
         for name, value in trial.params.items():
