@@ -142,6 +142,7 @@ def test_tune_command_on_the_command_line(tmp_path, train):
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "3 trials (3 complete, 0 failed)" in out.stdout
+    assert "| layers_seen=" in out.stdout and "note='a short run'" in out.stdout
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["0", "1", "2"]
     for t in metahpo.load_study("script", "sqlite:///" + str(tmp_path / "s.db")).trials:
         assert t.user_attrs == {"layers_seen": t.params["layers"], "note": "a short run"}

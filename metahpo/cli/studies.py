@@ -41,7 +41,9 @@ def _print_result(study: Any) -> None:
           f"{pruned})")
     if n_done:
         best = study.best_trial
-        print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}")
+        attrs = f"  | {params_table(best.user_attrs)}" if best.user_attrs else ""
+        print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}"
+              f"{attrs}")
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
