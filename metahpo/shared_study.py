@@ -110,9 +110,10 @@ class Peers:
                 break
             time.sleep(0.005)
         self.trials = fts
+        failed = given_up(fts, space)
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
-                self._take(ft)
+                self._take(ft, ft.number in failed)
 
     def _trials(self) -> list[Any]:
         from optuna.trial import TrialState as OptunaState
@@ -123,7 +124,10 @@ class Peers:
                     OptunaState.RUNNING),
         )
 
-    def _take(self, ft: Any) -> None:
+    def _take(self, ft: Any, failure: bool = False) -> None:
+        """Tell the optimizer about trial ``ft``: pending while it runs, then its outcome; an
+        interrupted one is withdrawn, unless it is to be read as a ``failure`` (its
+        configuration was given up, see :func:`given_up`)."""
         from optuna.trial import TrialState as OptunaState
 
         if ft.state == OptunaState.RUNNING:
@@ -134,7 +138,7 @@ class Peers:
                     self._told.add(ft.number)
             return
         self._told.add(ft.number)
-        if ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR):
+        if _interrupted(ft) and not failure:
             pending = self._running.pop(ft.number, None)
             if pending is not None:
                 self._opt.withdraw(pending)
@@ -286,26 +290,43 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
 MAX_RETRIES = 2
 
 
-def retry_to_run(fts: list[Any], space: SearchSpace) -> tuple[dict[str, Any], int] | None:
-    """The configuration of the earliest of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
-    whose run was interrupted (Ctrl-C, a process that died, an asked trial failed as stale) and
-    that no later trial runs again yet, with the number of the first trial that ran it; ``None``
-    if there is none. A configuration runs again
-    at most ``MAX_RETRIES`` times, so that one that kills its process every time is given up."""
-    from optuna.trial import TrialState as OptunaState
-
-    if not any(ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR) for ft in fts):
-        return None
+def _interrupted_runs(fts: list[Any], space: SearchSpace) -> list[tuple[int, list[Any]]]:
+    """The runs of each configuration of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
+    whose last run was interrupted (Ctrl-C, a process that died, an asked trial failed as
+    stale), as ``(number of its first run, its runs in number order)``, earliest first."""
+    if not any(_interrupted(ft) for ft in fts):
+        return []
     runs: dict[int, list[Any]] = {}
-    for ft in fts:
+    for ft in sorted(fts, key=lambda f: f.number):
         if ft.params and not space.missing(ft.params):
             runs.setdefault(ft.system_attrs.get(RETRY_OF_ATTR, ft.number), []).append(ft)
-    for first, chain in sorted(runs.items()):
-        last = max(chain, key=lambda ft: ft.number)
-        if (last.state == OptunaState.FAIL and last.user_attrs.get(INTERRUPTED_ATTR)
-                and len(chain) <= MAX_RETRIES):
-            return dict(last.params), first
+    return [(first, chain) for first, chain in sorted(runs.items()) if _interrupted(chain[-1])]
+
+
+def _interrupted(ft: Any) -> bool:
+    from optuna.trial import TrialState as OptunaState
+
+    return ft.state == OptunaState.FAIL and bool(ft.user_attrs.get(INTERRUPTED_ATTR))
+
+
+def retry_to_run(fts: list[Any], space: SearchSpace) -> tuple[dict[str, Any], int] | None:
+    """The configuration of the earliest of a study's trials ``fts`` whose run was interrupted
+    and that no later trial runs again yet, with the number of the first trial that ran it;
+    ``None`` if there is none. A configuration runs again at most ``MAX_RETRIES`` times, so that
+    one that kills its process every time is given up (see :func:`given_up`)."""
+    for first, chain in _interrupted_runs(fts, space):
+        if len(chain) <= MAX_RETRIES:
+            return dict(chain[-1].params), first
     return None
+
+
+def given_up(fts: list[Any], space: SearchSpace) -> set[int]:
+    """Numbers of the trials among ``fts`` that were the last run of a configuration
+    interrupted ``MAX_RETRIES + 1`` times: optimizers read these as failures (a training that
+    kills its process, by running out of memory, say), where other interrupted trials are
+    withdrawn (a stopped run says nothing about its configuration)."""
+    return {chain[-1].number for _, chain in _interrupted_runs(fts, space)
+            if len(chain) > MAX_RETRIES}
 
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,

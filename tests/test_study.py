@@ -56,6 +56,8 @@ def test_asked_trials_left_without_a_result_are_failed_as_stale_and_their_points
 
 
 def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_retry():
+    from metahpo.shared_study import Peers
+
     study = create_study(SPACE, study_name="jobs")
     lost = study.ask(seed=0)
     done = study.ask(seed=0)
@@ -68,6 +70,10 @@ def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_r
         assert study.trial(again.number).retry_of == lost.number
         chain.append(again.number)
     study.fail_stale(0)
+    opt = metahpo.create_optimizer("random", SPACE, seed=0)
+    Peers(study, opt).sync()
+    assert [(r.state, r.params) for r in opt.history if r.state is TrialState.FAILED] == [
+        (TrialState.FAILED, lost.params)], "a configuration given up is read as a failure"
     fresh = study.ask(seed=0)
     assert dict(fresh.params) != dict(lost.params) and study.trial(fresh.number).retry_of is None
     assert [t.number for t in study.trials if t.retry_of == lost.number] == chain[1:]
