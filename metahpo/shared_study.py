@@ -163,7 +163,8 @@ def fail_dead(study: Study) -> None:
     count, forever)."""
     interrupted = fail_dead_trials(study.storage, study.study_id)
     if interrupted:
-        logger.warning("study %r: trials %s were left running by a dead process; marked failed",
+        logger.warning("study %r: trials %s were left running by a dead process; marked "
+                       "interrupted (their configurations run again first)",
                        study.name, interrupted)
 
 

@@ -258,6 +258,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
                      else None),
         user_attrs=user_attrs(ft),
         retry_of=ft.system_attrs.get(RETRY_OF_ATTR),
+        interrupted=state is TrialState.FAILED and bool(ft.user_attrs.get(INTERRUPTED_ATTR)),
     )
 
 

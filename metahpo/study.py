@@ -155,8 +155,9 @@ class Study:
         return cast(float, self.best_trial.value)
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One flat dict per trial: number, state, value, error, times, ``params_<name>``,
-        ``user_attrs_<key>`` (the column names of Optuna's ``trials_dataframe``)."""
+        """One flat dict per trial: number, state, value, error, times, whether it was
+        interrupted and which trial it retries, ``params_<name>``, ``user_attrs_<key>`` (the
+        column names of Optuna's ``trials_dataframe``)."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -167,6 +168,8 @@ class Study:
                 "started_at": t.started_at.isoformat() if t.started_at else None,
                 "finished_at": t.finished_at.isoformat() if t.finished_at else None,
                 "duration_s": t.duration_s,
+                "interrupted": t.interrupted,
+                "retry_of": t.retry_of,
             }
             row.update({f"params_{k}": v for k, v in t.params.items()})
             row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})

@@ -86,6 +86,9 @@ class TrialRecord:
             Optuna's trial user attributes; no optimizer reads them.
         retry_of: for a trial that runs again the configuration of one that was interrupted
             (a resumed study's retry), the number of the first trial that ran it; else ``None``.
+        interrupted: whether this FAILED trial's run was interrupted (Ctrl-C, a process that
+            died, an asked trial failed as stale) rather than failed by its objective: it does
+            not count towards ``n_trials``.
     """
 
     number: int
@@ -98,6 +101,7 @@ class TrialRecord:
     last_report: tuple[int, float] | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
     retry_of: int | None = field(default=None, compare=False)
+    interrupted: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

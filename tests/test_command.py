@@ -213,12 +213,14 @@ def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_stud
     resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert (tmp_path / "runs" / "0" / "resumed").read_text() == "0"
+    assert "2 trials (1 complete, 0 failed, 1 interrupted)" in resumed.stdout
     first, retry = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
     assert first.error == "interrupted: Terminated" and first.retry_of is None
+    assert first.interrupted and not retry.interrupted
     assert (retry.retry_of, retry.value, retry.params) == (0, 0.5, first.params)
     shown = subprocess.run([sys.executable, "-m", "metahpo", "studies", "show", "s", "--storage",
                             "sqlite:///s.db"], cwd=tmp_path, capture_output=True, text=True)
-    assert "(runs trial 0 again)" in shown.stdout
+    assert "(runs trial 0 again)" in shown.stdout and "    0  interrupted" in shown.stdout
 
 
 def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):

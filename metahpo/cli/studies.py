@@ -34,11 +34,13 @@ def _print_result(study: Any) -> None:
 
     trials = study.trials
     n_done = sum(t.state is TrialState.COMPLETE for t in trials)
-    failed = [t for t in trials if t.state is TrialState.FAILED]
+    failed = [t for t in trials if t.state is TrialState.FAILED and not t.interrupted]
     n_pruned = sum(t.pruned for t in failed)
     pruned = f", of which {n_pruned} pruned" if n_pruned else ""
+    n_interrupted = sum(t.interrupted for t in trials)
+    interrupted = f", {n_interrupted} interrupted" if n_interrupted else ""
     print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {len(failed)} failed"
-          f"{pruned})")
+          f"{pruned}{interrupted})")
     if n_done:
         best = study.best_trial
         attrs = f"  | {params_table(best.user_attrs)}" if best.user_attrs else ""
@@ -255,7 +257,8 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         extra += f"  (runs trial {t.retry_of} again)" if t.retry_of is not None else ""
         if t.last_report is not None:
             extra += f" (last reported {t.last_report[1]:.6g})"
-        print(f"{t.number:5d}  {t.state.value:9s} {value:>12s}  {params_table(t.params)}{extra}")
+        state = "interrupted" if t.interrupted else t.state.value
+        print(f"{t.number:5d}  {state:11s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
 def add_commands(sub: Any) -> None:
