@@ -223,6 +223,37 @@ def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_stud
     assert "(runs trial 0 again)" in shown.stdout and "    0  interrupted" in shown.stdout
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_commands_of_a_metahpo_process_killed_by_sigkill_end_with_it(tmp_path):
+    """SIGKILL cannot be caught: the kernel's death signal ends the running commands (two
+    jobs, so one command was started by a worker thread)."""
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "sleepy.py").write_text(
+        "import os, sys, time\n"
+        "open(f'pid{sys.argv[1]}', 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\nprint(1.0)\n")
+    tune = subprocess.Popen(
+        [sys.executable, "-m", "metahpo", "tune", "--command",
+         f"{PYTHON} sleepy.py {{trial_number}} {{lr}}", "--space", "space.yaml", "--trials", "2",
+         "--jobs", "2", "--optimizer", "random", "--quiet"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"pid{n}").exists() for n in (0, 1)):
+        assert time.monotonic() < deadline and tune.poll() is None
+        time.sleep(0.05)
+    pids = [(tmp_path / f"pid{n}").read_text() for n in (0, 1)]
+    tune.kill()
+    tune.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if subprocess.run(
+            ["ps", "-p", pid, "-o", "stat="], capture_output=True, text=True).stdout.strip()
+            not in ("", "Z")]
+        time.sleep(0.1)
+    assert not alive, f"commands {alive} outlived the metahpo process that ran them"
+
+
 def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):
     (tmp_path / "sleepy.py").write_text(
         "import sys, time\ntime.sleep(60 if sys.argv[1] == '0' else 0)\nprint(1.0)\n")

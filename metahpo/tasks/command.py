@@ -45,7 +45,8 @@ per trial, as ``metahpo tune --command`` does::
 Commands run in worker threads with ``n_jobs`` / ``--jobs``, several trainings at once; with
 ``label=True`` (``--jobs`` > 1 on the command line) each line they print begins with
 ``[trial N]``, so that the interleaved output of concurrent runs can be told apart. POSIX only
-(process groups).
+(process groups, :mod:`metahpo.tasks.process_group`); on Linux a command also ends when the
+metahpo process running it is killed by SIGKILL.
 
 :class:`CommandTask` is the same command as a benchmark task (``metahpo bench --tasks
 "command:TEMPLATE"``), to compare optimizers on one's own script.
@@ -57,7 +58,6 @@ import json
 import os
 import queue
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -69,6 +69,7 @@ from typing import Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
+from metahpo.tasks import process_group
 from metahpo.tasks.base import Task
 from metahpo.trial import TrialPruned, TuningInterrupted, check_direction
 
@@ -77,7 +78,6 @@ FIRST_TRIAL_NUMBER = "first_trial_number"
 NUMBERS = (TRIAL_NUMBER, FIRST_TRIAL_NUMBER)
 REPORT = "METAHPO_REPORT"
 ATTR = "METAHPO_ATTR"
-KILL_GRACE_S = 5.0
 POLL_S = 0.1
 ERROR_LINES = 20
 ERROR_TAIL = 500
@@ -176,9 +176,9 @@ class CommandObjective:
     def _run(self, argv: list[str], env: dict[str, str], trial: Any) -> float:
         """Run ``argv`` with ``env`` for ``trial``; its value (see the module docstring)."""
         try:
-            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True, errors="replace", env=env, cwd=self.cwd,
-                                       start_new_session=True)
+            process = process_group.start(argv, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, errors="replace",
+                                          env=env, cwd=self.cwd)
         except OSError as exc:
             raise RuntimeError(f"cannot run {shlex.join(argv)}: {exc}") from None
         out: deque[str] = deque(maxlen=1)
@@ -194,7 +194,7 @@ class CommandObjective:
         try:
             self._wait(process, trial, reports, err)
         except BaseException:
-            _kill(process)
+            process_group.kill(process)
             raise
         finally:
             for reader in readers:
@@ -224,14 +224,14 @@ class CommandObjective:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while process.poll() is None:
             if reports.stop.is_set():
-                _kill(process)
+                process_group.kill(process)
                 return
             if trial.interrupted():
-                _kill(process)
+                process_group.kill(process)
                 raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted; the "
                                         "command was stopped")
             if deadline is not None and time.monotonic() >= deadline:
-                _kill(process)
+                process_group.kill(process)
                 raise RuntimeError(f"the command ran past its timeout of {self.timeout:g} s and "
                                    f"was killed{_tail(err)}")
             try:
@@ -381,21 +381,6 @@ def _fields(arg: str) -> list[str]:
             raise ValueError(f"placeholder {{{field}}} must name a parameter")
         names.append(name)
     return names
-
-
-def _kill(process: subprocess.Popen) -> None:
-    """End ``process`` and the processes it started: SIGTERM to its group, SIGKILL after
-    ``KILL_GRACE_S`` seconds."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _tail(err: deque[str]) -> str:
