@@ -148,14 +148,9 @@ def test_tune_command_on_the_command_line(tmp_path, train):
         assert t.user_attrs == {"layers_seen": t.params["layers"], "note": "a short run"}
 
 
-@pytest.mark.parametrize("sig, recorded, status", [
-    (signal.SIGINT, "interrupted: KeyboardInterrupt", 130),
-    (signal.SIGTERM, "interrupted: Terminated", 143),
-])
-def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, recorded, status):
-    """Ctrl-C (or SIGTERM, a scheduler ending the job) while two commands run in two jobs: both
-    are stopped at once (a job in a thread is told through its running trial), neither trial
-    counts, nothing is left running."""
+def _two_sleeping_commands(tmp_path):
+    """``metahpo tune`` running two commands that sleep for a minute in two jobs, once both
+    have written their process ids (``pid0``, ``pid1``); the ids."""
     (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
     (tmp_path / "sleepy.py").write_text(
         "import os, sys, time\n"
@@ -171,15 +166,31 @@ def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, record
     while not all((tmp_path / f"pid{n}").exists() for n in (0, 1)):
         assert time.monotonic() < deadline and tune.poll() is None, tune.communicate()
         time.sleep(0.05)
+    return tune, [(tmp_path / f"pid{n}").read_text() for n in (0, 1)]
+
+
+def _running(pids):
+    """Those of ``pids`` whose processes still run (not gone, not zombies)."""
+    return [pid for pid in pids if subprocess.run(["ps", "-p", pid, "-o", "stat="],
+                                                  capture_output=True, text=True).stdout.strip()
+            not in ("", "Z")]
+
+
+@pytest.mark.parametrize("sig, recorded, status", [
+    (signal.SIGINT, "interrupted: KeyboardInterrupt", 130),
+    (signal.SIGTERM, "interrupted: Terminated", 143),
+])
+def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, recorded, status):
+    """Ctrl-C (or SIGTERM, a scheduler ending the job) while two commands run in two jobs: both
+    are stopped at once (a job in a thread is told through its running trial), neither trial
+    counts, nothing is left running."""
+    tune, pids = _two_sleeping_commands(tmp_path)
     start = time.monotonic()
     tune.send_signal(sig)
     out, err = tune.communicate(timeout=30)
     assert time.monotonic() - start < 15
     assert tune.returncode == status and "finished trials are recorded" in err
-    for n in (0, 1):
-        pid = (tmp_path / f"pid{n}").read_text()
-        assert subprocess.run(["ps", "-p", pid, "-o", "stat="], capture_output=True,
-                              text=True).stdout.strip() in ("", "Z")
+    assert not _running(pids)
     trials = metahpo.load_study("s", f"sqlite:///{tmp_path / 's.db'}").trials
     assert {t.error for t in trials} == {recorded, "interrupted: TuningInterrupted"}
 
@@ -227,31 +238,13 @@ def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_stud
 def test_the_commands_of_a_metahpo_process_killed_by_sigkill_end_with_it(tmp_path):
     """SIGKILL cannot be caught: the kernel's death signal ends the running commands (two
     jobs, so one command was started by a worker thread)."""
-    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
-    (tmp_path / "sleepy.py").write_text(
-        "import os, sys, time\n"
-        "open(f'pid{sys.argv[1]}', 'w').write(str(os.getpid()))\n"
-        "time.sleep(60)\nprint(1.0)\n")
-    tune = subprocess.Popen(
-        [sys.executable, "-m", "metahpo", "tune", "--command",
-         f"{PYTHON} sleepy.py {{trial_number}} {{lr}}", "--space", "space.yaml", "--trials", "2",
-         "--jobs", "2", "--optimizer", "random", "--quiet"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not all((tmp_path / f"pid{n}").exists() for n in (0, 1)):
-        assert time.monotonic() < deadline and tune.poll() is None
-        time.sleep(0.05)
-    pids = [(tmp_path / f"pid{n}").read_text() for n in (0, 1)]
+    tune, pids = _two_sleeping_commands(tmp_path)
     tune.kill()
-    tune.wait()
+    tune.communicate()
     deadline = time.monotonic() + 10
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in pids if subprocess.run(
-            ["ps", "-p", pid, "-o", "stat="], capture_output=True, text=True).stdout.strip()
-            not in ("", "Z")]
+    while _running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive, f"commands {alive} outlived the metahpo process that ran them"
+    assert not _running(pids), "commands outlived the metahpo process that ran them"
 
 
 def test_an_error_in_one_job_stops_the_command_of_another_and_is_raised(tmp_path):
