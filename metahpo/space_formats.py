@@ -30,7 +30,10 @@ def parameter_from_spec(name: str, spec: Any) -> Parameter:
     keys = set(spec) - {"type"}
     unknown = keys - allowed[kind]
     if unknown:
-        raise MetaHPOError(f"parameter {name!r}: unknown keys {sorted(unknown)} for type {kind!r}")
+        allowed_keys = ", ".join(sorted(allowed[kind] | {"active_if"}))
+        raise MetaHPOError(f"parameter {name!r}: unknown keys {sorted(unknown)} for type {kind!r} "
+                           f"(allowed: {allowed_keys}; a conditional parameter takes "
+                           "active_if: {parent: [values]})")
     required = {"low", "high"} if kind != "categorical" else {"choices"}
     if required - keys:
         raise MetaHPOError(f"parameter {name!r}: missing {sorted(required - keys)}")

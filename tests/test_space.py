@@ -136,6 +136,8 @@ def test_yaml_exponents_are_numbers_as_in_json(tmp_path):
         ("lr: {type: float, low: 1}\n", "missing \\['high'\\]"),
         ("lr: {type: double, low: 0, high: 1}\n", "unknown type 'double'"),
         ("lr: {type: float, low: 0, high: 1, lgo: true}\n", "unknown keys \\['lgo'\\]"),
+        ("lr: {type: float, low: 0, high: 1, condition: {opt: sgd}}\n",
+         "unknown keys \\['condition'\\].*active_if: \\{parent: \\[values\\]\\}"),
         ("- just a list\n", "mapping from parameter name"),
         ("lr: [unclosed\n", "not valid YAML"),
     ],
