@@ -28,6 +28,7 @@ from metahpo.storage import (
     checked_user_attr,
     fail_dead_trials,
     in_flight,
+    interrupted,
     record_from_optuna,
     reserve_trial,
     store_finished_trial,
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from metahpo.study import Study
 
 logger = logging.getLogger("metahpo")
+#: Runs of configurations, ``(number of the first run, runs)``: see :func:`stopped_runs`.
+Runs = list[tuple[int, list[Any]]]
 
 
 class Heartbeat:
@@ -90,8 +93,10 @@ class Peers:
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
         self._given_up: set[int] = set()
-        #: The study's trials as the last :meth:`sync` read them (Optuna ``FrozenTrial`` s).
+        #: The study's trials as the last :meth:`sync` read them (Optuna ``FrozenTrial`` s),
+        #: and the configurations among them whose last run was interrupted.
         self.trials: list[Any] = []
+        self.stopped: Runs = []
 
     def sync(self, before: int | None = None) -> None:
         """Tell the optimizer what happened in the study since the last call; with ``before``
@@ -110,7 +115,8 @@ class Peers:
                 break
             time.sleep(0.005)
         self.trials = fts
-        failed = given_up(fts, space)
+        self.stopped = stopped_runs(fts, space)
+        failed = given_up(self.stopped)
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
                 self._take(ft, ft.number in failed)
@@ -138,7 +144,7 @@ class Peers:
                     self._told.add(ft.number)
             return
         self._told.add(ft.number)
-        if _interrupted(ft) and not failure:
+        if interrupted(ft) and not failure:
             pending = self._running.pop(ft.number, None)
             if pending is not None:
                 self._opt.withdraw(pending)
@@ -158,25 +164,20 @@ class Peers:
 
 
 def fail_dead(study: Study) -> None:
-    """Mark failed the trials left running by dead processes (at the start and before every
-    trial: a worker that dies while others go on must not hold its trial, and the study's
+    """Mark interrupted the trials left running by dead processes (at the start and before
+    every trial: a worker that dies while others go on must not hold its trial, and the study's
     count, forever)."""
-    interrupted = fail_dead_trials(study.storage, study.study_id)
-    if interrupted:
+    numbers = fail_dead_trials(study.storage, study.study_id)
+    if numbers:
         logger.warning("study %r: trials %s were left running by a dead process; marked "
                        "interrupted (their configurations run again first)",
-                       study.name, interrupted)
+                       study.name, numbers)
 
 
 def study_size(study: Study) -> int:
-    from optuna.trial import TrialState as OptunaState
-
-    n = 0
-    for ft in study.storage.get_all_trials(study.study_id, deepcopy=False):
-        if ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR):
-            continue
-        n += 1
-    return n
+    """The trials that count towards ``n_trials``: all but the interrupted ones."""
+    return sum(not interrupted(ft)
+               for ft in study.storage.get_all_trials(study.study_id, deepcopy=False))
 
 
 def check_points(points: Sequence[Mapping[str, Any]] | None,
@@ -200,15 +201,9 @@ def check_points(points: Sequence[Mapping[str, Any]] | None,
 
 def point_to_evaluate(fts: list[Any], points: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The first of ``points`` that none of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
-    holds yet, or ``None``. A trial failed because its process died (or was interrupted) does not
-    hold its point: the point is evaluated again, as such a trial does not count towards
-    ``n_trials`` either."""
-    if not points:
-        return None
-    from optuna.trial import TrialState as OptunaState
-
-    held = [ft.params for ft in fts
-            if not (ft.state == OptunaState.FAIL and ft.user_attrs.get(INTERRUPTED_ATTR))]
+    holds yet, or ``None``. An interrupted trial holds its point too: its configuration runs
+    again as a retry (:func:`retry_to_run`), or was given up."""
+    held = [ft.params for ft in fts]
     return next((point for point in points if point not in held), None)
 
 
@@ -291,43 +286,36 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
 MAX_RETRIES = 2
 
 
-def _interrupted_runs(fts: list[Any], space: SearchSpace) -> list[tuple[int, list[Any]]]:
+def stopped_runs(fts: list[Any], space: SearchSpace) -> Runs:
     """The runs of each configuration of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
     whose last run was interrupted (Ctrl-C, a process that died, an asked trial failed as
     stale), as ``(number of its first run, its runs in number order)``, earliest first."""
-    if not any(_interrupted(ft) for ft in fts):
+    if not any(interrupted(ft) for ft in fts):
         return []
     runs: dict[int, list[Any]] = {}
     for ft in sorted(fts, key=lambda f: f.number):
         if ft.params and not space.missing(ft.params):
             runs.setdefault(ft.system_attrs.get(RETRY_OF_ATTR, ft.number), []).append(ft)
-    return [(first, chain) for first, chain in sorted(runs.items()) if _interrupted(chain[-1])]
+    return [(first, chain) for first, chain in sorted(runs.items()) if interrupted(chain[-1])]
 
 
-def _interrupted(ft: Any) -> bool:
-    from optuna.trial import TrialState as OptunaState
-
-    return ft.state == OptunaState.FAIL and bool(ft.user_attrs.get(INTERRUPTED_ATTR))
-
-
-def retry_to_run(fts: list[Any], space: SearchSpace) -> tuple[dict[str, Any], int] | None:
-    """The configuration of the earliest of a study's trials ``fts`` whose run was interrupted
-    and that no later trial runs again yet, with the number of the first trial that ran it;
-    ``None`` if there is none. A configuration runs again at most ``MAX_RETRIES`` times, so that
-    one that kills its process every time is given up (see :func:`given_up`)."""
-    for first, chain in _interrupted_runs(fts, space):
+def retry_to_run(stopped: Runs) -> tuple[dict[str, Any], int] | None:
+    """Of the :func:`stopped_runs` ``stopped``, the configuration of the earliest that no
+    later trial runs again yet, with the number of the first trial that ran it; ``None`` if
+    there is none. A configuration runs again at most ``MAX_RETRIES`` times, so that one that
+    kills its process every time is given up (see :func:`given_up`)."""
+    for first, chain in stopped:
         if len(chain) <= MAX_RETRIES:
             return dict(chain[-1].params), first
     return None
 
 
-def given_up(fts: list[Any], space: SearchSpace) -> set[int]:
-    """Numbers of the trials among ``fts`` that were the last run of a configuration
-    interrupted ``MAX_RETRIES + 1`` times: optimizers read these as failures (a training that
-    kills its process, by running out of memory, say), where other interrupted trials are
-    withdrawn (a stopped run says nothing about its configuration)."""
-    return {chain[-1].number for _, chain in _interrupted_runs(fts, space)
-            if len(chain) > MAX_RETRIES}
+def given_up(stopped: Runs) -> set[int]:
+    """Numbers of the trials that were the last run of a configuration interrupted
+    ``MAX_RETRIES + 1`` times (of the :func:`stopped_runs` ``stopped``): optimizers read these
+    as failures (a training that kills its process, by running out of memory, say), where other
+    interrupted trials are withdrawn (a stopped run says nothing about its configuration)."""
+    return {chain[-1].number for _, chain in stopped if len(chain) > MAX_RETRIES}
 
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,
@@ -344,7 +332,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     trial, first = None, None
     try:
         peers.sync(before=number)
-        retry = retry_to_run(peers.trials, opt.space)
+        retry = retry_to_run(peers.stopped)
         if retry is not None:
             params, first = retry
             st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)
@@ -388,12 +376,7 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None,
     from optuna.trial import TrialState as OptunaState
 
     st = study.storage
-    if isinstance(number, bool) or not isinstance(number, int):
-        raise MetaHPOError(f"a trial number must be an int, got {number!r}")
-    try:
-        trial_id = st.get_trial_id_from_study_id_trial_number(study.study_id, number)
-    except KeyError:
-        raise MetaHPOError(f"study {study.name!r} has no trial {number}") from None
+    trial_id = study.trial_id(number)
     ft = st.get_trial(trial_id)
     if ft.state != OptunaState.RUNNING:
         raise MetaHPOError(f"trial {number} of study {study.name!r} is "

@@ -136,7 +136,7 @@ def checked_user_attr(key: Any, value: Any) -> Any:
     error for a name metahpo keeps for itself or a value JSON cannot hold."""
     if not isinstance(key, str) or not key:
         raise MetaHPOError(f"a user attribute's name must be a non-empty string, got {key!r}")
-    if key == ERROR_ATTR or key.startswith(OWN_ATTR_PREFIX):
+    if _own_attr(key):
         raise MetaHPOError(f"user attribute {key!r}: the name {ERROR_ATTR!r} and names that "
                            f"begin with {OWN_ATTR_PREFIX!r} are metahpo's own; choose another")
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
@@ -152,8 +152,20 @@ def checked_user_attr(key: Any, value: Any) -> Any:
 
 def user_attrs(ft: Any) -> dict[str, Any]:
     """The user attributes of an Optuna ``FrozenTrial`` without metahpo's own."""
-    return {k: v for k, v in ft.user_attrs.items()
-            if k != ERROR_ATTR and not k.startswith(OWN_ATTR_PREFIX)}
+    return {k: v for k, v in ft.user_attrs.items() if not _own_attr(k)}
+
+
+def _own_attr(key: str) -> bool:
+    return key == ERROR_ATTR or key.startswith(OWN_ATTR_PREFIX)
+
+
+def interrupted(ft: Any) -> bool:
+    """Whether an Optuna ``FrozenTrial`` is a run metahpo recorded as interrupted (Ctrl-C, a
+    process that died, an asked trial failed as stale): FAILED, yet not counted, not read by
+    the optimizers as a failure, and run again (see :mod:`metahpo.shared_study`)."""
+    from optuna.trial import TrialState as OptunaState
+
+    return ft.state == OptunaState.FAIL and bool(ft.user_attrs.get(INTERRUPTED_ATTR))
 
 
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
@@ -258,7 +270,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
                      else None),
         user_attrs=user_attrs(ft),
         retry_of=ft.system_attrs.get(RETRY_OF_ATTR),
-        interrupted=state is TrialState.FAILED and bool(ft.user_attrs.get(INTERRUPTED_ATTR)),
+        interrupted=interrupted(ft),
     )
 
 

@@ -91,8 +91,9 @@ class Study:
         """Fail the trials from :meth:`ask` still running ``older_than`` seconds after they were
         asked (a job the queue killed at its time limit, a lost node: nothing will tell them),
         and return their numbers. They are failed as interrupted, like the trials of a dead
-        ``tune`` process: they do not count towards ``n_trials``, and a point to evaluate that
-        one held is proposed again. Trials of running ``tune`` workers are not touched."""
+        ``tune`` process: they do not count towards ``n_trials``, and their configurations are
+        asked again first (see :meth:`ask`). Trials of running ``tune`` workers are not
+        touched."""
         from metahpo.shared_study import fail_stale_asked
 
         if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or older_than < 0:
@@ -130,13 +131,16 @@ class Study:
 
     def trial(self, number: int) -> TrialRecord:
         """Trial ``number`` of the study."""
+        return record_from_optuna(self._storage.get_trial(self.trial_id(number)))
+
+    def trial_id(self, number: int) -> int:
+        """The id in :attr:`storage` of trial ``number``; a clear error if there is none."""
         if isinstance(number, bool) or not isinstance(number, int):
             raise MetaHPOError(f"a trial number must be an int, got {number!r}")
         try:
-            trial_id = self._storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+            return self._storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
         except KeyError:
             raise MetaHPOError(f"study {self.name!r} has no trial {number}") from None
-        return record_from_optuna(self._storage.get_trial(trial_id))
 
     @property
     def best_trial(self) -> TrialRecord:

@@ -81,6 +81,16 @@ def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_r
         study.trial(99)
 
 
+def test_a_point_to_evaluate_given_up_after_three_stops_is_not_evaluated_again():
+    study = create_study(SPACE, study_name="jobs")
+    point = study.space.decode([0.1] * study.space.dim)
+    for attempt in range(3):
+        trial = study.ask(seed=0, points_to_evaluate=[point])
+        assert dict(trial.params) == point, attempt
+        study.fail_stale(0)
+    assert dict(study.ask(seed=0, points_to_evaluate=[point]).params) != point
+
+
 def test_an_interrupted_trial_is_withdrawn_from_the_optimizer_not_told_as_failed():
     from metahpo.shared_study import Peers
 
