@@ -9,7 +9,7 @@ time). Any script works the same way: change the arguments, print the score last
     metahpo tune --command "python examples/train_script.py --lr {learning_rate} --width {width} \\
         --dropout {dropout} --optimizer {optimizer} --out runs/{first_trial_number}" \\
         --space examples/train_script_space.yaml --trials 20 --direction maximize \\
-        --pruner median --storage sqlite:///studies.db --study script
+        --pruner median --study script
 
 With ``--out``, the run saves a checkpoint after every epoch and, started again with a folder
 that holds one, goes on from it: a run stopped by Ctrl-C or a preempted machine runs again first

@@ -213,8 +213,13 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
     check_space(space)
     check_direction(direction)
     st = open_storage(storage)
-    name = study_name or f"metahpo-{uuid.uuid4().hex[:12]}"
+    name = study_name or new_study_name()
     return create_or_load_study(st, name, storage, space, direction)
+
+
+def new_study_name() -> str:
+    """A new unique study name: ``metahpo-`` and 12 hex digits."""
+    return f"metahpo-{uuid.uuid4().hex[:12]}"
 
 
 def list_studies(storage: Any) -> list[Study]:

@@ -72,6 +72,39 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert again.returncode == 2 and "no study named 'cli'" in again.stderr
 
 
+def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resumes(workdir):
+    from metahpo import load_study
+
+    out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml", "--optimizer",
+              "random", "--trials", "4", "--seed", "0", "--quiet")
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    name = first.split()[1]
+    assert first == (f"study {name} recorded in sqlite:///metahpo.db; resume with --study {name}")
+    assert len(load_study(name, f"sqlite:///{workdir / 'metahpo.db'}").trials) == 4
+    listed = run(workdir, "studies")
+    assert listed.returncode == 0 and listed.stdout.startswith(f"{name}\tminimize\t4 trials")
+    resumed = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
+                  "--optimizer", "random", "--trials", "6", "--study", name, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.splitlines()[0] == f"study {name} recorded in sqlite:///metahpo.db"
+    assert f"study {name}: 6 trials (6 complete" in resumed.stdout
+    assert len(run(workdir, "studies", "show", name).stdout.strip().splitlines()) == 7
+
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "space.yaml").write_text(SPACE.to_yaml())
+    (elsewhere / "objective_mod.py").write_text((workdir / "objective_mod.py").read_text())
+    memory = run(elsewhere, "tune", "objective_mod:objective", "--space", "space.yaml",
+                 "--trials", "2", "--storage", "memory", "--quiet")
+    assert memory.returncode == 0, memory.stderr
+    assert memory.stdout.startswith("study metahpo-") and "recorded" not in memory.stdout
+    assert not (elsewhere / "metahpo.db").exists()
+    nothing = run(elsewhere, "studies", "show", name)
+    assert nothing.returncode == 2 and "no metahpo.db in" in nothing.stderr
+    assert not (elsewhere / "metahpo.db").exists()
+
+
 def test_tune_with_jobs_runs_a_grid_without_repeating_a_point(workdir):
     from metahpo import load_study
 
@@ -219,6 +252,14 @@ def test_objective_from_a_file_path(workdir):
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
+        (["studies", "list"], "no metahpo.db in"),
+        (["ask", "--study", "s"], "no metahpo.db in"),
+        (["tell", "--study", "s", "--trial", "0", "--value", "1", "--storage", "memory"],
+         "--storage memory holds no studies between commands"),
+        (["ask", "--study", "s", "--space", "space.yaml", "--storage", "memory"],
+         "--storage memory would forget the asked trial"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--storage", "memory", "--warm-start", "old"], "--storage memory holds no studies"),
         (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--budget", "0",
           "--out", "b"],
          "budget must be a whole number >= 1, got 0"),

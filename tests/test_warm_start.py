@@ -129,9 +129,9 @@ def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
          "--warm-start", "past0", "--warm-start", "past2"], cwd=tmp_path, capture_output=True,
         text=True)
     assert other_count.returncode == 2 and "no study named 'past2'" in other_count.stderr
-    refused = tune("--warm-start", "past0")
+    refused = tune("--warm-start", "past0")  # past0 is in --storage url, not in ./metahpo.db
     assert refused.returncode == 2
-    assert "--warm-start reads past studies from --storage" in refused.stderr
+    assert "no metahpo.db in" in refused.stderr and "give --storage URL" in refused.stderr
     missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")
     assert missing.returncode == 2 and "no study named 'nope'" in missing.stderr
 

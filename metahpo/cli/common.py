@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from metahpo.errors import MetaHPOError
@@ -18,3 +19,41 @@ def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, value
+
+
+#: Where the command line records studies when given no ``--storage``: a SQLite file in the
+#: directory it runs in. A command-line run's only other output is its summary, so a run that
+#: crashes, is killed or is stopped keeps every finished trial there and resumes with
+#: ``--study NAME``; ``metahpo studies`` reads it back. (The Python API keeps a study in memory
+#: unless given a storage, as Optuna's does: its caller holds the returned study.)
+DEFAULT_STORAGE = "sqlite:///metahpo.db"
+#: ``--storage memory``: record nothing (``tune`` and ``demo`` only).
+IN_MEMORY = "memory"
+
+
+def add_storage_option(p: Any, *, in_memory: bool) -> None:
+    """``--storage`` of a subcommand; ``in_memory``: whether ``--storage memory`` may be given
+    (a command whose study lives as long as the command: ``tune``, ``demo``)."""
+    memory = f"; '{IN_MEMORY}' records nothing" if in_memory else ""
+    p.add_argument("--storage", default=DEFAULT_STORAGE, metavar="URL",
+                   help=f"database URL, e.g. sqlite:///studies.db or postgresql://... (default: "
+                        f"{DEFAULT_STORAGE}, a file in the current directory{memory})")
+
+
+def storage_url(args: Any, *, reads: bool) -> str | None:
+    """The storage ``--storage`` names: ``None`` for ``memory`` (where allowed).
+
+    ``reads``: the command reads studies some earlier command recorded (``ask``, ``tell``,
+    ``studies``): ``memory`` holds none, and a missing default file gets an error that says where
+    studies are recorded by default instead of a new empty database."""
+    url: str = args.storage
+    if url == IN_MEMORY:
+        if reads:
+            raise MetaHPOError(f"--storage {IN_MEMORY} holds no studies between commands; give "
+                               "the database URL the study is recorded in")
+        return None
+    if reads and url == DEFAULT_STORAGE and not Path("metahpo.db").exists():
+        raise MetaHPOError(f"no metahpo.db in {str(Path.cwd())!r}: 'metahpo tune', 'demo' and "
+                           "'ask' record their studies there when given no --storage; run this "
+                           "where they ran, or give --storage URL")
+    return url

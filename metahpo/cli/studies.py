@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from metahpo.cli.common import parse_option
+from metahpo.cli.common import add_storage_option, parse_option, storage_url
 from metahpo.errors import MetaHPOError
 
 #: The study user attribute where ``metahpo ask`` keeps a study's warm start (see :func:`_points`).
@@ -26,6 +26,19 @@ def make_pruner(name: str | None) -> Any:
     import optuna
 
     return getattr(optuna.pruners, PRUNERS[name])()
+
+
+def _new_study(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The storage URL (``None``: in memory) and study name of ``tune`` / ``demo``, after
+    saying where the study is recorded: a run that is killed prints no summary."""
+    from metahpo.study import new_study_name
+
+    url = storage_url(args, reads=False)
+    name = args.study or new_study_name()
+    if url is not None:
+        resume = "" if args.study else f"; resume with --study {name}"
+        print(f"study {name} recorded in {url}{resume}", flush=True)
+    return url, name
 
 
 def _print_result(study: Any) -> None:
@@ -68,9 +81,10 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
+    url, name = _new_study(args)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
-        direction=args.direction, seed=args.seed, storage=args.storage, study_name=args.study,
+        direction=args.direction, seed=args.seed, storage=url, study_name=name,
         timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
         points_to_evaluate=points, pruner=pruner, **options,
     )
@@ -94,9 +108,7 @@ def _points(args: argparse.Namespace, space: Any, log: Any, study: Any = None
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
     if not args.warm_start:
         return points
-    if args.storage is None:
-        raise MetaHPOError("--warm-start reads past studies from --storage; give the storage that "
-                           "holds them")
+    url = storage_url(args, reads=True)
     names = ", ".join(args.warm_start)
     chosen = {"studies": list(args.warm_start), "n": args.warm_start_points}
     stored = None if study is None else study.storage.get_study_user_attrs(study.study_id).get(
@@ -106,7 +118,7 @@ def _points(args: argparse.Namespace, space: Any, log: Any, study: Any = None
         print(f"warm start: {len(warm)} configurations from {names} first (chosen when the "
               "study started)", file=log)
     else:
-        past = [load_study(name, args.storage) for name in args.warm_start]
+        past = [load_study(name, url) for name in args.warm_start]
         warm = warm_start_points(past, space, n=args.warm_start_points)
         if study is not None:
             study.storage.set_study_user_attr(study.study_id, WARM_START_ATTR,
@@ -159,10 +171,11 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     pruning = "" if args.pruner is None else f", {args.pruner} pruning"
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
           f"({args.trials} trials, {args.epochs} epochs each{pruning})")
+    url, name = _new_study(args)
     study = tune(
         task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
-        storage=args.storage, study_name=args.study, show_progress=not args.quiet,
+        storage=url, study_name=name, show_progress=not args.quiet,
         pruner=make_pruner(args.pruner),
     )
     _print_result(study)
@@ -175,19 +188,26 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 
     if args.count < 1:
         raise MetaHPOError(f"--count must be >= 1, got {args.count}")
+    try:
+        url = storage_url(args, reads=args.space is None)
+    except MetaHPOError as exc:
+        raise MetaHPOError(f"{exc}; pass --space to create the study") from None
+    if url is None:
+        raise MetaHPOError("--storage memory would forget the asked trial when 'ask' returns; give "
+                           "a database URL that 'tell' can reach")
     if args.space is None:
         try:
-            study = load_study(args.study, args.storage)
+            study = load_study(args.study, url)
         except MetaHPOError as exc:
             raise MetaHPOError(f"{exc}; pass --space to create the study") from None
     else:
         direction = args.direction
         if direction is None:
             try:
-                direction = load_study(args.study, args.storage).direction
+                direction = load_study(args.study, url).direction
             except MetaHPOError:
                 direction = "minimize"
-        study = create_study(SearchSpace.from_file(args.space), storage=args.storage,
+        study = create_study(SearchSpace.from_file(args.space), storage=url,
                              study_name=args.study, direction=direction)
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, study.space, sys.stderr, study)
@@ -200,12 +220,13 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 def _cmd_tell(args: argparse.Namespace) -> None:
     from metahpo.study import load_study
 
+    url = storage_url(args, reads=True)
     if args.stale is not None:
         if (args.trial is not None or args.value is not None or args.error is not None
                 or args.attr):
             raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
                                "--value, --error and --attr")
-        failed = load_study(args.study, args.storage).fail_stale(args.stale)
+        failed = load_study(args.study, url).fail_stale(args.stale)
         print(f"failed as stale: {', '.join(map(str, failed))}" if failed
               else "no asked trial has been running that long")
         return
@@ -214,7 +235,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
     attrs = dict(parse_option(a, "--attr") for a in args.attr)
-    record = load_study(args.study, args.storage).tell(args.trial, args.value, error=args.error,
+    record = load_study(args.study, url).tell(args.trial, args.value, error=args.error,
                                                        user_attrs=attrs)
     value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
@@ -223,10 +244,11 @@ def _cmd_tell(args: argparse.Namespace) -> None:
 def _cmd_studies(args: argparse.Namespace) -> None:
     from metahpo.study import delete_study, list_studies, load_study, params_table
 
+    url = storage_url(args, reads=True)
     if args.action == "list":
-        studies = list_studies(args.storage)
+        studies = list_studies(url)
         if not studies:
-            print(f"no studies in {args.storage}")
+            print(f"no studies in {url}")
         for s in studies:
             trials = s.trials
             done = [t for t in trials if t.value is not None]
@@ -236,10 +258,10 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     if not args.name:
         raise MetaHPOError(f"studies {args.action} needs a study NAME")
     if args.action == "delete":
-        n = delete_study(args.name, args.storage)
+        n = delete_study(args.name, url)
         print(f"deleted study {args.name} ({n} trials)")
         return
-    study = load_study(args.name, args.storage)
+    study = load_study(args.name, url)
     if args.action == "best":
         record = study.best_trial
         print(json.dumps({"study": study.name, "number": record.number, "value": record.value,
@@ -285,8 +307,9 @@ def add_commands(sub: Any) -> None:
                         "one with its 'default' policy)")
     p.add_argument("--trials", type=int, required=True, help="number of trials the study should hold")
     p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
-    p.add_argument("--storage", help="database URL, e.g. sqlite:///studies.db (default: in memory)")
-    p.add_argument("--study", help="study name: resumes the study if it exists")
+    add_storage_option(p, in_memory=True)
+    p.add_argument("--study", help="study name: resumes the study if it exists (default: a new "
+                                   "name, printed at the start)")
     p.add_argument("--seed", type=int)
     p.add_argument("--timeout", type=float, help="start no trial after this many seconds")
     p.add_argument("--jobs", type=int, default=1,
@@ -311,13 +334,13 @@ def add_commands(sub: Any) -> None:
                    help="stop unpromising trainings early, judged by validation accuracy after "
                         "each epoch")
     p.add_argument("--seed", type=int, default=0, help="the optimizer's seed (default 0)")
-    p.add_argument("--storage", help="database URL, e.g. sqlite:///studies.db (default: in memory)")
+    add_storage_option(p, in_memory=True)
     p.add_argument("--study", help="study name: resumes the study if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
-    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--space", help="search space file; needed to create the study")
     p.add_argument("--direction", choices=["minimize", "maximize"],
@@ -332,7 +355,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
-    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--trial", type=int, help="the trial number 'ask' printed")
     p.add_argument("--value", type=float, help="the objective value")
@@ -351,6 +374,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("action", nargs="?", choices=["list", "show", "best", "delete"],
                    default="list", help="default: list")
     p.add_argument("name", nargs="?", help="study name (for show, best and delete)")
-    p.add_argument("--storage", required=True, help="database URL, e.g. sqlite:///studies.db")
+    add_storage_option(p, in_memory=False)
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.set_defaults(func=_cmd_studies)
