@@ -59,7 +59,8 @@ class Study:
         draws restart from the seed and the trial count, so each call proposes anew.
 
         Args:
-            optimizer: a registered name (default: the meta-learned optimizer).
+            optimizer: a registered name (default: the meta-learned optimizer) or
+                ``MODULE:CLASS`` (:func:`metahpo.create_optimizer`).
             seed: the optimizer's seed.
             points_to_evaluate: configurations to propose first, as in :func:`metahpo.tune`
                 (current defaults, :func:`metahpo.warm_start_points`): each call proposes the

@@ -143,7 +143,8 @@ def tune(
             :class:`metahpo.CommandObjective`). Exceptions of a type in ``catch``, ``None``, NaN
             and infinities make failed trials.
         space: the search space.
-        optimizer: a registered name (see :func:`metahpo.available_optimizers`) or an instance;
+        optimizer: a registered name (see :func:`metahpo.available_optimizers`), ``MODULE:CLASS``
+            naming an optimizer of your own (:func:`metahpo.create_optimizer`), or an instance;
             default ``"meta"``, the meta-learned optimizer with its space-agnostic ``default``
             policy (the sampler and searcher of the Optuna and Ray integrations default to it
             too).

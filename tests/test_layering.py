@@ -14,6 +14,7 @@ LAYERS = [
     ("metahpo.errors", 0),
     ("metahpo.version", 0),
     ("metahpo.ray_backend", 0),
+    ("metahpo.imports", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.conditions", 1),

@@ -76,11 +76,14 @@ class Suite:
                 raise MetaHPOError(f"{label} must be a whole number >= 1, got {value!r}")
 
     def labels(self) -> list[tuple[str, str]]:
-        """``(label, optimizer name)`` pairs."""
+        """``(label, optimizer name)`` pairs; an unlabelled ``MODULE:CLASS`` is labelled by its
+        class name (a label is a folder name and the prefix of ``LABEL.KEY`` options)."""
         out = []
         for entry in self.optimizers:
             label, _, name = entry.partition("=")
-            out.append((label, name or label))
+            if not name:
+                name, label = label, label.rsplit(":", 1)[-1]
+            out.append((label, name))
         return out
 
     def build_tasks(self) -> list[Task]:

@@ -28,14 +28,23 @@ def make_pruner(name: str | None) -> Any:
     return getattr(optuna.pruners, PRUNERS[name])()
 
 
-def _new_study(args: argparse.Namespace) -> tuple[str | None, str]:
+def _new_study(args: argparse.Namespace, space: Any, direction: str, options: dict[str, Any],
+               points: list[dict[str, Any]] | None) -> tuple[str | None, str]:
     """The storage URL (``None``: in memory) and study name of ``tune`` / ``demo``, after
-    saying where the study is recorded: a run that is killed prints no summary."""
+    saying where the study is recorded (a run that is killed prints no summary). The storage,
+    the optimizer and the first points are checked first, so that a mistake in them is the
+    only thing said."""
+    from metahpo.optimizers.registry import create_optimizer
+    from metahpo.shared_study import check_points
+    from metahpo.storage import open_storage
     from metahpo.study import new_study_name
 
     url = storage_url(args, reads=False)
     name = args.study or new_study_name()
+    create_optimizer(args.optimizer, space, direction=direction, seed=args.seed, **options)
+    check_points(points, space)
     if url is not None:
+        open_storage(url)
         resume = "" if args.study else f"; resume with --study {name}"
         print(f"study {name} recorded in {url}{resume}", flush=True)
     return url, name
@@ -81,7 +90,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
-    url, name = _new_study(args)
+    url, name = _new_study(args, space, args.direction, options, points)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=url, study_name=name,
@@ -171,7 +180,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     pruning = "" if args.pruner is None else f", {args.pruner} pruning"
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
           f"({args.trials} trials, {args.epochs} epochs each{pruning})")
-    url, name = _new_study(args)
+    url, name = _new_study(args, task.space, task.direction, {}, None)
     study = tune(
         task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
@@ -304,7 +313,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
-                        "one with its 'default' policy)")
+                        "one with its 'default' policy), or MODULE:CLASS / FILE.py:CLASS naming a "
+                        "metahpo.Optimizer subclass of your own")
     p.add_argument("--trials", type=int, required=True, help="number of trials the study should hold")
     p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     add_storage_option(p, in_memory=True)
@@ -345,7 +355,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--space", help="search space file; needed to create the study")
     p.add_argument("--direction", choices=["minimize", "maximize"],
                    help="for a new study (default minimize); an existing one keeps its own")
-    p.add_argument("--optimizer", default="meta", help="optimizer name (default: meta)")
+    p.add_argument("--optimizer", default="meta",
+                   help="optimizer name (default: meta) or MODULE:CLASS, as for tune")
     p.add_argument("--seed", type=int)
     p.add_argument("--count", type=int, default=1,
                    help="trials to propose at once, one JSON line each (e.g. for a job array)")

@@ -95,7 +95,8 @@ class MetaHPOSampler(BaseSampler):
     """An Optuna sampler backed by a metahpo optimizer.
 
     Args:
-        optimizer: a metahpo optimizer name (see ``metahpo.available_optimizers()``).
+        optimizer: a metahpo optimizer name (see ``metahpo.available_optimizers()``), or
+            ``MODULE:CLASS`` naming an optimizer of your own (``metahpo.create_optimizer``).
         seed: the optimizer's seed; its random draws restart from it and each trial's number.
         search_space: the parameters every trial suggests, ``{name: optuna distribution}`` or a
             :class:`~metahpo.space.SearchSpace`; they are then sampled jointly from the first

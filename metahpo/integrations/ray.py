@@ -78,7 +78,8 @@ class MetaHPOSearcher(Searcher):
 
     Args:
         space: a metahpo ``SearchSpace``; ``None`` takes it from Ray Tune's ``param_space``.
-        optimizer: a metahpo optimizer name, default ``"meta"``.
+        optimizer: a metahpo optimizer name, default ``"meta"``, or ``MODULE:CLASS`` naming an
+            optimizer of your own (see ``metahpo.create_optimizer``).
         metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``).
         seed: the optimizer's seed.
         points_to_evaluate: configurations to suggest first, in order, as with Ray Tune's other

@@ -70,6 +70,11 @@ class Optimizer(abc.ABC):
         self._pending: dict[int, Trial] = {}
         self._next_number = 0
         self._options: dict[str, Any] = {}
+        cls = type(self)
+        own = cls.__module__.startswith("metahpo.optimizers.") and cls.name
+        #: What :func:`~metahpo.create_optimizer` takes to build this class again (a registered
+        #: name or ``MODULE:CLASS``); ``create_optimizer`` sets the reference it was given.
+        self.reference: str = cls.name if own else f"{cls.__module__}:{cls.__qualname__}"
 
     # public contract --------------------------------------------------------------------------
 
@@ -204,7 +209,7 @@ class Optimizer(abc.ABC):
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable state: settings, history, pending trials and the RNG state."""
         return {
-            "optimizer": self.name,
+            "optimizer": self.reference,
             "space": self.space.to_dict(),
             "direction": self.direction,
             "seed": self.seed,

@@ -3,6 +3,12 @@
 Adding an optimizer touches its own module, the ``_REGISTRY`` table below and one fixture entry
 of the conformance tests. Classes are imported lazily so that ``import metahpo`` stays light and
 heavy dependencies (torch, optuna) load only for the optimizers that need them.
+
+Wherever a name is taken, a user's own :class:`~metahpo.optimizers.base.Optimizer` subclass is
+too, by reference: ``module.path:Class`` or ``path/to/file.py:Class`` (imported again by each
+process that builds one: benchmark workers, ``ask`` calls). It then runs everywhere the shipped
+ones run: ``tune``, ``ask``, ``metahpo bench`` beside them under the same protocol, the Optuna
+sampler, the Ray Tune searcher, and the conformance checks of :mod:`metahpo.testing`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import inspect
 from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
+from metahpo.imports import import_reference
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import SearchSpace
 
@@ -34,12 +41,25 @@ def available_optimizers() -> list[str]:
 
 
 def optimizer_class(name: str) -> type[Optimizer]:
+    """The class of a registered name, or of a ``MODULE:CLASS`` reference to a user's own
+    :class:`Optimizer` subclass."""
+    if isinstance(name, str) and ":" in name:
+        module, attr = import_reference(name, "optimizer", "MODULE:CLASS")
+        cls = getattr(module, attr, None)
+        where = name.rsplit(":", 1)[0]
+        if cls is None:
+            raise MetaHPOError(f"cannot import optimizer {name!r}: {where} has no {attr!r}")
+        if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+            raise MetaHPOError(f"optimizer {name!r}: {attr!r} in {where} is not a subclass of "
+                               "metahpo.Optimizer")
+        return cls
     if name not in _REGISTRY:
         raise MetaHPOError(
-            f"unknown optimizer {name!r}; available: {', '.join(available_optimizers())}"
+            f"unknown optimizer {name!r}; available: {', '.join(available_optimizers())}, or "
+            "MODULE:CLASS naming a metahpo.Optimizer subclass of your own"
         )
-    module, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    module, cls_name = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls_name)
 
 
 def optimizer_options(name: str) -> dict[str, Any]:
@@ -76,10 +96,11 @@ def create_optimizer(
     seed: int | None = None,
     **options: Any,
 ) -> Optimizer:
-    """Create a registered optimizer.
+    """Create a registered optimizer, or one of a user's own (see the module docstring).
 
     Args:
-        name: one of :func:`available_optimizers`.
+        name: one of :func:`available_optimizers`, or ``module.path:Class`` /
+            ``path/to/file.py:Class`` naming a :class:`Optimizer` subclass.
         space: the search space.
         direction: ``"minimize"`` or ``"maximize"``.
         seed: random seed; the same seed and the same calls give the same trials.
@@ -92,6 +113,7 @@ def create_optimizer(
     except TypeError as exc:
         raise MetaHPOError(f"optimizer {name!r}: {exc}") from None
     opt._options = dict(options)
+    opt.reference = name
     return opt
 
 

@@ -10,13 +10,11 @@ tasks. ``FUNCTION`` must be importable by every worker (a module on the path, or
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from metahpo.errors import MetaHPOError
+from metahpo.imports import import_reference
 from metahpo.space import SearchSpace
 from metahpo.tasks.base import Task
 from metahpo.trial import check_direction
@@ -24,31 +22,11 @@ from metahpo.trial import check_direction
 
 def load_objective(ref: str) -> Callable[[dict[str, Any]], Any]:
     """Import ``module.path:function`` or ``path/to/file.py:function``."""
-    if ":" not in ref:
-        raise MetaHPOError(f"objective must look like MODULE:FUNCTION, got {ref!r}")
-    module_ref, func_name = ref.rsplit(":", 1)
-    try:
-        if module_ref.endswith(".py"):
-            path = Path(module_ref)
-            if not path.exists():
-                raise MetaHPOError(f"cannot import objective {ref!r}: no file {module_ref!r}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise MetaHPOError(f"cannot import objective {ref!r}: {module_ref!r} is not a "
-                                   "Python file")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path:
-                sys.path.insert(0, "")
-            module = importlib.import_module(module_ref)
-    except MetaHPOError:
-        raise
-    except Exception as exc:
-        raise MetaHPOError(f"cannot import objective {ref!r}: {type(exc).__name__}: {exc}") from None
+    module, func_name = import_reference(ref, "objective", "MODULE:FUNCTION")
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise MetaHPOError(f"cannot import objective {ref!r}: {module_ref} has no function {func_name!r}")
+        raise MetaHPOError(f"cannot import objective {ref!r}: {ref.rsplit(':', 1)[0]} has no "
+                           f"function {func_name!r}")
     return func
 
 

@@ -1,0 +1,92 @@
+"""A user's own optimizer, named by reference (MODULE:CLASS or FILE.py:CLASS), runs wherever a
+shipped one does: the conformance suite, tune and ask, the benchmark harness beside the shipped
+ones, the Optuna sampler."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+import metahpo
+from metahpo import Float, Int, MetaHPOError, SearchSpace
+from metahpo.benchmarks.runner import load_records
+from metahpo.integrations.optuna import MetaHPOSampler
+from metahpo.testing import CONFORMANCE_CHECKS
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "custom_optimizer.py")
+ONE_PLUS_ONE = f"{EXAMPLE}:OnePlusOne"
+SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
+
+
+@pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
+def test_the_example_optimizer_passes_the_conformance_suite(check):
+    check(ONE_PLUS_ONE)
+
+
+def test_a_reference_builds_saves_and_restores_like_a_name():
+    opt = metahpo.create_optimizer(ONE_PLUS_ONE, SPACE, seed=0, initial_step=0.1)
+    assert type(opt).__name__ == "OnePlusOne" and opt.reference == ONE_PLUS_ONE
+    for _ in range(5):
+        trial = opt.ask()
+        opt.tell(trial, (trial.params["x"] - 1) ** 2 + trial.params["n"])
+    clone = metahpo.restore_optimizer(json.loads(json.dumps(opt.state_dict())))
+    assert clone.initial_step == 0.1 and clone.ask().params == opt.ask().params
+    with pytest.raises(MetaHPOError, match="has no option 'step'; its options: initial_step"):
+        metahpo.create_optimizer(ONE_PLUS_ONE, SPACE, step=0.1)
+    with pytest.raises(MetaHPOError, match=r"cannot import optimizer .*: .* has no 'Nope'"):
+        metahpo.create_optimizer(f"{EXAMPLE}:Nope", SPACE)
+    with pytest.raises(MetaHPOError, match="'path' in os is not a subclass of metahpo.Optimizer"):
+        metahpo.create_optimizer("os:path", SPACE)
+    with pytest.raises(MetaHPOError, match="or MODULE:CLASS naming a metahpo.Optimizer subclass"):
+        metahpo.create_optimizer("one_plus_one", SPACE)
+
+
+def test_the_optuna_sampler_runs_a_users_optimizer():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=MetaHPOSampler(ONE_PLUS_ONE, seed=0))
+    study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2, n_trials=30)
+    assert study.best_value < 0.05
+
+
+def test_tune_ask_and_bench_take_a_module_or_a_file_reference(tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
+    (tmp_path / "objective_mod.py").write_text(
+        "def objective(params):\n    return (params['x'] - 1.0) ** 2 + params['n']\n")
+    (tmp_path / "my_optimizers.py").write_text(
+        "from metahpo.optimizers.random import RandomSearch\n\n"
+        "class FirstCorner(RandomSearch):\n"
+        "    def _propose(self):\n"
+        "        if not self.history:\n"
+        "            return self.space.decode([0.0] * self.space.dim)\n"
+        "        return super()._propose()\n")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "metahpo", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    tuned = run("tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "6",
+                "--optimizer", "my_optimizers:FirstCorner", "--study", "s", "--seed", "0", "--quiet")
+    assert tuned.returncode == 0, tuned.stderr
+    study = metahpo.load_study("s", f"sqlite:///{tmp_path / 'metahpo.db'}")
+    assert study.trials[0].params == {"x": -5.0, "n": 1} and len(study.trials) == 6
+    asked = run("ask", "--study", "s", "--optimizer", ONE_PLUS_ONE, "--seed", "0")
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["number"] == 6
+
+    bench = run("bench", "--tasks", "synthetic:sphere", "--dims", "3", "--instances", "1",
+                "--optimizers", f"random,{ONE_PLUS_ONE},corner=my_optimizers:FirstCorner",
+                "--option", "OnePlusOne.initial_step=0.3", "--budget", "8", "--seeds", "2",
+                "--workers", "2", "--out", "b", "--quiet")
+    assert bench.returncode == 0, bench.stderr
+    records = load_records(tmp_path / "b")
+    assert {r["label"] for r in records} == {"random", "OnePlusOne", "corner"}
+    assert len(records) == 6
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert set(summary["optimizers"]) == {"random", "OnePlusOne", "corner"}
+    assert "| OnePlusOne |" in (tmp_path / "b" / "summary.md").read_text()
+    refused = run("bench", "--tasks", "synthetic:sphere", "--optimizers", "random",
+                  "--option", "random.step=1", "--out", "c")
+    assert refused.returncode == 2 and "has no option 'step'" in refused.stderr
