@@ -86,9 +86,11 @@ class Peers:
 
     WAIT_S = 10.0
 
-    def __init__(self, study: Study, opt: Optimizer) -> None:
+    def __init__(self, study: Study, opt: Optimizer, max_retries: int = 2) -> None:
         self._study = study
         self._opt = opt
+        #: How many times an interrupted trial's configuration runs again (:func:`retry_to_run`).
+        self.max_retries = check_max_retries(max_retries)
         self.mine: set[int] = set()
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
@@ -116,7 +118,7 @@ class Peers:
             time.sleep(0.005)
         self.trials = fts
         self.stopped = stopped_runs(fts, space)
-        failed = given_up(self.stopped)
+        failed = given_up(self.stopped, self.max_retries)
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
                 self._take(ft, ft.number in failed)
@@ -282,8 +284,12 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
         st.set_trial_state_values(trial_id, OptunaState.FAIL)
 
 
-#: How many times the configuration of an interrupted trial runs again (see :func:`retry_to_run`).
-MAX_RETRIES = 2
+def check_max_retries(max_retries: Any) -> int:
+    """``max_retries`` (how many times an interrupted trial's configuration runs again), or a
+    clear error."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise MetaHPOError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    return max_retries
 
 
 def stopped_runs(fts: list[Any], space: SearchSpace) -> Runs:
@@ -299,23 +305,23 @@ def stopped_runs(fts: list[Any], space: SearchSpace) -> Runs:
     return [(first, chain) for first, chain in sorted(runs.items()) if interrupted(chain[-1])]
 
 
-def retry_to_run(stopped: Runs) -> tuple[dict[str, Any], int] | None:
+def retry_to_run(stopped: Runs, max_retries: int) -> tuple[dict[str, Any], int] | None:
     """Of the :func:`stopped_runs` ``stopped``, the configuration of the earliest that no
     later trial runs again yet, with the number of the first trial that ran it; ``None`` if
-    there is none. A configuration runs again at most ``MAX_RETRIES`` times, so that one that
+    there is none. A configuration runs again at most ``max_retries`` times, so that one that
     kills its process every time is given up (see :func:`given_up`)."""
     for first, chain in stopped:
-        if len(chain) <= MAX_RETRIES:
+        if len(chain) <= max_retries:
             return dict(chain[-1].params), first
     return None
 
 
-def given_up(stopped: Runs) -> set[int]:
+def given_up(stopped: Runs, max_retries: int) -> set[int]:
     """Numbers of the trials that were the last run of a configuration interrupted
-    ``MAX_RETRIES + 1`` times (of the :func:`stopped_runs` ``stopped``): optimizers read these
+    ``max_retries + 1`` times (of the :func:`stopped_runs` ``stopped``): optimizers read these
     as failures (a training that kills its process, by running out of memory, say), where other
     interrupted trials are withdrawn (a stopped run says nothing about its configuration)."""
-    return {chain[-1].number for _, chain in stopped if len(chain) > MAX_RETRIES}
+    return {chain[-1].number for _, chain in stopped if len(chain) > max_retries}
 
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,
@@ -332,7 +338,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     trial, first = None, None
     try:
         peers.sync(before=number)
-        retry = retry_to_run(peers.stopped)
+        retry = retry_to_run(peers.stopped, peers.max_retries)
         if retry is not None:
             params, first = retry
             st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)
@@ -355,16 +361,18 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
 
 
 def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any],
-              points_to_evaluate: Sequence[Mapping[str, Any]] | None = None) -> Trial:
+              points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+              max_retries: int = 2) -> Trial:
     """Propose and record a trial that is evaluated elsewhere (see :meth:`Study.ask`)."""
     space = study.space
     if space is None:
         raise MetaHPOError(f"study {study.name!r} has no metahpo search space (it was not created "
                            "by metahpo); create it with metahpo.create_study")
     points = check_points(points_to_evaluate, space)
+    check_max_retries(max_retries)
     opt = create_optimizer(optimizer, space, direction=study.direction, seed=seed, **options)
     fail_dead(study)
-    trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt), points)
+    trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt, max_retries), points)
     study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
     return Trial(number=number, params=trial.params)
 

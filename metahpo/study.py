@@ -47,7 +47,8 @@ class Study:
         return self._stop.is_set()
 
     def ask(self, optimizer: str = "meta", *, seed: int | None = None,
-            points_to_evaluate: Sequence[Mapping[str, Any]] | None = None, **options: Any) -> Trial:
+            points_to_evaluate: Sequence[Mapping[str, Any]] | None = None, max_retries: int = 2,
+            **options: Any) -> Trial:
         """Propose a configuration for a trial evaluated elsewhere, and record it as running.
 
         For trials that run where no Python loop waits for them (a job queue such as SLURM,
@@ -65,6 +66,8 @@ class Study:
             points_to_evaluate: configurations to propose first, as in :func:`metahpo.tune`
                 (current defaults, :func:`metahpo.warm_start_points`): each call proposes the
                 first of them that no trial of the study holds yet, then the optimizer's.
+            max_retries: how many times a trial failed as stale is asked again, as in
+                :func:`metahpo.tune`; give every call on a study the same value.
             **options: keyword options of the optimizer.
 
         Returns:
@@ -76,7 +79,7 @@ class Study:
         """
         from metahpo.shared_study import ask_trial
 
-        return ask_trial(self, optimizer, seed, options, points_to_evaluate)
+        return ask_trial(self, optimizer, seed, options, points_to_evaluate, max_retries)
 
     def tell(self, number: int, value: Any = None, *, error: str | None = None,
              user_attrs: Mapping[str, Any] | None = None) -> TrialRecord:

@@ -12,7 +12,7 @@ that nothing completed is ever lost:
   counted, and withdrawn from the optimizers rather than read as failures); a process tuning a
   study does the same before every trial, so a worker that dies while others go on does not
   hold its trial, and a place in the study, forever; an interrupted trial's configuration runs
-  again first (at most twice), as a trial whose ``retry_of`` names the first run;
+  again first (at most ``max_retries`` times, default 2), as a trial whose ``retry_of`` names the first run;
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
   those as from their own pending trials), after waiting for the proposals of the
@@ -42,6 +42,7 @@ from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
+    check_max_retries,
     check_points,
     fail_dead,
     interrupt,
@@ -133,6 +134,7 @@ def tune(
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (),
     pruner: Any = None,
+    max_retries: int = 2,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -182,6 +184,11 @@ def tune(
             log to an experiment tracker, or call ``study.stop()`` once a target is reached.
             With ``n_jobs > 1`` they run in the job's thread, possibly at the same time. An
             exception from a callback stops tuning and is raised (the trial is recorded).
+        max_retries: how many times the configuration of an interrupted trial (Ctrl-C, a
+            killed or preempted process) runs again, as a new trial, before it is given up and
+            read by the optimizers as a failed one (a training that kills its process each
+            time, by running out of memory, say); raise it where machines are preempted often
+            (spot instances). Give every worker of a study the same value.
         **options: keyword options of the optimizer (with an optimizer name).
     """
     check_space(space)
@@ -196,6 +203,7 @@ def tune(
                                 or not timeout > 0):
         raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
     points = check_points(points_to_evaluate, space)
+    check_max_retries(max_retries)
     takes_trial = _takes_trial(objective)
     if pruner is not None:
         import optuna
@@ -226,7 +234,7 @@ def tune(
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, study_size(study)),
-                 Pruning(study, pruner) if takes_trial else None)
+                 Pruning(study, pruner) if takes_trial else None, max_retries)
     workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
     try:
         for worker in workers:
@@ -256,8 +264,9 @@ class _Loop:
     def __init__(self, study: Study, objective: Objective, n_trials: int,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
-                 progress: Any, pruning: Pruning | None):
+                 progress: Any, pruning: Pruning | None, max_retries: int):
         self.study = study
+        self.max_retries = max_retries
         self.pruning = pruning
         self.points = points
         self.callbacks = callbacks
@@ -276,7 +285,7 @@ class _Loop:
         """Run trials with ``opt``; an exception stops the other jobs and is raised here
         (``reraise``, the caller's job) or kept in ``errors`` (the other threads)."""
         try:
-            peers = Peers(self.study, opt)
+            peers = Peers(self.study, opt, self.max_retries)
             peers.sync()
             while self._going_on():
                 fail_dead(self.study)

@@ -253,6 +253,8 @@ def test_objective_from_a_file_path(workdir):
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
         (["studies", "list"], "no metahpo.db in"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--max-retries", "-1"], "max_retries must be an int >= 0, got -1"),
         (["ask", "--study", "s"], "no metahpo.db in"),
         (["tell", "--study", "s", "--trial", "0", "--value", "1", "--storage", "memory"],
          "--storage memory holds no studies between commands"),

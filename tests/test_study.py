@@ -81,6 +81,28 @@ def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_r
         study.trial(99)
 
 
+@pytest.mark.parametrize("max_retries", [0, 3])
+def test_max_retries_sets_how_often_an_interrupted_configuration_runs_again(max_retries):
+    from metahpo.shared_study import Peers
+
+    study = create_study(SPACE, study_name=f"retries{max_retries}")
+    lost = study.ask(seed=0, max_retries=max_retries)
+    for _ in range(max_retries):
+        study.fail_stale(0)
+        again = study.ask(seed=0, max_retries=max_retries)
+        assert dict(again.params) == dict(lost.params)
+    study.fail_stale(0)
+    fresh = study.ask(seed=0, max_retries=max_retries)
+    assert dict(fresh.params) != dict(lost.params) and study.trial(fresh.number).retry_of is None
+    opt = metahpo.create_optimizer("random", SPACE, seed=0)
+    Peers(study, opt, max_retries).sync()
+    assert [r.params for r in opt.history if r.state is TrialState.FAILED] == [lost.params]
+    with pytest.raises(MetaHPOError, match="max_retries must be an int >= 0, got -1"):
+        study.ask(seed=0, max_retries=-1)
+    with pytest.raises(MetaHPOError, match="max_retries must be an int >= 0, got 1.5"):
+        metahpo.tune(quadratic, SPACE, n_trials=1, max_retries=1.5)
+
+
 def test_a_point_to_evaluate_given_up_after_three_stops_is_not_evaluated_again():
     study = create_study(SPACE, study_name="jobs")
     point = study.space.decode([0.1] * study.space.dim)

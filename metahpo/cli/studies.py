@@ -71,6 +71,7 @@ def _print_result(study: Any) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
+    from metahpo.shared_study import check_max_retries
     from metahpo.space import SearchSpace
     from metahpo.tasks.command import CommandObjective
     from metahpo.tasks.objective import load_objective
@@ -90,12 +91,13 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
+    check_max_retries(args.max_retries)
     url, name = _new_study(args, space, args.direction, options, points)
     study = tune(
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=url, study_name=name,
         timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
-        points_to_evaluate=points, pruner=pruner, **options,
+        points_to_evaluate=points, pruner=pruner, max_retries=args.max_retries, **options,
     )
     _print_result(study)
 
@@ -146,6 +148,14 @@ def _add_first_points(p: argparse.ArgumentParser) -> None:
                         "data) to take configurations to evaluate first from; repeatable")
     p.add_argument("--warm-start-points", type=int, default=5, metavar="N",
                    help="configurations to take from the --warm-start studies (default 5)")
+
+
+def _add_max_retries(p: argparse.ArgumentParser) -> None:
+    """The option of ``tune`` and ``ask`` that bounds the runs of an interrupted configuration."""
+    p.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="times an interrupted trial's configuration (Ctrl-C, a preempted or "
+                        "killed run, a stale asked trial) runs again before it counts as failed "
+                        "(default 2; more where machines are preempted often)")
 
 
 def _read_points(text: str) -> list[Any]:
@@ -221,7 +231,8 @@ def _cmd_ask(args: argparse.Namespace) -> None:
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, study.space, sys.stderr, study)
     for _ in range(args.count):
-        trial = study.ask(args.optimizer, seed=args.seed, points_to_evaluate=points, **options)
+        trial = study.ask(args.optimizer, seed=args.seed, points_to_evaluate=points,
+                          max_retries=args.max_retries, **options)
         print(json.dumps({"study": study.name, "number": trial.number, "params": dict(trial.params),
                           "retry_of": study.trial(trial.number).retry_of}), flush=True)
 
@@ -332,6 +343,7 @@ def add_commands(sub: Any) -> None:
                         "settings); the objective takes the trial, f(params, trial), and reports "
                         "to it, or the --command prints METAHPO_REPORT STEP VALUE lines")
     _add_first_points(p)
+    _add_max_retries(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
 
@@ -363,6 +375,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
     _add_first_points(p)
+    _add_max_retries(p)
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
