@@ -256,7 +256,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
         raise MetaHPOError("tell needs either --value or --error")
     attrs = dict(parse_option(a, "--attr") for a in args.attr)
     record = load_study(args.study, url).tell(args.trial, args.value, error=args.error,
-                                                       user_attrs=attrs)
+                                              user_attrs=attrs)
     value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
 
