@@ -35,14 +35,17 @@ class RunningTrial:
             was interrupted (a study resumed after Ctrl-C, a process that died, an asked trial
             failed as stale), the number of the first trial that ran it: a training that saves
             checkpoints under ``retry_of`` if set, else ``number``, resumes from them.
+        device: the device this trial's job trains on, one of :func:`metahpo.tune`'s
+            ``devices`` (``"cuda:1"``), or ``None`` when it was given none.
     """
 
     def __init__(self, study: Study, trial_id: int, number: int, params: Mapping[str, Any],
                  pruning: Pruning, interrupted: threading.Event | None = None,
-                 retry_of: int | None = None) -> None:
+                 retry_of: int | None = None, device: str | None = None) -> None:
         self.number = number
         self.params = dict(params)
         self.retry_of = retry_of
+        self.device = device
         self._study = study
         self._trial_id = trial_id
         self._pruning = pruning

@@ -53,6 +53,7 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
+from metahpo.tasks.command import CommandObjective
 from metahpo.trial import (
     PRUNED,
     TrialPruned,
@@ -81,9 +82,10 @@ def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
     pruning: Pruning | None, interrupted: threading.Event | None = None,
+    device: str | None = None,
 ) -> TrialRecord:
     """Run one trial; ``pruning`` is ``None`` for an objective that takes only the parameters,
-    else the objective also gets the :class:`RunningTrial`."""
+    else the objective also gets the :class:`RunningTrial` (on ``device``)."""
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
@@ -95,7 +97,7 @@ def _run_trial(
             value, error = objective(dict(trial.params)), None
         else:
             running = RunningTrial(study, trial_id, number, trial.params, pruning, interrupted,
-                                   retry_of)
+                                   retry_of, device)
             value, error = objective(dict(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
         report = last_report(st.get_trial(trial_id))
@@ -135,6 +137,7 @@ def tune(
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (),
     pruner: Any = None,
     max_retries: int = 2,
+    devices: Sequence[str] | None = None,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -189,6 +192,12 @@ def tune(
             read by the optimizers as a failed one (a training that kills its process each
             time, by running out of memory, say); raise it where machines are preempted often
             (spot instances). Give every worker of a study the same value.
+        devices: devices to spread the jobs over, e.g. ``["cuda:0", "cuda:1"]``: job ``j`` runs
+            its trials on ``devices[j % len(devices)]``, which the objective reads as
+            ``trial.device`` (``torch.device(trial.device)``), so that ``n_jobs=4`` with four
+            GPUs trains one model per GPU (with more jobs than devices, jobs share them). For
+            an objective that takes the running trial; a training script's command takes its
+            devices itself (:class:`metahpo.CommandObjective`'s ``devices``).
         **options: keyword options of the optimizer (with an optimizer name).
     """
     check_space(space)
@@ -205,6 +214,7 @@ def tune(
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     takes_trial = _takes_trial(objective)
+    job_devices = _job_devices(devices, n_jobs, objective, takes_trial)
     if pruner is not None:
         import optuna
 
@@ -235,11 +245,12 @@ def tune(
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, study_size(study)),
                  Pruning(study, pruner) if takes_trial else None, max_retries)
-    workers = [threading.Thread(target=loop.run_job, args=(opt,), daemon=True) for opt in opts[1:]]
+    workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
+               for opt, device in zip(opts[1:], job_devices[1:])]
     try:
         for worker in workers:
             worker.start()
-        loop.run_job(opts[0], reraise=True)
+        loop.run_job(opts[0], True, job_devices[0])
     except TuningInterrupted as stopped:
         cause = next((e for e in loop.errors if not isinstance(e, TuningInterrupted)), None)
         if cause is None:
@@ -253,6 +264,31 @@ def tune(
     if loop.errors:
         raise loop.errors[0]
     return study
+
+
+def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any,
+                 takes_trial: bool) -> list[str | None]:
+    """The device of each of ``n_jobs`` jobs (see :func:`tune`'s ``devices``), or a clear
+    error."""
+    if devices is None:
+        return [None] * n_jobs
+    if isinstance(devices, str) or not isinstance(devices, Sequence):
+        raise MetaHPOError(f"devices must be a list of device names such as ['cuda:0', "
+                           f"'cuda:1'], got {devices!r}")
+    ids = list(devices)
+    if (not ids or not all(isinstance(d, str) and d.strip() for d in ids)
+            or len(set(ids)) != len(ids)):
+        raise MetaHPOError(f"devices must be distinct, non-empty device names, got {devices!r}")
+    if isinstance(objective, CommandObjective):
+        raise MetaHPOError("a training command takes its devices itself: "
+                           "CommandObjective(..., devices=[...]), not tune(devices=...)")
+    if not takes_trial:
+        raise MetaHPOError("devices need an objective that takes the running trial, "
+                           "objective(params, trial), and trains on trial.device")
+    if len(ids) > n_jobs:
+        logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(ids), n_jobs,
+                       ", ".join(ids[n_jobs:]), len(ids))
+    return [ids[j % len(ids)] for j in range(n_jobs)]
 
 
 class _Loop:
@@ -281,16 +317,16 @@ class _Loop:
         self._best: float | None = None
         self._lock = threading.Lock()
 
-    def run_job(self, opt: Optimizer, reraise: bool = False) -> None:
-        """Run trials with ``opt``; an exception stops the other jobs and is raised here
-        (``reraise``, the caller's job) or kept in ``errors`` (the other threads)."""
+    def run_job(self, opt: Optimizer, reraise: bool = False, device: str | None = None) -> None:
+        """Run trials with ``opt`` on ``device``; an exception stops the other jobs and is
+        raised here (``reraise``, the caller's job) or kept in ``errors`` (the other threads)."""
         try:
             peers = Peers(self.study, opt, self.max_retries)
             peers.sync()
             while self._going_on():
                 fail_dead(self.study)
                 record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points,
-                                    self.pruning, self.interrupted)
+                                    self.pruning, self.interrupted, device)
                 self._show(opt)
                 for callback in self.callbacks:
                     callback(self.study, record)

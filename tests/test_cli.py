@@ -105,6 +105,22 @@ def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resu
     assert not (elsewhere / "metahpo.db").exists()
 
 
+def test_devices_reach_a_python_objective_as_the_trials_device(workdir):
+    from metahpo import load_study
+
+    (workdir / "on_device.py").write_text(
+        "import time\n"
+        "def objective(params, trial):\n"
+        "    trial.set_user_attr('device', trial.device)\n"
+        "    time.sleep(0.05)\n"
+        "    return params['x'] ** 2\n")
+    out = run(workdir, "tune", "on_device:objective", "--space", "space.yaml", "--trials", "6",
+              "--jobs", "2", "--devices", "0,1", "--study", "d", "--optimizer", "random", "--quiet")
+    assert out.returncode == 0, out.stderr
+    trials = load_study("d", f"sqlite:///{workdir / 'metahpo.db'}").trials
+    assert {t.user_attrs["device"] for t in trials} == {"cuda:0", "cuda:1"}
+
+
 def test_tune_with_jobs_runs_a_grid_without_repeating_a_point(workdir):
     from metahpo import load_study
 
@@ -240,7 +256,9 @@ def test_objective_from_a_file_path(workdir):
         (["tune", "--command", "echo {y}", "--space", "space.yaml", "--trials", "3"],
          "command template names ['y'], which are not parameters of the search space (x, n)"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
-          "--trial-timeout", "5"], "--trial-timeout and --devices apply to --command runs"),
+          "--trial-timeout", "5"], "--trial-timeout applies to --command runs"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--devices", "0,1"], "devices need an objective that takes the running trial"),
         (["tune", "--command", "echo 1", "--space", "space.yaml", "--trials", "3", "--devices",
           "0,0"], "devices must be distinct, non-empty ids, got ['0', '0']"),
         (["ask", "--storage", "sqlite:///missing.db", "--study", "s"], "does not exist"),

@@ -365,6 +365,44 @@ def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, opt
     assert overlapping, "no two trials ran at the same time"
 
 
+def test_devices_give_each_job_its_own_and_running_trials_never_share_one():
+    import threading
+
+    lock, running, shared = threading.Lock(), {}, []
+
+    def objective(params, trial):
+        with lock:
+            if trial.device in running.values():
+                shared.append(trial.device)
+            running[trial.number] = trial.device
+        trial.set_user_attr("job", threading.current_thread().name)
+        time.sleep(0.03)
+        with lock:
+            del running[trial.number]
+        return quadratic(params)
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=12, seed=0, show_progress=False,
+                 n_jobs=3, devices=["cuda:0", "cuda:1", "cuda:2"])
+    trials = study.trials
+    assert len(trials) >= 12 and not shared
+    seen = {t.user_attrs["job"] for t in trials}
+    assert len(seen) == 3
+    paired = tune(lambda params, trial: float(trial.device == "mps"), SPACE, optimizer="random",
+                  n_trials=2, show_progress=False, devices=["mps"])
+    assert [t.value for t in paired.trials] == [1.0, 1.0]
+    assert tune(lambda params, trial: float(trial.device is None), SPACE, optimizer="random",
+                n_trials=1, show_progress=False).best_value == 1.0
+    for devices, message in [(["cuda:0", "cuda:0"], "distinct"), ([], "distinct"),
+                             ("cuda:0", "a list of device names")]:
+        with pytest.raises(MetaHPOError, match=message):
+            tune(objective, SPACE, n_trials=1, show_progress=False, devices=devices)
+    with pytest.raises(MetaHPOError, match="devices need an objective that takes the running trial"):
+        tune(quadratic, SPACE, n_trials=1, show_progress=False, devices=["cuda:0"])
+    command = metahpo.CommandObjective("echo 1", SPACE)
+    with pytest.raises(MetaHPOError, match="a training command takes its devices itself"):
+        tune(command, SPACE, n_trials=1, show_progress=False, devices=["cuda:0"])
+
+
 def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
     import numpy as np
     import optuna

@@ -80,14 +80,17 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     if (args.objective is None) == (args.command is None):
         raise MetaHPOError("tune needs one of an objective (MODULE:FUNCTION) and --command "
                            "TEMPLATE")
-    if args.command is None and (args.trial_timeout is not None or args.devices is not None):
-        raise MetaHPOError("--trial-timeout and --devices apply to --command runs; a Python "
-                           "objective enforces its own limits and picks its own device")
+    if args.command is None and args.trial_timeout is not None:
+        raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
+                           "enforces its own limits")
     space = SearchSpace.from_file(args.space)
     devices = None if args.devices is None else args.devices.split(",")
     objective: Any = (load_objective(args.objective) if args.command is None
                       else CommandObjective(args.command, space, timeout=args.trial_timeout,
                                             label=args.jobs > 1, devices=devices))
+    job_devices = None
+    if args.command is None and devices is not None:
+        job_devices = [f"cuda:{d}" if d.strip().isdigit() else d.strip() for d in devices]
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
     pruner = make_pruner(args.pruner)
@@ -97,7 +100,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         objective, space, optimizer=args.optimizer, n_trials=args.trials,
         direction=args.direction, seed=args.seed, storage=url, study_name=name,
         timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
-        points_to_evaluate=points, pruner=pruner, max_retries=args.max_retries, **options,
+        points_to_evaluate=points, pruner=pruner, max_retries=args.max_retries,
+        devices=job_devices, **options,
     )
     _print_result(study)
 
@@ -319,8 +323,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                    help="with --command: kill a run after this many seconds (a failed trial)")
     p.add_argument("--devices", metavar="ID,ID,...",
-                   help="with --command: GPUs to share among the --jobs, one run per device, as "
-                        "CUDA_VISIBLE_DEVICES (e.g. 0,1,2,3 with --jobs 4)")
+                   help="GPUs to share among the --jobs (e.g. 0,1,2,3 with --jobs 4): a --command "
+                        "run gets one of its own as CUDA_VISIBLE_DEVICES; an objective f(params, "
+                        "trial) finds its job's as trial.device ('cuda:2'; other names, such as "
+                        "mps, pass as they are)")
     p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
