@@ -23,7 +23,9 @@ that nothing completed is ever lost:
 
 ``n_trials`` is the size the study should reach: finished trials (COMPLETE or FAILED, except those
 failed because their process died) plus trials running in other processes. Re-running a command
-after a crash therefore finishes the study instead of starting over.
+after a crash therefore finishes the study instead of starting over. ``n_trials=None`` sets no
+size: the call runs until its ``timeout``, a callback's :meth:`~metahpo.study.Study.stop` or an
+interruption, as Optuna's ``optimize`` does.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def tune(
     space: SearchSpace,
     *,
     optimizer: str | Optimizer = "meta",
-    n_trials: int,
+    n_trials: int | None,
     direction: str = "minimize",
     seed: int | None = None,
     storage: Any = None,
@@ -154,7 +156,8 @@ def tune(
             policy (the sampler and searcher of the Optuna and Ray integrations default to it
             too).
         n_trials: the number of trials the study should hold when this call returns (see the
-            module docstring for what counts).
+            module docstring for what counts); ``None``: no number, tune until ``timeout``
+            passes (or a callback stops the study, or Ctrl-C).
         direction: ``"minimize"`` or ``"maximize"``.
         seed: the optimizer's seed (with an optimizer name).
         storage: database URL (e.g. ``sqlite:///studies.db``) or an Optuna storage object (e.g.
@@ -202,8 +205,9 @@ def tune(
     """
     check_space(space)
     check_direction(direction)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
-        raise MetaHPOError(f"n_trials must be a non-negative int, got {n_trials!r}")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
+                                 or n_trials < 0):
+        raise MetaHPOError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
     if not callable(objective):
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
@@ -297,7 +301,7 @@ class _Loop:
     (by a job that raised, or by the caller's thread on an exception) or a callback stopped the
     study (:meth:`~metahpo.study.Study.stop`)."""
 
-    def __init__(self, study: Study, objective: Objective, n_trials: int,
+    def __init__(self, study: Study, objective: Objective, n_trials: int | None,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
                  progress: Any, pruning: Pruning | None, max_retries: int):
@@ -358,7 +362,7 @@ class _Loop:
             return False
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return False
-        return study_size(self.study) < self.n_trials
+        return self.n_trials is None or study_size(self.study) < self.n_trials
 
     def _show(self, opt: Optimizer) -> None:
         """Update the progress bar: the study's size and the best value any job has seen (a
@@ -366,7 +370,8 @@ class _Loop:
         if self.progress is None:
             return
         with self._lock:
-            self.progress.n = min(study_size(self.study), self.n_trials)
+            size = study_size(self.study)
+            self.progress.n = size if self.n_trials is None else min(size, self.n_trials)
             record = opt.best
             best = None if record is None else record.value
             sign = 1.0 if opt.direction == "minimize" else -1.0
@@ -376,9 +381,10 @@ class _Loop:
             self.progress.refresh()
 
 
-def _progress(show: bool, total: int, initial: int) -> Any:
+def _progress(show: bool, total: int | None, initial: int) -> Any:
     if not show:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=min(initial, total), desc="metahpo", unit="trial")
+    start = initial if total is None else min(initial, total)
+    return tqdm(total=total, initial=start, desc="metahpo", unit="trial")

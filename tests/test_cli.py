@@ -96,9 +96,10 @@ def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resu
     (elsewhere / "space.yaml").write_text(SPACE.to_yaml())
     (elsewhere / "objective_mod.py").write_text((workdir / "objective_mod.py").read_text())
     memory = run(elsewhere, "tune", "objective_mod:objective", "--space", "space.yaml",
-                 "--trials", "2", "--storage", "memory", "--quiet")
+                 "--timeout", "1", "--storage", "memory", "--optimizer", "random", "--quiet")
     assert memory.returncode == 0, memory.stderr
     assert memory.stdout.startswith("study metahpo-") and "recorded" not in memory.stdout
+    assert int(memory.stdout.split(":")[1].split()[0]) >= 2  # trials until the timeout
     assert not (elsewhere / "metahpo.db").exists()
     nothing = run(elsewhere, "studies", "show", name)
     assert nothing.returncode == 2 and "no metahpo.db in" in nothing.stderr
@@ -271,6 +272,8 @@ def test_objective_from_a_file_path(workdir):
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
         (["studies", "list"], "no metahpo.db in"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml"],
+         "tune needs --trials N, --timeout SECONDS or both"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--max-retries", "-1"], "max_retries must be an int >= 0, got -1"),
         (["ask", "--study", "s"], "no metahpo.db in"),

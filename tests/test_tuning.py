@@ -103,6 +103,22 @@ def test_timeout_stops_starting_trials():
     assert 1 <= len(study.trials) < 50
 
 
+def test_without_n_trials_tuning_goes_on_until_the_timeout_or_a_stop():
+    study = tune(lambda p: time.sleep(0.05) or 1.0, SPACE, n_trials=None, timeout=0.3,
+                 show_progress=True)
+    assert 1 <= len(study.trials) < 50
+
+    def stop_at_seven(study, record):
+        if len(study.trials) == 7:
+            study.stop()
+
+    stopped = tune(quadratic, SPACE, optimizer="random", n_trials=None, callbacks=[stop_at_seven],
+                   show_progress=False)
+    assert len(stopped.trials) == 7
+    with pytest.raises(MetaHPOError, match="n_trials must be a non-negative int or None"):
+        tune(quadratic, SPACE, n_trials=-1)
+
+
 def test_sqlite_study_outlives_the_process_and_resumes(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     tune(quadratic, SPACE, optimizer="grid", n_trials=10, storage=url, study_name="s", seed=0,

@@ -80,6 +80,9 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     if (args.objective is None) == (args.command is None):
         raise MetaHPOError("tune needs one of an objective (MODULE:FUNCTION) and --command "
                            "TEMPLATE")
+    if args.trials is None and args.timeout is None:
+        raise MetaHPOError("tune needs --trials N, --timeout SECONDS or both (it stops at the "
+                           "first reached)")
     if args.command is None and args.trial_timeout is not None:
         raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
                            "enforces its own limits")
@@ -332,13 +335,15 @@ def add_commands(sub: Any) -> None:
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
                         "one with its 'default' policy), or MODULE:CLASS / FILE.py:CLASS naming a "
                         "metahpo.Optimizer subclass of your own")
-    p.add_argument("--trials", type=int, required=True, help="number of trials the study should hold")
+    p.add_argument("--trials", type=int,
+                   help="number of trials the study should hold (without it: until --timeout)")
     p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     add_storage_option(p, in_memory=True)
     p.add_argument("--study", help="study name: resumes the study if it exists (default: a new "
                                    "name, printed at the start)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    p.add_argument("--timeout", type=float,
+                   help="start no trial after this many seconds (with or without --trials)")
     p.add_argument("--jobs", type=int, default=1,
                    help="trials at once, in threads of this process (default 1); or run this "
                         "command several times on one --storage")
