@@ -56,6 +56,12 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert run(workdir, "studies", "--storage", url).stdout == listed.stdout
     shown = run(workdir, "studies", "show", "cli", "--storage", url)
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
+    top = run(workdir, "studies", "show", "cli", "--storage", url, "--top", "3")
+    lines = top.stdout.strip().splitlines()
+    assert lines[0] == "study cli (minimize): the 3 best of 9 complete trials"
+    values = [float(line.split()[2]) for line in lines[1:]]
+    assert len(values) == 3 and values == sorted(values)
+    assert values[0] == min(t.value for t in load_study("cli", url).trials)
     best = run(workdir, "studies", "best", "cli", "--storage", url)
     assert best.returncode == 0, best.stderr
     top = load_study("cli", url).best_trial

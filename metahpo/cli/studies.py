@@ -298,8 +298,18 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         study.to_csv(args.csv)
         print(f"wrote {len(study.trials)} trials to {args.csv}")
         return
-    print(f"study {study.name} ({study.direction})")
-    for t in study.trials:
+    trials = study.trials
+    if args.top is not None:
+        if args.top < 1:
+            raise MetaHPOError(f"--top must be >= 1, got {args.top}")
+        sign = 1.0 if study.direction == "minimize" else -1.0
+        done = [t for t in trials if t.value is not None]
+        trials = sorted(done, key=lambda t: (sign * t.value, t.number))[:args.top]
+        print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
+              f"{len(done)} complete trials")
+    else:
+        print(f"study {study.name} ({study.direction})")
+    for t in trials:
         value = f"{t.value:.6g}" if t.value is not None else "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
         extra += f"  error: {t.error}" if t.error else ""
@@ -411,4 +421,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="study name (for show, best and delete)")
     add_storage_option(p, in_memory=False)
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
+    p.add_argument("--top", type=int, metavar="N",
+                   help="with show: only the N best complete trials, best first")
     p.set_defaults(func=_cmd_studies)
