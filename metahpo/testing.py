@@ -7,6 +7,9 @@ Use it from a test module, parametrized over :func:`metahpo.available_optimizers
     def test_conformance(name, check):
         check(name, **OPTIONS.get(name, {}))
 
+An optimizer of your own is checked the same way by reference, ``check("my_package.opt:MyOpt")``
+or ``check("path/to/file.py:MyOpt")`` (see :func:`metahpo.create_optimizer`).
+
 Each check builds fresh optimizers with ``create_optimizer(name, space, seed=..., **options)``,
 drives them through the ask/tell contract and raises ``AssertionError`` on a violation. Budgets
 are small so that the whole suite runs in seconds per optimizer. An option value may be a
