@@ -303,10 +303,11 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         if args.top < 1:
             raise MetaHPOError(f"--top must be >= 1, got {args.top}")
         sign = 1.0 if study.direction == "minimize" else -1.0
-        done = [t for t in trials if t.value is not None]
-        trials = sorted(done, key=lambda t: (sign * t.value, t.number))[:args.top]
+        ranked = sorted(((sign * r.value, r.number, r) for r in trials if r.value is not None),
+                        key=lambda entry: entry[:2])
+        trials = [entry[2] for entry in ranked[:args.top]]
         print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
-              f"{len(done)} complete trials")
+              f"{len(ranked)} complete trials")
     else:
         print(f"study {study.name} ({study.direction})")
     for t in trials:

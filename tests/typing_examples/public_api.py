@@ -66,6 +66,17 @@ script = metahpo.CommandObjective("python train.py --lr {learning_rate} --out ru
                                   space, timeout=3600)
 metahpo.tune(script, space, n_trials=30, direction="maximize", n_jobs=2)
 
+
+def objective_on_device(params: dict[str, Any], trial: metahpo.RunningTrial) -> float:
+    device: str | None = trial.device
+    return 0.0 if device is None else 1.0
+
+
+metahpo.tune(objective_on_device, space, n_trials=None, timeout=3600.0, n_jobs=2,
+             devices=["cuda:0", "cuda:1"], max_retries=5)
+metahpo.tune(objective, space, n_trials=30, optimizer="examples/custom_optimizer.py:OnePlusOne",
+             initial_step=0.3)
+
 past = [metahpo.load_study("cifar", "sqlite:///studies.db"),
         metahpo.load_study("svhn", "sqlite:///studies.db")]
 metahpo.tune(objective, space, n_trials=30, points_to_evaluate=metahpo.warm_start_points(past, space))
