@@ -203,6 +203,55 @@ def tune(
             devices itself (:class:`metahpo.CommandObjective`'s ``devices``).
         **options: keyword options of the optimizer (with an optimizer name).
     """
+    points, takes_trial, devices_of_jobs, callbacks, opts = _prepare(
+        objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction, seed=seed,
+        timeout=timeout, n_jobs=n_jobs, points_to_evaluate=points_to_evaluate,
+        callbacks=callbacks, pruner=pruner, max_retries=max_retries, devices=devices, **options)
+    study = create_study(space, storage=storage, study_name=study_name, direction=direction)
+    fail_dead(study)
+    loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
+                 _progress(show_progress, n_trials, study_size(study)),
+                 Pruning(study, pruner) if takes_trial else None, max_retries)
+    workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
+               for opt, device in zip(opts[1:], devices_of_jobs[1:])]
+    try:
+        for worker in workers:
+            worker.start()
+        loop.run_job(opts[0], True, devices_of_jobs[0])
+    except TuningInterrupted as stopped:
+        cause = next((e for e in loop.errors if not isinstance(e, TuningInterrupted)), None)
+        if cause is None:
+            raise
+        raise cause from stopped
+    finally:
+        loop.stop.set()
+        loop.join(workers)
+        if loop.progress is not None:
+            loop.progress.close()
+    if loop.errors:
+        raise loop.errors[0]
+    return study
+
+
+def check_tune(objective: Objective, space: SearchSpace, **arguments: Any) -> None:
+    """Raise the :class:`MetaHPOError` :func:`tune` would raise for these arguments before it
+    opens the study, without opening it or running anything (the command line checks its
+    arguments so before it announces where the study is recorded). ``arguments``: those of
+    :func:`tune` other than ``storage``, ``study_name``, ``show_progress`` and ``catch``."""
+    _prepare(objective, space, **arguments)
+
+
+def _prepare(
+    objective: Objective, space: SearchSpace, *, optimizer: str | Optimizer = "meta",
+    n_trials: int | None, direction: str = "minimize", seed: int | None = None,
+    timeout: float | None = None, n_jobs: int = 1,
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+    callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (), pruner: Any = None,
+    max_retries: int = 2, devices: Sequence[str] | None = None, **options: Any,
+) -> tuple[list[dict[str, Any]], bool, list[str | None], list[Callable[[Study, TrialRecord], Any]],
+           list[Optimizer]]:
+    """:func:`tune`'s arguments checked: its first points, whether the objective takes the
+    trial, each job's device, the callbacks and each job's optimizer."""
     check_space(space)
     check_direction(direction)
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
@@ -210,15 +259,11 @@ def tune(
         raise MetaHPOError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
     if not callable(objective):
         raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0):
-        raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+    _check_jobs_and_timeout(n_jobs, timeout)
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     takes_trial = _takes_trial(objective)
-    job_devices = _job_devices(devices, n_jobs, objective, takes_trial)
+    devices_of_jobs = _job_devices(devices, n_jobs, objective)
     if pruner is not None:
         import optuna
 
@@ -239,39 +284,25 @@ def tune(
             raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
                                "instance already has its own")
         if n_jobs > 1:
-            raise MetaHPOError("an optimizer instance serves one job; pass its name for n_jobs > 1")
+            raise MetaHPOError("an optimizer instance serves one job; pass its name (or "
+                               "MODULE:CLASS) for n_jobs > 1")
         opts = [optimizer]
     else:
         opts = [create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
                 for _ in range(n_jobs)]
-    study = create_study(space, storage=storage, study_name=study_name, direction=direction)
-    fail_dead(study)
-    loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, study_size(study)),
-                 Pruning(study, pruner) if takes_trial else None, max_retries)
-    workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
-               for opt, device in zip(opts[1:], job_devices[1:])]
-    try:
-        for worker in workers:
-            worker.start()
-        loop.run_job(opts[0], True, job_devices[0])
-    except TuningInterrupted as stopped:
-        cause = next((e for e in loop.errors if not isinstance(e, TuningInterrupted)), None)
-        if cause is None:
-            raise
-        raise cause from stopped
-    finally:
-        loop.stop.set()
-        loop.join(workers)
-        if loop.progress is not None:
-            loop.progress.close()
-    if loop.errors:
-        raise loop.errors[0]
-    return study
+    return points, takes_trial, devices_of_jobs, callbacks, opts
 
 
-def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any,
-                 takes_trial: bool) -> list[str | None]:
+def _check_jobs_and_timeout(n_jobs: Any, timeout: Any) -> None:
+    """A clear error for ``n_jobs`` or ``timeout`` values :func:`tune` cannot take."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+
+
+def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any) -> list[str | None]:
     """The device of each of ``n_jobs`` jobs (see :func:`tune`'s ``devices``), or a clear
     error."""
     if devices is None:
@@ -286,7 +317,7 @@ def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any,
     if isinstance(objective, CommandObjective):
         raise MetaHPOError("a training command takes its devices itself: "
                            "CommandObjective(..., devices=[...]), not tune(devices=...)")
-    if not takes_trial:
+    if not _takes_trial(objective):
         raise MetaHPOError("devices need an objective that takes the running trial, "
                            "objective(params, trial), and trains on trial.device")
     if len(ids) > n_jobs:

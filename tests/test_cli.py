@@ -278,6 +278,10 @@ def test_objective_from_a_file_path(workdir):
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
         (["studies", "list"], "no metahpo.db in"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--pruner", "median"], "a pruner needs an objective that takes the running trial"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "-2"],
+         "n_trials must be a non-negative int or None, got -2"),
         (["tune", "objective_mod:objective", "--space", "space.yaml"],
          "tune needs --trials N, --timeout SECONDS or both"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
@@ -310,6 +314,8 @@ def test_user_mistakes_print_one_clear_line(workdir, args, message):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("metahpo: error: "), out.stderr
     assert message in lines[0]
+    assert "recorded in" not in out.stdout, "a study announced, then refused"
+
 
 
 def test_demo_tunes_a_real_cnn(tmp_path):

@@ -28,26 +28,24 @@ def make_pruner(name: str | None) -> Any:
     return getattr(optuna.pruners, PRUNERS[name])()
 
 
-def _new_study(args: argparse.Namespace, space: Any, direction: str, options: dict[str, Any],
-               points: list[dict[str, Any]] | None) -> tuple[str | None, str]:
-    """The storage URL (``None``: in memory) and study name of ``tune`` / ``demo``, after
-    saying where the study is recorded (a run that is killed prints no summary). The storage,
-    the optimizer and the first points are checked first, so that a mistake in them is the
-    only thing said."""
-    from metahpo.optimizers.registry import create_optimizer
-    from metahpo.shared_study import check_points
+def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
+                    **arguments: Any) -> Any:
+    """:func:`metahpo.tune` for ``tune`` / ``demo``, after saying where the study is recorded
+    (a run that is killed prints no summary). The arguments and the storage are checked first,
+    so that a mistake in them is the only thing said."""
     from metahpo.storage import open_storage
     from metahpo.study import new_study_name
+    from metahpo.tuning import check_tune, tune
 
     url = storage_url(args, reads=False)
     name = args.study or new_study_name()
-    create_optimizer(args.optimizer, space, direction=direction, seed=args.seed, **options)
-    check_points(points, space)
+    check_tune(objective, space, **arguments)
     if url is not None:
         open_storage(url)
         resume = "" if args.study else f"; resume with --study {name}"
         print(f"study {name} recorded in {url}{resume}", flush=True)
-    return url, name
+    return tune(objective, space, storage=url, study_name=name, show_progress=not args.quiet,
+                **arguments)
 
 
 def _print_result(study: Any) -> None:
@@ -71,11 +69,9 @@ def _print_result(study: Any) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
-    from metahpo.shared_study import check_max_retries
     from metahpo.space import SearchSpace
     from metahpo.tasks.command import CommandObjective
     from metahpo.tasks.objective import load_objective
-    from metahpo.tuning import tune
 
     if (args.objective is None) == (args.command is None):
         raise MetaHPOError("tune needs one of an objective (MODULE:FUNCTION) and --command "
@@ -96,15 +92,11 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         job_devices = [f"cuda:{d}" if d.strip().isdigit() else d.strip() for d in devices]
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, space, sys.stdout)
-    pruner = make_pruner(args.pruner)
-    check_max_retries(args.max_retries)
-    url, name = _new_study(args, space, args.direction, options, points)
-    study = tune(
-        objective, space, optimizer=args.optimizer, n_trials=args.trials,
-        direction=args.direction, seed=args.seed, storage=url, study_name=name,
-        timeout=args.timeout, show_progress=not args.quiet, n_jobs=args.jobs,
-        points_to_evaluate=points, pruner=pruner, max_retries=args.max_retries,
-        devices=job_devices, **options,
+    study = _tune_announced(
+        args, objective, space, optimizer=args.optimizer, n_trials=args.trials,
+        direction=args.direction, seed=args.seed, timeout=args.timeout, n_jobs=args.jobs,
+        points_to_evaluate=points, pruner=make_pruner(args.pruner),
+        max_retries=args.max_retries, devices=job_devices, **options,
     )
     _print_result(study)
 
@@ -191,17 +183,14 @@ def _read_points(text: str) -> list[Any]:
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from metahpo.tasks.digits import DigitsCNN
-    from metahpo.tuning import tune
 
     task = DigitsCNN(epochs=args.epochs)
     pruning = "" if args.pruner is None else f", {args.pruner} pruning"
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
           f"({args.trials} trials, {args.epochs} epochs each{pruning})")
-    url, name = _new_study(args, task.space, task.direction, {}, None)
-    study = tune(
-        task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
+    study = _tune_announced(
+        args, task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
-        storage=url, study_name=name, show_progress=not args.quiet,
         pruner=make_pruner(args.pruner),
     )
     _print_result(study)
