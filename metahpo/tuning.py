@@ -235,8 +235,9 @@ def tune(
 
 def check_tune(objective: Objective, space: SearchSpace, **arguments: Any) -> None:
     """Raise the :class:`MetaHPOError` :func:`tune` would raise for these arguments before it
-    opens the study, without opening it or running anything (the command line checks its
-    arguments so before it announces where the study is recorded). ``arguments``: those of
+    opens the study, without opening it or running a trial (it builds the optimizers, as
+    ``tune`` would, to check their options; the command line checks its arguments so before it
+    announces where the study is recorded). ``arguments``: those of
     :func:`tune` other than ``storage``, ``study_name``, ``show_progress`` and ``catch``."""
     _prepare(objective, space, **arguments)
 
