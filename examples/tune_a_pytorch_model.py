@@ -6,7 +6,8 @@ The objective trains it and returns the validation accuracy; on the way it
 - reports the accuracy after every epoch, so that a pruner stops unpromising trainings early;
 - starts from the configuration we would have used anyway (``points_to_evaluate``);
 - logs every finished trial with a callback, and stops the study once a target is reached;
-- records everything in a SQLite file: run the script again and the study resumes.
+- records everything in a SQLite file: run the script again and the study resumes;
+- on a machine with GPUs, trains one model per GPU at once (``devices``, ``trial.device``).
 
 Run it with:  .venv/bin/python examples/tune_a_pytorch_model.py [--db studies.db]
 """
@@ -54,15 +55,16 @@ DATA = load_data()
 def objective(params: dict, trial: metahpo.RunningTrial) -> float:
     """Validation accuracy of an MLP trained with ``params``."""
     torch.manual_seed(0)
-    (x, y), (x_val, y_val) = DATA["train"], DATA["val"]
+    device = trial.device or "cpu"
+    (x, y), (x_val, y_val) = ((a.to(device), b.to(device)) for a, b in (DATA["train"], DATA["val"]))
     model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], params["width"]), torch.nn.ReLU(),
                                 torch.nn.Dropout(params["dropout"]),
-                                torch.nn.Linear(params["width"], 10))
+                                torch.nn.Linear(params["width"], 10)).to(device)
     kind = torch.optim.Adam if params["optimizer"] == "adam" else torch.optim.SGD
     opt = kind(model.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
     for epoch in range(EPOCHS):
         model.train()
-        for batch in torch.randperm(len(y)).split(32):
+        for batch in torch.randperm(len(y)).to(device).split(32):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
             opt.step()
@@ -88,10 +90,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    gpus = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "studies.db"
         study = metahpo.tune(
             objective, SPACE, n_trials=20, direction="maximize", seed=0,
+            n_jobs=max(len(gpus), 1), devices=gpus or None,
             storage=f"sqlite:///{db}", study_name="digits-mlp",
             points_to_evaluate=[DEFAULTS], callbacks=[log_trial],
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
