@@ -12,7 +12,8 @@ that nothing completed is ever lost:
   counted, and withdrawn from the optimizers rather than read as failures); a process tuning a
   study does the same before every trial, so a worker that dies while others go on does not
   hold its trial, and a place in the study, forever; an interrupted trial's configuration runs
-  again first (at most ``max_retries`` times, default 2), as a trial whose ``retry_of`` names the first run;
+  again first (at most ``max_retries`` times, default 2), as a trial whose ``retry_of`` names
+  the first run;
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
   those as from their own pending trials), after waiting for the proposals of the
@@ -30,54 +31,36 @@ interruption, as Optuna's ``optimize`` does.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
-from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import create_optimizer
 from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
-    check_max_retries,
-    check_points,
     fail_dead,
     interrupt,
     start_trial,
     store_outcome,
     study_size,
 )
-from metahpo.space import SearchSpace, check_space
+from metahpo.space import SearchSpace
 from metahpo.storage import last_report, record_from_optuna
 from metahpo.study import Study, create_study
-from metahpo.tasks.command import CommandObjective
 from metahpo.trial import (
     PRUNED,
     TrialPruned,
     TrialRecord,
     TuningInterrupted,
-    check_direction,
     outcome,
 )
+from metahpo.tune_arguments import prepare
 
 logger = logging.getLogger("metahpo")
-
-
-def _takes_trial(objective: Callable[..., Any]) -> bool:
-    """Whether ``objective`` has a second positional parameter without a default: it is then
-    called as ``objective(params, trial)``."""
-    try:
-        parameters = list(inspect.signature(objective).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in parameters
-                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
 def _run_trial(
@@ -203,7 +186,7 @@ def tune(
             devices itself (:class:`metahpo.CommandObjective`'s ``devices``).
         **options: keyword options of the optimizer (with an optimizer name).
     """
-    points, takes_trial, devices_of_jobs, callbacks, opts = _prepare(
+    points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
         objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction, seed=seed,
         timeout=timeout, n_jobs=n_jobs, points_to_evaluate=points_to_evaluate,
         callbacks=callbacks, pruner=pruner, max_retries=max_retries, devices=devices, **options)
@@ -231,100 +214,6 @@ def tune(
     if loop.errors:
         raise loop.errors[0]
     return study
-
-
-def check_tune(objective: Objective, space: SearchSpace, **arguments: Any) -> None:
-    """Raise the :class:`MetaHPOError` :func:`tune` would raise for these arguments before it
-    opens the study, without opening it or running a trial (it builds the optimizers, as
-    ``tune`` would, to check their options; the command line checks its arguments so before it
-    announces where the study is recorded). ``arguments``: those of
-    :func:`tune` other than ``storage``, ``study_name``, ``show_progress`` and ``catch``."""
-    _prepare(objective, space, **arguments)
-
-
-def _prepare(
-    objective: Objective, space: SearchSpace, *, optimizer: str | Optimizer = "meta",
-    n_trials: int | None, direction: str = "minimize", seed: int | None = None,
-    timeout: float | None = None, n_jobs: int = 1,
-    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-    callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (), pruner: Any = None,
-    max_retries: int = 2, devices: Sequence[str] | None = None, **options: Any,
-) -> tuple[list[dict[str, Any]], bool, list[str | None], list[Callable[[Study, TrialRecord], Any]],
-           list[Optimizer]]:
-    """:func:`tune`'s arguments checked: its first points, whether the objective takes the
-    trial, each job's device, the callbacks and each job's optimizer."""
-    check_space(space)
-    check_direction(direction)
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
-                                 or n_trials < 0):
-        raise MetaHPOError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
-    if not callable(objective):
-        raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
-    _check_jobs_and_timeout(n_jobs, timeout)
-    points = check_points(points_to_evaluate, space)
-    check_max_retries(max_retries)
-    takes_trial = _takes_trial(objective)
-    devices_of_jobs = _job_devices(devices, n_jobs, objective)
-    if pruner is not None:
-        import optuna
-
-        if not isinstance(pruner, optuna.pruners.BasePruner):
-            raise MetaHPOError(f"pruner must be an Optuna pruner such as "
-                               f"optuna.pruners.MedianPruner(), got {type(pruner).__name__}")
-        if not takes_trial:
-            raise MetaHPOError("a pruner needs an objective that takes the running trial, "
-                               "objective(params, trial), and reports to it")
-    callbacks = list(callbacks)
-    for callback in callbacks:
-        if not callable(callback):
-            raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
-    if isinstance(optimizer, Optimizer):
-        if optimizer.space.to_dict() != space.to_dict() or optimizer.direction != direction:
-            raise MetaHPOError("the optimizer instance was built for another space or direction")
-        if seed is not None or options:
-            raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
-                               "instance already has its own")
-        if n_jobs > 1:
-            raise MetaHPOError("an optimizer instance serves one job; pass its name (or "
-                               "MODULE:CLASS) for n_jobs > 1")
-        opts = [optimizer]
-    else:
-        opts = [create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
-                for _ in range(n_jobs)]
-    return points, takes_trial, devices_of_jobs, callbacks, opts
-
-
-def _check_jobs_and_timeout(n_jobs: Any, timeout: Any) -> None:
-    """A clear error for ``n_jobs`` or ``timeout`` values :func:`tune` cannot take."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0):
-        raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
-
-
-def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any) -> list[str | None]:
-    """The device of each of ``n_jobs`` jobs (see :func:`tune`'s ``devices``), or a clear
-    error."""
-    if devices is None:
-        return [None] * n_jobs
-    if isinstance(devices, str) or not isinstance(devices, Sequence):
-        raise MetaHPOError(f"devices must be a list of device names such as ['cuda:0', "
-                           f"'cuda:1'], got {devices!r}")
-    ids = list(devices)
-    if (not ids or not all(isinstance(d, str) and d.strip() for d in ids)
-            or len(set(ids)) != len(ids)):
-        raise MetaHPOError(f"devices must be distinct, non-empty device names, got {devices!r}")
-    if isinstance(objective, CommandObjective):
-        raise MetaHPOError("a training command takes its devices itself: "
-                           "CommandObjective(..., devices=[...]), not tune(devices=...)")
-    if not _takes_trial(objective):
-        raise MetaHPOError("devices need an objective that takes the running trial, "
-                           "objective(params, trial), and trains on trial.device")
-    if len(ids) > n_jobs:
-        logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(ids), n_jobs,
-                       ", ".join(ids[n_jobs:]), len(ids))
-    return [ids[j % len(ids)] for j in range(n_jobs)]
 
 
 class _Loop:

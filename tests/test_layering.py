@@ -30,6 +30,7 @@ LAYERS = [
     ("metahpo.optimizers", 3),
     ("metahpo.study", 4),
     ("metahpo.tuning", 4),
+    ("metahpo.tune_arguments", 4),
     ("metahpo.running_trial", 4),
     ("metahpo.shared_study", 4),
     ("metahpo.testing", 4),

@@ -35,7 +35,8 @@ def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
     so that a mistake in them is the only thing said."""
     from metahpo.storage import open_storage
     from metahpo.study import new_study_name
-    from metahpo.tuning import check_tune, tune
+    from metahpo.tune_arguments import check_tune
+    from metahpo.tuning import tune
 
     url = storage_url(args, reads=False)
     name = args.study or new_study_name()

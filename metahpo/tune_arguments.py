@@ -1,0 +1,131 @@
+"""The checks :func:`metahpo.tune` runs on its arguments before it opens a study, and what they
+give the tune loop (first points, each job's device and optimizer).
+
+One function, :func:`prepare`, so that the command line can run the same checks
+(:func:`check_tune`) before it announces where a study is recorded: a mistake is then the only
+thing it prints.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable, Mapping, Sequence
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.registry import create_optimizer
+from metahpo.running_trial import Objective
+from metahpo.shared_study import check_max_retries, check_points
+from metahpo.space import SearchSpace, check_space
+from metahpo.study import Study
+from metahpo.tasks.command import CommandObjective
+from metahpo.trial import TrialRecord, check_direction
+
+logger = logging.getLogger("metahpo")
+
+
+def _takes_trial(objective: Callable[..., Any]) -> bool:
+    """Whether ``objective`` has a second positional parameter without a default: it is then
+    called as ``objective(params, trial)``."""
+    try:
+        parameters = list(inspect.signature(objective).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters
+                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
+
+
+def check_tune(objective: Objective, space: SearchSpace, **arguments: Any) -> None:
+    """Raise the :class:`MetaHPOError` :func:`tune` would raise for these arguments before it
+    opens the study, without opening it or running a trial (it builds the optimizers, as
+    ``tune`` would, to check their options; the command line checks its arguments so before it
+    announces where the study is recorded). ``arguments``: those of
+    :func:`tune` other than ``storage``, ``study_name``, ``show_progress`` and ``catch``."""
+    prepare(objective, space, **arguments)
+
+
+def prepare(
+    objective: Objective, space: SearchSpace, *, optimizer: str | Optimizer = "meta",
+    n_trials: int | None, direction: str = "minimize", seed: int | None = None,
+    timeout: float | None = None, n_jobs: int = 1,
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+    callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (), pruner: Any = None,
+    max_retries: int = 2, devices: Sequence[str] | None = None, **options: Any,
+) -> tuple[list[dict[str, Any]], bool, list[str | None], list[Callable[[Study, TrialRecord], Any]],
+           list[Optimizer]]:
+    """:func:`tune`'s arguments checked: its first points, whether the objective takes the
+    trial, each job's device, the callbacks and each job's optimizer."""
+    check_space(space)
+    check_direction(direction)
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
+                                 or n_trials < 0):
+        raise MetaHPOError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
+    if not callable(objective):
+        raise MetaHPOError(f"objective must be callable, got {type(objective).__name__}")
+    _check_jobs_and_timeout(n_jobs, timeout)
+    points = check_points(points_to_evaluate, space)
+    check_max_retries(max_retries)
+    takes_trial = _takes_trial(objective)
+    devices_of_jobs = _job_devices(devices, n_jobs, objective)
+    if pruner is not None:
+        import optuna
+
+        if not isinstance(pruner, optuna.pruners.BasePruner):
+            raise MetaHPOError(f"pruner must be an Optuna pruner such as "
+                               f"optuna.pruners.MedianPruner(), got {type(pruner).__name__}")
+        if not takes_trial:
+            raise MetaHPOError("a pruner needs an objective that takes the running trial, "
+                               "objective(params, trial), and reports to it")
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not callable(callback):
+            raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
+    if isinstance(optimizer, Optimizer):
+        if optimizer.space.to_dict() != space.to_dict() or optimizer.direction != direction:
+            raise MetaHPOError("the optimizer instance was built for another space or direction")
+        if seed is not None or options:
+            raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
+                               "instance already has its own")
+        if n_jobs > 1:
+            raise MetaHPOError("an optimizer instance serves one job; pass its name (or "
+                               "MODULE:CLASS) for n_jobs > 1")
+        opts = [optimizer]
+    else:
+        opts = [create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+                for _ in range(n_jobs)]
+    return points, takes_trial, devices_of_jobs, callbacks, opts
+
+
+def _check_jobs_and_timeout(n_jobs: Any, timeout: Any) -> None:
+    """A clear error for ``n_jobs`` or ``timeout`` values :func:`tune` cannot take."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+
+
+def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any) -> list[str | None]:
+    """The device of each of ``n_jobs`` jobs (see :func:`tune`'s ``devices``), or a clear
+    error."""
+    if devices is None:
+        return [None] * n_jobs
+    if isinstance(devices, str) or not isinstance(devices, Sequence):
+        raise MetaHPOError(f"devices must be a list of device names such as ['cuda:0', "
+                           f"'cuda:1'], got {devices!r}")
+    ids = list(devices)
+    if (not ids or not all(isinstance(d, str) and d.strip() for d in ids)
+            or len(set(ids)) != len(ids)):
+        raise MetaHPOError(f"devices must be distinct, non-empty device names, got {devices!r}")
+    if isinstance(objective, CommandObjective):
+        raise MetaHPOError("a training command takes its devices itself: "
+                           "CommandObjective(..., devices=[...]), not tune(devices=...)")
+    if not _takes_trial(objective):
+        raise MetaHPOError("devices need an objective that takes the running trial, "
+                           "objective(params, trial), and trains on trial.device")
+    if len(ids) > n_jobs:
+        logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(ids), n_jobs,
+                       ", ".join(ids[n_jobs:]), len(ids))
+    return [ids[j % len(ids)] for j in range(n_jobs)]
