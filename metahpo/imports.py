@@ -17,16 +17,17 @@ from typing import Any
 from metahpo.errors import MetaHPOError
 
 
-def import_reference(ref: str, what: str, form: str) -> tuple[Any, str]:
-    """The module ``ref`` names and the attribute name after its colon.
+def import_reference(ref: str, what: str, form: str) -> Any:
+    """What ``ref`` names: attribute ``NAME`` of its module.
 
     Args:
         ref: ``module.path:NAME`` or ``path/to/file.py:NAME``.
         what: what is imported, for messages (``"objective"``).
-        form: the reference's expected form, for messages (``"MODULE:FUNCTION"``).
+        form: the reference's expected form, for messages (``"MODULE:FUNCTION"``; its second
+            word names what ``NAME`` should be).
 
-    Raises :class:`MetaHPOError` naming ``ref`` when it is malformed or its module cannot be
-    imported (with the import's own error)."""
+    Raises :class:`MetaHPOError` naming ``ref`` when it is malformed, its module cannot be
+    imported (with the import's own error) or has no ``NAME``."""
     if not isinstance(ref, str) or ":" not in ref:
         raise MetaHPOError(f"{what} must look like {form}, got {ref!r}")
     module_ref, name = ref.rsplit(":", 1)
@@ -49,4 +50,7 @@ def import_reference(ref: str, what: str, form: str) -> tuple[Any, str]:
         raise
     except Exception as exc:
         raise MetaHPOError(f"cannot import {what} {ref!r}: {type(exc).__name__}: {exc}") from None
-    return module, name
+    if not hasattr(module, name):
+        raise MetaHPOError(f"cannot import {what} {ref!r}: {module_ref} has no "
+                           f"{form.rsplit(':', 1)[1].lower()} {name!r}")
+    return getattr(module, name)

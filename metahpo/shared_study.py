@@ -22,6 +22,7 @@ from metahpo.optimizers.registry import create_optimizer
 from metahpo.space import SearchSpace
 from metahpo.storage import (
     ASKED_ATTR,
+    DEFAULT_MAX_RETRIES,
     ERROR_ATTR,
     INTERRUPTED_ATTR,
     RETRY_OF_ATTR,
@@ -86,11 +87,13 @@ class Peers:
 
     WAIT_S = 10.0
 
-    def __init__(self, study: Study, opt: Optimizer, max_retries: int = 2) -> None:
+    def __init__(self, study: Study, opt: Optimizer,
+                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self._study = study
         self._opt = opt
-        #: How many times an interrupted trial's configuration runs again (:func:`retry_to_run`).
-        self.max_retries = check_max_retries(max_retries)
+        #: How many times an interrupted trial's configuration runs again (:func:`retry_to_run`;
+        #: checked by the callers, :func:`check_max_retries`).
+        self.max_retries = max_retries
         self.mine: set[int] = set()
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
@@ -362,7 +365,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
 
 def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str, Any],
               points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-              max_retries: int = 2) -> Trial:
+              max_retries: int = DEFAULT_MAX_RETRIES) -> Trial:
     """Propose and record a trial that is evaluated elsewhere (see :meth:`Study.ask`)."""
     space = study.space
     if space is None:

@@ -48,6 +48,9 @@ ASKED_ATTR = "metahpo:asked"
 #: The trial system attribute of a trial that runs an interrupted one's configuration again:
 #: the number of the first trial that ran it.
 RETRY_OF_ATTR = "metahpo:retry_of"
+#: How many times an interrupted trial's configuration runs again by default (``max_retries``
+#: of :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
+DEFAULT_MAX_RETRIES = 2
 #: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
 OWN_ATTR_PREFIX = "metahpo:"
 

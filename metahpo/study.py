@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace, check_space
-from metahpo.storage import open_storage, record_from_optuna
+from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_direction
 
 SPACE_ATTR = "metahpo:space"
@@ -47,8 +47,8 @@ class Study:
         return self._stop.is_set()
 
     def ask(self, optimizer: str = "meta", *, seed: int | None = None,
-            points_to_evaluate: Sequence[Mapping[str, Any]] | None = None, max_retries: int = 2,
-            **options: Any) -> Trial:
+            points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+            max_retries: int = DEFAULT_MAX_RETRIES, **options: Any) -> Trial:
         """Propose a configuration for a trial evaluated elsewhere, and record it as running.
 
         For trials that run where no Python loop waits for them (a job queue such as SLURM,

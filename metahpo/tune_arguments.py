@@ -9,7 +9,6 @@ thing it prints.
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
@@ -18,11 +17,10 @@ from metahpo.optimizers.registry import create_optimizer
 from metahpo.running_trial import Objective
 from metahpo.shared_study import check_max_retries, check_points
 from metahpo.space import SearchSpace, check_space
+from metahpo.storage import DEFAULT_MAX_RETRIES
 from metahpo.study import Study
 from metahpo.tasks.command import CommandObjective
 from metahpo.trial import TrialRecord, check_direction
-
-logger = logging.getLogger("metahpo")
 
 
 def _takes_trial(objective: Callable[..., Any]) -> bool:
@@ -52,7 +50,8 @@ def prepare(
     timeout: float | None = None, n_jobs: int = 1,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (), pruner: Any = None,
-    max_retries: int = 2, devices: Sequence[str] | None = None, **options: Any,
+    max_retries: int = DEFAULT_MAX_RETRIES, devices: Sequence[str] | None = None,
+    **options: Any,
 ) -> tuple[list[dict[str, Any]], bool, list[str | None], list[Callable[[Study, TrialRecord], Any]],
            list[Optimizer]]:
     """:func:`tune`'s arguments checked: its first points, whether the objective takes the
@@ -68,7 +67,7 @@ def prepare(
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     takes_trial = _takes_trial(objective)
-    devices_of_jobs = _job_devices(devices, n_jobs, objective)
+    devices_of_jobs = _job_devices(devices, n_jobs, objective, takes_trial)
     if pruner is not None:
         import optuna
 
@@ -107,7 +106,8 @@ def _check_jobs_and_timeout(n_jobs: Any, timeout: Any) -> None:
         raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
 
 
-def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any) -> list[str | None]:
+def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any,
+                 takes_trial: bool) -> list[str | None]:
     """The device of each of ``n_jobs`` jobs (see :func:`tune`'s ``devices``), or a clear
     error."""
     if devices is None:
@@ -122,10 +122,7 @@ def _job_devices(devices: Sequence[str] | None, n_jobs: int, objective: Any) -> 
     if isinstance(objective, CommandObjective):
         raise MetaHPOError("a training command takes its devices itself: "
                            "CommandObjective(..., devices=[...]), not tune(devices=...)")
-    if not _takes_trial(objective):
+    if not takes_trial:
         raise MetaHPOError("devices need an objective that takes the running trial, "
                            "objective(params, trial), and trains on trial.device")
-    if len(ids) > n_jobs:
-        logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(ids), n_jobs,
-                       ", ".join(ids[n_jobs:]), len(ids))
     return [ids[j % len(ids)] for j in range(n_jobs)]

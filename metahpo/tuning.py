@@ -49,7 +49,7 @@ from metahpo.shared_study import (
     study_size,
 )
 from metahpo.space import SearchSpace
-from metahpo.storage import last_report, record_from_optuna
+from metahpo.storage import DEFAULT_MAX_RETRIES, last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import (
     PRUNED,
@@ -121,7 +121,7 @@ def tune(
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (),
     pruner: Any = None,
-    max_retries: int = 2,
+    max_retries: int = DEFAULT_MAX_RETRIES,
     devices: Sequence[str] | None = None,
     **options: Any,
 ) -> Study:
@@ -190,6 +190,9 @@ def tune(
         objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction, seed=seed,
         timeout=timeout, n_jobs=n_jobs, points_to_evaluate=points_to_evaluate,
         callbacks=callbacks, pruner=pruner, max_retries=max_retries, devices=devices, **options)
+    if devices is not None and len(devices) > n_jobs:
+        logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(devices),
+                       n_jobs, ", ".join(devices[n_jobs:]), len(devices))
     study = create_study(space, storage=storage, study_name=study_name, direction=direction)
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,

@@ -392,6 +392,7 @@ def test_devices_give_each_job_its_own_and_running_trials_never_share_one():
                 shared.append(trial.device)
             running[trial.number] = trial.device
         trial.set_user_attr("job", threading.current_thread().name)
+        trial.set_user_attr("device", trial.device)
         time.sleep(0.03)
         with lock:
             del running[trial.number]
@@ -401,8 +402,9 @@ def test_devices_give_each_job_its_own_and_running_trials_never_share_one():
                  n_jobs=3, devices=["cuda:0", "cuda:1", "cuda:2"])
     trials = study.trials
     assert len(trials) >= 12 and not shared
-    seen = {t.user_attrs["job"] for t in trials}
-    assert len(seen) == 3
+    device_of_job = {(t.user_attrs["job"], t.user_attrs["device"]) for t in trials}
+    assert sorted(d for _, d in device_of_job) == ["cuda:0", "cuda:1", "cuda:2"], device_of_job
+    assert len({job for job, _ in device_of_job}) == 3, "a job changed devices"
     paired = tune(lambda params, trial: float(trial.device == "mps"), SPACE, optimizer="random",
                   n_trials=2, show_progress=False, devices=["mps"])
     assert [t.value for t in paired.trials] == [1.0, 1.0]

@@ -26,7 +26,8 @@ def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
 #: crashes, is killed or is stopped keeps every finished trial there and resumes with
 #: ``--study NAME``; ``metahpo studies`` reads it back. (The Python API keeps a study in memory
 #: unless given a storage, as Optuna's does: its caller holds the returned study.)
-DEFAULT_STORAGE = "sqlite:///metahpo.db"
+DEFAULT_FILE = "metahpo.db"
+DEFAULT_STORAGE = f"sqlite:///{DEFAULT_FILE}"
 #: ``--storage memory``: record nothing (``tune`` and ``demo`` only).
 IN_MEMORY = "memory"
 
@@ -52,8 +53,8 @@ def storage_url(args: Any, *, reads: bool) -> str | None:
             raise MetaHPOError(f"--storage {IN_MEMORY} holds no studies between commands; give "
                                "the database URL the study is recorded in")
         return None
-    if reads and url == DEFAULT_STORAGE and not Path("metahpo.db").exists():
-        raise MetaHPOError(f"no metahpo.db in {str(Path.cwd())!r}: 'metahpo tune', 'demo' and "
+    if reads and url == DEFAULT_STORAGE and not Path(DEFAULT_FILE).exists():
+        raise MetaHPOError(f"no {DEFAULT_FILE} in {str(Path.cwd())!r}: 'metahpo tune', 'demo' and "
                            "'ask' record their studies there when given no --storage; run this "
                            "where they ran, or give --storage URL")
     return url

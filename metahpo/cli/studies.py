@@ -152,10 +152,13 @@ def _add_first_points(p: argparse.ArgumentParser) -> None:
 
 def _add_max_retries(p: argparse.ArgumentParser) -> None:
     """The option of ``tune`` and ``ask`` that bounds the runs of an interrupted configuration."""
-    p.add_argument("--max-retries", type=int, default=2, metavar="N",
+    from metahpo.storage import DEFAULT_MAX_RETRIES
+
+    p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N",
                    help="times an interrupted trial's configuration (Ctrl-C, a preempted or "
                         "killed run, a stale asked trial) runs again before it counts as failed "
-                        "(default 2; more where machines are preempted often)")
+                        f"(default {DEFAULT_MAX_RETRIES}; more where machines are preempted "
+                        "often)")
 
 
 def _read_points(text: str) -> list[Any]:

@@ -44,14 +44,9 @@ def optimizer_class(name: str) -> type[Optimizer]:
     """The class of a registered name, or of a ``MODULE:CLASS`` reference to a user's own
     :class:`Optimizer` subclass."""
     if isinstance(name, str) and ":" in name:
-        module, attr = import_reference(name, "optimizer", "MODULE:CLASS")
-        cls = getattr(module, attr, None)
-        where = name.rsplit(":", 1)[0]
-        if cls is None:
-            raise MetaHPOError(f"cannot import optimizer {name!r}: {where} has no {attr!r}")
+        cls = import_reference(name, "optimizer", "MODULE:CLASS")
         if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
-            raise MetaHPOError(f"optimizer {name!r}: {attr!r} in {where} is not a subclass of "
-                               "metahpo.Optimizer")
+            raise MetaHPOError(f"optimizer {name!r} is not a subclass of metahpo.Optimizer")
         return cls
     if name not in _REGISTRY:
         raise MetaHPOError(

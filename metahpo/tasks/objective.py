@@ -22,11 +22,9 @@ from metahpo.trial import check_direction
 
 def load_objective(ref: str) -> Callable[[dict[str, Any]], Any]:
     """Import ``module.path:function`` or ``path/to/file.py:function``."""
-    module, func_name = import_reference(ref, "objective", "MODULE:FUNCTION")
-    func = getattr(module, func_name, None)
+    func = import_reference(ref, "objective", "MODULE:FUNCTION")
     if not callable(func):
-        raise MetaHPOError(f"cannot import objective {ref!r}: {ref.rsplit(':', 1)[0]} has no "
-                           f"function {func_name!r}")
+        raise MetaHPOError(f"objective {ref!r} is not a function: {type(func).__name__}")
     return func
 
 
