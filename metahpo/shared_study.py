@@ -26,6 +26,7 @@ from metahpo.storage import (
     ERROR_ATTR,
     INTERRUPTED_ATTR,
     RETRY_OF_ATTR,
+    STOPPED_ATTR,
     checked_user_attr,
     fail_dead_trials,
     in_flight,
@@ -35,7 +36,7 @@ from metahpo.storage import (
     store_finished_trial,
     user_attrs,
 )
-from metahpo.trial import Trial, TrialRecord, TrialState, outcome
+from metahpo.trial import Trial, TrialRecord, TrialState, TuningInterrupted, outcome
 
 if TYPE_CHECKING:
     from metahpo.study import Study
@@ -265,14 +266,17 @@ def fail_stale_asked(study: Study, older_than: float) -> list[int]:
     return failed
 
 
-def interrupt(st: Any, trial_id: int, error: str) -> None:
+def interrupt(st: Any, trial_id: int, error: str, requested: bool = False) -> None:
     """Fail a trial that this process gave up on (not counted in the study's size); nothing to
-    do if another process failed it already."""
+    do if another process failed it already. ``requested``: a request to stop ended it
+    (:func:`stop_requested`), so the run does not count towards ``max_retries``."""
     from optuna.exceptions import UpdateFinishedTrialError
 
     try:
         st.set_trial_user_attr(trial_id, ERROR_ATTR, error)
         st.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        if requested:
+            st.set_trial_user_attr(trial_id, STOPPED_ATTR, True)
         finish(st, trial_id, TrialState.FAILED, None)
     except UpdateFinishedTrialError:
         pass
@@ -285,6 +289,21 @@ def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> No
         st.set_trial_state_values(trial_id, OptunaState.COMPLETE, [value])
     else:
         st.set_trial_state_values(trial_id, OptunaState.FAIL)
+
+
+def stop_requested(exc: BaseException) -> bool:
+    """Whether ``exc``, which ended a trial, is a request to stop (Ctrl-C, SIGTERM to the
+    command line, :class:`~metahpo.trial.TuningInterrupted` from an objective that stopped
+    because another job's error or a signal interrupts the call) rather than something that
+    happened to the run (an error that escaped the objective)."""
+    return isinstance(exc, (KeyboardInterrupt, TuningInterrupted))
+
+
+def lost_runs(chain: list[Any]) -> int:
+    """How many of the interrupted runs ``chain`` (Optuna ``FrozenTrial`` s of one
+    configuration) were lost rather than stopped on request (:data:`STOPPED_ATTR`): those count
+    towards ``max_retries``."""
+    return sum(not ft.user_attrs.get(STOPPED_ATTR) for ft in chain)
 
 
 def check_max_retries(max_retries: Any) -> int:
@@ -311,20 +330,22 @@ def stopped_runs(fts: list[Any], space: SearchSpace) -> Runs:
 def retry_to_run(stopped: Runs, max_retries: int) -> tuple[dict[str, Any], int] | None:
     """Of the :func:`stopped_runs` ``stopped``, the configuration of the earliest that no
     later trial runs again yet, with the number of the first trial that ran it; ``None`` if
-    there is none. A configuration runs again at most ``max_retries`` times, so that one that
-    kills its process every time is given up (see :func:`given_up`)."""
+    there is none. A configuration runs again after at most ``max_retries`` lost runs
+    (:func:`lost_runs`), so that one that kills its process every time is given up (see
+    :func:`given_up`); runs stopped on request (Ctrl-C, SIGTERM) do not count."""
     for first, chain in stopped:
-        if len(chain) <= max_retries:
+        if lost_runs(chain) <= max_retries:
             return dict(chain[-1].params), first
     return None
 
 
 def given_up(stopped: Runs, max_retries: int) -> set[int]:
-    """Numbers of the trials that were the last run of a configuration interrupted
-    ``max_retries + 1`` times (of the :func:`stopped_runs` ``stopped``): optimizers read these
-    as failures (a training that kills its process, by running out of memory, say), where other
-    interrupted trials are withdrawn (a stopped run says nothing about its configuration)."""
-    return {chain[-1].number for _, chain in stopped if len(chain) > max_retries}
+    """Numbers of the trials that were the last run of a configuration whose runs were lost
+    ``max_retries + 1`` times (of the :func:`stopped_runs` ``stopped``; :func:`lost_runs`):
+    optimizers read these as failures (a training that kills its process, by running out of
+    memory, say), where other interrupted trials are withdrawn (a stopped run says nothing about
+    its configuration)."""
+    return {chain[-1].number for _, chain in stopped if lost_runs(chain) > max_retries}
 
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,
@@ -356,7 +377,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         error = f"interrupted before its configuration was stored: {reason}"
-        interrupt(st, trial_id, error)
+        interrupt(st, trial_id, error, requested=stop_requested(exc))
         if trial is not None:
             opt.withdraw(trial)
         raise

@@ -44,12 +44,17 @@ HOST_ATTR = "metahpo:host"
 PID_ATTR = "metahpo:pid"
 ERROR_ATTR = "error"
 INTERRUPTED_ATTR = "metahpo:interrupted"
+#: Set beside :data:`INTERRUPTED_ATTR` on a trial that a request to stop ended (Ctrl-C,
+#: SIGTERM to the command line, :class:`~metahpo.trial.TuningInterrupted`): such a run says
+#: nothing about its configuration, so it does not count towards ``max_retries``.
+STOPPED_ATTR = "metahpo:stopped"
 ASKED_ATTR = "metahpo:asked"
 #: The trial system attribute of a trial that runs an interrupted one's configuration again:
 #: the number of the first trial that ran it.
 RETRY_OF_ATTR = "metahpo:retry_of"
-#: How many times an interrupted trial's configuration runs again by default (``max_retries``
-#: of :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
+#: How many times a configuration whose run was lost (its process died, an asked trial failed
+#: as stale, an error escaped the objective) runs again by default (``max_retries`` of
+#: :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
 DEFAULT_MAX_RETRIES = 2
 #: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
 OWN_ATTR_PREFIX = "metahpo:"

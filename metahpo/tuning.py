@@ -12,8 +12,9 @@ that nothing completed is ever lost:
   counted, and withdrawn from the optimizers rather than read as failures); a process tuning a
   study does the same before every trial, so a worker that dies while others go on does not
   hold its trial, and a place in the study, forever; an interrupted trial's configuration runs
-  again first (at most ``max_retries`` times, default 2), as a trial whose ``retry_of`` names
-  the first run;
+  again first, as a trial whose ``retry_of`` names the first run (after at most
+  ``max_retries`` lost runs, default 2: a run stopped on request, by Ctrl-C or SIGTERM, is not
+  lost, one whose process died is);
 * several processes may tune one study at once; before every ``ask`` each replays the others'
   finished trials and records their running ones as pending (the optimizers steer away from
   those as from their own pending trials), after waiting for the proposals of the
@@ -45,6 +46,7 @@ from metahpo.shared_study import (
     fail_dead,
     interrupt,
     start_trial,
+    stop_requested,
     store_outcome,
     study_size,
 )
@@ -92,7 +94,7 @@ def _run_trial(
         logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
     except BaseException as exc:
         heartbeat.stop()
-        interrupt(st, trial_id, f"interrupted: {type(exc).__name__}")
+        interrupt(st, trial_id, f"interrupted: {type(exc).__name__}", stop_requested(exc))
         opt.withdraw(trial)
         raise
     heartbeat.stop()
@@ -173,11 +175,14 @@ def tune(
             log to an experiment tracker, or call ``study.stop()`` once a target is reached.
             With ``n_jobs > 1`` they run in the job's thread, possibly at the same time. An
             exception from a callback stops tuning and is raised (the trial is recorded).
-        max_retries: how many times the configuration of an interrupted trial (Ctrl-C, a
-            killed or preempted process) runs again, as a new trial, before it is given up and
-            read by the optimizers as a failed one (a training that kills its process each
-            time, by running out of memory, say); raise it where machines are preempted often
-            (spot instances). Give every worker of a study the same value.
+        max_retries: how many times the configuration of a trial whose run was lost (its
+            process died or was killed without warning, an error escaped the objective) runs
+            again, as a new trial, before it is given up and read by the optimizers as a
+            failed one (a training that kills its process each time, by running out of
+            memory, say). Runs stopped on request (Ctrl-C, SIGTERM to the command line, a
+            :class:`TuningInterrupted`) do not count: such a configuration runs again however
+            often that happens. Raise it where machines die without warning (spot instances
+            killed outright). Give every worker of a study the same value.
         devices: devices to spread the jobs over, e.g. ``["cuda:0", "cuda:1"]``: job ``j`` runs
             its trials on ``devices[j % len(devices)]``, which the objective reads as
             ``trial.device`` (``torch.device(trial.device)``), so that ``n_jobs=4`` with four

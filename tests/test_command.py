@@ -198,7 +198,8 @@ def test_interrupting_tune_stops_the_commands_of_every_job(tmp_path, sig, record
 def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_study_resumes(
         tmp_path):
     """A run stopped mid-training (a preempted node) runs again first when the study
-    resumes, and finds its checkpoint in the folder named by {first_trial_number}."""
+    resumes, and finds its checkpoint in the folder named by {first_trial_number}; a stop by
+    SIGTERM does not count towards --max-retries (0 here)."""
     (tmp_path / "space.yaml").write_text(SPACE.to_yaml())
     (tmp_path / "ckpt.py").write_text(
         "import os, sys, time\n"
@@ -212,7 +213,8 @@ def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_stud
         "time.sleep(60)\n")
     args = [sys.executable, "-m", "metahpo", "tune", "--command",
             f"{PYTHON} ckpt.py runs/{{first_trial_number}} {{lr}}", "--space", "space.yaml",
-            "--trials", "1", "--quiet", "--storage", "sqlite:///s.db", "--study", "s"]
+            "--trials", "1", "--quiet", "--storage", "sqlite:///s.db", "--study", "s",
+            "--max-retries", "0"]
     tune = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60

@@ -474,6 +474,47 @@ def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
     assert study.trials[2].error == "interrupted: KeyboardInterrupt"
 
 
+def test_runs_stopped_by_ctrl_c_do_not_count_towards_max_retries_lost_runs_do(tmp_path):
+    """A user who stops and resumes a study often does not see a configuration given up; a
+    configuration whose run escapes the objective with an error is, after max_retries."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    seen = []
+
+    def stopped_three_times(params):
+        seen.append(params)
+        if len(seen) <= 3:
+            raise KeyboardInterrupt
+        return quadratic(params)
+
+    for _ in range(3):
+        with pytest.raises(KeyboardInterrupt):
+            tune(stopped_three_times, SPACE, n_trials=1, seed=0, storage=url, study_name="ctrl-c",
+                 max_retries=1, show_progress=False)
+    study = tune(stopped_three_times, SPACE, n_trials=1, seed=0, storage=url,
+                 study_name="ctrl-c", max_retries=1, show_progress=False)
+    assert seen == [seen[0]] * 4
+    assert [(t.state, t.retry_of) for t in study.trials] == [
+        (TrialState.FAILED, None), (TrialState.FAILED, 0), (TrialState.FAILED, 0),
+        (TrialState.COMPLETE, 0)]
+
+    lost = []
+
+    def breaks_twice(params):
+        lost.append(params)
+        if len(lost) <= 2:
+            raise KeyError("boom")
+        return quadratic(params)
+
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            tune(breaks_twice, SPACE, n_trials=1, seed=0, storage=url, study_name="lost",
+                 max_retries=1, catch=(), show_progress=False)
+    study = tune(breaks_twice, SPACE, n_trials=1, seed=0, storage=url, study_name="lost",
+                 max_retries=1, show_progress=False)
+    assert lost[1] == lost[0] and lost[2] != lost[0]
+    assert study.trials[-1].retry_of is None and study.trials[-1].state is TrialState.COMPLETE
+
+
 def test_jobs_that_resume_together_run_an_interrupted_configuration_again_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     study = metahpo.create_study(SPACE, storage=url, study_name="s")

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from metahpo.cli import research, studies
 from metahpo.errors import MetaHPOError
+from metahpo.trial import TuningInterrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: raised in the main thread so that the command unwinds as on Ctrl-C (not
-    an ``Exception``, so that ``tune`` records the running trial as interrupted, not failed)."""
+class Terminated(TuningInterrupted):
+    """SIGTERM arrived: raised in the main thread so that the command unwinds as on Ctrl-C (a
+    :class:`~metahpo.trial.TuningInterrupted`, so that ``tune`` records the running trial as
+    interrupted on request: not failed, and not counted towards ``--max-retries``)."""
 
 
 def _terminate(signum: int, frame: Any) -> None:

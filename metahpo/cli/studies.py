@@ -155,10 +155,10 @@ def _add_max_retries(p: argparse.ArgumentParser) -> None:
     from metahpo.storage import DEFAULT_MAX_RETRIES
 
     p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N",
-                   help="times an interrupted trial's configuration (Ctrl-C, a preempted or "
-                        "killed run, a stale asked trial) runs again before it counts as failed "
-                        f"(default {DEFAULT_MAX_RETRIES}; more where machines are preempted "
-                        "often)")
+                   help="times the configuration of a lost run (a process that died or was "
+                        "killed without warning, a stale asked trial) runs again before it "
+                        f"counts as failed (default {DEFAULT_MAX_RETRIES}; more where machines "
+                        "die often); runs stopped by Ctrl-C or SIGTERM do not count")
 
 
 def _read_points(text: str) -> list[Any]:
