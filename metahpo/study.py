@@ -221,6 +221,18 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
     return create_or_load_study(st, name, storage, space, direction)
 
 
+def space_changes(old: SearchSpace, new: SearchSpace) -> str:
+    """What tells search space ``new`` from ``old``, in a few words: the parameters added,
+    removed and changed (range, scale, choices, condition), or their order."""
+    before, after = old.to_dict(), new.to_dict()
+    parts = [f"{what}: {', '.join(names)}" for what, names in (
+        ("added", [n for n in after if n not in before]),
+        ("removed", [n for n in before if n not in after]),
+        ("changed", [n for n in after if n in before and after[n] != before[n]]),
+    ) if names]
+    return "; ".join(parts) or "the same parameters in another order"
+
+
 def new_study_name() -> str:
     """A new unique study name: ``metahpo-`` and 12 hex digits."""
     return f"metahpo-{uuid.uuid4().hex[:12]}"
@@ -287,8 +299,10 @@ def create_or_load_study(
         time.sleep(0.1)
     if saved is not None and saved != space:
         raise MetaHPOError(
-            f"study {study_name!r} was created with another search space; resume it with the same "
-            "space, choose a new study name, or delete it (metahpo studies delete NAME)"
+            f"study {study_name!r} was created with another search space ({space_changes(saved, space)}); "
+            "resume it with the same space, start a new study from its best trials (--warm-start "
+            f"{study_name}; metahpo.warm_start_points in Python), or delete it (metahpo studies "
+            f"delete {study_name})"
         )
     if study.direction != direction:
         raise MetaHPOError(

@@ -96,6 +96,16 @@ def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resu
     assert resumed.stdout.splitlines()[0] == f"study {name} recorded in sqlite:///metahpo.db"
     assert f"study {name}: 6 trials (6 complete" in resumed.stdout
     assert len(run(workdir, "studies", "show", name).stdout.strip().splitlines()) == 7
+    (workdir / "wider.yaml").write_text(
+        SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 9), Float("wd", 0.0, 0.1)]).to_yaml())
+    refused = run(workdir, "tune", "objective_mod:objective", "--space", "wider.yaml",
+                  "--trials", "8", "--study", name, "--quiet")
+    assert refused.returncode == 2 and not refused.stdout, refused.stdout
+    assert refused.stderr.strip() == (
+        f"metahpo: error: study {name!r} was created with another search space (added: wd; "
+        "changed: n); resume it with the same space, start a new study from its best trials "
+        f"(--warm-start {name}; metahpo.warm_start_points in Python), or delete it (metahpo "
+        f"studies delete {name})")
 
     elsewhere = workdir / "elsewhere"
     elsewhere.mkdir()

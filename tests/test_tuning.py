@@ -155,7 +155,7 @@ def test_resume_with_another_space_or_direction_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", show_progress=False)
     other = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 9)])
-    with pytest.raises(MetaHPOError, match="another search space"):
+    with pytest.raises(MetaHPOError, match=r"another search space \(changed: n\)"):
         tune(quadratic, other, n_trials=3, storage=url, study_name="s", show_progress=False)
     with pytest.raises(MetaHPOError, match="created to minimize"):
         tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", direction="maximize",

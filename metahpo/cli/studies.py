@@ -31,10 +31,9 @@ def make_pruner(name: str | None) -> Any:
 def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
                     **arguments: Any) -> Any:
     """:func:`metahpo.tune` for ``tune`` / ``demo``, after saying where the study is recorded
-    (a run that is killed prints no summary). The arguments and the storage are checked first,
-    so that a mistake in them is the only thing said."""
-    from metahpo.storage import open_storage
-    from metahpo.study import new_study_name
+    (a run that is killed prints no summary). The arguments, the storage and a resumed study's
+    space and direction are checked first, so that a mistake in them is the only thing said."""
+    from metahpo.study import create_study, new_study_name
     from metahpo.tune_arguments import check_tune
     from metahpo.tuning import tune
 
@@ -42,7 +41,7 @@ def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
     name = args.study or new_study_name()
     check_tune(objective, space, **arguments)
     if url is not None:
-        open_storage(url)
+        create_study(space, storage=url, study_name=name, direction=arguments["direction"])
         resume = "" if args.study else f"; resume with --study {name}"
         print(f"study {name} recorded in {url}{resume}", flush=True)
     return tune(objective, space, storage=url, study_name=name, show_progress=not args.quiet,
