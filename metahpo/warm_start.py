@@ -21,9 +21,19 @@ held out in turn (`benchmarks/results/warm_start_validation` and its
 candidates beside them (the first point alone was worse, 0.245 against 0.191).
 
 Pass the result as ``points_to_evaluate`` (``metahpo tune --warm-start NAME``). Only trials that
-fit the new space (its names, in range, its conditions) are read; a past study with fewer than
+fit the new space (in range, its conditions) are read; a past study with fewer than
 ``MIN_TRIALS`` completed fitting trials is not used. Measured on the held-out lcbench instances:
 ``benchmarks/results/warm_start``.
+
+A past study need not have the new space's parameters, which is how a search space usually
+grows: the model tuned again with weight decay added, a parameter dropped. Each study is
+modelled in the parameters it shares with the new space alone (its GP reads those coordinates
+of its trials and of the candidates): it says nothing about a parameter it never varied, so
+candidates that differ only there score the same on it. Its own configurations become
+candidates with each parameter it lacks at the new space's middle (:meth:`SearchSpace.middle`:
+a range's midpoint, a categorical's first choice), the same start the meta-learned optimizer
+takes; parameters the new space dropped are ignored. Studies of the new space itself are read
+exactly as before this existed.
 """
 
 from __future__ import annotations
@@ -64,25 +74,26 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
         raise MetaHPOError(f"candidates must be an int >= 0, got {candidates!r}")
     if isinstance(studies, Study) or not all(isinstance(s, Study) for s in studies):
         raise MetaHPOError("studies must be a list of metahpo Study objects (metahpo.load_study)")
-    usable: list[tuple[np.ndarray, np.ndarray]] = []
+    usable: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     counts: dict[str, int] = {}
     configs: dict[str, Any] = {}
     for study in studies:
-        points, losses, params = _fitting_trials(study, space)
+        points, losses, params, shared = _fitting_trials(study, space)
         counts[study.name] = len(losses)
         if len(losses) >= MIN_TRIALS:
-            usable.append((points, normal_scores(losses)))
+            usable.append((points[:, shared], normal_scores(losses), shared))
             for point, p in zip(points, params):
                 configs.setdefault(point.tobytes(), (point, p))
     if not usable:
         raise MetaHPOError(f"no past study holds {MIN_TRIALS} completed trials that fit the search "
-                           f"space (completed and fitting, per study: {counts})")
+                           f"space (with a parameter of it, in its range; completed and fitting, "
+                           f"per study: {counts})")
     uniform = space.snap(np.random.default_rng(seed).random((candidates, space.dim)))
     for point in uniform:
         configs.setdefault(point.tobytes(), (point, None))
     entries = list(configs.values())
     pool = np.array([point for point, _ in entries])
-    quantiles = np.column_stack([_quantiles(p, y, pool) for p, y in usable])
+    quantiles = np.column_stack([_quantiles(p, y, pool[:, shared]) for p, y, shared in usable])
     chosen: list[int] = []
     covered = np.ones(quantiles.shape[1])
     for _ in range(min(n, len(pool))):
@@ -103,18 +114,36 @@ def _quantiles(points: np.ndarray, y: np.ndarray, pool: np.ndarray) -> np.ndarra
 
 
 def _fitting_trials(study: Study, space: SearchSpace
-                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """The completed trials of ``study`` whose parameters fit ``space``: unit-cube points
-    ``(m, D)``, losses ``(m,)`` (lower is better) and the parameters."""
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], np.ndarray]:
+    """The completed trials of ``study`` that fit ``space`` once completed for it (see the
+    module docstring): unit-cube points ``(m, D)``, losses ``(m,)`` (lower is better), their
+    configurations of ``space``, and the indices of the coordinates of the parameters the
+    study shares with ``space``."""
+    trials = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    known = set(study.space.names) if study.space is not None else {
+        name for t in trials for name in t.params}
+    shared = np.array([i for i, name in enumerate(space.names) if name in known], dtype=int)
+    middle = {p.name: p.decode(float(u)) for p, u in zip(space.parameters, space.middle())}
     sign = 1.0 if study.direction == "minimize" else -1.0
     points, losses, params = [], [], []
-    for t in study.trials:
-        if t.state is not TrialState.COMPLETE:
-            continue
+    for t in trials if len(shared) else []:
+        config = completed(t.params, space, known, middle)
         try:
-            points.append(space.encode(t.params))
+            points.append(space.encode(config))
         except MetaHPOError:
             continue
         losses.append(sign * cast(float, t.value))
-        params.append(dict(t.params))
-    return np.array(points).reshape(-1, space.dim), np.array(losses, dtype=float), params
+        params.append(config)
+    return (np.array(points).reshape(-1, space.dim), np.array(losses, dtype=float), params,
+            shared)
+
+
+def completed(params: dict[str, Any], space: SearchSpace, known: set[str],
+              middle: dict[str, Any]) -> dict[str, Any]:
+    """A past trial's ``params`` as a configuration of ``space``: its values of the parameters
+    its study ``known``, the ``middle`` of ``space`` for those it lacked, and only those
+    ``space`` makes active (the dropped ones and inactive children left out)."""
+    config = {name: params[name] if name in known else middle[name]
+              for name in space.names if name in params or name not in known}
+    active = set(space.active_names(config))
+    return {name: value for name, value in config.items() if name in active}

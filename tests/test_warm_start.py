@@ -77,6 +77,26 @@ def test_only_trials_that_fit_the_new_space_are_taken_and_mistakes_are_named(tmp
         metahpo.warm_start_points(past[0], SPACE)
 
 
+def test_a_grown_search_space_warm_starts_from_the_parameters_it_shares(tmp_path):
+    """The model tuned again with weight decay added and the activation fixed: the past studies
+    still place the learning rate and the depth; their configurations come with the new
+    parameter at its middle."""
+    past = past_studies(f"sqlite:///{tmp_path / 'past.db'}")
+    grown = SearchSpace([Float("lr", 1e-5, 1.0, log=True), Int("layers", 1, 8),
+                         Float("wd", 0.0, 0.1)])
+    points = metahpo.warm_start_points(past, grown, n=3)
+    for p in points:
+        grown.validate(p)
+    best = points[0]
+    assert abs(math.log10(best["lr"]) + 3) < 0.6 and 3 <= best["layers"] <= 5, best
+    own = metahpo.warm_start_points(past, grown, n=3, candidates=0)
+    held = [{"lr": t.params["lr"], "layers": t.params["layers"], "wd": 0.05}
+            for s in past for t in s.trials]
+    assert all(p in held for p in own)
+    losses = sorted(related(0.0)({**p, "act": "relu"}) for p in held)
+    assert related(0.0)({**own[0], "act": "relu"}) <= losses[len(losses) // 10]
+
+
 def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     past = past_studies(url)
