@@ -16,8 +16,14 @@ optima lie near a common point (related tasks, as lcbench's data sets are for on
 ``gp``, draws from a Gaussian-process prior, each with its optimum elsewhere (unrelated tasks:
 what a warm start from the wrong studies costs).
 
+``--past-fixed NAME=VALUE,...`` runs the past studies in a smaller space: those parameters held
+at those values, as a model tuned before some of its settings were (no weight decay and no
+dropout, say), so the new studies search a space that has grown since (see "a past study of
+another search space" in :mod:`metahpo.warm_start`).
+
     .venv/bin/python benchmarks/warm_start.py --out benchmarks/results/warm_start
     .venv/bin/python benchmarks/warm_start.py --tasks gp --out benchmarks/results/warm_start/synthetic_gp
+    .venv/bin/python benchmarks/warm_start.py --past-fixed weight_decay=1e-05,max_dropout=0 --out benchmarks/results/warm_start/grown_space
 
 Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 """
@@ -25,6 +31,7 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable
 
 import numpy as np
 import optuna
@@ -58,6 +65,11 @@ def held_out_and_past(tasks: str, instances: str, dim: int) -> tuple[list, list]
             [SyntheticTask(family, dim, i, **options) for i in range(10)])
 
 
+def with_fixed(task: Any, fixed: dict[str, float]) -> Callable[[dict], float]:
+    """``task``'s objective with the parameters ``fixed`` held at their values."""
+    return lambda params: task.evaluate({**params, **fixed})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default="lcbench", choices=["lcbench", "sphere_near", "gp"])
@@ -68,12 +80,17 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=20)
+    parser.add_argument("--past-fixed", default="", metavar="NAME=VALUE,...",
+                        help="parameters the past studies did not tune, held at these values")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tasks, past_tasks = held_out_and_past(args.tasks, args.instances, args.dim)
-    past = {task.name: metahpo.tune(task.evaluate, task.space, optimizer=args.past_optimizer,
+    fixed = {name: float(value) for name, value in
+             (item.split("=") for item in args.past_fixed.split(",") if item)}
+    past = {task.name: metahpo.tune(with_fixed(task, fixed), task.space.without(*fixed),
+                                    optimizer=args.past_optimizer,
                                     n_trials=args.past_trials, direction=task.direction, seed=i,
                                     show_progress=False)
             for i, task in enumerate(past_tasks)}
@@ -109,7 +126,8 @@ def main() -> None:
             f"{args.points} configurations `warm_start_points` chose from the past "
             f"{args.past_optimizer} studies ({args.past_trials} trials, one per training "
             f"{'instance other than the held-out one' if args.tasks == 'lcbench' else 'function'})"
-            " evaluated first")
+            " evaluated first"
+            + (f"; the past studies held {args.past_fixed} fixed" if fixed else ""))
     save_run_summary(args.out, "Warm starting from past studies", lines, note,
                      {"points": points, "instances": [t.name for t in tasks], "results": results})
 
