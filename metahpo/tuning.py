@@ -70,9 +70,10 @@ def _run_trial(
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
     pruning: Pruning | None, interrupted: threading.Event | None = None,
     device: str | None = None,
-) -> TrialRecord:
-    """Run one trial; ``pruning`` is ``None`` for an objective that takes only the parameters,
-    else the objective also gets the :class:`RunningTrial` (on ``device``)."""
+) -> int:
+    """Run one trial; return the id of the stored trial that holds its outcome. ``pruning`` is
+    ``None`` for an objective that takes only the parameters, else the objective also gets the
+    :class:`RunningTrial` (on ``device``)."""
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
@@ -103,7 +104,7 @@ def _run_trial(
         logger.warning("trial %d failed: %s", number, err)
     trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
     opt.tell(trial, v, error=err, last_report=report)
-    return record_from_optuna(st.get_trial(trial_id))
+    return trial_id
 
 
 def tune(
@@ -258,11 +259,14 @@ class _Loop:
             peers.sync()
             while self._going_on():
                 fail_dead(self.study)
-                record = _run_trial(self.study, opt, self.objective, peers, self.catch, self.points,
-                                    self.pruning, self.interrupted, device)
+                trial_id = _run_trial(self.study, opt, self.objective, peers, self.catch,
+                                      self.points, self.pruning, self.interrupted, device)
                 self._show(opt)
-                for callback in self.callbacks:
-                    callback(self.study, record)
+                if self.callbacks:
+                    # Read back only for callbacks: a read costs a few ms in an RDB storage.
+                    record = record_from_optuna(self.study.storage.get_trial(trial_id))
+                    for callback in self.callbacks:
+                        callback(self.study, record)
         except BaseException as exc:
             if not reraise:
                 with self._lock:
