@@ -4,7 +4,9 @@ Every trial of ``metahpo.tune`` reads the study's trials (other workers' results
 trials), reserves and stores its own, and beats a heartbeat. This runs ``--trials`` trials of an
 objective that does nothing (so all the time between two calls of it is overhead) into a fresh
 SQLite file per optimizer and reports the median time between consecutive objective calls over
-the first and the last 50 trials.
+the first and the last 50 trials. The last row is Optuna's own ``study.optimize`` with its random
+sampler, measured the same way, for scale (it reads no other worker's trials before a proposal
+and reserves nothing in advance).
 
     .venv/bin/python benchmarks/storage_overhead.py --out benchmarks/results/storage_overhead
 
@@ -47,6 +49,23 @@ def overhead_ms(optimizer: str, trials: int, folder: Path) -> tuple[float, float
     return float(np.median(gaps[:WINDOW])), float(np.median(gaps[-WINDOW:]))
 
 
+def optuna_overhead_ms(trials: int, folder: Path) -> tuple[float, float]:
+    """The same as :func:`overhead_ms` for Optuna's ``optimize`` with ``RandomSampler``."""
+    calls: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        calls.append(time.perf_counter())
+        trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+        trial.suggest_int("batch_size", 16, 256, log=True)
+        return trial.suggest_float("dropout", 0.0, 0.5)
+
+    study = optuna.create_study(storage=f"sqlite:///{folder / 'optuna'}.db", study_name="overhead",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=trials)
+    gaps = np.diff(calls) * 1e3
+    return float(np.median(gaps[:WINDOW])), float(np.median(gaps[-WINDOW:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=400)
@@ -60,6 +79,8 @@ def main() -> None:
         for name in args.optimizers.split(","):
             first, last = overhead_ms(name, args.trials, Path(tmp))
             results[name] = {"first_ms": first, "last_ms": last}
+        first, last = optuna_overhead_ms(args.trials, Path(tmp))
+        results["optuna optimize (random sampler)"] = {"first_ms": first, "last_ms": last}
     lines = [f"| optimizer | ms per trial, first {WINDOW} | ms per trial, last {WINDOW} of {args.trials} |",
              "|---|---|---|"]
     lines += [f"| {name} | {row['first_ms']:.1f} | {row['last_ms']:.1f} |" for name, row in results.items()]
