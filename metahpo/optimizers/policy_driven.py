@@ -91,7 +91,8 @@ class PolicyDrivenOptimizer(Optimizer):
 
     Options (both subclasses):
         sample: sample proposals from the policy (default) or take its mean (lower variance,
-            but repeats itself once the history stops changing).
+            but repeats itself once the history stops changing, and for trials proposed while
+            others run: the policy does not read pending trials).
         greedy_first: take the mean for the very first trial (the most likely good default).
         fake_feedback: feed the policy random numbers instead of the real losses (ablation:
             how much the policy adapts to what it observes; the screen reads the same numbers).
