@@ -223,14 +223,14 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
 
 def space_changes(old: SearchSpace, new: SearchSpace) -> str:
     """What tells search space ``new`` from ``old``, in a few words: the parameters added,
-    removed and changed (range, scale, choices, condition), or their order."""
+    removed and changed (range, scale, choices, condition)."""
     before, after = old.to_dict(), new.to_dict()
     parts = [f"{what}: {', '.join(names)}" for what, names in (
         ("added", [n for n in after if n not in before]),
         ("removed", [n for n in before if n not in after]),
         ("changed", [n for n in after if n in before and after[n] != before[n]]),
     ) if names]
-    return "; ".join(parts) or "the same parameters in another order"
+    return "; ".join(parts)
 
 
 def new_study_name() -> str:
@@ -279,7 +279,8 @@ def create_or_load_study(
     st: Any, study_name: str, url: str | None, space: SearchSpace, direction: str
 ) -> Study:
     """Create study ``study_name`` in storage ``st`` (opened from ``url``) for ``space`` and
-    ``direction``, or open the existing one; an existing study must have the same space and
+    ``direction``, or open the existing one; an existing study must have the same space (the
+    same parameters; their order may differ: trials record parameters by name) and
     direction."""
     from optuna.exceptions import DuplicatedStudyError
     from optuna.study import StudyDirection
@@ -297,7 +298,7 @@ def create_or_load_study(
         if saved is not None:
             break
         time.sleep(0.1)
-    if saved is not None and saved != space:
+    if saved is not None and saved.to_dict() != space.to_dict():
         raise MetaHPOError(
             f"study {study_name!r} was created with another search space ({space_changes(saved, space)}); "
             "resume it with the same space, start a new study from its best trials (--warm-start "

@@ -151,12 +151,15 @@ def test_a_journal_storage_on_a_shared_file_system_holds_and_resumes_a_study(tmp
     assert study.best_value == min(t.value for t in trials)
 
 
-def test_resume_with_another_space_or_direction_is_refused(tmp_path):
+def test_resume_with_another_space_or_direction_is_refused_with_reordered_parameters_not(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", show_progress=False)
     other = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 9)])
     with pytest.raises(MetaHPOError, match=r"another search space \(changed: n\)"):
         tune(quadratic, other, n_trials=3, storage=url, study_name="s", show_progress=False)
+    reordered = SearchSpace([Int("n", 1, 8), Float("x", -5.0, 5.0)])
+    study = tune(quadratic, reordered, n_trials=3, storage=url, study_name="s", show_progress=False)
+    assert len(study.trials) == 3 and all(set(t.params) == {"x", "n"} for t in study.trials)
     with pytest.raises(MetaHPOError, match="created to minimize"):
         tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", direction="maximize",
              show_progress=False)
