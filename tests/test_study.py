@@ -55,6 +55,21 @@ def test_asked_trials_left_without_a_result_are_failed_as_stale_and_their_points
         study.fail_stale(-1)
 
 
+def test_a_job_array_past_the_design_asks_distinct_configurations():
+    """The policy does not read pending trials; the asks of a job array still differ (draws
+    restart from the seed and the trial count; the screen's GP believes the pending ones)."""
+    from metahpo.tasks.registry import make_tasks
+
+    task = make_tasks("yahpo:lcbench", instances="test")[0]
+    for policy in ("lcbench", "default"):
+        study = create_study(task.space, direction=task.direction)
+        for _ in range(8):
+            trial = study.ask(seed=0, policy=policy)
+            study.tell(trial.number, task.evaluate(trial.params))
+        batch = [study.ask(seed=0, policy=policy) for _ in range(4)]
+        assert len({json.dumps(t.params, sort_keys=True) for t in batch}) == 4, policy
+
+
 def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_retry():
     from metahpo.shared_study import Peers
 
