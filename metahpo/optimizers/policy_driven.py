@@ -91,8 +91,9 @@ class PolicyDrivenOptimizer(Optimizer):
 
     Options (both subclasses):
         sample: sample proposals from the policy (default) or take its mean (lower variance,
-            but repeats itself once the history stops changing, and for trials proposed while
-            others run: the policy does not read pending trials).
+            but repeats itself once the history stops changing; a mean that a trial still
+            running holds, as for trials proposed while others run, is sampled instead: the
+            policy does not read pending trials).
         greedy_first: take the mean for the very first trial (the most likely good default).
         fake_feedback: feed the policy random numbers instead of the real losses (ablation:
             how much the policy adapts to what it observes; the screen reads the same numbers).
@@ -213,12 +214,14 @@ class PolicyDrivenOptimizer(Optimizer):
         with torch.inference_mode():
             mean_t, log_std, history = self._distribution()
         mean, std = mean_t[0].numpy().astype(float), log_std.exp()[0].numpy().astype(float)
-        first = self._next_number == 0 and not self._history
-        if not self.sample or (first and self.greedy_first):
-            return self.space.decode(_sigmoid(mean))
         points, losses, failed = (h[0].numpy().astype(float) for h in history)
         pending = self.pending_unit()
         held = np.concatenate([points, pending]) if len(pending) else points
+        first = self._next_number == 0 and not self._history
+        if not self.sample or (first and self.greedy_first):
+            greedy = _sigmoid(mean)
+            if _fresh(self.space.snap(greedy[None, :]), pending)[0]:
+                return self.space.decode(greedy)
         if self.screen == 0:
             draw = _sigmoid(mean + std * self._rng.normal(size=mean.shape))
             if self.space.is_discrete and not _fresh(self.space.snap(draw[None, :]), held)[0]:
