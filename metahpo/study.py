@@ -299,8 +299,9 @@ def create_or_load_study(
             break
         time.sleep(0.1)
     if saved is not None and saved.to_dict() != space.to_dict():
+        changes = space_changes(saved, space)
         raise MetaHPOError(
-            f"study {study_name!r} was created with another search space ({space_changes(saved, space)}); "
+            f"study {study_name!r} was created with another search space ({changes}); "
             "resume it with the same space, start a new study from its best trials (--warm-start "
             f"{study_name}; metahpo.warm_start_points in Python), or delete it (metahpo studies "
             f"delete {study_name})"

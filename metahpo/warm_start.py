@@ -127,7 +127,7 @@ def _fitting_trials(study: Study, space: SearchSpace
     sign = 1.0 if study.direction == "minimize" else -1.0
     points, losses, params = [], [], []
     for t in trials if len(shared) else []:
-        config = completed(t.params, space, known, middle)
+        config = _completed(t.params, space, known, middle)
         try:
             points.append(space.encode(config))
         except MetaHPOError:
@@ -138,11 +138,11 @@ def _fitting_trials(study: Study, space: SearchSpace
             shared)
 
 
-def completed(params: dict[str, Any], space: SearchSpace, known: set[str],
-              middle: dict[str, Any]) -> dict[str, Any]:
-    """A past trial's ``params`` as a configuration of ``space``: its values of the parameters
-    its study ``known``, the ``middle`` of ``space`` for those it lacked, and only those
-    ``space`` makes active (the dropped ones and inactive children left out)."""
+def _completed(params: dict[str, Any], space: SearchSpace, known: set[str],
+               middle: dict[str, Any]) -> dict[str, Any]:
+    """A past trial's ``params`` as a configuration of ``space``: its own values of the
+    parameters its study had (``known``), the space's ``middle`` values of those it lacked, and
+    only those ``space`` makes active (the dropped ones and inactive children left out)."""
     config = {name: params[name] if name in known else middle[name]
               for name in space.names if name in params or name not in known}
     active = set(space.active_names(config))

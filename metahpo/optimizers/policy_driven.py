@@ -91,9 +91,9 @@ class PolicyDrivenOptimizer(Optimizer):
 
     Options (both subclasses):
         sample: sample proposals from the policy (default) or take its mean (lower variance,
-            but repeats itself once the history stops changing; a mean that a trial still
-            running holds, as for trials proposed while others run, is sampled instead: the
-            policy does not read pending trials).
+            but repeats itself once the history stops changing). A mean that is the
+            configuration of a trial still running is sampled instead: the policy does not read
+            pending trials, so a trial proposed while another runs would repeat it.
         greedy_first: take the mean for the very first trial (the most likely good default).
         fake_feedback: feed the policy random numbers instead of the real losses (ablation:
             how much the policy adapts to what it observes; the screen reads the same numbers).
