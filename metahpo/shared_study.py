@@ -222,7 +222,8 @@ def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
     If another process failed the trial while it ran (its heartbeat looked stale: a machine that
     slept or a process that was paused for longer than the grace period), the stored trial can
     no longer change; the outcome is then recorded as a new trial with the same parameters
-    rather than lost."""
+    rather than lost, marked as a run of the same configuration (``retry_of``), so that the
+    failed trial's configuration is not run again once its result is in."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState as OptunaState
 
@@ -237,9 +238,9 @@ def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
         return trial_id
     except UpdateFinishedTrialError:
         stored = st.get_trial(trial_id)
-        new_id, new_number = store_finished_trial(st, study.study_id, stored.params,
-                                                  stored.distributions, value, error,
-                                                  user_attrs(stored))
+        new_id, new_number = store_finished_trial(
+            st, study.study_id, stored.params, stored.distributions, value, error,
+            user_attrs(stored), stored.system_attrs.get(RETRY_OF_ATTR, stored.number))
         logger.warning("trial %d was marked failed by another process while it ran; its result "
                        "is recorded as trial %d", number, new_number)
         return new_id

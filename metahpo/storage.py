@@ -124,18 +124,20 @@ def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:
     """Create a RUNNING trial, without parameters yet, that names this host and process, in one
     write; return its id and number. Other processes see it as a trial in flight from the moment
     it exists (see :func:`in_flight`)."""
-    return _create_trial(storage, study_id, "RUNNING", {}, {}, None, {})
+    return _create_trial(storage, study_id, "RUNNING", {}, {}, None, {}, {})
 
 
 def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
                          distributions: dict[str, Any], value: float | None,
-                         error: str | None,
-                         attrs: dict[str, Any] | None = None) -> tuple[int, int]:
+                         error: str | None, attrs: dict[str, Any] | None = None,
+                         retry_of: int | None = None) -> tuple[int, int]:
     """Record a finished trial (COMPLETE with ``value``, or FAILED with ``error``) with the
-    user attributes ``attrs`` in one write; return its id and number."""
+    user attributes ``attrs`` in one write, as a run of trial ``retry_of``'s configuration if
+    given (:data:`RETRY_OF_ATTR`); return its id and number."""
     state = "COMPLETE" if error is None else "FAIL"
     return _create_trial(storage, study_id, state, params, distributions, value,
-                         {**(attrs or {}), **({} if error is None else {ERROR_ATTR: error})})
+                         {**(attrs or {}), **({} if error is None else {ERROR_ATTR: error})},
+                         {} if retry_of is None else {RETRY_OF_ATTR: retry_of})
 
 
 def checked_user_attr(key: Any, value: Any) -> Any:
@@ -178,7 +180,7 @@ def interrupted(ft: Any) -> bool:
 
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
                   distributions: dict[str, Any], value: float | None,
-                  user_attrs: dict[str, Any]) -> tuple[int, int]:
+                  user_attrs: dict[str, Any], system_attrs: dict[str, Any]) -> tuple[int, int]:
     from optuna.trial import FrozenTrial
     from optuna.trial import TrialState as OptunaState
 
@@ -187,7 +189,7 @@ def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any
         number=-1, state=OptunaState[state], value=value, datetime_start=datetime.now(),
         datetime_complete=None if running else datetime.now(), params=dict(params),
         distributions=dict(distributions), user_attrs=dict(user_attrs),
-        system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()},
+        system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid(), **system_attrs},
         intermediate_values={}, trial_id=-1,
     )
     trial_id = storage.create_new_trial(study_id, template_trial=template)

@@ -719,9 +719,10 @@ def _wait_for_trials(url, n, proc):
 
 
 def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_path):
-    """A worker paused past the heartbeat grace period finds its trial failed by a peer when it
-    resumes: its result is recorded as a new trial, with its user attributes, instead of
-    crashing the worker."""
+    """A worker paused past the heartbeat grace period finds its trial failed as dead by a peer
+    when it resumes: its result is recorded as a new trial, with its user attributes, instead of
+    crashing the worker, as a run of the failed trial's configuration, which then does not run
+    a third time."""
     from optuna.trial import TrialState as OptunaState
 
     from metahpo.storage import open_storage
@@ -734,7 +735,8 @@ def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_pa
         study_id = peer.get_study_id_from_name("s")
         if len(peer.get_all_trials(study_id)) == 2:
             running = peer.get_all_trials(study_id, states=(OptunaState.RUNNING,))[0]
-            peer.set_trial_user_attr(running._trial_id, "metahpo:error", "the process running it died")
+            peer.set_trial_user_attr(running._trial_id, "error", "the process running it died")
+            peer.set_trial_user_attr(running._trial_id, "metahpo:interrupted", True)
             peer.set_trial_state_values(running._trial_id, OptunaState.FAIL)
         return quadratic(params)
 
@@ -743,9 +745,10 @@ def test_a_result_is_kept_when_another_process_failed_its_trial_meanwhile(tmp_pa
     trials = study.trials
     assert [t.state for t in trials].count(TrialState.FAILED) == 1
     lost = next(t for t in trials if t.state is TrialState.FAILED)
-    kept = [t for t in trials if t.state is TrialState.COMPLETE and t.params == lost.params]
+    assert lost.interrupted and len(trials) == 5
+    kept = [t for t in trials if t.params == lost.params and t is not lost]
     assert len(kept) == 1 and kept[0].value == quadratic(lost.params)
-    assert kept[0].user_attrs == {"train_s": 3.5}
+    assert kept[0].user_attrs == {"train_s": 3.5} and kept[0].retry_of == lost.number
 
 
 def test_a_resumed_seeded_search_does_not_repeat_its_trials(tmp_path):
