@@ -144,7 +144,8 @@ def _add_first_points(p: argparse.ArgumentParser) -> None:
                         "a JSON or YAML file or inline JSON with a parameter dict or a list of them")
     p.add_argument("--warm-start", action="append", default=[], metavar="STUDY",
                    help="a past study in --storage of a related task (the same model on other "
-                        "data) to take configurations to evaluate first from; repeatable")
+                        "data, or before its search space grew) to take configurations to "
+                        "evaluate first from; repeatable")
     p.add_argument("--warm-start-points", type=int, default=5, metavar="N",
                    help="configurations to take from the --warm-start studies (default 5)")
 
