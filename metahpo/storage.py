@@ -216,8 +216,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
-    """Mark FAILED the RUNNING trials whose process has died; return their numbers.
+def fail_dead_trials(storage: Any, study_id: int, trials: list[Any] | None = None) -> list[int]:
+    """Mark FAILED the RUNNING trials whose process has died; return their numbers. ``trials``:
+    the study's trials (Optuna ``FrozenTrial`` s) as just read, to save reading them again.
 
     A trial is dead when it was started on this host by a process that no longer exists, or when
     its heartbeat (RDB storages) is older than the grace period (any host). A trial proposed by
@@ -234,7 +235,11 @@ def fail_dead_trials(storage: Any, study_id: int) -> list[int]:
     # error text before failing the trial.
     if hasattr(storage, "_get_stale_trial_ids") and storage.get_heartbeat_interval():
         stale_ids = set(storage._get_stale_trial_ids(study_id))
-    for ft in storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.RUNNING,)):
+    if trials is None:
+        trials = storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.RUNNING,))
+    for ft in trials:
+        if ft.state != OptunaState.RUNNING:
+            continue
         attrs = ft.system_attrs
         if attrs.get(ASKED_ATTR):
             continue

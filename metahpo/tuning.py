@@ -44,6 +44,7 @@ from metahpo.shared_study import (
     Heartbeat,
     Peers,
     fail_dead,
+    fail_dead_and_count,
     interrupt,
     start_trial,
     stop_requested,
@@ -258,7 +259,6 @@ class _Loop:
             peers = Peers(self.study, opt, self.max_retries)
             peers.sync()
             while self._going_on():
-                fail_dead(self.study)
                 trial_id = _run_trial(self.study, opt, self.objective, peers, self.catch,
                                       self.points, self.pruning, self.interrupted, device)
                 self._show(opt)
@@ -290,12 +290,15 @@ class _Loop:
             raise
 
     def _going_on(self) -> bool:
-        """Whether a job should start another trial."""
+        """Whether a job should start another trial, counting the study after failing the
+        trials of dead processes (:func:`fail_dead_and_count`), so that a dead peer's trial
+        does not hold a place that its configuration's retry needs."""
         if self.stop.is_set() or self.study.stop_requested:
             return False
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return False
-        return self.n_trials is None or study_size(self.study) < self.n_trials
+        size = fail_dead_and_count(self.study)
+        return self.n_trials is None or size < self.n_trials
 
     def _show(self, opt: Optimizer) -> None:
         """Update the progress bar: the study's size and the best value any job has seen (a

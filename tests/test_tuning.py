@@ -705,6 +705,44 @@ def test_a_worker_that_dies_does_not_hold_its_trial_while_another_goes_on(tmp_pa
     assert sum(t.state is TrialState.COMPLETE for t in trials) == 8
 
 
+def test_a_peer_that_died_during_the_last_trial_does_not_end_the_study_short(tmp_path):
+    """A trial left running by a process that died while this one ran its last trial is
+    failed before the study is counted: its configuration runs again instead of the study
+    ending with a dead trial counted as running."""
+    import socket
+    from datetime import datetime
+
+    from optuna.trial import FrozenTrial
+    from optuna.trial import TrialState as OptunaState
+
+    from metahpo.distributions import space_to_optuna
+    from metahpo.storage import HOST_ATTR, PID_ATTR, open_storage
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    peer_params = {"x": 0.5, "n": 2}
+
+    def objective(params):
+        storage = open_storage(url)
+        study_id = storage.get_study_id_from_name("s")
+        if len(storage.get_all_trials(study_id)) == 1:
+            dists = space_to_optuna(SPACE)
+            storage.create_new_trial(study_id, template_trial=FrozenTrial(
+                number=-1, state=OptunaState.RUNNING, value=None, datetime_start=datetime.now(),
+                datetime_complete=None, params=peer_params, distributions=dists,
+                user_attrs={}, system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: gone.pid},
+                intermediate_values={}, trial_id=-1))
+        return quadratic(params)
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=2, seed=0, storage=url,
+                 study_name="s", show_progress=False)
+    states = [(t.state, t.interrupted, t.retry_of) for t in study.trials]
+    assert states == [(TrialState.COMPLETE, False, None), (TrialState.FAILED, True, None),
+                      (TrialState.COMPLETE, False, 1)]
+    assert study.trials[2].params == peer_params
+
+
 def _wait_for_trials(url, n, proc):
     deadline = time.time() + 120
     while True:
