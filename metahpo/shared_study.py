@@ -183,8 +183,13 @@ def fail_dead(study: Study, trials: list[Any] | None = None) -> list[int]:
 
 def study_size(study: Study) -> int:
     """The trials that count towards ``n_trials``: all but the interrupted ones."""
-    return sum(not interrupted(ft)
-               for ft in study.storage.get_all_trials(study.study_id, deepcopy=False))
+    return counted(study.storage.get_all_trials(study.study_id, deepcopy=False))
+
+
+def counted(trials: list[Any]) -> int:
+    """How many of a study's ``trials`` (Optuna ``FrozenTrial`` s) count towards ``n_trials``:
+    all but the interrupted ones."""
+    return sum(not interrupted(ft) for ft in trials)
 
 
 def fail_dead_and_count(study: Study) -> int:
@@ -193,7 +198,7 @@ def fail_dead_and_count(study: Study) -> int:
     trial)."""
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False)
     dead = set(fail_dead(study, trials))
-    return sum(not interrupted(ft) and ft.number not in dead for ft in trials)
+    return counted([ft for ft in trials if ft.number not in dead])
 
 
 def check_points(points: Sequence[Mapping[str, Any]] | None,

@@ -43,6 +43,7 @@ from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
+    counted,
     fail_dead,
     fail_dead_and_count,
     interrupt,
@@ -261,7 +262,7 @@ class _Loop:
             while self._going_on():
                 trial_id = _run_trial(self.study, opt, self.objective, peers, self.catch,
                                       self.points, self.pruning, self.interrupted, device)
-                self._show(opt)
+                self._show(opt, peers)
                 if self.callbacks:
                     # Read back only for callbacks: a read costs a few ms in an RDB storage.
                     record = record_from_optuna(self.study.storage.get_trial(trial_id))
@@ -300,13 +301,15 @@ class _Loop:
         size = fail_dead_and_count(self.study)
         return self.n_trials is None or size < self.n_trials
 
-    def _show(self, opt: Optimizer) -> None:
-        """Update the progress bar: the study's size and the best value any job has seen (a
-        job's optimizer may not have seen the other jobs' latest trials yet)."""
+    def _show(self, opt: Optimizer, peers: Peers) -> None:
+        """Update the progress bar: the study's size as this job's ``peers`` last read it (when
+        its trial started; trials started since show at the next update, which saves reading
+        the study again) and the best value any job has seen (a job's optimizer may not have
+        seen the other jobs' latest trials yet)."""
         if self.progress is None:
             return
         with self._lock:
-            size = study_size(self.study)
+            size = counted(peers.trials)
             self.progress.n = size if self.n_trials is None else min(size, self.n_trials)
             record = opt.best
             best = None if record is None else record.value
