@@ -1,9 +1,5 @@
 """The checks :func:`metahpo.tune` runs on its arguments before it opens a study, and what they
-give the tune loop (first points, each job's device and optimizer).
-
-One function, :func:`prepare`, so that the command line can run the same checks
-(:func:`check_tune`) before it announces where a study is recorded: a mistake is then the only
-thing it prints.
+give the tune loop (first points, each job's device and optimizer): :func:`prepare`.
 """
 
 from __future__ import annotations
@@ -33,15 +29,6 @@ def _takes_trial(objective: Callable[..., Any]) -> bool:
     positional = [p for p in parameters
                   if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
-
-
-def check_tune(objective: Objective, space: SearchSpace, **arguments: Any) -> None:
-    """Raise the :class:`MetaHPOError` :func:`tune` would raise for these arguments before it
-    opens the study, without opening it or running a trial (it builds the optimizers, as
-    ``tune`` would, to check their options; the command line checks its arguments so before it
-    announces where the study is recorded). ``arguments``: those of
-    :func:`tune` other than ``storage``, ``study_name``, ``show_progress`` and ``catch``."""
-    prepare(objective, space, **arguments)
 
 
 def prepare(

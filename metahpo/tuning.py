@@ -128,6 +128,7 @@ def tune(
     pruner: Any = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
     devices: Sequence[str] | None = None,
+    on_start: Callable[[Study], Any] | None = None,
     **options: Any,
 ) -> Study:
     """Tune ``objective`` over ``space`` and return the recorded :class:`Study`.
@@ -192,6 +193,9 @@ def tune(
             GPUs trains one model per GPU (with more jobs than devices, jobs share them). For
             an objective that takes the running trial; a training script's command takes its
             devices itself (:class:`metahpo.CommandObjective`'s ``devices``).
+        on_start: ``on_start(study)`` once the arguments are checked and the study is open,
+            before the first trial (the command line says there where the study is recorded,
+            so that a mistake in the arguments is the only thing it prints).
         **options: keyword options of the optimizer (with an optimizer name).
     """
     points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
@@ -202,6 +206,8 @@ def tune(
         logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(devices),
                        n_jobs, ", ".join(devices[n_jobs:]), len(devices))
     study = create_study(space, storage=storage, study_name=study_name, direction=direction)
+    if on_start is not None:
+        on_start(study)
     fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
                  _progress(show_progress, n_trials, study_size(study)),

@@ -477,6 +477,22 @@ def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
     assert study.trials[2].error == "interrupted: KeyboardInterrupt"
 
 
+def test_on_start_sees_the_opened_study_before_the_first_trial_and_not_after_a_mistake():
+    events = []
+
+    def objective(params):
+        events.append("trial")
+        return quadratic(params)
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=2, study_name="s",
+                 show_progress=False, on_start=lambda s: events.append(("start", s.name)))
+    assert events == [("start", "s"), "trial", "trial"] and study.name == "s"
+    with pytest.raises(MetaHPOError, match="unknown optimizer"):
+        tune(objective, SPACE, optimizer="nope", n_trials=2, show_progress=False,
+             on_start=lambda s: events.append("too early"))
+    assert "too early" not in events
+
+
 def test_runs_stopped_by_ctrl_c_do_not_count_towards_max_retries_lost_runs_do(tmp_path):
     """A user who stops and resumes a study often does not see a configuration given up; a
     configuration whose run escapes the objective with an error is, after max_retries."""

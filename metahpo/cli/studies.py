@@ -30,22 +30,23 @@ def make_pruner(name: str | None) -> Any:
 
 def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
                     **arguments: Any) -> Any:
-    """:func:`metahpo.tune` for ``tune`` / ``demo``, after saying where the study is recorded
-    (a run that is killed prints no summary). The arguments, the storage and a resumed study's
-    space and direction are checked first, so that a mistake in them is the only thing said."""
-    from metahpo.study import create_study, new_study_name
-    from metahpo.tune_arguments import check_tune
+    """:func:`metahpo.tune` for ``tune`` / ``demo``, saying where the study is recorded before
+    the first trial (a run that is killed prints no summary) and after ``tune`` has checked the
+    arguments, the storage and a resumed study's space and direction, so that a mistake in them
+    is the only thing said."""
+    from metahpo.study import new_study_name
     from metahpo.tuning import tune
 
     url = storage_url(args, reads=False)
     name = args.study or new_study_name()
-    check_tune(objective, space, **arguments)
-    if url is not None:
-        create_study(space, storage=url, study_name=name, direction=arguments["direction"])
-        resume = "" if args.study else f"; resume with --study {name}"
-        print(f"study {name} recorded in {url}{resume}", flush=True)
+
+    def announce(study: Any) -> None:
+        if url is not None:
+            resume = "" if args.study else f"; resume with --study {name}"
+            print(f"study {name} recorded in {url}{resume}", flush=True)
+
     return tune(objective, space, storage=url, study_name=name, show_progress=not args.quiet,
-                **arguments)
+                on_start=announce, **arguments)
 
 
 def _print_result(study: Any) -> None:
