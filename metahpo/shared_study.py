@@ -181,11 +181,6 @@ def fail_dead(study: Study, trials: list[Any] | None = None) -> list[int]:
     return numbers
 
 
-def study_size(study: Study) -> int:
-    """The trials that count towards ``n_trials``: all but the interrupted ones."""
-    return counted(study.storage.get_all_trials(study.study_id, deepcopy=False))
-
-
 def counted(trials: list[Any]) -> int:
     """How many of a study's ``trials`` (Optuna ``FrozenTrial`` s) count towards ``n_trials``:
     all but the interrupted ones."""
@@ -193,9 +188,9 @@ def counted(trials: list[Any]) -> int:
 
 
 def fail_dead_and_count(study: Study) -> int:
-    """:func:`fail_dead`, then :func:`study_size`, from one read of the study's trials (a read
-    costs a few milliseconds in an RDB storage, and the tune loop does both before every
-    trial)."""
+    """:func:`fail_dead`, then the study's size (the trials that count towards ``n_trials``,
+    :func:`counted`), from one read of its trials (a read costs a few milliseconds in an RDB
+    storage, and the tune loop does both before every trial)."""
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False)
     dead = set(fail_dead(study, trials))
     return counted([ft for ft in trials if ft.number not in dead])

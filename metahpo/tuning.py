@@ -44,13 +44,11 @@ from metahpo.shared_study import (
     Heartbeat,
     Peers,
     counted,
-    fail_dead,
     fail_dead_and_count,
     interrupt,
     start_trial,
     stop_requested,
     store_outcome,
-    study_size,
 )
 from metahpo.space import SearchSpace
 from metahpo.storage import DEFAULT_MAX_RETRIES, last_report, record_from_optuna
@@ -208,9 +206,8 @@ def tune(
     study = create_study(space, storage=storage, study_name=study_name, direction=direction)
     if on_start is not None:
         on_start(study)
-    fail_dead(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, study_size(study)),
+                 _progress(show_progress, n_trials, fail_dead_and_count(study)),
                  Pruning(study, pruner) if takes_trial else None, max_retries)
     workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
                for opt, device in zip(opts[1:], devices_of_jobs[1:])]
