@@ -92,8 +92,8 @@ class Peers:
                  max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self._study = study
         self._opt = opt
-        #: How many times an interrupted trial's configuration runs again (:func:`retry_to_run`;
-        #: checked by the callers, :func:`check_max_retries`).
+        #: After how many lost runs an interrupted trial's configuration is given up
+        #: (:func:`retry_to_run`; checked by the callers, :func:`check_max_retries`).
         self.max_retries = max_retries
         self.mine: set[int] = set()
         self._told: set[int] = set()
@@ -318,8 +318,8 @@ def lost_runs(chain: list[Any]) -> int:
 
 
 def check_max_retries(max_retries: Any) -> int:
-    """``max_retries`` (how many times an interrupted trial's configuration runs again), or a
-    clear error."""
+    """``max_retries`` (after how many lost runs an interrupted trial's configuration is given
+    up, :func:`retry_to_run`), or a clear error."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise MetaHPOError(f"max_retries must be an int >= 0, got {max_retries!r}")
     return max_retries

@@ -76,6 +76,7 @@ metahpo.tune(objective_on_device, space, n_trials=None, timeout=3600.0, n_jobs=2
              devices=["cuda:0", "cuda:1"], max_retries=5)
 metahpo.tune(objective, space, n_trials=30, optimizer="examples/custom_optimizer.py:OnePlusOne",
              initial_step=0.3)
+metahpo.tune(objective, space, n_trials=30, on_start=lambda study: print(study.name))
 
 past = [metahpo.load_study("cifar", "sqlite:///studies.db"),
         metahpo.load_study("svhn", "sqlite:///studies.db")]
