@@ -25,6 +25,7 @@ from metahpo.storage import (
     DEFAULT_MAX_RETRIES,
     ERROR_ATTR,
     INTERRUPTED_ATTR,
+    RESERVATION_ATTR,
     RETRY_OF_ATTR,
     STOPPED_ATTR,
     checked_user_attr,
@@ -81,8 +82,9 @@ class Peers:
     this job's own trials.
 
     Proposals are ordered by trial number: a job reserves its trial first
-    (:func:`~metahpo.storage.reserve_trial`), then waits until every lower-numbered trial in
-    flight has stored its parameters (at most ``WAIT_S`` per trial), then proposes. So of two
+    (:func:`~metahpo.storage.reserve_trial`), then (:meth:`sync`) finds its number and waits
+    until every lower-numbered trial in flight has stored its parameters (at most ``WAIT_S``
+    per trial), then proposes. So of two
     workers that start a trial at the same moment, the second sees the first one's
     configuration as pending instead of proposing it again."""
 
@@ -104,13 +106,19 @@ class Peers:
         self.trials: list[Any] = []
         self.stopped: Runs = []
 
-    def sync(self, before: int | None = None) -> None:
-        """Tell the optimizer what happened in the study since the last call; with ``before``
-        (this process's reserved trial), first wait for the lower-numbered trials in flight."""
+    def sync(self, reserved: str | None = None) -> int | None:
+        """Tell the optimizer what happened in the study since the last call. With ``reserved``
+        (the token of the trial this job just reserved, :func:`~metahpo.storage.reserve_trial`),
+        first find that trial among the study's, add it to :attr:`mine` and wait for the
+        lower-numbered trials in flight; return its number (``None`` without ``reserved``)."""
         space = self._opt.space
         deadline = time.monotonic() + self.WAIT_S
+        before = None
         while True:
             fts = self._trials()
+            if reserved is not None and before is None:
+                before = _own_number(fts, reserved)
+                self.mine.add(before)
             waiting = [ft.number for ft in fts
                        if before is not None and ft.number < before and in_flight(ft, space)
                        and ft.number not in self.mine and ft.number not in self._given_up]
@@ -126,6 +134,7 @@ class Peers:
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
                 self._take(ft, ft.number in failed)
+        return before
 
     def _trials(self) -> list[Any]:
         from optuna.trial import TrialState as OptunaState
@@ -167,6 +176,16 @@ class Peers:
                                     last_report=rec.last_report)
         except MetaHPOError:
             logger.warning("trial %d does not fit the search space; not replayed", ft.number)
+
+
+def _own_number(fts: list[Any], token: str) -> int:
+    """The number of the trial among ``fts`` (Optuna ``FrozenTrial`` s) reserved with
+    ``token``."""
+    for ft in fts:
+        if ft.system_attrs.get(RESERVATION_ATTR) == token:
+            return int(ft.number)
+    raise MetaHPOError("the trial this process reserved is missing from the study's trials: "
+                       "was the study deleted while it ran?")
 
 
 def fail_dead(study: Study, trials: list[Any] | None = None) -> list[int]:
@@ -368,11 +387,11 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     anything interrupts this, the reserved trial is failed as interrupted (not counted) and the
     exception raised."""
     st = study.storage
-    trial_id, number = reserve_trial(st, study.study_id)
-    peers.mine.add(number)
+    trial_id, token = reserve_trial(st, study.study_id)
     trial, first = None, None
     try:
-        peers.sync(before=number)
+        number = peers.sync(reserved=token)
+        assert number is not None
         retry = retry_to_run(peers.stopped, peers.max_retries)
         if retry is not None:
             params, first = retry

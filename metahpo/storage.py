@@ -30,6 +30,7 @@ import math
 import os
 import socket
 import time
+import uuid
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,9 @@ ASKED_ATTR = "metahpo:asked"
 #: The trial system attribute of a trial that runs an interrupted one's configuration again:
 #: the number of the first trial that ran it.
 RETRY_OF_ATTR = "metahpo:retry_of"
+#: The trial system attribute that tells a reserved trial's process which trial is its own
+#: (:func:`reserve_trial`): a token no other reservation holds.
+RESERVATION_ATTR = "metahpo:reservation"
 #: How many times a configuration whose run was lost (its process died, an asked trial failed
 #: as stale, an error escaped the objective) runs again by default (``max_retries`` of
 #: :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
@@ -120,11 +124,18 @@ def _cached(storage: Any) -> Any:
     return get_storage(storage)
 
 
-def reserve_trial(storage: Any, study_id: int) -> tuple[int, int]:
+def reserve_trial(storage: Any, study_id: int) -> tuple[int, str]:
     """Create a RUNNING trial, without parameters yet, that names this host and process, in one
-    write; return its id and number. Other processes see it as a trial in flight from the moment
-    it exists (see :func:`in_flight`)."""
-    return _create_trial(storage, study_id, "RUNNING", {}, {}, None, {}, {})
+    write; return its id and its reservation token (:data:`RESERVATION_ATTR`). Other processes
+    see it as a trial in flight from the moment it exists (see :func:`in_flight`).
+
+    Its number is not read back here: the reserving process reads the study's trials next
+    anyway (:meth:`metahpo.shared_study.Peers.sync`) and finds its own there by the token. A
+    read of one running trial costs as much as that of all new ones (a few milliseconds in a
+    SQLite file), and the storage API gives no number with a new trial's id."""
+    token = uuid.uuid4().hex
+    template = _template("RUNNING", {}, {}, None, {}, {RESERVATION_ATTR: token})
+    return storage.create_new_trial(study_id, template_trial=template), token
 
 
 def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
@@ -181,19 +192,26 @@ def interrupted(ft: Any) -> bool:
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
                   distributions: dict[str, Any], value: float | None,
                   user_attrs: dict[str, Any], system_attrs: dict[str, Any]) -> tuple[int, int]:
+    template = _template(state, params, distributions, value, user_attrs, system_attrs)
+    trial_id = storage.create_new_trial(study_id, template_trial=template)
+    return trial_id, storage.get_trial_number_from_id(trial_id)
+
+
+def _template(state: str, params: dict[str, Any], distributions: dict[str, Any],
+              value: float | None, user_attrs: dict[str, Any],
+              system_attrs: dict[str, Any]) -> Any:
+    """An Optuna ``FrozenTrial`` to create a trial from, naming this host and process."""
     from optuna.trial import FrozenTrial
     from optuna.trial import TrialState as OptunaState
 
     running = state == "RUNNING"
-    template = FrozenTrial(
+    return FrozenTrial(
         number=-1, state=OptunaState[state], value=value, datetime_start=datetime.now(),
         datetime_complete=None if running else datetime.now(), params=dict(params),
         distributions=dict(distributions), user_attrs=dict(user_attrs),
         system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid(), **system_attrs},
         intermediate_values={}, trial_id=-1,
     )
-    trial_id = storage.create_new_trial(study_id, template_trial=template)
-    return trial_id, storage.get_trial_number_from_id(trial_id)
 
 
 def in_flight(ft: Any, space: Any) -> bool:
