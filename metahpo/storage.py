@@ -184,9 +184,11 @@ def interrupted(ft: Any) -> bool:
     """Whether an Optuna ``FrozenTrial`` is a run metahpo recorded as interrupted (Ctrl-C, a
     process that died, an asked trial failed as stale): FAILED, yet not counted, not read by
     the optimizers as a failure, and run again (see :mod:`metahpo.shared_study`)."""
+    if not ft.user_attrs.get(INTERRUPTED_ATTR):
+        return False  # most trials, settled without the import below (a sync reads them all)
     from optuna.trial import TrialState as OptunaState
 
-    return ft.state == OptunaState.FAIL and bool(ft.user_attrs.get(INTERRUPTED_ATTR))
+    return bool(ft.state == OptunaState.FAIL)
 
 
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
@@ -218,6 +220,8 @@ def in_flight(ft: Any, space: Any) -> bool:
     """Whether ``ft`` is a trial reserved by a metahpo process that has not stored all its
     active parameters of ``space`` (a ``SearchSpace``) yet: it is between its reservation and
     its proposal (parameters are stored in the space's order, parents before children)."""
+    if ft.datetime_complete is not None:
+        return False  # a finished trial, settled without the import below
     from optuna.trial import TrialState as OptunaState
 
     return (ft.state == OptunaState.RUNNING and PID_ATTR in ft.system_attrs
