@@ -4,17 +4,28 @@ Objectives (``metahpo tune MODULE:FUNCTION``) and optimizers of a user's own (``
 MODULE:CLASS``) are named this way on the command line and in benchmark suites, whose worker
 processes import them again by the same reference. A module name is looked up on the path with
 the current directory first, as ``python -m`` does; a file is loaded from its path.
+
+Either way a module is imported once per process and registered in ``sys.modules``, as Python's
+own imports are: a reference used again (an optimizer is built for every ``Study.ask`` and every
+rebuild of the Optuna sampler) does not run the module's top level again, and the module's
+classes and functions are one object each time. ``dataclasses`` (with ``from __future__ import
+annotations``), ``pickle`` and ``typing.get_type_hints`` look a class's module up there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
+import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from metahpo.errors import MetaHPOError
+
+_FILE_IMPORT_LOCK = threading.RLock()
 
 
 def import_reference(ref: str, what: str, form: str) -> Any:
@@ -34,14 +45,9 @@ def import_reference(ref: str, what: str, form: str) -> Any:
     try:
         if module_ref.endswith(".py"):
             path = Path(module_ref)
-            if not path.exists():
+            if not path.is_file():
                 raise MetaHPOError(f"cannot import {what} {ref!r}: no file {module_ref!r}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise MetaHPOError(f"cannot import {what} {ref!r}: {module_ref!r} is not a "
-                                   "Python file")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = _import_file(path)
         else:
             if "" not in sys.path:
                 sys.path.insert(0, "")
@@ -54,3 +60,35 @@ def import_reference(ref: str, what: str, form: str) -> Any:
         raise MetaHPOError(f"cannot import {what} {ref!r}: {module_ref} has no "
                            f"{form.rsplit(':', 1)[1].lower()} {name!r}")
     return getattr(module, name)
+
+
+def _import_file(path: Path) -> ModuleType:
+    """The module of the Python file ``path``, imported once per process (see the module
+    docstring) under the file's name without ``.py``, or, where a module from elsewhere holds
+    that name already (a file ``utils.py`` beside a package ``utils``), under that name made
+    unique by the file's path, so that no module is replaced."""
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
+    with _FILE_IMPORT_LOCK:
+        for name in (path.stem, f"{path.stem}_{digest}"):
+            module = sys.modules.get(name)
+            if module is None:
+                break
+            if _file_of(module) == resolved:
+                return module
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError("not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+
+
+def _file_of(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return None if file is None else Path(file).resolve()

@@ -90,3 +90,33 @@ def test_tune_ask_and_bench_take_a_module_or_a_file_reference(tmp_path):
     refused = run("bench", "--tasks", "synthetic:sphere", "--optimizers", "random",
                   "--option", "random.step=1", "--out", "c")
     assert refused.returncode == 2 and "has no option 'step'" in refused.stderr
+
+
+def test_a_file_reference_is_imported_once_like_a_module(tmp_path):
+    """An optimizer is built for every ask: its file's top level must run once per process, not
+    each time. A file whose dataclasses use postponed annotations (they look their module up in
+    sys.modules) must import at all, and a file named like a module already loaded must not
+    replace that module."""
+    source = (
+        "from __future__ import annotations\n"
+        "import pathlib\n"
+        "from dataclasses import dataclass\n"
+        "from metahpo.optimizers.random import RandomSearch\n\n"
+        "pathlib.Path(__file__).with_suffix('.log').open('a').write('imported\\n')\n\n"
+        "@dataclass\n"
+        "class Settings:\n"
+        "    corner: float = 0.0\n\n"
+        "class Corner(RandomSearch):\n"
+        "    def _propose(self):\n"
+        "        if not self.history:\n"
+        "            return self.space.decode([Settings().corner] * self.space.dim)\n"
+        "        return super()._propose()\n")
+    for name in ("corner_optimizer", "json"):
+        (tmp_path / f"{name}.py").write_text(source)
+        study = metahpo.create_study(SPACE)
+        for _ in range(3):
+            trial = study.ask(f"{tmp_path / name}.py:Corner", seed=0)
+            study.tell(trial.number, trial.params["x"] ** 2)
+        assert study.trials[0].params == {"x": -5.0, "n": 1}
+        assert (tmp_path / f"{name}.log").read_text() == "imported\n"
+    assert sys.modules["json"] is json and json.loads("[1]") == [1]
