@@ -3,7 +3,9 @@
 Objectives (``metahpo tune MODULE:FUNCTION``) and optimizers of a user's own (``--optimizer
 MODULE:CLASS``) are named this way on the command line and in benchmark suites, whose worker
 processes import them again by the same reference. A module name is looked up on the path with
-the current directory first, as ``python -m`` does; a file is loaded from its path.
+the current directory first, as ``python -m`` does; a file is loaded from its path, with its
+folder on the path first, as ``python FILE.py`` has it (so that a training script next to its
+model code imports that code wherever metahpo runs from).
 
 Either way a module is imported once per process and registered in ``sys.modules``, as Python's
 own imports are: a reference used again (an optimizer is built for every ``Study.ask`` and every
@@ -80,6 +82,8 @@ def _import_file(path: Path) -> ModuleType:
         if spec is None or spec.loader is None:
             raise ImportError("not a Python file")
         module = importlib.util.module_from_spec(spec)
+        if str(resolved.parent) not in sys.path:
+            sys.path.insert(0, str(resolved.parent))
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)

@@ -235,6 +235,18 @@ def test_objective_from_a_file_path(workdir):
     assert "3 complete" in out.stdout
 
 
+def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
+    (workdir / "project").mkdir()
+    (workdir / "project" / "model_code.py").write_text("def loss(x, n):\n    return x * x + n\n")
+    (workdir / "project" / "train.py").write_text(
+        "from model_code import loss\n\n"
+        "def objective(params):\n    return loss(params['x'], params['n'])\n")
+    out = run(workdir, "tune", "project/train.py:objective", "--space", "space.yaml",
+              "--trials", "3", "--storage", "memory", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "3 complete" in out.stdout
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
