@@ -20,8 +20,8 @@ the conditional space as ``search_space``; the other rows see only what the obje
     .venv/bin/python benchmarks/optuna_define_by_run.py --out benchmarks/results/optuna_define_by_run
 
 With ``--compare FOLDER`` (an earlier run's output, e.g. at another commit) the table also gives,
-for each sampler of both runs, the difference this run makes, paired by seed (the same objective
-and sampler seed in both). Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
+for each sampler of both runs whose results differ, the difference this run makes, paired by seed
+(the same objective and sampler seed in both). Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -187,7 +187,8 @@ def main() -> None:
             per_seed[family][label] = curves.tolist()
             print(family, label, mean_cells(results[family][label], reported), flush=True)
             before = earlier.get(family, {}).get(label)
-            if before is not None and np.shape(before) == curves.shape:
+            if (before is not None and np.shape(before) == curves.shape
+                    and not np.array_equal(before, curves)):
                 differences[family][label] = mean_and_stderr(curves - np.array(before), reported)
     lines = ["| family | sampler | " + " | ".join(f"best loss t={t}" for t in reported) + " |",
              "|---|---|" + "---|" * len(reported)]

@@ -344,3 +344,66 @@ def test_pruned_trials_reach_the_optimizer_with_their_last_report():
             direct.add_trial(t.params, t.value)
     direct.restart_draws(len(study.trials))
     assert study.ask(declared).params == direct.ask().params
+
+
+def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
+    """Optuna's define-by-run patterns, a parameter per layer and one per optimizer choice: the
+    sampler reads where each appears from the completed trials and proposes it with the others
+    (it was left to independent random sampling), and a study sampled this way finds the
+    optimum of the layers a random search misses."""
+    from metahpo import Condition
+    from metahpo.integrations.optuna_conditions import define_by_run_space
+
+    jointly = []
+
+    def objective(trial):
+        n = trial.suggest_int("n_layers", 1, 3)
+        loss = 0.1 * abs(n - 2)
+        for i in range(n):
+            loss += (trial.suggest_float(f"width_{i}", 0.0, 1.0) - 0.3) ** 2
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            loss += (trial.suggest_float("momentum", 0.0, 0.99) - 0.9) ** 2
+        else:
+            loss += 0.05
+        jointly.append(set(trial.params) <= set(trial.relative_params))
+        return loss
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(objective, n_trials=40)
+    space, conditions = define_by_run_space(study.trials)
+    assert list(space) == ["n_layers", "optimizer", "width_0", "momentum", "width_1", "width_2"]
+    assert conditions == {"momentum": Condition("optimizer", ["sgd"]),
+                          "width_1": Condition("n_layers", [2, 3]),
+                          "width_2": Condition("n_layers", [3])}
+    assert all(jointly[15:])
+    best = study.best_params
+    assert best["n_layers"] == 2 and abs(best["width_1"] - 0.3) < 0.1
+
+    random = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    random.optimize(objective, n_trials=40)
+    assert study.best_value < random.best_value
+
+
+def test_a_parameter_that_no_other_explains_is_sampled_independently():
+    """A parameter suggested on a condition the parameters do not show (here the trial's
+    number; in the first trials it appears and is absent with either activation) has no parent:
+    it stays out of the joint space, and the others are proposed jointly."""
+    from metahpo.integrations.optuna_conditions import define_by_run_space
+
+    relative = []
+
+    def flip(trial):
+        x = trial.suggest_float("x", -5, 5)
+        act = trial.suggest_categorical("act", ["relu", "tanh"])
+        if trial.number % 3 == 0:
+            x += trial.suggest_float("shift", 0.0, 1.0)
+        relative.append(set(trial.relative_params))
+        return (x - 1) ** 2 + (act == "tanh")
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=3))
+    for x, act in [(0.0, "relu"), (1.0, "relu"), (2.0, "tanh"), (-1.0, "tanh")]:
+        study.enqueue_trial({"x": x, "act": act})
+    study.optimize(flip, n_trials=12)
+    space, conditions = define_by_run_space(study.trials)
+    assert list(space) == ["act", "x"] and conditions == {}
+    assert all(params == {"act", "x"} for params in relative[4:])

@@ -73,15 +73,16 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from metahpo.distributions import space_from_optuna, space_to_optuna
+from metahpo.conditions import Condition
+from metahpo.distributions import from_optuna, space_from_optuna, space_to_optuna
 from metahpo.errors import MetaHPOError
+from metahpo.integrations.optuna_conditions import define_by_run_space
+from metahpo.integrations.optuna_replica import StudyReplica
 from metahpo.optimizers.registry import check_options, create_optimizer
 from metahpo.space import SearchSpace
-from metahpo.integrations.optuna_replica import StudyReplica
 
 
 def _single_value(dist: BaseDistribution) -> bool:
@@ -119,7 +120,6 @@ class MetaHPOSampler(BaseSampler):
             free = {n: d for n, d in self._declared.items() if not _single_value(d)}
             if free:  # an optimizer that cannot serve the space says so now, not in a trial
                 create_optimizer(optimizer, self._optimizer_space(free), seed=0, **self.options)
-        self._search_space = IntersectionSearchSpace()
         self._warned_first = False
         self._lock = threading.Lock()
         self._replicas: dict[tuple[int, int], StudyReplica] = {}
@@ -140,11 +140,15 @@ class MetaHPOSampler(BaseSampler):
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def _optimizer_space(self, free: dict[str, BaseDistribution]) -> SearchSpace:
+    def _optimizer_space(self, free: dict[str, BaseDistribution],
+                         inferred: dict[str, Condition] | None = None) -> SearchSpace:
         """The metahpo space of the parameters ``free`` (those with more than one value), with
-        the declared conditions among them."""
+        the declared conditions among them, or else the ``inferred`` ones
+        (:func:`define_by_run_space`; ``free`` lists each parent before its children)."""
         if self._conditional is None:
-            return space_from_optuna(free)
+            return SearchSpace([from_optuna(n, d) for n, d in free.items()],
+                               conditions={c: cond for c, cond in (inferred or {}).items()
+                                           if c in free})
         fixed = [n for n in self._conditional.names if n not in free]
         try:
             return self._conditional.without(*fixed)
@@ -156,8 +160,7 @@ class MetaHPOSampler(BaseSampler):
                                     ) -> dict[str, BaseDistribution]:
         if self._declared is not None:
             return dict(self._declared)
-        space = self._search_space.calculate(study)
-        return {name: dist for name, dist in space.items()}
+        return define_by_run_space(study.get_trials(deepcopy=False))[0]
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
@@ -169,38 +172,44 @@ class MetaHPOSampler(BaseSampler):
                      else cast(Union[FloatDistribution, IntDistribution], d).low)
                  for n, d in search_space.items() if _single_value(d)}
         free = {n: d for n, d in search_space.items() if n not in fixed}
+        trials = study.get_trials(deepcopy=False)
+        inferred: dict[str, Condition] = {}
+        if self._declared is None:
+            free, inferred = _still_inferred(free, trials)
         if not free:
             return fixed
+        space = self._optimizer_space(free, inferred)
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
-        trials = study.get_trials(deepcopy=False)
         storage = study._storage
         key = (id(storage), study._study_id)
         with self._lock:
             self._replicas = {k: r for k, r in self._replicas.items() if r.storage() is not None}
             replica = self._replicas.get(key)
             if (replica is None or replica.storage() is not storage or replica.free != free
-                    or not replica.catch_up(trials, trial)):
-                replica = self._replica(free, direction, storage, self._seed, trials, trial)
+                    or replica.opt.space != space or not replica.catch_up(trials, trial)):
+                replica = self._replica(free, space, direction, storage, self._seed, trials, trial)
                 self._replicas[key] = replica
             opt = replica.opt
             if (len(opt.history) + len(opt.pending) < opt.seed_plan_length
-                    and self._racing(trials, trial, free)):
+                    and self._racing(trials, trial, space)):
                 seed = _derived_seed(self._seed, trial.number)
-                replica = self._replica(free, direction, storage, seed, trials, trial)
+                replica = self._replica(free, space, direction, storage, seed, trials, trial)
             proposal = replica.propose(trial.number)
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
-    def _replica(self, free: dict[str, BaseDistribution], direction: str, storage: Any,
-                 seed: int, trials: list[FrozenTrial], current: FrozenTrial) -> StudyReplica:
-        """A new optimizer seeded with ``seed`` that has read the study's ``trials``."""
-        opt = create_optimizer(self.optimizer, self._optimizer_space(free), direction=direction,
-                               seed=seed, **self.options)
+    def _replica(self, free: dict[str, BaseDistribution], space: SearchSpace, direction: str,
+                 storage: Any, seed: int, trials: list[FrozenTrial],
+                 current: FrozenTrial) -> StudyReplica:
+        """A new optimizer for ``space`` (the parameters ``free``) seeded with ``seed`` that
+        has read the study's ``trials``."""
+        opt = create_optimizer(self.optimizer, space, direction=direction, seed=seed,
+                               **self.options)
         replica = StudyReplica(opt, free, storage, declared=self._declared is not None)
         replica.catch_up(trials, current)
         return replica
 
     def _racing(self, trials: list[FrozenTrial], current: FrozenTrial,
-                distributions: dict[str, BaseDistribution]) -> bool:
+                space: SearchSpace) -> bool:
         """Whether an earlier trial is running without its parameters yet (a worker that started
         at the same moment). It cannot be passed to the optimizer as pending, so while the
         optimizer plays a plan drawn from its seed (a policy's random design, see
@@ -209,14 +218,7 @@ class MetaHPOSampler(BaseSampler):
         plan). Past the plan, draws restart from each trial's number and differ anyway, so the
         sampler's own optimizer proposes, kept in step with the study instead of rebuilt."""
         return any(t.number < current.number and not t.state.is_finished()
-                   and self._lacks(t.params, distributions) for t in trials)
-
-    def _lacks(self, params: Mapping[str, Any], distributions: dict[str, BaseDistribution]) -> bool:
-        """Whether a trial holding ``params`` lacks one of ``distributions`` that it should hold
-        (in a conditional space: one that its values make active)."""
-        if self._conditional is None:
-            return any(n not in params for n in distributions)
-        return any(n in distributions for n in self._conditional.missing(params))
+                   and space.missing(t.params) for t in trials)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -282,6 +284,22 @@ class MetaHPOSampler(BaseSampler):
             return None
         opt.restart_draws(trial.number)
         return _to_python(opt.ask().params[name])
+
+
+def _still_inferred(free: dict[str, BaseDistribution], trials: list[FrozenTrial]
+                    ) -> tuple[dict[str, BaseDistribution], dict[str, Condition]]:
+    """Of the parameters ``free`` (the relative search space Optuna passes back, less those with
+    a single value), those that the study's ``trials`` still put in the sampler's space, with
+    their conditions (:func:`define_by_run_space`). Optuna infers the space and samples it in
+    two calls, between which another worker's trial may complete and change what is inferred;
+    a parameter that left the space, or whose parent did, is then sampled independently."""
+    now, conditions = define_by_run_space(trials)
+    kept: dict[str, BaseDistribution] = {}
+    for name, dist in now.items():
+        condition = conditions.get(name)
+        if free.get(name) == dist and (condition is None or condition.parent in kept):
+            kept[name] = dist
+    return kept, {c: cond for c, cond in conditions.items() if c in kept}
 
 
 def _declared_space(space: Mapping[str, BaseDistribution] | SearchSpace

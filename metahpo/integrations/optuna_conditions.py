@@ -1,0 +1,90 @@
+"""The conditional structure of a define-by-run Optuna study, read from its completed trials.
+
+An Optuna objective declares its search space as it runs: ``if optimizer == "sgd":`` it
+suggests ``momentum``, ``for i in range(n_layers):`` it suggests ``units_{i}``. Optuna's
+intersection search space keeps only the parameters every completed trial holds, so such
+parameters were left to independent random sampling. :func:`define_by_run_space` also keeps a
+parameter that some trials hold when one parameter before it explains where it appears: a
+discrete parent (categorical or integer) such that, in every completed trial that holds the
+parent, the parameter is present exactly when the parent holds one of the values it held in the
+trials with the parameter (``momentum`` when ``optimizer`` is ``"sgd"``, ``units_2`` when
+``n_layers`` is 3 or more). That is a :class:`~metahpo.conditions.Condition`, and the sampler's
+optimizer then models the parameter where it is active, as it does for a declared conditional
+space.
+
+What cannot be read this way stays with independent sampling: a parameter whose presence
+depends on several others, or on nothing in the trials (a random choice inside the objective),
+or whose distribution changes between trials. The condition holds the parent values seen so
+far: a parameter is not proposed for a parent value no completed trial has shown it with, and a
+trial that suggests it there (its first) gets it by independent sampling, after which the
+condition includes that value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from metahpo.conditions import Condition
+
+
+def define_by_run_space(trials: Sequence[FrozenTrial]
+                        ) -> tuple[dict[str, BaseDistribution], dict[str, Condition]]:
+    """The parameters of a study's completed ``trials`` that a sampler can model, and the
+    conditions of those not held by every trial (see the module docstring).
+
+    Returns ``({name: distribution}, {child: Condition})``: first the parameters every completed
+    trial holds with one distribution, ordered by name (Optuna's intersection search space), then
+    the conditional ones, each after its parent. Both are empty before a trial has completed."""
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    distributions: dict[str, BaseDistribution] = {}
+    clashing: set[str] = set()
+    for t in completed:
+        for name, dist in t.distributions.items():
+            if distributions.setdefault(name, dist) != dist:
+                clashing.add(name)
+    names = sorted(n for n in distributions if n not in clashing)
+    placed = {n: distributions[n] for n in names if all(n in t.params for t in completed)}
+    conditions: dict[str, Condition] = {}
+    left = [n for n in names if n not in placed]
+    while left:
+        found = {n: c for n in left if (c := _condition(n, placed, completed)) is not None}
+        if not found:
+            break
+        for name in left:
+            if name in found:
+                placed[name] = distributions[name]
+                conditions[name] = found[name]
+        left = [n for n in left if n not in found]
+    return placed, conditions
+
+
+def _condition(child: str, placed: dict[str, BaseDistribution],
+               completed: list[FrozenTrial]) -> Condition | None:
+    """The condition on the first of the ``placed`` parameters that explains where ``child``
+    appears among the ``completed`` trials, or ``None``."""
+    holding = [t for t in completed if child in t.params]
+    for parent, dist in placed.items():
+        if not _can_be_parent(dist) or any(parent not in t.params for t in holding):
+            continue
+        values = {_key(t.params[parent]) for t in holding}
+        if all((child in t.params) == (_key(t.params[parent]) in values)
+               for t in completed if parent in t.params):
+            return Condition(parent, [v for v in dist.choices if _key(v) in values]
+                             if isinstance(dist, CategoricalDistribution)
+                             else sorted({int(t.params[parent]) for t in holding}))
+    return None
+
+
+def _can_be_parent(dist: BaseDistribution) -> bool:
+    if isinstance(dist, CategoricalDistribution):
+        return len(dist.choices) > 1
+    return isinstance(dist, IntDistribution) and dist.low < dist.high
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    """A value as a set member that tells ``True`` from ``1`` (equal in Python, two choices
+    to Optuna)."""
+    return type(value).__name__, value
