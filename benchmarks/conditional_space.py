@@ -42,6 +42,7 @@ BEST_LOG_LR = {"adam": -3.0, "sgd": -1.5, "rmsprop": -2.5}
 OPTIMIZERS = {
     "meta": ("meta", {}),
     "meta (switch_choices)": ("meta", {"switch_choices": True}),
+    "meta (switch_choices=False)": ("meta", {"switch_choices": False}),
     "meta (screen=0)": ("meta", {"screen": 0}),
     "tpe": ("tpe", {}),
     "gp": ("gp", {}),

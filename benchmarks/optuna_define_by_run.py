@@ -73,6 +73,8 @@ SAMPLERS: dict[str, Callable[[int, SearchSpace], optuna.samplers.BaseSampler]] =
     "meta": lambda seed, space: MetaHPOSampler("meta", seed=seed),
     "meta (switch_choices)": lambda seed, space: MetaHPOSampler("meta", seed=seed,
                                                                 switch_choices=True),
+    "meta (switch_choices=False)": lambda seed, space: MetaHPOSampler("meta", seed=seed,
+                                                                      switch_choices=False),
     "meta, space declared": lambda seed, space: MetaHPOSampler("meta", seed=seed,
                                                                search_space=space),
     "tpe": lambda seed, space: optuna.samplers.TPESampler(seed=seed),

@@ -101,15 +101,17 @@ class PolicyDrivenOptimizer(Optimizer):
             expected improvement under a GP of the history is played (0: play one draw).
         switch_choices: with a screen, let each draw switch a categorical to another choice with
             probability ``1 / D`` (:meth:`_switch_choices`), for spaces whose choices each need
-            their own settings; off by default.
+            their own settings. Default (``None``): on where a categorical parameter is the
+            parent of a condition (its choices have parameters of their own, so they need their
+            own settings by construction) and the optimizer screens; off elsewhere.
     """
 
     #: The policy that proposes; each subclass's constructor sets it.
     _policy: LSTMPolicy
 
     def __init__(self, space: SearchSpace, *, sample: bool = True, greedy_first: bool = True,
-                 fake_feedback: bool = False, screen: int = 0, switch_choices: bool = False,
-                 **kwargs: Any) -> None:
+                 fake_feedback: bool = False, screen: int = 0,
+                 switch_choices: bool | None = None, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         if isinstance(screen, bool) or not isinstance(screen, (int, np.integer)) or screen < 0:
             raise MetaHPOError(f"screen must be a whole number of draws >= 0, got {screen!r}")
@@ -118,8 +120,10 @@ class PolicyDrivenOptimizer(Optimizer):
         self.greedy_first = bool(greedy_first)
         self.fake_feedback = bool(fake_feedback)
         self._descriptors = torch.as_tensor(space.descriptors(), dtype=torch.float32)[None, :]
-        self.switch_choices = bool(switch_choices)
-        if self.switch_choices and self.screen == 0:
+        self.switch_choices = switch_choices
+        switching = (_choices_gate_parameters(space) and self.screen > 0
+                     if switch_choices is None else bool(switch_choices))
+        if switching and self.screen == 0:
             raise MetaHPOError("switch_choices acts on the screen's candidates: it needs screen > 0 "
                                "(e.g. screen=64)")
         #: Told trials without a new incumbent after which a search past its policy's horizon is
@@ -127,7 +131,7 @@ class PolicyDrivenOptimizer(Optimizer):
         #: meta-trained on searches of a fixed length.
         self.stall_trials: int | None = None
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
-                         if self.switch_choices and isinstance(p, Categorical) and p.n_values > 1]
+                         if switching and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._planned: np.ndarray | None = None
@@ -381,3 +385,10 @@ def _fresh(candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def _choices_gate_parameters(space: SearchSpace) -> bool:
+    """Whether a categorical parameter of ``space`` with several choices is the parent of a
+    condition (see the ``switch_choices`` option)."""
+    parents = [space[c.parent] for c in space.conditions.values()]
+    return any(isinstance(p, Categorical) and p.n_values > 1 for p in parents)
