@@ -13,7 +13,8 @@ reproducible trial by trial and concurrent trials that read the same history dra
 Search space: given ``search_space`` (the parameters every trial suggests, as Optuna distributions
 or a metahpo :class:`~metahpo.space.SearchSpace`), the optimizer samples all of them jointly from
 the very first trial. Without it, the sampler infers Optuna's intersection search space (parameters
-present, with identical distributions, in every finished trial, ordered by name). Until a trial has
+present, with identical distributions, in every completed trial, ordered by name) and the
+conditional parameters below. Until a trial has
 completed that space is empty, and Optuna asks one parameter at a time: each is then the
 optimizer's proposal for that parameter alone. For the ``default`` policy that is the same first
 point (the middle of the space), but a policy meta-trained for one space cannot propose for one
@@ -21,11 +22,18 @@ parameter, so the study's first trial is random and the policy's learned initial
 played from its start: on the held-out lcbench instances the ``lcbench`` policy had regret 0.457 /
 0.121 / 0.048 at 1 / 5 / 20 trials that way, against 0.033 / 0.029 / 0.017 with ``search_space``
 (0.033 / 0.029 / 0.015 in a direct run; ``benchmarks/results/optuna_sampler_lcbench``). Parameters
-with a single possible value are returned as that value. Parameters outside the joint space
-(define-by-run, conditional spaces) fall back to independent uniform random sampling (seeded by the
-sampler's seed, the trial number and the parameter, so that workers sharing a seed draw different
-values): that is the documented independent strategy. With a declared space, a finished trial that
-lacks one of its parameters cannot be shown to the optimizer; the sampler warns and leaves it out.
+with a single possible value are returned as that value. Without a declared space, parameters
+that only some trials suggest (define-by-run) join the joint space where the completed trials
+show a condition on one parameter before them (:mod:`metahpo.integrations.optuna_conditions`):
+``momentum`` when ``optimizer`` is ``"sgd"``, ``units_2`` when ``n_layers`` is 3 or more. On two
+families of such objectives (``benchmarks/results/optuna_define_by_run``) that took ``meta`` from
+0.0608 / 0.0418 to 0.0513 / 0.0264 best loss at 20 / 50 trials on one and from 0.0846 / 0.0322 to
+0.0456 / 0.0212 on the other (with choices that gate parameters switched, the optimizer's default
+in conditional spaces). Parameters outside the joint space fall back to independent uniform
+random sampling (seeded by the sampler's seed, the trial number and the parameter, so that
+workers sharing a seed draw different values): that is the documented independent strategy.
+With a declared space, a finished trial that lacks one of its parameters cannot be shown to the
+optimizer; the sampler warns and leaves it out.
 
 Conditional parameters: declare a :class:`~metahpo.space.SearchSpace` with conditions (momentum
 only for SGD, say) and the optimizer models them as in :func:`metahpo.tune`: each trial's

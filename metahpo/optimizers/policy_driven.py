@@ -257,7 +257,12 @@ class PolicyDrivenOptimizer(Optimizer):
         (median best loss 0.100, Adam's floor; 0.022 with the switch, TPE 0.039). Switched
         candidates let the GP screen weigh trying another choice against refining this one.
 
-        Not the default, because it is a trade: on four validation families
+        The default only where a categorical is a condition's parent (its choices have
+        parameters of their own, so they need their own settings by construction): there it
+        took ``meta`` from 0.0698 to 0.0436 mean best loss on that conditional function, and on
+        two families of define-by-run Optuna objectives it gained at every budget, -0.018 and
+        -0.033 at 50 trials (``benchmarks/results/optuna_define_by_run``, paired). Elsewhere it
+        is an option, because it is a trade: on four validation families
         (``benchmarks/categorical_choices.py``, 150 functions each, paired differences at 20 / 30
         trials) it helps where the choices have their own optima (-0.005 / -0.014) or differ in
         what they reach (-0.020 / -0.036), makes no difference beyond noise where a binary choice
