@@ -251,10 +251,13 @@ def test_a_misspelt_option_is_refused_when_the_sampler_is_made():
         MetaHPOSampler("metta")
 
 
-def test_a_declared_search_space_starts_a_policys_design_with_the_first_trial():
+def test_a_declared_search_space_starts_a_policys_design_with_the_first_trial(monkeypatch):
     """With ``search_space`` the lcbench policy's learned design starts the study, as in a
-    direct run; without it Optuna shows the first trial one parameter at a time, which that
-    policy cannot serve (a random first trial)."""
+    direct run, in whatever order the space lists the parameters (and the sampler keeps its
+    optimizer between trials, though the policy orders the space its own way); without it
+    Optuna shows the first trial one parameter at a time, which that policy cannot serve (a
+    random first trial)."""
+    import metahpo.integrations.optuna as integration
     from metahpo.tasks.yahpo import YahpoScenario
 
     task = YahpoScenario("lcbench").task("126025")
@@ -278,7 +281,11 @@ def test_a_declared_search_space_starts_a_policys_design_with_the_first_trial():
 
     assert first_trials(search_space=task.space) == design
     by_name = dict(sorted(space_to_optuna(task.space).items(), reverse=True))
+    builds = []
+    monkeypatch.setattr(integration, "create_optimizer",
+                        lambda *args, **kwargs: builds.append(1) or create_optimizer(*args, **kwargs))
     assert first_trials(search_space=by_name) == design
+    assert len(builds) == 2  # the sampler's check of the space, then one kept optimizer
     with pytest.warns(UserWarning, match="cannot propose a study's first trial one parameter"):
         assert first_trials()[0] != design[0]
 

@@ -194,7 +194,8 @@ class MetaHPOSampler(BaseSampler):
             self._replicas = {k: r for k, r in self._replicas.items() if r.storage() is not None}
             replica = self._replicas.get(key)
             if (replica is None or replica.storage() is not storage or replica.free != free
-                    or replica.opt.space != space or not replica.catch_up(trials, trial)):
+                    or replica.opt.space.conditions != space.conditions
+                    or not replica.catch_up(trials, trial)):
                 replica = self._replica(free, space, direction, storage, self._seed, trials, trial)
                 self._replicas[key] = replica
             opt = replica.opt
