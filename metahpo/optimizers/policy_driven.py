@@ -253,8 +253,8 @@ class PolicyDrivenOptimizer(Optimizer):
         choice, whose spread follows the best trials, collapses onto that choice once they all
         share it, and the search never tries another. On a conditional function where SGD with
         its own learning rate beats Adam (``benchmarks/conditional_space.py``), the default
-        policy stays on the choice its design found best and ends on Adam in 12 of 20 searches
-        (median best loss 0.100, Adam's floor; 0.022 with the switch, TPE 0.039). Switched
+        policy without the switch stays on the choice its design found best and ends on Adam in
+        12 of 20 searches (median best loss 0.100, Adam's floor; 0.022 with it, TPE 0.039). Switched
         candidates let the GP screen weigh trying another choice against refining this one.
 
         The default only where a categorical is a condition's parent (its choices have
