@@ -382,6 +382,10 @@ def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
     assert conditions == {"momentum": Condition("optimizer", ["sgd"]),
                           "width_1": Condition("n_layers", [2, 3]),
                           "width_2": Condition("n_layers", [3])}
+    # the first 2 trials show n_layers 1 and 2 only: width_1 is read as a threshold, and so
+    # proposed for 3 layers too before a trial has shown it there
+    assert sorted(t.params["n_layers"] for t in study.trials[:2]) == [1, 2]
+    assert define_by_run_space(study.trials[:2])[1] == {"width_1": Condition("n_layers", [2, 3])}
     assert all(jointly[15:])
     best = study.best_params
     assert best["n_layers"] == 2 and abs(best["width_1"] - 0.3) < 0.1

@@ -8,16 +8,17 @@ parameter that some trials hold when one parameter before it explains where it a
 discrete parent (categorical or integer) such that, in every completed trial that holds the
 parent, the parameter is present exactly when the parent holds one of the values it held in the
 trials with the parameter (``momentum`` when ``optimizer`` is ``"sgd"``, ``units_2`` when
-``n_layers`` is 3 or more). That is a :class:`~metahpo.conditions.Condition`, and the sampler's
+``n_layers`` is 3 or more; an integer parent's values must lie above or below a threshold, and
+the condition then takes in the values on that side not seen yet). That is a :class:`~metahpo.conditions.Condition`, and the sampler's
 optimizer then models the parameter where it is active, as it does for a declared conditional
 space.
 
 What cannot be read this way stays with independent sampling: a parameter whose presence
 depends on several others, or on nothing in the trials (a random choice inside the objective),
-or whose distribution changes between trials. The condition holds the parent values seen so
-far: a parameter is not proposed for a parent value no completed trial has shown it with, and a
+or whose distribution changes between trials. A categorical parent's condition holds the values
+seen so far: a parameter is not proposed for a choice no completed trial has shown it with, and a
 trial that suggests it there (its first) gets it by independent sampling, after which the
-condition includes that value.
+condition includes that choice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from optuna.trial import FrozenTrial, TrialState
 
 from metahpo.conditions import Condition
+
+#: Integer parents with more values than this list only the values seen in a condition.
+MAX_LISTED = 1024
 
 
 def define_by_run_space(trials: Sequence[FrozenTrial]
@@ -70,11 +74,33 @@ def _condition(child: str, placed: dict[str, BaseDistribution],
         if not _can_be_parent(dist) or any(parent not in t.params for t in holding):
             continue
         values = {_key(t.params[parent]) for t in holding}
-        if all((child in t.params) == (_key(t.params[parent]) in values)
-               for t in completed if parent in t.params):
-            return Condition(parent, [v for v in dist.choices if _key(v) in values]
-                             if isinstance(dist, CategoricalDistribution)
-                             else sorted({int(t.params[parent]) for t in holding}))
+        if not all((child in t.params) == (_key(t.params[parent]) in values)
+                   for t in completed if parent in t.params):
+            continue
+        if isinstance(dist, CategoricalDistribution):
+            return Condition(parent, [v for v in dist.choices if _key(v) in values])
+        active = _threshold(dist, {int(t.params[parent]) for t in holding},
+                            {int(t.params[parent]) for t in completed if parent in t.params})
+        if active is not None:
+            return Condition(parent, active)
+    return None
+
+
+def _threshold(dist: IntDistribution, holding: set[int], seen: set[int]) -> list[int] | None:
+    """The values of an integer parent ``dist`` under which a child is active, given the
+    parent values ``seen`` in the completed trials and those ``holding`` the child: a child of
+    an integer appears above or below a threshold (``for i in range(n_layers)``, ``if n > 2``),
+    so the condition extends to the values not seen yet on the same side, and other patterns
+    (more likely coincidences among few trials) are not taken for a condition. ``None`` where
+    ``holding`` is not the seen values above or below a threshold."""
+    values = (list(range(dist.low, dist.high + 1, dist.step))
+              if (dist.high - dist.low) // dist.step < MAX_LISTED else sorted(seen))
+    if holding == seen:
+        return values
+    if holding == {v for v in seen if v >= min(holding)}:
+        return [v for v in values if v >= min(holding)]
+    if holding == {v for v in seen if v <= max(holding)}:
+        return [v for v in values if v <= max(holding)]
     return None
 
 
