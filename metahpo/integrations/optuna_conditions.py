@@ -23,7 +23,7 @@ condition includes that choice.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
@@ -79,7 +79,8 @@ def _condition(child: str, placed: dict[str, BaseDistribution],
             continue
         if isinstance(dist, CategoricalDistribution):
             return Condition(parent, [v for v in dist.choices if _key(v) in values])
-        active = _threshold(dist, {int(t.params[parent]) for t in holding},
+        active = _threshold(cast(IntDistribution, dist),
+                            {int(t.params[parent]) for t in holding},
                             {int(t.params[parent]) for t in completed if parent in t.params})
         if active is not None:
             return Condition(parent, active)
