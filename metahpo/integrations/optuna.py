@@ -27,8 +27,8 @@ that only some trials suggest (define-by-run) join the joint space where the com
 show a condition on one parameter before them (:mod:`metahpo.integrations.optuna_conditions`):
 ``momentum`` when ``optimizer`` is ``"sgd"``, ``units_2`` when ``n_layers`` is 3 or more. On two
 families of such objectives (``benchmarks/results/optuna_define_by_run``) that took ``meta`` from
-0.0608 / 0.0418 to 0.0513 / 0.0264 best loss at 20 / 50 trials on one and from 0.0846 / 0.0322 to
-0.0456 / 0.0212 on the other (with choices that gate parameters switched, the optimizer's default
+0.0608 / 0.0418 to 0.0472 / 0.0174 best loss at 20 / 50 trials on one and from 0.0846 / 0.0322 to
+0.0426 / 0.0176 on the other (with choices that gate parameters switched, the optimizer's default
 in conditional spaces). Parameters outside the joint space fall back to independent uniform
 random sampling (seeded by the sampler's seed, the trial number and the parameter, so that
 workers sharing a seed draw different values): that is the documented independent strategy.

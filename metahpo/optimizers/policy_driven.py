@@ -261,7 +261,8 @@ class PolicyDrivenOptimizer(Optimizer):
         parameters of their own, so they need their own settings by construction): there it
         took ``meta`` from 0.0698 to 0.0436 mean best loss on that conditional function, and on
         two families of define-by-run Optuna objectives it gained at every budget, -0.018 and
-        -0.033 at 50 trials (``benchmarks/results/optuna_define_by_run``, paired). Elsewhere it
+        -0.033 at 50 trials (``benchmarks/results/optuna_define_by_run/before_thresholds``,
+        paired). Elsewhere it
         is an option, because it is a trade: on four validation families
         (``benchmarks/categorical_choices.py``, 150 functions each, paired differences at 20 / 30
         trials) it helps where the choices have their own optima (-0.005 / -0.014) or differ in
