@@ -165,3 +165,14 @@ def test_a_sample_function_in_param_space_is_refused_with_what_to_do_instead():
     with pytest.raises(MetaHPOError, match="'momentum': tune.sample_from is not supported.*"
                                            r"MetaHPOSearcher\(space=SearchSpace"):
         space_from_ray(param_space)
+
+
+def test_a_choice_among_dicts_is_refused_with_what_to_do_instead():
+    from metahpo import MetaHPOError
+
+    param_space = {"lr": tune.loguniform(1e-4, 1e-1),
+                   "model": tune.choice([{"type": "mlp", "layers": tune.randint(1, 4)},
+                                         {"type": "cnn", "kernel": tune.choice([3, 5])}])}
+    with pytest.raises(MetaHPOError, match="'model': a tune.choice among dicts.*"
+                                           r"MetaHPOSearcher\(space=SearchSpace"):
+        space_from_ray(param_space)

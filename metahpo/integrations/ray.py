@@ -55,6 +55,12 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
         if isinstance(sampler, Quantized):
             q, sampler = sampler.q, sampler.sampler
         if isinstance(domain, RayCategorical):
+            if any(isinstance(c, dict) for c in domain.categories):
+                raise MetaHPOError(
+                    f"parameter {name!r}: a tune.choice among dicts (choices with parameters "
+                    "of their own) is not supported; declare the choice and its "
+                    "parameters as a conditional space, MetaHPOSearcher(space=SearchSpace([...], "
+                    "conditions={...})), and no param_space")
             params.append(Categorical(name, domain.categories))
         elif isinstance(domain, RayFloat) and isinstance(sampler, (Uniform, LogUniform)):
             params.append(Float(name, domain.lower, domain.upper, log=isinstance(sampler, LogUniform),
