@@ -109,7 +109,8 @@ class MetaHPOSampler(BaseSampler):
         seed: the optimizer's seed; its random draws restart from it and each trial's number.
         search_space: the parameters every trial suggests, ``{name: optuna distribution}`` or a
             :class:`~metahpo.space.SearchSpace`; they are then sampled jointly from the first
-            trial on (see the module docstring). Default: Optuna's intersection search space.
+            trial on (see the module docstring). Default: Optuna's intersection search space
+            and the conditional parameters that the completed trials show (define-by-run).
         **options: keyword options of the optimizer (e.g. ``policy="default"`` for ``"meta"``).
     """
 
