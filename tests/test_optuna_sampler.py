@@ -418,3 +418,42 @@ def test_a_parameter_that_no_other_explains_is_sampled_independently():
     space, conditions = define_by_run_space(study.trials)
     assert list(space) == ["act", "x"] and conditions == {}
     assert all(params == {"act", "x"} for params in relative[4:])
+
+
+def test_what_define_by_run_inference_reads_as_a_condition_and_what_not():
+    """Read from completed trials made by hand: a categorical parent's seen choices (True and 1
+    told apart); an integer parent's threshold, above or below, extended to the values not seen
+    yet; an integer value set that is no threshold, a parameter whose distribution changes and
+    one that only unfinished trials hold are not read as conditions."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from metahpo import Condition
+    from metahpo.integrations.optuna_conditions import define_by_run_space
+
+    flag = CategoricalDistribution([True, 1, "x"])
+    depth = IntDistribution(1, 6)
+    unit = FloatDistribution(0.0, 1.0)
+
+    def trial(state=TrialState.COMPLETE, **params):
+        dists = {"flag": flag, "depth": depth}
+        dists.update({n: unit for n in params if n not in dists})
+        if "odd" in params:
+            dists["odd"] = FloatDistribution(0.0, params.pop("odd_high", 1.0))
+        return create_trial(params=params, distributions={n: dists[n] for n in params},
+                            value=None if state != TrialState.COMPLETE else 0.0, state=state)
+
+    trials = [
+        trial(flag=True, depth=1, shallow=0.5, odd=0.1, tagged=0.2, gapped=0.6),
+        trial(flag=1, depth=2, shallow=0.5, deep=0.3, odd=0.1, odd_high=2.0),
+        trial(flag="x", depth=3, deep=0.3, every_other=0.4, gapped=0.6),
+        trial(flag=True, depth=4, deep=0.3, tagged=0.2),
+        trial(flag=1, depth=2, shallow=0.5, deep=0.3, every_other=0.4),
+        trial(TrialState.RUNNING, flag=1, depth=5, deep=0.3, running_only=0.1),
+    ]
+    space, conditions = define_by_run_space(trials)
+    assert list(space) == ["depth", "flag", "deep", "shallow", "tagged"]
+    assert conditions == {"deep": Condition("depth", [2, 3, 4, 5, 6]),
+                          "shallow": Condition("depth", [1, 2]),
+                          "tagged": Condition("flag", [True])}
+    assert define_by_run_space([t for t in trials if t.state != TrialState.COMPLETE]) == ({}, {})
