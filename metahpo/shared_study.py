@@ -106,19 +106,27 @@ class Peers:
         self.trials: list[Any] = []
         self.stopped: Runs = []
 
-    def sync(self, reserved: str | None = None) -> int | None:
-        """Tell the optimizer what happened in the study since the last call. With ``reserved``
-        (the token of the trial this job just reserved, :func:`~metahpo.storage.reserve_trial`),
-        first find that trial among the study's, add it to :attr:`mine` and wait for the
-        lower-numbered trials in flight; return its number (``None`` without ``reserved``)."""
+    def sync(self) -> None:
+        """Tell the optimizer what happened in the study since the last call."""
+        self._take_in(self._trials())
+
+    def sync_reserved(self, token: str) -> int:
+        """Find the trial this job just reserved with ``token``
+        (:func:`~metahpo.storage.reserve_trial`) among the study's, add it to :attr:`mine`, wait
+        for the lower-numbered trials in flight, then :meth:`sync`; return its number (from the
+        same read of the study's trials)."""
+        fts = self._trials()
+        number = _own_number(fts, token)
+        self.mine.add(number)
+        self._take_in(fts, before=number)
+        return number
+
+    def _take_in(self, fts: list[Any], before: int | None = None) -> None:
+        """Tell the optimizer the study's trials ``fts`` as just read; with ``before``, first
+        wait (reading again) until no lower-numbered trial is in flight."""
         space = self._opt.space
         deadline = time.monotonic() + self.WAIT_S
-        before = None
         while True:
-            fts = self._trials()
-            if reserved is not None and before is None:
-                before = _own_number(fts, reserved)
-                self.mine.add(before)
             waiting = [ft.number for ft in fts
                        if before is not None and ft.number < before and in_flight(ft, space)
                        and ft.number not in self.mine and ft.number not in self._given_up]
@@ -128,13 +136,13 @@ class Peers:
                 self._given_up.update(waiting)
                 break
             time.sleep(0.005)
+            fts = self._trials()
         self.trials = fts
         self.stopped = stopped_runs(fts, space)
         failed = given_up(self.stopped, self.max_retries)
         for ft in sorted(fts, key=lambda f: f.number):
             if ft.number not in self.mine and ft.number not in self._told:
                 self._take(ft, ft.number in failed)
-        return before
 
     def _trials(self) -> list[Any]:
         from optuna.trial import TrialState as OptunaState
@@ -390,8 +398,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers,
     trial_id, token = reserve_trial(st, study.study_id)
     trial, first = None, None
     try:
-        number = peers.sync(reserved=token)
-        assert number is not None
+        number = peers.sync_reserved(token)
         retry = retry_to_run(peers.stopped, peers.max_retries)
         if retry is not None:
             params, first = retry

@@ -457,3 +457,23 @@ def test_what_define_by_run_inference_reads_as_a_condition_and_what_not():
                           "shallow": Condition("depth", [1, 2]),
                           "tagged": Condition("flag", [True])}
     assert define_by_run_space([t for t in trials if t.state != TrialState.COMPLETE]) == ({}, {})
+
+
+def test_the_inference_reads_the_trials_once_per_suggestion(monkeypatch):
+    """Optuna infers the relative space and samples it in two calls; the sampler takes the
+    conditions from the first instead of reading the study's trials again."""
+    import metahpo.integrations.optuna as integration
+
+    reads = []
+    infer = integration.define_by_run_space
+    monkeypatch.setattr(integration, "define_by_run_space",
+                        lambda trials: reads.append(1) or infer(trials))
+
+    def objective(trial):
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            return trial.suggest_float("momentum", 0.0, 0.99)
+        return trial.suggest_float("lr", 0.0, 1.0)
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(objective, n_trials=12)
+    assert len(reads) == 12

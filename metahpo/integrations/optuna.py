@@ -132,6 +132,11 @@ class MetaHPOSampler(BaseSampler):
         self._warned_first = False
         self._lock = threading.Lock()
         self._replicas: dict[tuple[int, int], StudyReplica] = {}
+        #: Per thread, ``(storage, study id, trial number, conditions)`` of the last
+        #: :meth:`infer_relative_search_space`, which Optuna follows with
+        #: :meth:`sample_relative` for the same trial in the same thread: the conditions are
+        #: then taken from there instead of reading the study's trials again.
+        self._inferred = threading.local()
 
     def reseed_rng(self) -> None:
         """Keep the seed. Optuna calls this on the shared sampler when ``optimize`` runs with
@@ -142,12 +147,13 @@ class MetaHPOSampler(BaseSampler):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_lock"], state["_replicas"] = None, {}
+        state["_lock"], state["_replicas"], state["_inferred"] = None, {}, None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._inferred = threading.local()
 
     def _optimizer_space(self, free: dict[str, BaseDistribution],
                          inferred: dict[str, Condition] | None = None) -> SearchSpace:
@@ -169,10 +175,14 @@ class MetaHPOSampler(BaseSampler):
                                     ) -> dict[str, BaseDistribution]:
         if self._declared is not None:
             return dict(self._declared)
-        return define_by_run_space(study.get_trials(deepcopy=False))[0]
+        space, conditions = define_by_run_space(study.get_trials(deepcopy=False))
+        self._inferred.last = (study._storage, study._study_id, trial.number, conditions)
+        return space
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        last = getattr(self._inferred, "last", None)
+        self._inferred.last = None
         if not search_space:
             return {}
         if len(study.directions) > 1:
@@ -184,7 +194,11 @@ class MetaHPOSampler(BaseSampler):
         trials = study.get_trials(deepcopy=False)
         inferred: dict[str, Condition] = {}
         if self._declared is None:
-            free, inferred = _still_inferred(free, trials)
+            if (last is not None and last[0] is study._storage
+                    and last[1:3] == (study._study_id, trial.number)):
+                inferred = last[3]  # what inferred ``search_space`` (one read of the trials)
+            else:
+                free, inferred = _still_inferred(free, trials)
         if not free:
             return fixed
         space = self._optimizer_space(free, inferred)
@@ -300,9 +314,10 @@ def _still_inferred(free: dict[str, BaseDistribution], trials: list[FrozenTrial]
                     ) -> tuple[dict[str, BaseDistribution], dict[str, Condition]]:
     """Of the parameters ``free`` (the relative search space Optuna passes back, less those with
     a single value), those that the study's ``trials`` still put in the sampler's space, with
-    their conditions (:func:`define_by_run_space`). Optuna infers the space and samples it in
-    two calls, between which another worker's trial may complete and change what is inferred;
-    a parameter that left the space, or whose parent did, is then sampled independently."""
+    their conditions (:func:`define_by_run_space`), where :meth:`MetaHPOSampler.sample_relative`
+    is called without the inference before it (by another caller than Optuna's trial, or in
+    another thread): the trials may have changed what is inferred since; a parameter that left
+    the space, or whose parent did, is then sampled independently."""
     now, conditions = define_by_run_space(trials)
     kept: dict[str, BaseDistribution] = {}
     for name, dist in now.items():
