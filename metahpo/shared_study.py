@@ -82,7 +82,7 @@ class Peers:
     this job's own trials.
 
     Proposals are ordered by trial number: a job reserves its trial first
-    (:func:`~metahpo.storage.reserve_trial`), then (:meth:`sync`) finds its number and waits
+    (:func:`~metahpo.storage.reserve_trial`), then (:meth:`sync_reserved`) finds its number and waits
     until every lower-numbered trial in flight has stored its parameters (at most ``WAIT_S``
     per trial), then proposes. So of two
     workers that start a trial at the same moment, the second sees the first one's
@@ -101,7 +101,7 @@ class Peers:
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
         self._given_up: set[int] = set()
-        #: The study's trials as the last :meth:`sync` read them (Optuna ``FrozenTrial`` s),
+        #: The study's trials as the last sync read them (Optuna ``FrozenTrial`` s),
         #: and the configurations among them whose last run was interrupted.
         self.trials: list[Any] = []
         self.stopped: Runs = []
@@ -113,8 +113,8 @@ class Peers:
     def sync_reserved(self, token: str) -> int:
         """Find the trial this job just reserved with ``token``
         (:func:`~metahpo.storage.reserve_trial`) among the study's, add it to :attr:`mine`, wait
-        for the lower-numbered trials in flight, then :meth:`sync`; return its number (from the
-        same read of the study's trials)."""
+        for the lower-numbered trials in flight and take in the study's trials as :meth:`sync`
+        does; return its number (found in the same read of the study's trials)."""
         fts = self._trials()
         number = _own_number(fts, token)
         self.mine.add(number)

@@ -72,7 +72,7 @@ class _ValueIndex:
     """Which completed trials hold each parameter (``present``: trial indices), and, built for a
     parameter when first asked, which hold each of its values: the checks of :func:`_condition`
     become set operations instead of passes over the trials (a study of thousands of trials is
-    read twice per suggestion)."""
+    read for every suggestion)."""
 
     def __init__(self, completed: list[FrozenTrial], present: dict[str, set[int]]) -> None:
         self.completed = completed
