@@ -166,7 +166,9 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
         hint = ""
         if isinstance(value, (dict, list, tuple)):
             hint = ("; return the one value to optimize, and record other metrics with "
-                    "trial.set_user_attr(name, value) in an objective(params, trial)")
+                    "trial.set_user_attr(name, value) in an objective(params, trial); to "
+                    "tune the trade-offs of several objectives, run an Optuna study with "
+                    "directions=[...] and metahpo.integrations.optuna.MetaHPOSampler")
         return (TrialState.FAILED, None,
                 f"objective returned {type(value).__name__}, not a number{hint}")
     if not math.isfinite(v):

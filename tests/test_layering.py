@@ -21,6 +21,7 @@ LAYERS = [
     ("metahpo.space_formats", 1),
     ("metahpo.trial", 1),
     ("metahpo.distributions", 1),
+    ("metahpo.scalarization", 1),
     ("metahpo.optimizers.base", 2),
     ("metahpo.policy", 2),
     ("metahpo.screening", 2),

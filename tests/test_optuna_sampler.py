@@ -6,7 +6,11 @@ import time
 
 import optuna
 import pytest
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
+from optuna.testing.pytest_samplers import (
+    BasicSamplerTestCase,
+    MultiObjectiveSamplerTestCase,
+    RelativeSamplerTestCase,
+)
 
 from metahpo import Float, SearchSpace, create_optimizer
 from metahpo.distributions import space_to_optuna
@@ -22,6 +26,12 @@ class TestMetaSamplerBasics(BasicSamplerTestCase):
 
 
 class TestMetaSamplerRelative(RelativeSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: MetaHPOSampler("meta", seed=0)
+
+
+class TestMetaSamplerMultiObjective(MultiObjectiveSamplerTestCase):
     @pytest.fixture
     def sampler(self):
         return lambda: MetaHPOSampler("meta", seed=0)
@@ -477,3 +487,67 @@ def test_the_inference_reads_the_trials_once_per_suggestion(monkeypatch):
     study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
     study.optimize(objective, n_trials=12)
     assert len(reads) == 12
+
+
+def two_objectives(trial):
+    """ZDT1 in three dimensions: the Pareto front is x0 in [0, 1] with x1 = x2 = 0, concave
+    (f2 = 1 - sqrt(f1)), so a weighted sum of the objectives would reach only its two ends."""
+    x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(3)]
+    g = 1.0 + 4.5 * (x[1] + x[2])
+    return x[0], g * (1.0 - (x[0] / g) ** 0.5)
+
+
+def hypervolume(values, reference=(1.0, 10.0)):
+    """Area dominated by two-objective ``values`` (both minimized) within ``reference``."""
+    area, lowest = 0.0, reference[1]
+    for f1, f2 in sorted(v for v in values if v[0] < reference[0] and v[1] < reference[1]):
+        if f2 < lowest:
+            area, lowest = area + (reference[0] - f1) * (lowest - f2), f2
+    return area
+
+
+def test_several_objectives_find_the_front_along_its_length():
+    def run(sampler):
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+        study.optimize(two_objectives, n_trials=30)
+        return study
+
+    for seed in range(3):
+        meta = run(MetaHPOSampler("meta", seed=seed))
+        random = run(optuna.samplers.RandomSampler(seed=seed))
+        assert (hypervolume([t.values for t in meta.trials])
+                > hypervolume([t.values for t in random.trials]) + 0.5), seed  # 9.4 vs 7.2-8.0
+        front = meta.best_trials
+        assert all(t.params["x1"] + t.params["x2"] < 0.1 for t in front), "off the front"
+        assert max(t.params["x0"] for t in front) - min(t.params["x0"] for t in front) > 0.5
+
+
+def test_several_objectives_follow_each_direction():
+    """Maximizing the negated objective is the same study, trial by trial."""
+    def negated_first(trial):
+        f1, f2 = two_objectives(trial)
+        return -f1, f2
+
+    minimized = optuna.create_study(directions=["minimize", "minimize"],
+                                    sampler=MetaHPOSampler("meta", seed=0))
+    minimized.optimize(two_objectives, n_trials=15)
+    maximized = optuna.create_study(directions=["maximize", "minimize"],
+                                    sampler=MetaHPOSampler("meta", seed=0))
+    maximized.optimize(negated_first, n_trials=15)
+    assert [t.params for t in maximized.trials] == [t.params for t in minimized.trials]
+    assert minimized.trials[0].params == {"x0": 0.5, "x1": 0.5, "x2": 0.5}, "the design's start"
+
+
+def test_several_objectives_with_failed_and_infinite_trials():
+    def sometimes_broken(trial):
+        f1, f2 = two_objectives(trial)
+        if trial.params["x1"] > 0.9:
+            raise ValueError("diverged")
+        return (float("inf"), f2) if trial.params["x2"] > 0.9 else (f1, f2)
+
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=MetaHPOSampler("meta", seed=1))
+    study.optimize(sometimes_broken, n_trials=25, catch=(ValueError,))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(study.trials) == 25 and len(complete) > 15
+    assert hypervolume([t.values for t in complete]) > 8.0

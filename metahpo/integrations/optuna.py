@@ -35,6 +35,16 @@ workers sharing a seed draw different values): that is the documented independen
 With a declared space, a finished trial that lacks one of its parameters cannot be shown to the
 optimizer; the sampler warns and leaves it out.
 
+Several objectives (``optuna.create_study(directions=["maximize", "minimize"])``, accuracy and
+training time, say): before each proposal the sampler draws a weight per objective and gives the
+optimizer every finished trial's augmented Chebyshev distance from the best seen, objectives
+scaled to the ranges seen (:mod:`metahpo.scalarization`, ParEGO), so each trial is the
+optimizer's answer to one trade-off and the trials spread along the Pareto front
+(``study.best_trials``). A trial with a non-finite objective is shown to the optimizer as failed.
+On the held-out lcbench instances, validation accuracy against training time
+(``benchmarks/results/optuna_multi_objective``), ``meta`` dominated more of the objective space
+than NSGA-II, TPE, GP and random search at every budget measured.
+
 Conditional parameters: declare a :class:`~metahpo.space.SearchSpace` with conditions (momentum
 only for SGD, say) and the optimizer models them as in :func:`metahpo.tune`: each trial's
 proposal holds the parameters its values make active, the objective suggests those (Optuna's
@@ -90,6 +100,7 @@ from metahpo.errors import MetaHPOError
 from metahpo.integrations.optuna_conditions import define_by_run_space
 from metahpo.integrations.optuna_replica import StudyReplica
 from metahpo.optimizers.registry import check_options, create_optimizer
+from metahpo.scalarization import chebyshev_losses, draw_weights
 from metahpo.space import SearchSpace
 
 
@@ -185,8 +196,6 @@ class MetaHPOSampler(BaseSampler):
         self._inferred.last = None
         if not search_space:
             return {}
-        if len(study.directions) > 1:
-            raise MetaHPOError("MetaHPOSampler supports single-objective studies only")
         fixed = {n: (d.choices[0] if isinstance(d, CategoricalDistribution)
                      else cast(Union[FloatDistribution, IntDistribution], d).low)
                  for n, d in search_space.items() if _single_value(d)}
@@ -202,6 +211,8 @@ class MetaHPOSampler(BaseSampler):
         if not free:
             return fixed
         space = self._optimizer_space(free, inferred)
+        if len(study.directions) > 1:
+            return {**fixed, **self._propose_scalarized(study, trial, trials, free, space)}
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
         storage = study._storage
         key = (id(storage), study._study_id)
@@ -221,14 +232,38 @@ class MetaHPOSampler(BaseSampler):
             proposal = replica.propose(trial.number)
         return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
 
+    def _propose_scalarized(self, study: optuna.Study, trial: FrozenTrial,
+                            trials: list[FrozenTrial], free: dict[str, BaseDistribution],
+                            space: SearchSpace) -> dict[str, Any]:
+        """The proposal for ``trial`` of a study with several objectives: the optimizer
+        minimizes the finished trials' augmented Chebyshev losses under weights drawn for this
+        trial (:mod:`metahpo.scalarization`, ParEGO). The losses of every finished trial change
+        with the weights, so the optimizer is built afresh from the study for each trial (its
+        cost grows with the study: ``meta`` took 8 / 28 / 56 ms per suggestion at 10 / 100 /
+        200 trials of five parameters) instead of being kept in step."""
+        minimize = [d == StudyDirection.MINIMIZE for d in study.directions]
+        finished = [t for t in trials if t.state == TrialState.COMPLETE
+                    and t.values is not None and np.all(np.isfinite(t.values))]
+        rng = np.random.default_rng(_derived_seed(self._seed, trial.number, "weights"))
+        losses = chebyshev_losses(np.array([t.values for t in finished], dtype=float).reshape(
+            len(finished), len(minimize)), minimize, draw_weights(len(minimize), rng))
+        seed = (_derived_seed(self._seed, trial.number) if self._racing(trials, trial, space)
+                else self._seed)
+        replica = self._replica(free, space, "minimize", study._storage, seed, trials, trial,
+                                losses=dict(zip((t.number for t in finished), losses.tolist())))
+        return {n: _to_python(v) for n, v in replica.propose(trial.number).items()}
+
     def _replica(self, free: dict[str, BaseDistribution], space: SearchSpace, direction: str,
                  storage: Any, seed: int, trials: list[FrozenTrial],
-                 current: FrozenTrial) -> StudyReplica:
+                 current: FrozenTrial, losses: Mapping[int, float] | None = None
+                 ) -> StudyReplica:
         """A new optimizer for ``space`` (the parameters ``free``) seeded with ``seed`` that
-        has read the study's ``trials``."""
+        has read the study's ``trials`` (with ``losses`` in place of their values, see
+        :class:`StudyReplica`)."""
         opt = create_optimizer(self.optimizer, space, direction=direction, seed=seed,
                                **self.options)
-        replica = StudyReplica(opt, free, storage, declared=self._declared is not None)
+        replica = StudyReplica(opt, free, storage, declared=self._declared is not None,
+                               losses=losses)
         replica.catch_up(trials, current)
         return replica
 
@@ -274,17 +309,17 @@ class MetaHPOSampler(BaseSampler):
         at a time; each is then the optimizer's own proposal for that parameter alone (for
         ``meta``'s default policy: the middle of its range, where its design starts), with the
         earlier trials as failed or pending. ``None`` where that cannot be: a trial has
-        completed, several objectives, an optimizer bound to another space, or an earlier trial
+        completed, an optimizer bound to another space, or an earlier trial
         has not drawn this parameter yet (another worker started at the same moment), where the
         optimizer could only repeat that trial's proposal: sample at random."""
         trials = study.get_trials(deepcopy=False)
-        if (len(study.directions) > 1 or _single_value(dist)
-                or any(t.state == TrialState.COMPLETE for t in trials)):
+        if _single_value(dist) or any(t.state == TrialState.COMPLETE for t in trials):
             return None
         earlier = [t for t in trials if t.number < trial.number]
         if any(t.distributions.get(name) != dist for t in earlier):
             return None
-        direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+        direction = ("minimize" if len(study.directions) > 1
+                     or study.direction == StudyDirection.MINIMIZE else "maximize")
         try:
             opt = create_optimizer(self.optimizer, space_from_optuna({name: dist}),
                                    direction=direction, seed=self._seed, **self.options)

@@ -33,10 +33,13 @@ class StudyReplica:
     """
 
     def __init__(self, opt: Any, free: dict[str, BaseDistribution], storage: Any, *,
-                 declared: bool = False) -> None:
+                 declared: bool = False, losses: Mapping[int, float] | None = None) -> None:
         self.opt = opt
         self.free = free
         self.declared = declared
+        #: ``{trial number: loss}`` told in place of the trials' own values (a study with
+        #: several objectives, scalarized); a complete trial missing from it is told as failed.
+        self.losses = losses
         self.storage = weakref.ref(storage)  # a study's identity; ids are reused once it is gone
         self._told: set[int] = set()
         self._order: list[int] = []  # numbers of the trials in the optimizer's history, ascending
@@ -78,8 +81,11 @@ class StudyReplica:
                 while again and again[0][0] < t.number:
                     self._tell_again(*again.pop(0))
                 self._order.append(t.number)
-                ok = t.state == TrialState.COMPLETE and t.value is not None
-                value, error = (t.value, None) if ok else (None, t.state.name.lower())
+                own = t.value if self.losses is None else self.losses.get(t.number)
+                ok = t.state == TrialState.COMPLETE and own is not None
+                value = own if ok else None
+                error = (None if ok else "no finite value" if t.state == TrialState.COMPLETE
+                         else t.state.name.lower())
                 report = last_report(t) if t.state == TrialState.PRUNED else None
                 if pending is not None:
                     self.opt.tell(self._pending.pop(t.number), value, error=error,

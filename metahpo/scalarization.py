@@ -1,0 +1,63 @@
+"""Several objectives as one loss per proposal: random Chebyshev scalarization (ParEGO).
+
+metahpo's optimizers, the meta-learned one first, minimize one number. A study with several
+objectives (accuracy and training time, say) wants the set of trade-offs no trial beats on
+every objective (the Pareto front). ParEGO (Knowles, IEEE Trans. Evol. Comput. 2006) gets there
+with a single-objective optimizer: before each proposal it draws a weight per objective and
+rescores every finished trial by the augmented Chebyshev distance of its objectives, normalized
+to the ranges seen so far, from the ideal point. Each proposal is then the optimizer's answer to
+one trade-off, and the weights, drawn afresh for each trial, spread the trials along the front.
+
+Chebyshev rather than a weighted sum: a weighted sum is minimized only on the convex hull of the
+front, so the trade-offs in its concave parts are never proposed; the Chebyshev distance
+reaches every point of the front with some weights. The small sum term (``rho``) keeps ties on
+the max from preferring weakly dominated points. Objectives are normalized by the range of the
+finished trials because they come in unrelated units (a fraction, seconds) and only their
+relative positions matter.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+#: Weight of the sum term of the augmented Chebyshev distance (ParEGO's value).
+RHO = 0.05
+
+
+def draw_weights(n_objectives: int, rng: np.random.Generator) -> np.ndarray:
+    """Weights of one proposal, ``(n_objectives,)``: uniform on the simplex (positive, summing
+    to 1), so that every trade-off is as likely as any other."""
+    if n_objectives < 2:
+        raise ValueError(f"scalarization needs at least two objectives, got {n_objectives}")
+    return rng.dirichlet(np.ones(n_objectives))
+
+
+def chebyshev_losses(values: np.ndarray, minimize: Sequence[bool],
+                     weights: np.ndarray) -> np.ndarray:
+    """One loss per finished trial under ``weights`` (lower is better).
+
+    Args:
+        values: objective values of the finished trials, ``(n_trials, n_objectives)``, in the
+            objectives' own units.
+        minimize: per objective, whether lower is better.
+        weights: ``(n_objectives,)`` from :func:`draw_weights`.
+
+    Returns:
+        ``(n_trials,)``: ``max_j w_j f_j + RHO * sum_j w_j f_j``, where ``f_j`` is objective
+        ``j`` turned into a loss and scaled to ``[0, 1]`` over these trials (0 for an objective
+        on which they all agree).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[1] != len(minimize) or len(weights) != len(minimize):
+        raise ValueError(f"values {values.shape}, minimize {len(minimize)} and weights "
+                         f"{len(weights)} disagree on the number of objectives")
+    if len(values) == 0:
+        return np.zeros(0)
+    losses = np.where(np.asarray(minimize, dtype=bool), values, -values)
+    low = losses.min(axis=0)
+    span = losses.max(axis=0) - low
+    scaled = np.divide(losses - low, span, out=np.zeros_like(losses), where=span > 0)
+    weighted = scaled * np.asarray(weights, dtype=float)
+    return weighted.max(axis=1) + RHO * weighted.sum(axis=1)
