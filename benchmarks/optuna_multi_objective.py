@@ -12,10 +12,10 @@ here).
 Score: the hypervolume of the trials so far — the share of the objective box that some trial
 dominates, with accuracy and log10(time) scaled to [0, 1] by the range of 20,000 uniform random
 configurations of the instance (the reference point is their worst accuracy and longest time;
-time on a log scale, as it spans two orders of magnitude). The surrogate predicts times far
-below the sample's quickest for a few configurations (at the edges of the space, where it had
-no training data): such a trial counts as that box's edge, not beyond, and ``summary.json``
-gives how many there were per sampler (``beyond_the_box``). Higher is better; the hypervolume of
+time on a log scale, as it spans two orders of magnitude). A trial quicker or more accurate than
+all 20,000 (most such by a few hundredths of the box) counts as the box's edge, not beyond, so
+the best searches are scored conservatively; ``summary.json`` gives how many there were per
+sampler (``beyond_the_box``). Higher is better; the hypervolume of
 those 20,000 configurations' own front is given per instance in ``summary.json`` as a reference.
 The table gives its mean ± standard error over instances and seeds after t trials, and the mean
 rank among the samplers (1 = best); ``fronts.png`` shows the first seed's fronts on one instance.

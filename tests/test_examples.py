@@ -81,3 +81,14 @@ def test_the_training_script_resumes_from_its_checkpoint_as_if_never_stopped(tmp
     resumed = train("stopped", 3)
     assert resumed[0] == "resumed after epoch 1" and resumed[1].startswith("METAHPO_REPORT 2 ")
     assert resumed[1] == straight[2] and resumed[-1] == straight[-1]
+
+
+def test_two_objectives_give_a_front_of_trade_offs():
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "optuna_accuracy_and_size.py"),
+                          "--trials", "20"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    front = [(int(w), float(a)) for w, a in re.findall(r"^ +(\d+) +([0-9.]+)  \{", res.stdout, re.M)]
+    assert len(front) >= 4, res.stdout
+    weights, accuracies = zip(*front)
+    assert list(accuracies) == sorted(accuracies), "a larger model on the front is less accurate"
+    assert max(accuracies) > 0.9 and min(weights) * 5 < max(weights), res.stdout

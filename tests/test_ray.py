@@ -49,6 +49,36 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     assert results.get_best_result().config == start
 
 
+def two_metrics(config):
+    tune.report({"acc": 1 - (config["x"] - 0.3) ** 2 - config["y"],
+                 "time": config["x"] + config["y"]})
+
+
+def test_several_metrics_through_ray_tunes_optuna_search_with_the_meta_sampler(local_ray,
+                                                                                tmp_path):
+    from ray.tune.search.optuna import OptunaSearch
+
+    from metahpo.integrations.optuna import MetaHPOSampler
+
+    search = OptunaSearch(sampler=MetaHPOSampler("meta", seed=0), metric=["acc", "time"],
+                          mode=["max", "min"])
+    tuner = tune.Tuner(
+        two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=12, max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
+    results = tuner.fit()
+    assert len(results) == 12 and not results.errors
+    assert results[0].config == {"x": 0.5, "y": 0.5}, "the default policy's design starts"
+    assert len(search._ot_study.best_trials) >= 2  # how good: tests/test_optuna_sampler.py
+
+
+def test_several_metrics_for_the_searcher_point_to_optuna_search():
+    from metahpo import MetaHPOError
+
+    with pytest.raises(MetaHPOError, match="OptunaSearch"):
+        MetaHPOSearcher(metric=["acc", "time"], mode=["max", "min"])
+
+
 def test_searcher_state_round_trip(tmp_path):
     space = space_from_ray({"lr": tune.loguniform(1e-4, 1e-1), "n": tune.randint(1, 5),
                             "nested": {"q": tune.quniform(0.0, 1.0, 0.25)},

@@ -79,6 +79,14 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
     return SearchSpace(params)
 
 
+def _check_one_metric(metric: Any, mode: Any) -> None:
+    if isinstance(metric, (list, tuple)) or isinstance(mode, (list, tuple)):
+        raise MetaHPOError(
+            f"MetaHPOSearcher tunes one metric, got metric={metric!r}, mode={mode!r}; for the "
+            "trade-offs of several, use Ray Tune's OptunaSearch(sampler=MetaHPOSampler(...), "
+            "metric=[...], mode=[...]) with metahpo.integrations.optuna.MetaHPOSampler")
+
+
 class MetaHPOSearcher(Searcher):
     """A Ray Tune searcher backed by a metahpo optimizer.
 
@@ -99,6 +107,7 @@ class MetaHPOSearcher(Searcher):
                  points_to_evaluate: list[Dict] | None = None, **options: Any) -> None:
         super().__init__(metric=metric, mode=mode)
         check_options(optimizer, options)
+        _check_one_metric(metric, mode)
         if mode not in (None, "min", "max"):
             raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
         if points_to_evaluate is not None and (
@@ -117,6 +126,7 @@ class MetaHPOSearcher(Searcher):
                               **spec: Any) -> bool:
         if self._opt is not None:
             return False
+        _check_one_metric(metric, mode)
         if metric:
             self._metric = metric
         if mode:
