@@ -10,7 +10,7 @@ one trade-off, and the weights, drawn afresh for each trial, spread the trials a
 
 Chebyshev rather than a weighted sum: a weighted sum is minimized only on the convex hull of the
 front, so the trade-offs in its concave parts are never proposed; the Chebyshev distance
-reaches every point of the front with some weights. The small sum term (``rho``) keeps ties on
+reaches every point of the front with some weights. The small sum term (:data:`RHO`) keeps ties on
 the max from preferring weakly dominated points. Objectives are normalized by the range of the
 finished trials because they come in unrelated units (a fraction, seconds) and only their
 relative positions matter.

@@ -225,13 +225,23 @@ class MetaHPOSampler(BaseSampler):
                     or not replica.catch_up(trials, trial)):
                 replica = self._replica(free, space, direction, storage, self._seed, trials, trial)
                 self._replicas[key] = replica
-            opt = replica.opt
-            if (len(opt.history) + len(opt.pending) < opt.seed_plan_length
-                    and self._racing(trials, trial, space)):
-                seed = _derived_seed(self._seed, trial.number)
-                replica = self._replica(free, space, direction, storage, seed, trials, trial)
-            proposal = replica.propose(trial.number)
-        return {**fixed, **{n: _to_python(v) for n, v in proposal.items()}}
+            proposal = self._propose(replica, free, space, direction, trials, trial)
+        return {**fixed, **proposal}
+
+    def _propose(self, replica: StudyReplica, free: dict[str, BaseDistribution],
+                 space: SearchSpace, direction: str, trials: list[FrozenTrial],
+                 trial: FrozenTrial, losses: Mapping[int, float] | None = None
+                 ) -> dict[str, Any]:
+        """``replica``'s proposal for ``trial``, or, while its optimizer plays a plan drawn
+        from its seed and another worker races this trial (:meth:`_racing`), the proposal of
+        an optimizer seeded for this trial."""
+        opt = replica.opt
+        if (len(opt.history) + len(opt.pending) < opt.seed_plan_length
+                and self._racing(trials, trial, space)):
+            seed = _derived_seed(self._seed, trial.number)
+            storage = replica.storage()
+            replica = self._replica(free, space, direction, storage, seed, trials, trial, losses)
+        return {n: _to_python(v) for n, v in replica.propose(trial.number).items()}
 
     def _propose_scalarized(self, study: optuna.Study, trial: FrozenTrial,
                             trials: list[FrozenTrial], free: dict[str, BaseDistribution],
@@ -248,11 +258,10 @@ class MetaHPOSampler(BaseSampler):
         rng = np.random.default_rng(_derived_seed(self._seed, trial.number, "weights"))
         losses = chebyshev_losses(np.array([t.values for t in finished], dtype=float).reshape(
             len(finished), len(minimize)), minimize, draw_weights(len(minimize), rng))
-        seed = (_derived_seed(self._seed, trial.number) if self._racing(trials, trial, space)
-                else self._seed)
-        replica = self._replica(free, space, "minimize", study._storage, seed, trials, trial,
-                                losses=dict(zip((t.number for t in finished), losses.tolist())))
-        return {n: _to_python(v) for n, v in replica.propose(trial.number).items()}
+        told = dict(zip((t.number for t in finished), losses.tolist()))
+        replica = self._replica(free, space, "minimize", study._storage, self._seed, trials,
+                                trial, told)
+        return self._propose(replica, free, space, "minimize", trials, trial, told)
 
     def _replica(self, free: dict[str, BaseDistribution], space: SearchSpace, direction: str,
                  storage: Any, seed: int, trials: list[FrozenTrial],
