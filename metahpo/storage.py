@@ -295,11 +295,13 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         error = ft.user_attrs.get(ERROR_ATTR) or (
             PRUNED if ft.state == OptunaState.PRUNED else "failed without an error message"
         )
+    several = state is TrialState.COMPLETE and len(ft.values or ()) > 1
     return TrialRecord(
         number=ft.number,
         params=ft.params,
         state=state,
-        value=ft.value if state is TrialState.COMPLETE else None,
+        value=ft.values[0] if state is TrialState.COMPLETE and not several else None,
+        values=tuple(ft.values) if several else None,
         error=error,
         started_at=ft.datetime_start,
         finished_at=ft.datetime_complete,

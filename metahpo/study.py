@@ -115,11 +115,28 @@ class Study:
         return self._study_id
 
     @property
-    def direction(self) -> str:
+    def directions(self) -> list[str]:
+        """``"minimize"`` / ``"maximize"`` per objective: one for every study metahpo creates,
+        several for an Optuna study created with ``directions`` (read-only here: trials,
+        :attr:`best_trials`, CSV)."""
         from optuna.study import StudyDirection
 
-        d = self._storage.get_study_directions(self._study_id)[0]
-        return "maximize" if d == StudyDirection.MAXIMIZE else "minimize"
+        return ["maximize" if d == StudyDirection.MAXIMIZE else "minimize"
+                for d in self._storage.get_study_directions(self._study_id)]
+
+    @property
+    def direction(self) -> str:
+        """The direction of the study's objective; a clear error for a study with several
+        (see :attr:`directions`), which metahpo reads but does not tune, rank or warm-start
+        from."""
+        directions = self.directions
+        if len(directions) > 1:
+            raise MetaHPOError(
+                f"study {self.name!r} has {len(directions)} objectives ({', '.join(directions)}): "
+                "metahpo tunes, ranks and warm-starts from studies of one; its best trials are "
+                "best_trials (the Pareto front), and to tune it, run it with Optuna and "
+                "metahpo.integrations.optuna.MetaHPOSampler")
+        return directions[0]
 
     @property
     def space(self) -> SearchSpace | None:
@@ -155,6 +172,19 @@ class Study:
         return min(done, key=lambda t: sign * cast(float, t.value))
 
     @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The complete trials no other complete trial beats on every objective and is not
+        worse on any (the Pareto front), by number; with one objective, those with the best
+        value."""
+        directions = self.directions
+        done = [t for t in self.trials if t.state is TrialState.COMPLETE]
+        signs = [1.0 if d == "minimize" else -1.0 for d in directions]
+        losses = [[s * v for s, v in zip(signs, t.values or (cast(float, t.value),))]
+                  for t in done]
+        return [t for t, a in zip(done, losses)
+                if not any(all(x <= y for x, y in zip(b, a)) and b != a for b in losses)]
+
+    @property
     def best_params(self) -> dict[str, Any]:
         return dict(self.best_trial.params)
 
@@ -164,8 +194,9 @@ class Study:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat dict per trial: number, state, value, error, times, whether it was
-        interrupted and which trial it retries, ``params_<name>``, ``user_attrs_<key>`` (the
-        column names of Optuna's ``trials_dataframe``)."""
+        interrupted and which trial it retries, ``values_<i>`` (a study with several
+        objectives), ``params_<name>``, ``user_attrs_<key>`` (the column names of Optuna's
+        ``trials_dataframe``)."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -179,6 +210,7 @@ class Study:
                 "interrupted": t.interrupted,
                 "retry_of": t.retry_of,
             }
+            row.update({f"values_{k}": v for k, v in enumerate(t.values or ())})
             row.update({f"params_{k}": v for k, v in t.params.items()})
             row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
             rows.append(row)
@@ -293,6 +325,11 @@ def create_or_load_study(
     except DuplicatedStudyError:
         pass
     study = _existing(st, study_name, url)
+    if study.direction != direction:
+        raise MetaHPOError(
+            f"study {study_name!r} was created to {study.direction}, not to {direction}; "
+            "choose a new study name, or delete it (metahpo studies delete NAME)"
+        )
     for _ in range(50):  # another process may be between creating the study and saving its space
         saved = study.space
         if saved is not None:
@@ -305,11 +342,6 @@ def create_or_load_study(
             "resume it with the same space, start a new study from its best trials (--warm-start "
             f"{study_name}; metahpo.warm_start_points in Python), or delete it (metahpo studies "
             f"delete {study_name})"
-        )
-    if study.direction != direction:
-        raise MetaHPOError(
-            f"study {study_name!r} was created to {study.direction}, not to {direction}; "
-            "choose a new study name, or delete it (metahpo studies delete NAME)"
         )
     return study
 

@@ -89,6 +89,9 @@ class TrialRecord:
         interrupted: whether this FAILED trial's run was interrupted (Ctrl-C, a process that
             died, an asked trial failed as stale) rather than failed by its objective: it does
             not count towards ``n_trials``.
+        values: every objective value of a COMPLETE trial of a study with several objectives
+            (an Optuna study created with ``directions``, read by :func:`metahpo.load_study`;
+            ``value`` is then ``None``), else ``None``: metahpo tunes one objective.
     """
 
     number: int
@@ -102,12 +105,20 @@ class TrialRecord:
     user_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
     retry_of: int | None = field(default=None, compare=False)
     interrupted: bool = field(default=False, compare=False)
+    values: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "user_attrs", dict(self.user_attrs))
         object.__setattr__(self, "state", TrialState(self.state))
-        if self.state is TrialState.COMPLETE:
+        if self.values is not None:
+            values = tuple(float(v) for v in self.values)
+            if self.state is not TrialState.COMPLETE or self.value is not None or len(values) < 2:
+                raise MetaHPOError("values are the objectives of a complete trial with several "
+                                   f"(and no value), got {self.state.value} trial with value "
+                                   f"{self.value!r} and values {self.values!r}")
+            object.__setattr__(self, "values", values)
+        elif self.state is TrialState.COMPLETE:
             if self.value is None or not math.isfinite(self.value):
                 raise MetaHPOError(f"a complete trial needs a finite value, got {self.value!r}")
             object.__setattr__(self, "value", float(self.value))

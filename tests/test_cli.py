@@ -78,6 +78,40 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert again.returncode == 2 and "no study named 'cli'" in again.stderr
 
 
+def test_an_optuna_study_of_two_objectives_is_listed_shown_and_its_front_given(workdir):
+    import optuna
+
+    from metahpo.integrations.optuna import MetaHPOSampler
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["maximize", "minimize"], storage=url,
+                                study_name="two", sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1) ** 2
+                              + t.params["x"] ** 2), n_trials=12)
+    listed = run(workdir, "studies", "--storage", url)
+    assert listed.returncode == 0, listed.stderr
+    front = sorted(t.number for t in study.best_trials)
+    assert listed.stdout == f"two\tmaximize,minimize\t12 trials\t{len(front)} on the front\n"
+    shown = run(workdir, "studies", "show", "two", "--storage", url).stdout.splitlines()
+    assert shown[0] == "study two (maximize, minimize)" and len(shown) == 13
+    first = study.trials[0].values
+    assert shown[1].split()[2:4] == [f"{first[0]:.6g},", f"{first[1]:.6g}"]
+    best = json.loads(run(workdir, "studies", "best", "two", "--storage", url).stdout)
+    assert best["directions"] == ["maximize", "minimize"]
+    assert [t["number"] for t in best["front"]] == front
+    assert best["front"][0]["values"] == study.trials[front[0]].values
+    run(workdir, "studies", "show", "two", "--storage", url, "--csv", "out.csv")
+    header = (workdir / "out.csv").read_text().splitlines()[0]
+    assert "values_0,values_1,params_x,params_y" in header
+    top = run(workdir, "studies", "show", "two", "--storage", url, "--top", "3")
+    assert top.returncode == 2 and "studies best two" in top.stderr
+    tuned = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
+                "--storage", url, "--study", "two", "--trials", "1")
+    assert tuned.returncode == 2 and "MetaHPOSampler" in tuned.stderr
+    assert "has 2 objectives" in tuned.stderr
+
+
 def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resumes(workdir):
     from metahpo import load_study
 

@@ -7,7 +7,17 @@ import sys
 import pytest
 
 import metahpo
-from metahpo import Float, Int, MetaHPOError, SearchSpace, TrialState, create_study, load_study, tune
+from metahpo import (
+    Float,
+    Int,
+    MetaHPOError,
+    SearchSpace,
+    TrialRecord,
+    TrialState,
+    create_study,
+    load_study,
+    tune,
+)
 
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
 
@@ -227,3 +237,21 @@ def test_a_sqlite_study_reads_each_finished_trial_once_and_sees_other_writers(tm
     assert reader.trials[-1].value == 0.5 and read == [12]
     read.clear()
     assert len(reader.trials) == 13 and read == []
+
+
+def test_best_trials_of_one_objective_are_those_with_the_best_value():
+    study = create_study(SearchSpace([Float("x", 0.0, 1.0)]), direction="maximize")
+    for x, value in [(0.1, 1.0), (0.2, 3.0), (0.3, 3.0), (0.4, 2.0)]:
+        study.tell(study.ask("random", points_to_evaluate=[{"x": x}]).number, value)
+    assert [t.number for t in study.best_trials] == [1, 2]
+    assert study.directions == ["maximize"]
+
+
+def test_a_record_holds_several_values_only_as_a_complete_trial_without_a_value():
+    record = TrialRecord(number=0, params={}, state=TrialState.COMPLETE, values=(1, 2.5))
+    assert record.values == (1.0, 2.5) and record.value is None
+    for bad in [dict(state=TrialState.FAILED, values=(1.0, 2.0)),
+                dict(state=TrialState.COMPLETE, value=1.0, values=(1.0, 2.0)),
+                dict(state=TrialState.COMPLETE, values=(1.0,))]:
+        with pytest.raises(MetaHPOError, match="values are the objectives"):
+            TrialRecord(number=0, params={}, **bad)

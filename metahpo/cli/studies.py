@@ -272,9 +272,13 @@ def _cmd_studies(args: argparse.Namespace) -> None:
             print(f"no studies in {url}")
         for s in studies:
             trials = s.trials
-            done = [t for t in trials if t.value is not None]
-            best = f"{s.best_value:.6g}" if done else "-"
-            print(f"{s.name}\t{s.direction}\t{len(trials)} trials\tbest {best}")
+            directions = s.directions
+            if len(directions) > 1:
+                best = f"{len(s.best_trials)} on the front"
+            else:
+                best = "best " + (f"{s.best_value:.6g}" if any(t.value is not None
+                                                              for t in trials) else "-")
+            print(f"{s.name}\t{','.join(directions)}\t{len(trials)} trials\t{best}")
         return
     if not args.name:
         raise MetaHPOError(f"studies {args.action} needs a study NAME")
@@ -283,7 +287,13 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"deleted study {args.name} ({n} trials)")
         return
     study = load_study(args.name, url)
+    directions = study.directions
     if args.action == "best":
+        if len(directions) > 1:
+            front = [{"number": r.number, "values": r.values, "params": dict(r.params),
+                      "user_attrs": r.user_attrs} for r in study.best_trials]
+            print(json.dumps({"study": study.name, "directions": directions, "front": front}))
+            return
         record = study.best_trial
         print(json.dumps({"study": study.name, "number": record.number, "value": record.value,
                           "params": dict(record.params), "user_attrs": record.user_attrs}))
@@ -296,6 +306,10 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     if args.top is not None:
         if args.top < 1:
             raise MetaHPOError(f"--top must be >= 1, got {args.top}")
+        if len(directions) > 1:
+            raise MetaHPOError(f"--top ranks by one objective, and study {study.name!r} has "
+                               f"{len(directions)}; 'metahpo studies best {study.name}' gives "
+                               "its Pareto front")
         sign = 1.0 if study.direction == "minimize" else -1.0
         ranked = sorted(((sign * r.value, r.number, r) for r in trials if r.value is not None),
                         key=lambda entry: entry[:2])
@@ -303,9 +317,10 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
               f"{len(ranked)} complete trials")
     else:
-        print(f"study {study.name} ({study.direction})")
+        print(f"study {study.name} ({', '.join(directions)})")
     for t in trials:
-        value = f"{t.value:.6g}" if t.value is not None else "-"
+        shown = t.values or ((t.value,) if t.value is not None else ())
+        value = ", ".join(f"{v:.6g}" for v in shown) or "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
         extra += f"  error: {t.error}" if t.error else ""
         extra += f"  (runs trial {t.retry_of} again)" if t.retry_of is not None else ""
