@@ -311,7 +311,18 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         user_attrs=user_attrs(ft),
         retry_of=ft.system_attrs.get(RETRY_OF_ATTR),
         interrupted=interrupted(ft),
+        constraints=constraints(ft),
     )
+
+
+def constraints(ft: Any) -> dict[str, float]:
+    """``{name: value}`` of the constraints an Optuna ``FrozenTrial`` holds (the objective's
+    ``trial.set_constraint``, Optuna >= 5, or a sampler's ``constraints_func``, numbered);
+    feasible where every value is 0 or less."""
+    found = getattr(ft, "constraints", None)
+    if found is None:  # Optuna < 5 keeps a constraints_func's values as a list
+        found = dict(enumerate(ft.system_attrs.get("constraints") or ()))
+    return {str(name): float(value) for name, value in found.items()}
 
 
 def last_report(ft: Any) -> tuple[int, float] | None:

@@ -165,19 +165,23 @@ class Study:
 
     @property
     def best_trial(self) -> TrialRecord:
-        done = [t for t in self.trials if t.state is TrialState.COMPLETE]
-        if not done:
-            raise MetaHPOError(f"study {self.name!r} has no completed trial yet")
+        """The complete trial with the best value (among those that satisfy their
+        constraints, see :attr:`TrialRecord.constraints`)."""
         sign = 1.0 if self.direction == "minimize" else -1.0
-        return min(done, key=lambda t: sign * cast(float, t.value))
+        done = [t for t in self.trials if t.state is TrialState.COMPLETE]
+        feasible = [t for t in done if t.feasible]
+        if not feasible:
+            raise MetaHPOError(f"study {self.name!r} has no completed trial "
+                               f"{'that satisfies its constraints ' if done else ''}yet")
+        return min(feasible, key=lambda t: sign * cast(float, t.value))
 
     @property
     def best_trials(self) -> list[TrialRecord]:
         """The complete trials no other complete trial beats on every objective and is not
-        worse on any (the Pareto front), by number; with one objective, those with the best
-        value."""
+        worse on any (the Pareto front; among those that satisfy their constraints), by number;
+        with one objective, those with the best value."""
         directions = self.directions
-        done = [t for t in self.trials if t.state is TrialState.COMPLETE]
+        done = [t for t in self.trials if t.state is TrialState.COMPLETE and t.feasible]
         signs = [1.0 if d == "minimize" else -1.0 for d in directions]
         losses = [[s * v for s, v in zip(signs, t.values or (cast(float, t.value),))]
                   for t in done]

@@ -11,7 +11,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
 
@@ -92,6 +92,9 @@ class TrialRecord:
         values: every objective value of a COMPLETE trial of a study with several objectives
             (an Optuna study created with ``directions``, read by :func:`metahpo.load_study`;
             ``value`` is then ``None``), else ``None``: metahpo tunes one objective.
+        constraints: ``{name: value}`` an Optuna objective set with ``trial.set_constraint``
+            (empty for metahpo's own trials); the trial is feasible where every value is 0 or
+            less, and best trials are chosen among the feasible ones.
     """
 
     number: int
@@ -106,6 +109,7 @@ class TrialRecord:
     retry_of: int | None = field(default=None, compare=False)
     interrupted: bool = field(default=False, compare=False)
     values: tuple[float, ...] | None = None
+    constraints: dict[str, float] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
@@ -133,10 +137,22 @@ class TrialRecord:
         return self.state is TrialState.FAILED and (self.error or "").startswith(PRUNED)
 
     @property
+    def feasible(self) -> bool:
+        """Whether no constraint value is above 0."""
+        return not violations(self.constraints)
+
+    @property
     def duration_s(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+def violations(constraints: Mapping[str, float]) -> str:
+    """The broken ones of ``constraints`` (``{name: value}``, feasible at 0 or less) as
+    ``"latency = 3.2 > 0"``, joined by commas; ``""`` where all hold."""
+    return ", ".join(f"{name} = {value:.4g} > 0" for name, value in constraints.items()
+                     if value > 0)
 
 
 def _checked_report(report: Any, pruned: bool) -> tuple[int, float]:

@@ -79,11 +79,12 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     configs: dict[str, Any] = {}
     for study in studies:
         points, losses, params, shared = _fitting_trials(study, space)
-        counts[study.name] = len(losses)
-        if len(losses) >= MIN_TRIALS:
+        counts[study.name] = sum(p is not None for p in params)
+        if counts[study.name] >= MIN_TRIALS:
             usable.append((points[:, shared], normal_scores(losses), shared))
             for point, p in zip(points, params):
-                configs.setdefault(point.tobytes(), (point, p))
+                if p is not None:
+                    configs.setdefault(point.tobytes(), (point, p))
     if not usable:
         raise MetaHPOError(f"no past study holds {MIN_TRIALS} completed trials that fit the search "
                            f"space (with a parameter of it, in its range; completed and fitting, "
@@ -114,11 +115,13 @@ def _quantiles(points: np.ndarray, y: np.ndarray, pool: np.ndarray) -> np.ndarra
 
 
 def _fitting_trials(study: Study, space: SearchSpace
-                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any] | None], np.ndarray]:
     """The completed trials of ``study`` that fit ``space`` once completed for it (see the
     module docstring): unit-cube points ``(m, D)``, losses ``(m,)`` (lower is better), their
-    configurations of ``space``, and the indices of the coordinates of the parameters the
-    study shares with ``space``."""
+    configurations of ``space`` (``None`` for a trial that broke one of its constraints, which
+    is no candidate and enters the model with the worst loss of the others, as the screen
+    takes a failed trial), and the indices of the coordinates of the parameters the study
+    shares with ``space``."""
     trials = [t for t in study.trials if t.state is TrialState.COMPLETE]
     known = set(study.space.names) if study.space is not None else {
         name for t in trials for name in t.params}
@@ -132,10 +135,11 @@ def _fitting_trials(study: Study, space: SearchSpace
             points.append(space.encode(config))
         except MetaHPOError:
             continue
-        losses.append(sign * cast(float, t.value))
-        params.append(config)
-    return (np.array(points).reshape(-1, space.dim), np.array(losses, dtype=float), params,
-            shared)
+        losses.append(sign * cast(float, t.value) if t.feasible else np.nan)
+        params.append(config if t.feasible else None)
+    y = np.array(losses, dtype=float)
+    y[np.isnan(y)] = np.nanmax(y) if not np.isnan(y).all() else 0.0
+    return np.array(points).reshape(-1, space.dim), y, params, shared
 
 
 def _completed(params: dict[str, Any], space: SearchSpace, known: set[str],

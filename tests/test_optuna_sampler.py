@@ -551,3 +551,40 @@ def test_several_objectives_with_failed_and_infinite_trials():
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(study.trials) == 25 and len(complete) > 15
     assert hypervolume([t.values for t in complete]) > 8.0
+
+
+def bounded(trial):
+    """Best at x = 1, but only x <= 0.5 is allowed: the feasible optimum (0.25) lies on the
+    boundary."""
+    x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+    return (x - 1.0) ** 2 + (y - 0.5) ** 2
+
+
+def test_constraints_steer_the_search_to_the_feasible_optimum():
+    def constrained(trial):
+        value = bounded(trial)
+        trial.set_constraint("x_max", trial.params["x"] - 0.5)
+        return value
+
+    def run(objective, seed):
+        study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=seed))
+        study.optimize(objective, n_trials=30)
+        return study
+
+    late = lambda s: sum(t.params["x"] > 0.5 for t in s.trials[10:])  # noqa: E731
+    for seed in range(3):
+        study, blind = run(constrained, seed), run(bounded, seed)
+        assert study.best_trial.params["x"] <= 0.5 and study.best_value < 0.26, seed  # 0.25
+        assert late(study) <= 5 and late(blind) >= 15, seed  # 1-3 of 20 against 20; TPE 6-11
+
+
+def test_constraints_stored_as_a_list_by_another_sampler_count_too():
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    for x in (0.9, 0.95, 0.3):
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        study._storage.set_trial_system_attr(trial._trial_id, "constraints", (x - 0.5,))
+        study.tell(trial, (x - 1.0) ** 2)
+    from metahpo.integrations.optuna_replica import violated_constraints
+
+    assert [violated_constraints(t) for t in study.trials] == ["0 = 0.4 > 0", "0 = 0.45 > 0", ""]

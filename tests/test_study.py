@@ -255,3 +255,27 @@ def test_a_record_holds_several_values_only_as_a_complete_trial_without_a_value(
                 dict(state=TrialState.COMPLETE, values=(1.0,))]:
         with pytest.raises(MetaHPOError, match="values are the objectives"):
             TrialRecord(number=0, params={}, **bad)
+
+
+def test_an_optuna_study_with_constraints_reads_its_best_among_the_feasible(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=url, study_name="c",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraint("x_max", x - 0.5)
+        return -x
+
+    study.optimize(objective, n_trials=20)
+    loaded = load_study("c", url)
+    assert loaded.best_trial.number == study.best_trial.number
+    assert loaded.best_trial.params["x"] <= 0.5 < max(t.params["x"] for t in study.trials)
+    infeasible = [t for t in loaded.trials if not t.feasible]
+    assert infeasible and all(t.constraints["x_max"] > 0 for t in infeasible)
+    shown = subprocess.run([sys.executable, "-m", "metahpo", "studies", "show", "c", "--storage",
+                            url], capture_output=True, text=True, timeout=120).stdout
+    assert shown.count("infeasible: x_max = ") == len(infeasible)

@@ -190,6 +190,24 @@ def test_past_optuna_studies_warm_start_a_new_optuna_study(tmp_path):
     assert [t.params for t in new.trials[:3]] == points
 
 
+def test_trials_that_broke_their_constraints_are_not_warm_start_points(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+
+    def objective(trial):
+        x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+        trial.set_constraint("x_max", x - 0.5)
+        return (x - 1.0) ** 2 + (y - 0.5) ** 2  # best where x > 0.5 is not allowed
+
+    old = optuna.create_study(storage=url, study_name="old",
+                              sampler=optuna.samplers.RandomSampler(seed=0))
+    old.optimize(objective, n_trials=30)
+    points = metahpo.warm_start_points([metahpo.load_study("old", url)], space, n=3)
+    assert len(points) == 3 and all(p["x"] <= 0.5 for p in points)
+
+
 def test_points_in_a_conditional_space_hold_their_active_parameters():
     from metahpo.testing import conditional_space
 

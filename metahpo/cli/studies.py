@@ -264,6 +264,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
 
 def _cmd_studies(args: argparse.Namespace) -> None:
     from metahpo.study import delete_study, list_studies, load_study, params_table
+    from metahpo.trial import violations
 
     url = storage_url(args, reads=True)
     if args.action == "list":
@@ -323,6 +324,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         value = ", ".join(f"{v:.6g}" for v in shown) or "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
         extra += f"  error: {t.error}" if t.error else ""
+        extra += f"  infeasible: {violations(t.constraints)}" if not t.feasible else ""
         extra += f"  (runs trial {t.retry_of} again)" if t.retry_of is not None else ""
         if t.last_report is not None:
             extra += f" (last reported {t.last_report[1]:.6g})"

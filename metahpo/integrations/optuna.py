@@ -46,6 +46,12 @@ On the held-out lcbench instances, validation accuracy against training time
 than NSGA-II, TPE and random search from 10 trials on; Optuna's GP sampler more than ``meta``
 from 20 trials on, at 60 times its cost per suggestion.
 
+Constraints (``trial.set_constraint("latency", latency_ms - 10)`` in the objective, Optuna >= 5,
+feasible where every value is 0 or less; or the values an earlier sampler's
+``constraints_func`` stored): the optimizer is told an infeasible trial as failed, so it steers
+away from the infeasible region as from failed trainings (the README's *Failed trials*), while
+Optuna's ``best_trial`` / ``best_trials`` pick among the feasible ones.
+
 Conditional parameters: declare a :class:`~metahpo.space.SearchSpace` with conditions (momentum
 only for SGD, say) and the optimizer models them as in :func:`metahpo.tune`: each trial's
 proposal holds the parameters its values make active, the objective suggests those (Optuna's
@@ -99,7 +105,7 @@ from metahpo.conditions import Condition
 from metahpo.distributions import from_optuna, space_from_optuna, space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.integrations.optuna_conditions import define_by_run_space
-from metahpo.integrations.optuna_replica import StudyReplica
+from metahpo.integrations.optuna_replica import StudyReplica, violated_constraints
 from metahpo.optimizers.registry import check_options, create_optimizer
 from metahpo.scalarization import chebyshev_losses, draw_weights
 from metahpo.space import SearchSpace
@@ -253,8 +259,8 @@ class MetaHPOSampler(BaseSampler):
         cost grows with the study: ``meta`` took 8 / 28 / 56 ms per suggestion at 10 / 100 /
         200 trials of five parameters) instead of being kept in step."""
         minimize = [d == StudyDirection.MINIMIZE for d in study.directions]
-        finished = [t for t in trials if t.state == TrialState.COMPLETE
-                    and t.values is not None and np.all(np.isfinite(t.values))]
+        finished = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None
+                    and np.all(np.isfinite(t.values)) and not violated_constraints(t)]
         rng = np.random.default_rng(_derived_seed(self._seed, trial.number, "weights"))
         losses = chebyshev_losses(np.array([t.values for t in finished], dtype=float).reshape(
             len(finished), len(minimize)), minimize, draw_weights(len(minimize), rng))

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from metahpo.storage import last_report
+from metahpo.storage import constraints, last_report
+from metahpo.trial import violations
 
 
 class StudyReplica:
@@ -82,9 +83,11 @@ class StudyReplica:
                     self._tell_again(*again.pop(0))
                 self._order.append(t.number)
                 own = t.value if self.losses is None else self.losses.get(t.number)
-                ok = t.state == TrialState.COMPLETE and own is not None
+                broken = violated_constraints(t)
+                ok = t.state == TrialState.COMPLETE and own is not None and not broken
                 value = own if ok else None
-                error = (None if ok else "no finite value" if t.state == TrialState.COMPLETE
+                error = (None if ok else f"infeasible: {broken}" if broken
+                         else "no finite value" if t.state == TrialState.COMPLETE
                          else t.state.name.lower())
                 report = last_report(t) if t.state == TrialState.PRUNED else None
                 if pending is not None:
@@ -110,6 +113,13 @@ class StudyReplica:
         trial = self.opt.ask()
         self._pending[number] = trial
         return dict(trial.params)
+
+
+def violated_constraints(trial: FrozenTrial) -> str:
+    """The constraints a finished trial breaks (``"latency = 3.2 > 0"``, joined by commas), or
+    ``""``: Optuna's constraint values, from the objective's ``trial.set_constraint`` (Optuna
+    >= 5) or a sampler's ``constraints_func``, where a value above 0 is infeasible."""
+    return violations(constraints(trial))
 
 
 def _storing(stored: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
