@@ -277,7 +277,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
             if len(directions) > 1:
                 best = f"{len(s.best_trials)} on the front"
             else:
-                best = "best " + (f"{s.best_value:.6g}" if any(t.value is not None
+                best = "best " + (f"{s.best_value:.6g}" if any(t.value is not None and t.feasible
                                                               for t in trials) else "-")
             print(f"{s.name}\t{','.join(directions)}\t{len(trials)} trials\t{best}")
         return
