@@ -177,16 +177,20 @@ class Study:
 
     @property
     def best_trials(self) -> list[TrialRecord]:
-        """The complete trials no other complete trial beats on every objective and is not
-        worse on any (the Pareto front; among those that satisfy their constraints), by number;
+        """The complete trials that no other dominates (as good on every objective and better
+        on one): the Pareto front, among the trials that satisfy their constraints, by number;
         with one objective, those with the best value."""
-        directions = self.directions
+        import numpy as np
+
         done = [t for t in self.trials if t.state is TrialState.COMPLETE and t.feasible]
-        signs = [1.0 if d == "minimize" else -1.0 for d in directions]
-        losses = [[s * v for s, v in zip(signs, t.values or (cast(float, t.value),))]
-                  for t in done]
-        return [t for t, a in zip(done, losses)
-                if not any(all(x <= y for x, y in zip(b, a)) and b != a for b in losses)]
+        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self.directions])
+        losses = signs * np.array([t.values or (cast(float, t.value),) for t in done],
+                                  dtype=float).reshape(len(done), len(signs))
+        dominated = np.concatenate([  # rows of 512 trials against all: bounded memory
+            ((losses[None] <= rows[:, None]).all(axis=2)
+             & (losses[None] < rows[:, None]).any(axis=2)).any(axis=1)
+            for rows in np.split(losses, range(512, len(losses), 512))])
+        return [t for t, d in zip(done, dominated) if not d]
 
     @property
     def best_params(self) -> dict[str, Any]:
