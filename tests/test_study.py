@@ -279,3 +279,9 @@ def test_an_optuna_study_with_constraints_reads_its_best_among_the_feasible(tmp_
     shown = subprocess.run([sys.executable, "-m", "metahpo", "studies", "show", "c", "--storage",
                             url], capture_output=True, text=True, timeout=120).stdout
     assert shown.count("infeasible: x_max = ") == len(infeasible)
+    top = subprocess.run([sys.executable, "-m", "metahpo", "studies", "show", "c", "--storage",
+                          url, "--top", "2"], capture_output=True, text=True, timeout=120).stdout
+    assert top.splitlines()[0] == (f"study c (minimize): the 2 best of {20 - len(infeasible)} "
+                                   f"complete trials ({len(infeasible)} that broke a constraint "
+                                   "left out)")
+    assert f"{loaded.best_trial.number:5d}  complete" in top.splitlines()[1]

@@ -312,11 +312,13 @@ def _cmd_studies(args: argparse.Namespace) -> None:
                                f"{len(directions)}; 'metahpo studies best {study.name}' gives "
                                "its Pareto front")
         sign = 1.0 if study.direction == "minimize" else -1.0
-        ranked = sorted(((sign * r.value, r.number, r) for r in trials if r.value is not None),
-                        key=lambda entry: entry[:2])
+        ranked = sorted(((sign * r.value, r.number, r) for r in trials
+                         if r.value is not None and r.feasible), key=lambda entry: entry[:2])
+        infeasible = sum(r.value is not None and not r.feasible for r in trials)
+        left_out = f" ({infeasible} that broke a constraint left out)" if infeasible else ""
         trials = [entry[2] for entry in ranked[:args.top]]
         print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
-              f"{len(ranked)} complete trials")
+              f"{len(ranked)} complete trials{left_out}")
     else:
         print(f"study {study.name} ({', '.join(directions)})")
     for t in trials:
