@@ -34,16 +34,10 @@ from typing import Any, Callable
 import numpy as np
 import optuna
 import torch
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from scipy.stats import rankdata
 from summary_files import mean_and_stderr, mean_cells, save_run_summary
 
-from metahpo.distributions import space_to_optuna
+from metahpo.distributions import space_to_optuna, suggest
 from metahpo.integrations.optuna import MetaHPOSampler
 from metahpo.tasks.registry import LCBENCH_TEST
 from metahpo.tasks.yahpo import YahpoScenario
@@ -111,16 +105,6 @@ def run_study(make: Callable[[int, YahpoScenario], Any], scenario: YahpoScenario
     study.optimize(objective, n_trials=budget)
     return np.array([t.values if t.values is not None else [np.nan, np.nan]
                      for t in study.trials], dtype=float)
-
-
-def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
-    """``trial``'s value of parameter ``name`` drawn from Optuna distribution ``dist``."""
-    if isinstance(dist, CategoricalDistribution):
-        return trial.suggest_categorical(name, dist.choices)
-    if isinstance(dist, IntDistribution):
-        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-    assert isinstance(dist, FloatDistribution)
-    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def plot_fronts(path: Path, box: Box, studies: dict[str, np.ndarray], instance: str) -> None:

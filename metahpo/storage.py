@@ -322,7 +322,7 @@ def constraints(ft: Any) -> dict[str, float]:
     found = getattr(ft, "constraints", None)
     if found is None:  # Optuna < 5 keeps a constraints_func's values as a list
         found = dict(enumerate(ft.system_attrs.get("constraints") or ()))
-    return {str(name): float(value) for name, value in found.items()}
+    return dict(found)
 
 
 def last_report(ft: Any) -> tuple[int, float] | None:

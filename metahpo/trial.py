@@ -114,6 +114,8 @@ class TrialRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "user_attrs", dict(self.user_attrs))
+        object.__setattr__(self, "constraints", {str(k): float(v)
+                                                 for k, v in self.constraints.items()})
         object.__setattr__(self, "state", TrialState(self.state))
         if self.values is not None:
             values = tuple(float(v) for v in self.values)

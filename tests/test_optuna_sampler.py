@@ -575,7 +575,7 @@ def test_constraints_steer_the_search_to_the_feasible_optimum():
     for seed in range(3):
         study, blind = run(constrained, seed), run(bounded, seed)
         assert study.best_trial.params["x"] <= 0.5 and study.best_value < 0.26, seed  # 0.25
-        assert late(study) <= 5 and late(blind) >= 15, seed  # 1-3 of 20 against 20; TPE 6-11
+        assert late(study) <= 5 and late(blind) >= 15, seed  # 1-3 of 20 against 20
 
 
 def test_constraints_stored_as_a_list_by_another_sampler_count_too():

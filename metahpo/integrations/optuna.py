@@ -256,8 +256,8 @@ class MetaHPOSampler(BaseSampler):
         minimizes the finished trials' augmented Chebyshev losses under weights drawn for this
         trial (:mod:`metahpo.scalarization`, ParEGO). The losses of every finished trial change
         with the weights, so the optimizer is built afresh from the study for each trial (its
-        cost grows with the study: ``meta`` took 8 / 28 / 56 ms per suggestion at 10 / 100 /
-        200 trials of five parameters) instead of being kept in step."""
+        cost grows with the study: 0.54 s per 50-trial study for ``meta`` in
+        ``benchmarks/results/optuna_multi_objective``) instead of being kept in step."""
         minimize = [d == StudyDirection.MINIMIZE for d in study.directions]
         finished = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None
                     and np.all(np.isfinite(t.values)) and not violated_constraints(t)]
