@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from metahpo.distributions import space_to_optuna
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import create_optimizer
+from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.space import SearchSpace
 from metahpo.storage import (
     ASKED_ATTR,
@@ -37,7 +37,7 @@ from metahpo.storage import (
     store_finished_trial,
     user_attrs,
 )
-from metahpo.trial import Trial, TrialRecord, TrialState, TuningInterrupted, outcome
+from metahpo.trial import Trial, TrialRecord, TrialState, TuningInterrupted, objective_outcome
 
 if TYPE_CHECKING:
     from metahpo.study import Study
@@ -175,12 +175,13 @@ class Peers:
         if not ft.params:
             return
         rec = record_from_optuna(ft)
+        value = rec.value if rec.values is None else rec.values
         try:
             pending = self._running.pop(ft.number, None)
             if pending is not None:
-                self._opt.tell(pending, rec.value, error=rec.error, last_report=rec.last_report)
+                self._opt.tell(pending, value, error=rec.error, last_report=rec.last_report)
             else:
-                self._opt.add_trial(rec.params, rec.value, error=rec.error,
+                self._opt.add_trial(rec.params, value, error=rec.error,
                                     last_report=rec.last_report)
         except MetaHPOError:
             logger.warning("trial %d does not fit the search space; not replayed", ft.number)
@@ -250,9 +251,11 @@ def point_to_evaluate(fts: list[Any], points: list[dict[str, Any]]) -> dict[str,
     return next((point for point in points if point not in held), None)
 
 
-def store_outcome(study: Study, trial_id: int, number: int, value: float | None,
-                  error: str | None, pruned: bool = False) -> int:
-    """Finish trial ``trial_id`` with its outcome; return the id of the trial that holds it.
+def store_outcome(study: Study, trial_id: int, number: int,
+                  value: float | tuple[float, ...] | None, error: str | None,
+                  pruned: bool = False) -> int:
+    """Finish trial ``trial_id`` with its outcome (``value``: one per objective in a study
+    of several); return the id of the trial that holds it.
     A ``pruned`` trial (stopped early by a pruner; ``error`` says at which step) is stored in
     Optuna's PRUNED state (a FAILED trial to metahpo, with its last report).
 
@@ -320,11 +323,13 @@ def interrupt(st: Any, trial_id: int, error: str, requested: bool = False) -> No
         pass
 
 
-def finish(st: Any, trial_id: int, state: TrialState, value: float | None) -> None:
+def finish(st: Any, trial_id: int, state: TrialState,
+           value: float | tuple[float, ...] | None) -> None:
     from optuna.trial import TrialState as OptunaState
 
     if state is TrialState.COMPLETE:
-        st.set_trial_state_values(trial_id, OptunaState.COMPLETE, [value])
+        values = list(value) if isinstance(value, tuple) else [value]
+        st.set_trial_state_values(trial_id, OptunaState.COMPLETE, values)
     else:
         st.set_trial_state_values(trial_id, OptunaState.FAIL)
 
@@ -431,7 +436,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
                            "by metahpo); create it with metahpo.create_study")
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
-    opt = create_optimizer(optimizer, space, direction=study.direction, seed=seed, **options)
+    opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
     fail_dead(study)
     trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt, max_retries), points)
     study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
@@ -451,7 +456,7 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None,
         raise MetaHPOError(f"trial {number} of study {study.name!r} is "
                            f"{record_from_optuna(ft).state.value}, not running: its outcome is "
                            "recorded already")
-    state, v, err = outcome(value, error)
+    state, v, err = objective_outcome(value, error, len(study.directions))
     if attrs is not None and not isinstance(attrs, Mapping):
         raise MetaHPOError(f"user_attrs must be a dict {{name: value}}, got {attrs!r}")
     checked = {k: checked_user_attr(k, a) for k, a in (attrs or {}).items()}

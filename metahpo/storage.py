@@ -140,10 +140,11 @@ def reserve_trial(storage: Any, study_id: int) -> tuple[int, str]:
 
 
 def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
-                         distributions: dict[str, Any], value: float | None,
+                         distributions: dict[str, Any], value: float | tuple[float, ...] | None,
                          error: str | None, attrs: dict[str, Any] | None = None,
                          retry_of: int | None = None) -> tuple[int, int]:
-    """Record a finished trial (COMPLETE with ``value``, or FAILED with ``error``) with the
+    """Record a finished trial (COMPLETE with ``value``, one per objective in a study of
+    several, or FAILED with ``error``) with the
     user attributes ``attrs`` in one write, as a run of trial ``retry_of``'s configuration if
     given (:data:`RETRY_OF_ATTR`); return its id and number."""
     state = "COMPLETE" if error is None else "FAIL"
@@ -193,7 +194,7 @@ def interrupted(ft: Any) -> bool:
 
 
 def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any],
-                  distributions: dict[str, Any], value: float | None,
+                  distributions: dict[str, Any], value: float | tuple[float, ...] | None,
                   user_attrs: dict[str, Any], system_attrs: dict[str, Any]) -> tuple[int, int]:
     template = _template(state, params, distributions, value, user_attrs, system_attrs)
     trial_id = storage.create_new_trial(study_id, template_trial=template)
@@ -201,7 +202,7 @@ def _create_trial(storage: Any, study_id: int, state: str, params: dict[str, Any
 
 
 def _template(state: str, params: dict[str, Any], distributions: dict[str, Any],
-              value: float | None, user_attrs: dict[str, Any],
+              value: float | tuple[float, ...] | None, user_attrs: dict[str, Any],
               system_attrs: dict[str, Any]) -> Any:
     """An Optuna ``FrozenTrial`` to create a trial from, naming this host and process."""
     from optuna.trial import FrozenTrial
@@ -209,7 +210,8 @@ def _template(state: str, params: dict[str, Any], distributions: dict[str, Any],
 
     running = state == "RUNNING"
     return FrozenTrial(
-        number=-1, state=OptunaState[state], value=value, datetime_start=datetime.now(),
+        number=-1, state=OptunaState[state], value=None if isinstance(value, tuple) else value,
+        values=list(value) if isinstance(value, tuple) else None, datetime_start=datetime.now(),
         datetime_complete=None if running else datetime.now(), params=dict(params),
         distributions=dict(distributions), user_attrs=dict(user_attrs),
         system_attrs={HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid(), **system_attrs},

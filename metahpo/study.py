@@ -3,7 +3,7 @@
 A :class:`Study` reads its trials, best trial and search space from the storage (see
 :mod:`metahpo.storage`); :func:`load_study` and :func:`list_studies` open existing ones, and
 :func:`create_or_load_study` creates a study or resumes one created with the same space and
-direction. The loop that fills a study lives in :mod:`metahpo.tuning`.
+directions. The loop that fills a study lives in :mod:`metahpo.tuning`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import uuid
 from typing import Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
+from metahpo.scalarization import dominated
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
-from metahpo.trial import Trial, TrialRecord, TrialState, check_direction
+from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
 
 SPACE_ATTR = "metahpo:space"
 
@@ -54,7 +55,7 @@ class Study:
         For trials that run where no Python loop waits for them (a job queue such as SLURM,
         another machine): ask, submit the job with ``trial.params``, and :meth:`tell` the
         result when it is known, from any process. The optimizer is built afresh for every
-        call from the study's space and direction and reads every trial of the study: finished
+        call from the study's space and directions and reads every trial of the study: finished
         ones as results, running ones (asked, or run by :func:`metahpo.tune` workers) as
         pending, so proposals steer away from what is being evaluated. A seeded optimizer's
         draws restart from the seed and the trial count, so each call proposes anew.
@@ -84,8 +85,9 @@ class Study:
     def tell(self, number: int, value: Any = None, *, error: str | None = None,
              user_attrs: Mapping[str, Any] | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
-        has left running): its objective value, or ``error`` for a failed trial (``None``,
-        NaN and non-numbers fail it too, as in :func:`metahpo.tune`), and what the job measured
+        has left running): its objective value (a list of one per objective in a study of
+        several), or ``error`` for a failed trial (``None``, NaN and non-numbers fail it too,
+        as in :func:`metahpo.tune`), and what the job measured
         beside it, ``user_attrs`` (see :meth:`metahpo.RunningTrial.set_user_attr`)."""
         from metahpo.shared_study import tell_trial
 
@@ -116,9 +118,9 @@ class Study:
 
     @property
     def directions(self) -> list[str]:
-        """``"minimize"`` / ``"maximize"`` per objective: one for every study metahpo creates,
-        several for an Optuna study created with ``directions`` (read-only here: trials,
-        :attr:`best_trials`, CSV)."""
+        """``"minimize"`` / ``"maximize"`` per objective: one, or several for a study created
+        with ``directions`` (by :func:`metahpo.tune` or Optuna); its best trials are then
+        :attr:`best_trials`."""
         from optuna.study import StudyDirection
 
         return ["maximize" if d == StudyDirection.MAXIMIZE else "minimize"
@@ -127,15 +129,14 @@ class Study:
     @property
     def direction(self) -> str:
         """The direction of the study's objective; a clear error for a study with several
-        (see :attr:`directions`), which metahpo reads but does not tune, rank or warm-start
+        (see :attr:`directions`), which has no one best value to rank by or warm-start
         from."""
         directions = self.directions
         if len(directions) > 1:
             raise MetaHPOError(
                 f"study {self.name!r} has {len(directions)} objectives ({', '.join(directions)}): "
-                "metahpo tunes, ranks and warm-starts from studies of one; its best trials are "
-                "best_trials (the Pareto front), and to tune it, run it with Optuna and "
-                "metahpo.integrations.optuna.MetaHPOSampler")
+                "its best trials are best_trials (the Pareto front), and what needs one best "
+                "value (best_trial, ranking, warm starts) needs a study of one objective")
         return directions[0]
 
     @property
@@ -186,11 +187,7 @@ class Study:
         signs = np.array([1.0 if d == "minimize" else -1.0 for d in self.directions])
         losses = signs * np.array([t.values or (cast(float, t.value),) for t in done],
                                   dtype=float).reshape(len(done), len(signs))
-        dominated = np.concatenate([  # rows of 512 trials against all: bounded memory
-            ((losses[None] <= rows[:, None]).all(axis=2)
-             & (losses[None] < rows[:, None]).any(axis=2)).any(axis=1)
-            for rows in np.split(losses, range(512, len(losses), 512))])
-        return [t for t, d in zip(done, dominated) if not d]
+        return [t for t, d in zip(done, dominated(losses)) if not d]
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -244,21 +241,23 @@ class Study:
 
 
 def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | None = None,
-                 direction: str = "minimize") -> Study:
+                 direction: str = "minimize", directions: Sequence[str] | None = None) -> Study:
     """Create a study, or open the one named ``study_name`` if it exists (with the same space
-    and direction), as :func:`metahpo.tune` does; for :meth:`Study.ask` / :meth:`Study.tell`.
+    and directions), as :func:`metahpo.tune` does; for :meth:`Study.ask` / :meth:`Study.tell`.
 
     Args:
         space: the search space.
         storage: a database URL, an Optuna storage object, or ``None`` (in memory).
         study_name: default: a new unique name.
         direction: ``"minimize"`` or ``"maximize"``.
+        directions: instead of ``direction``, one per objective of a study of several
+            (``["maximize", "minimize"]``; see :func:`metahpo.tune`).
     """
     check_space(space)
-    check_direction(direction)
+    wanted = check_directions(direction, directions)
     st = open_storage(storage)
     name = study_name or new_study_name()
-    return create_or_load_study(st, name, storage, space, direction)
+    return create_or_load_study(st, name, storage, space, wanted)
 
 
 def space_changes(old: SearchSpace, new: SearchSpace) -> str:
@@ -316,27 +315,29 @@ def _existing(st: Any, study_name: str, url: str | None) -> Study:
 
 
 def create_or_load_study(
-    st: Any, study_name: str, url: str | None, space: SearchSpace, direction: str
+    st: Any, study_name: str, url: str | None, space: SearchSpace, directions: list[str]
 ) -> Study:
     """Create study ``study_name`` in storage ``st`` (opened from ``url``) for ``space`` and
-    ``direction``, or open the existing one; an existing study must have the same space (the
-    same parameters; their order may differ: trials record parameters by name) and
-    direction."""
+    ``directions`` (one per objective), or open the existing one; an existing study must have
+    the same space (the same parameters; their order may differ: trials record parameters by
+    name) and directions."""
     from optuna.exceptions import DuplicatedStudyError
     from optuna.study import StudyDirection
 
-    optuna_direction = StudyDirection.MAXIMIZE if direction == "maximize" else StudyDirection.MINIMIZE
     try:
-        study_id = st.create_new_study([optuna_direction], study_name)
+        study_id = st.create_new_study(
+            [StudyDirection.MAXIMIZE if d == "maximize" else StudyDirection.MINIMIZE
+             for d in directions], study_name)
         st.set_study_user_attr(study_id, SPACE_ATTR, space.to_dict())
         return Study(storage=st, study_id=study_id, name=study_name)
     except DuplicatedStudyError:
         pass
     study = _existing(st, study_name, url)
-    if study.direction != direction:
+    if study.directions != directions:
         raise MetaHPOError(
-            f"study {study_name!r} was created to {study.direction}, not to {direction}; "
-            "choose a new study name, or delete it (metahpo studies delete NAME)"
+            f"study {study_name!r} was created to {', '.join(study.directions)}, not to "
+            f"{', '.join(directions)}; choose a new study name, or delete it (metahpo studies "
+            "delete NAME)"
         )
     for _ in range(50):  # another process may be between creating the study and saving its space
         saved = study.space

@@ -11,7 +11,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 
@@ -25,6 +25,22 @@ def check_direction(direction: str) -> str:
     if direction not in DIRECTIONS:
         raise MetaHPOError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
     return direction
+
+
+def check_directions(direction: str, directions: Sequence[str] | None) -> list[str]:
+    """The direction of each objective, from a ``direction`` (one objective) or ``directions``
+    (one per objective, ``["maximize", "minimize"]``, as in Optuna's ``create_study``); a
+    clear error for anything else, or for a ``direction`` other than the default beside
+    ``directions``."""
+    if directions is None:
+        return [check_direction(direction)]
+    if isinstance(directions, str) or not isinstance(directions, Sequence) or not directions:
+        raise MetaHPOError(f"directions must be a non-empty list such as ['maximize', "
+                           f"'minimize'], got {directions!r}")
+    if direction != "minimize":
+        raise MetaHPOError("give direction (one objective) or directions (one per objective), "
+                           "not both")
+    return [check_direction(d) for d in directions]
 
 
 class TrialPruned(Exception):
@@ -90,8 +106,7 @@ class TrialRecord:
             died, an asked trial failed as stale) rather than failed by its objective: it does
             not count towards ``n_trials``.
         values: every objective value of a COMPLETE trial of a study with several objectives
-            (an Optuna study created with ``directions``, read by :func:`metahpo.load_study`;
-            ``value`` is then ``None``), else ``None``: metahpo tunes one objective.
+            (created with ``directions``; ``value`` is then ``None``), else ``None``.
         constraints: ``{name: value}`` an Optuna objective set with ``trial.set_constraint``
             (empty for metahpo's own trials); the trial is feasible where every value is 0 or
             less, and best trials are chosen among the feasible ones.
@@ -196,10 +211,43 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
         if isinstance(value, (dict, list, tuple)):
             hint = ("; return the one value to optimize, and record other metrics with "
                     "trial.set_user_attr(name, value) in an objective(params, trial); to "
-                    "tune the trade-offs of several objectives, run an Optuna study with "
-                    "directions=[...] and metahpo.integrations.optuna.MetaHPOSampler")
+                    "tune the trade-offs of several objectives, give tune directions=[...], "
+                    "one per value")
         return (TrialState.FAILED, None,
                 f"objective returned {type(value).__name__}, not a number{hint}")
     if not math.isfinite(v):
         return TrialState.FAILED, None, f"objective returned {v}"
     return TrialState.COMPLETE, v, None
+
+
+def objective_outcome(value: Any, error: str | None, n_objectives: int
+                      ) -> tuple[TrialState, float | tuple[float, ...] | None, str | None]:
+    """Classify what an objective of a study with ``n_objectives`` objectives returned:
+    :func:`outcome` for one; for several, ``(state, values, error)`` where a COMPLETE trial's
+    ``values`` hold one finite number per objective, in the order of the study's directions
+    (the objective returns a tuple, list, 1-D array or tensor of them); anything else (a
+    missing, extra or non-finite value) makes a FAILED trial whose error says which."""
+    if n_objectives == 1:
+        return outcome(value, error)
+    if error is not None:
+        return TrialState.FAILED, None, str(error)
+    if value is None:
+        return TrialState.FAILED, None, "objective returned None"
+    if callable(getattr(value, "detach", None)):
+        value = value.detach().tolist()
+    elif callable(getattr(value, "tolist", None)):
+        value = value.tolist()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        return (TrialState.FAILED, None,
+                f"objective returned {type(value).__name__}, not a sequence of {n_objectives} "
+                "numbers (one per direction)")
+    if len(value) != n_objectives:
+        return (TrialState.FAILED, None,
+                f"objective returned {len(value)} values for {n_objectives} objectives")
+    values = []
+    for i, item in enumerate(value):
+        state, v, err = outcome(item, None)
+        if v is None:
+            return TrialState.FAILED, None, f"{err} as objective {i}"
+        values.append(v)
+    return TrialState.COMPLETE, tuple(values), None

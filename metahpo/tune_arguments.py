@@ -9,14 +9,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import create_optimizer
+from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.running_trial import Objective
 from metahpo.shared_study import check_max_retries, check_points
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import DEFAULT_MAX_RETRIES
 from metahpo.study import Study
 from metahpo.tasks.command import CommandObjective
-from metahpo.trial import TrialRecord, check_direction
+from metahpo.trial import TrialRecord, check_directions
 
 
 def _takes_trial(objective: Callable[..., Any]) -> bool:
@@ -33,7 +33,8 @@ def _takes_trial(objective: Callable[..., Any]) -> bool:
 
 def prepare(
     objective: Objective, space: SearchSpace, *, optimizer: str | Optimizer = "meta",
-    n_trials: int | None, direction: str = "minimize", seed: int | None = None,
+    n_trials: int | None, direction: str = "minimize",
+    directions: Sequence[str] | None = None, seed: int | None = None,
     timeout: float | None = None, n_jobs: int = 1,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     callbacks: Sequence[Callable[[Study, TrialRecord], Any]] = (), pruner: Any = None,
@@ -44,7 +45,7 @@ def prepare(
     """:func:`tune`'s arguments checked: its first points, whether the objective takes the
     trial, each job's device, the callbacks and each job's optimizer."""
     check_space(space)
-    check_direction(direction)
+    wanted = check_directions(direction, directions)
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
                                  or n_trials < 0):
         raise MetaHPOError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
@@ -64,13 +65,19 @@ def prepare(
         if not takes_trial:
             raise MetaHPOError("a pruner needs an objective that takes the running trial, "
                                "objective(params, trial), and reports to it")
+        if len(wanted) > 1:
+            raise MetaHPOError("a pruner judges trials by one reported value, and a study of "
+                               "several objectives has no such value (Optuna's pruners do not "
+                               "support them either); tune without a pruner")
     callbacks = list(callbacks)
     for callback in callbacks:
         if not callable(callback):
             raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
     if isinstance(optimizer, Optimizer):
-        if optimizer.space.to_dict() != space.to_dict() or optimizer.direction != direction:
-            raise MetaHPOError("the optimizer instance was built for another space or direction")
+        if optimizer.space.to_dict() != space.to_dict() or optimizer.directions != wanted:
+            raise MetaHPOError("the optimizer instance was built for another space or direction"
+                               + ("" if len(wanted) == 1 else "; for several objectives, pass "
+                                  "the optimizer's name"))
         if seed is not None or options:
             raise MetaHPOError("seed and optimizer options go with an optimizer name; an optimizer "
                                "instance already has its own")
@@ -79,7 +86,7 @@ def prepare(
                                "MODULE:CLASS) for n_jobs > 1")
         opts = [optimizer]
     else:
-        opts = [create_optimizer(optimizer, space, direction=direction, seed=seed, **options)
+        opts = [optimizer_for(optimizer, space, wanted, seed=seed, **options)
                 for _ in range(n_jobs)]
     return points, takes_trial, devices_of_jobs, callbacks, opts
 

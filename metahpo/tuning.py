@@ -39,6 +39,7 @@ import traceback
 from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.multi_objective import MultiObjective
 from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
@@ -58,7 +59,7 @@ from metahpo.trial import (
     TrialPruned,
     TrialRecord,
     TuningInterrupted,
-    outcome,
+    objective_outcome,
 )
 from metahpo.tune_arguments import prepare
 
@@ -99,7 +100,7 @@ def _run_trial(
         opt.withdraw(trial)
         raise
     heartbeat.stop()
-    state, v, err = outcome(value, error)
+    state, v, err = objective_outcome(value, error, len(opt.directions))
     if error is None and err is not None:
         logger.warning("trial %d failed: %s", number, err)
     trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
@@ -114,6 +115,7 @@ def tune(
     optimizer: str | Optimizer = "meta",
     n_trials: int | None,
     direction: str = "minimize",
+    directions: Sequence[str] | None = None,
     seed: int | None = None,
     storage: Any = None,
     study_name: str | None = None,
@@ -146,6 +148,12 @@ def tune(
             module docstring for what counts); ``None``: no number, tune until ``timeout``
             passes (or a callback stops the study, or Ctrl-C).
         direction: ``"minimize"`` or ``"maximize"``.
+        directions: instead of ``direction``, one per objective to tune several at once
+            (``["maximize", "minimize"]`` for validation accuracy against training time, as
+            in Optuna's ``create_study``): the objective returns a tuple of as many values, in
+            that order, and the study's best trials are :attr:`Study.best_trials`, the Pareto
+            front. The optimizer proposes for one trade-off per trial, drawn at random
+            (:class:`~metahpo.optimizers.multi_objective.MultiObjective`); no pruner.
         seed: the optimizer's seed (with an optimizer name).
         storage: database URL (e.g. ``sqlite:///studies.db``) or an Optuna storage object (e.g.
             ``JournalStorage(JournalFileBackend("studies.log"))`` for workers on several
@@ -197,13 +205,15 @@ def tune(
         **options: keyword options of the optimizer (with an optimizer name).
     """
     points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
-        objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction, seed=seed,
+        objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction,
+        directions=directions, seed=seed,
         timeout=timeout, n_jobs=n_jobs, points_to_evaluate=points_to_evaluate,
         callbacks=callbacks, pruner=pruner, max_retries=max_retries, devices=devices, **options)
     if devices is not None and len(devices) > n_jobs:
         logger.warning("%d devices for %d jobs: %s stay idle (give n_jobs=%d)", len(devices),
                        n_jobs, ", ".join(devices[n_jobs:]), len(devices))
-    study = create_study(space, storage=storage, study_name=study_name, direction=direction)
+    study = create_study(space, storage=storage, study_name=study_name, direction=direction,
+                         directions=directions)
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
@@ -308,12 +318,15 @@ class _Loop:
         """Update the progress bar: the study's size as this job's ``peers`` last read it (when
         its trial started; trials started since show at the next update, which saves reading
         the study again) and the best value any job has seen (a job's optimizer may not have
-        seen the other jobs' latest trials yet)."""
+        seen the other jobs' latest trials yet), or with several objectives the size of the
+        Pareto front as this job's optimizer knows it."""
         if self.progress is None:
             return
         with self._lock:
             size = counted(peers.trials)
             self.progress.n = size if self.n_trials is None else min(size, self.n_trials)
+            if isinstance(opt, MultiObjective):
+                self.progress.set_postfix(front=len(opt.front), refresh=False)
             record = opt.best
             best = None if record is None else record.value
             sign = 1.0 if opt.direction == "minimize" else -1.0

@@ -108,8 +108,8 @@ def test_an_optuna_study_of_two_objectives_is_listed_shown_and_its_front_given(w
     assert top.returncode == 2 and "studies best two" in top.stderr
     tuned = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
                 "--storage", url, "--study", "two", "--trials", "1")
-    assert tuned.returncode == 2 and "MetaHPOSampler" in tuned.stderr
-    assert "has 2 objectives" in tuned.stderr
+    assert tuned.returncode == 2
+    assert "study 'two' was created to maximize, minimize, not to minimize" in tuned.stderr
 
 
 def test_without_storage_the_study_is_recorded_in_the_current_directory_and_resumes(workdir):

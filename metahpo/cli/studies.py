@@ -62,7 +62,13 @@ def _print_result(study: Any) -> None:
     interrupted = f", {n_interrupted} interrupted" if n_interrupted else ""
     print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {len(failed)} failed"
           f"{pruned}{interrupted})")
-    if n_done:
+    if n_done and len(study.directions) > 1:
+        front = study.best_trials
+        print(f"Pareto front ({', '.join(study.directions)}): {len(front)} trials")
+        for t in front:
+            values = ", ".join(f"{v:.6g}" for v in t.values or ())
+            print(f"  trial {t.number}: {values}: {params_table(t.params)}")
+    elif n_done:
         best = study.best_trial
         attrs = f"  | {params_table(best.user_attrs)}" if best.user_attrs else ""
         print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}"
@@ -95,11 +101,20 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     points = _points(args, space, sys.stdout)
     study = _tune_announced(
         args, objective, space, optimizer=args.optimizer, n_trials=args.trials,
-        direction=args.direction, seed=args.seed, timeout=args.timeout, n_jobs=args.jobs,
+        **_directions(args.direction), seed=args.seed, timeout=args.timeout, n_jobs=args.jobs,
         points_to_evaluate=points, pruner=make_pruner(args.pruner),
         max_retries=args.max_retries, devices=job_devices, **options,
     )
     _print_result(study)
+
+
+def _directions(given: list[str] | None) -> dict[str, Any]:
+    """The keyword of :func:`metahpo.tune` / :func:`metahpo.create_study` for the
+    ``--direction`` options given: ``direction`` for none or one, ``directions`` for several
+    (one per objective)."""
+    if not given or len(given) == 1:
+        return {"direction": given[0] if given else "minimize"}
+    return {"directions": given}
 
 
 def _points(args: argparse.Namespace, space: Any, log: Any, study: Any = None
@@ -221,14 +236,14 @@ def _cmd_ask(args: argparse.Namespace) -> None:
         except MetaHPOError as exc:
             raise MetaHPOError(f"{exc}; pass --space to create the study") from None
     else:
-        direction = args.direction
-        if direction is None:
+        directions = args.direction
+        if directions is None:
             try:
-                direction = load_study(args.study, url).direction
+                directions = load_study(args.study, url).directions
             except MetaHPOError:
-                direction = "minimize"
+                directions = None
         study = create_study(SearchSpace.from_file(args.space), storage=url,
-                             study_name=args.study, direction=direction)
+                             study_name=args.study, **_directions(directions))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, study.space, sys.stderr, study)
     for _ in range(args.count):
@@ -256,9 +271,18 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
     attrs = dict(parse_option(a, "--attr") for a in args.attr)
-    record = load_study(args.study, url).tell(args.trial, args.value, error=args.error,
-                                              user_attrs=attrs)
-    value = f" {record.value:.6g}" if record.value is not None else f": {record.error}"
+    study = load_study(args.study, url)
+    directions = study.directions
+    if args.value is not None and len(args.value) != len(directions):
+        raise MetaHPOError(f"study {study.name} has {len(directions)} objective"
+                           f"{'s' if len(directions) > 1 else ''} ({', '.join(directions)}): "
+                           f"give --value once per objective, in that order; got "
+                           f"{len(args.value)}")
+    values = args.value if args.value is None or len(args.value) > 1 else args.value[0]
+    record = study.tell(args.trial, values, error=args.error, user_attrs=attrs)
+    value = (f" {record.value:.6g}" if record.value is not None
+             else " " + ", ".join(f"{v:.6g}" for v in record.values) if record.values
+             else f": {record.error}")
     print(f"trial {record.number}: {record.state.value}{value}")
 
 
@@ -361,7 +385,10 @@ def add_commands(sub: Any) -> None:
                         "metahpo.Optimizer subclass of your own")
     p.add_argument("--trials", type=int,
                    help="number of trials the study should hold (without it: until --timeout)")
-    p.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
+    p.add_argument("--direction", choices=["minimize", "maximize"], action="append",
+                   help="minimize (default) or maximize the objective; given once per "
+                        "objective to tune several at once (the objective returns a tuple, or "
+                        "the command prints the values on its last line, in this order)")
     add_storage_option(p, in_memory=True)
     p.add_argument("--study", help="study name: resumes the study if it exists (default: a new "
                                    "name, printed at the start)")
@@ -400,8 +427,9 @@ def add_commands(sub: Any) -> None:
     add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--space", help="search space file; needed to create the study")
-    p.add_argument("--direction", choices=["minimize", "maximize"],
-                   help="for a new study (default minimize); an existing one keeps its own")
+    p.add_argument("--direction", choices=["minimize", "maximize"], action="append",
+                   help="for a new study (default minimize; once per objective for several); "
+                        "an existing one keeps its own")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (default: meta) or MODULE:CLASS, as for tune")
     p.add_argument("--seed", type=int)
@@ -417,7 +445,9 @@ def add_commands(sub: Any) -> None:
     add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--trial", type=int, help="the trial number 'ask' printed")
-    p.add_argument("--value", type=float, help="the objective value")
+    p.add_argument("--value", type=float, action="append",
+                   help="the objective value (once per objective, in the study's order, for "
+                        "a study of several)")
     p.add_argument("--error", help="the trial failed: what went wrong")
     p.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
                    help="something else the job measured (a test score, its run time), stored "

@@ -42,7 +42,7 @@ import numpy as np
 
 from metahpo.errors import MetaHPOError
 from metahpo.space import SearchSpace
-from metahpo.trial import Trial, TrialRecord, TrialState, check_direction, outcome
+from metahpo.trial import Trial, TrialRecord, TrialState, check_direction, objective_outcome
 
 
 class Optimizer(abc.ABC):
@@ -196,10 +196,18 @@ class Optimizer(abc.ABC):
         return list(self._pending.values())
 
     @property
+    def directions(self) -> list[str]:
+        """The direction of each objective: ``[direction]``, one objective, except for an
+        optimizer of several (:class:`~metahpo.optimizers.multi_objective.MultiObjective`),
+        which is told one value per objective."""
+        return [self.direction]
+
+    @property
     def best(self) -> TrialRecord | None:
-        """The best COMPLETE trial so far, or ``None``."""
+        """The best COMPLETE trial so far, or ``None`` (also with several objectives, which
+        have a front of best trials instead)."""
         done = [r for r in self._history if r.state is TrialState.COMPLETE]
-        if not done:
+        if not done or len(self.directions) > 1:
             return None
         key = (lambda r: r.value) if self.direction == "minimize" else (lambda r: -r.value)
         return min(done, key=key)
@@ -216,7 +224,8 @@ class Optimizer(abc.ABC):
             "options": dict(self._options),
             "history": [
                 {"number": r.number, "params": dict(r.params), "state": r.state.value,
-                 "value": r.value, "error": r.error, "last_report": r.last_report}
+                 "value": r.value if r.values is None else list(r.values), "error": r.error,
+                 "last_report": r.last_report}
                 for r in self._history
             ],
             "pending": [{"number": t.number, "params": dict(t.params)} for t in self._pending.values()],
@@ -240,12 +249,13 @@ class Optimizer(abc.ABC):
 
     # helpers for subclasses -------------------------------------------------------------------
 
-    @staticmethod
-    def _new_record(trial: Trial, value: Any, error: str | None,
+    def _new_record(self, trial: Trial, value: Any, error: str | None,
                     last_report: tuple[int, float] | None) -> TrialRecord:
-        state, v, err = outcome(value, error)
+        state, v, err = objective_outcome(value, error, len(self.directions))
         return TrialRecord(
-            number=trial.number, params=trial.params, state=state, value=v, error=err,
+            number=trial.number, params=trial.params, state=state,
+            value=None if isinstance(v, tuple) else v,
+            values=v if isinstance(v, tuple) else None, error=err,
             finished_at=datetime.now(), last_report=last_report,
         )
 

@@ -34,7 +34,9 @@ per trial, as ``metahpo tune --command`` does::
   (``VALUE`` read as JSON when it parses, else kept as text): ``metahpo studies show`` lists
   them, and ``--csv`` writes them as ``user_attrs_NAME`` columns.
 - The trial's value is the **last line the command writes to standard output** (report and
-  attribute lines aside), which must be a number: print the validation score last. Both of its
+  attribute lines aside), which must be a number: print the validation score last (in a study
+  of several objectives, one number per objective on that line, in the order of the study's
+  directions, separated by spaces or commas). Both of its
   output streams pass through as it runs, as if it were run by hand. A command that exits with
   a non-zero status, whose last line is not a number, or that runs past ``timeout`` seconds
   makes a failed trial whose error names the cause (with the end of its standard error). It is
@@ -146,7 +148,7 @@ class CommandObjective:
         return [arg.format(**values) for arg, fields in zip(self.args, self._fields)
                 if all(f in values for f in fields)]
 
-    def __call__(self, params: dict[str, Any], trial: Any) -> float:
+    def __call__(self, params: dict[str, Any], trial: Any) -> float | tuple[float, ...]:
         first = trial.number if trial.retry_of is None else trial.retry_of
         argv = self.argv(params, trial.number, first)
         env = {**os.environ, "METAHPO_PARAMS": json.dumps(params),
@@ -173,7 +175,8 @@ class CommandObjective:
                     raise TuningInterrupted(f"trial {trial.number}: tuning was interrupted "
                                             "while it waited for a device") from None
 
-    def _run(self, argv: list[str], env: dict[str, str], trial: Any) -> float:
+    def _run(self, argv: list[str], env: dict[str, str], trial: Any
+             ) -> float | tuple[float, ...]:
         """Run ``argv`` with ``env`` for ``trial``; its value (see the module docstring)."""
         try:
             process = process_group.start(argv, stdout=subprocess.PIPE,
@@ -210,10 +213,13 @@ class CommandObjective:
                                f"there must be the trial's value{_tail(err)}")
         last = out[-1].strip()
         try:
-            return float(last)
+            values = tuple(float(word) for word in last.replace(",", " ").split())
         except ValueError:
+            values = ()
+        if not values:
             raise RuntimeError("the last line of the command's standard output must be the "
-                               f"trial's value (a number), got {last[:200]!r}") from None
+                               f"trial's value (a number), got {last[:200]!r}")
+        return values[0] if len(values) == 1 else values
 
 
     def _wait(self, process: subprocess.Popen, trial: Any, reports: _Reports,
@@ -266,7 +272,11 @@ class CommandTask(Task):
         self.direction = check_direction(direction)
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
-        return self.objective(dict(params), _Detached())
+        value = self.objective(dict(params), _Detached())
+        if isinstance(value, tuple):
+            raise RuntimeError(f"a benchmark task has one objective; the command printed "
+                               f"{len(value)} numbers on its last line")
+        return value
 
 
 class _Detached:

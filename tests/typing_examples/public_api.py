@@ -58,6 +58,17 @@ study = metahpo.tune(objective, space, optimizer="meta", n_trials=30, direction=
                      callbacks=[stop_at_target], n_jobs=2)
 best_value: float = study.best_value
 best_params: dict[str, Any] = study.best_params
+
+
+def accuracy_and_seconds(params: dict[str, Any]) -> tuple[float, float]:
+    return 1.0 - float(params["dropout"]), float(params["batch_size"]) / 10.0
+
+
+trade_offs = metahpo.tune(accuracy_and_seconds, space, directions=["maximize", "minimize"],
+                          n_trials=40, storage="sqlite:///studies.db", study_name="acc-vs-time",
+                          seed=0)
+front: list[metahpo.TrialRecord] = trade_offs.best_trials
+front_values: tuple[float, ...] | None = front[0].values
 study.to_csv("trials.csv")
 metahpo.tune(objective_with_trial, space, n_trials=50, direction="maximize",
              pruner=optuna.pruners.MedianPruner())

@@ -1,0 +1,126 @@
+"""Several objectives with any of metahpo's optimizers: :class:`MultiObjective`.
+
+metahpo's optimizers, the meta-learned one first, minimize one number. A study of several
+objectives (validation accuracy and training time, say) wants the trade-offs that no trial beats
+on every objective, the Pareto front. :class:`MultiObjective` gets there with one of them, as
+ParEGO does (:mod:`metahpo.scalarization`): for each proposal it draws weights on the simplex,
+rescores every finished trial by its augmented Chebyshev loss under those weights, and asks a
+fresh optimizer that has read the trials with these losses. Each proposal answers one trade-off;
+the weights, drawn afresh per trial, spread the trials along the front. It is the rule
+:class:`metahpo.integrations.optuna.MetaHPOSampler` follows in an Optuna study of several
+objectives, so both ways of tuning one take the same approach.
+
+Every finished trial's loss changes with the weights, so the wrapped optimizer is built afresh
+and told the whole history for each proposal, a cost that grows with the study (for ``meta``,
+0.54 s per 50-trial study in ``benchmarks/results/optuna_multi_objective``) instead of the
+constant cost of an optimizer kept in step with one objective.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.optimizers.registry import check_options, create_optimizer, optimizer_class
+from metahpo.scalarization import chebyshev_losses, dominated, draw_weights
+from metahpo.space import SearchSpace
+from metahpo.trial import TrialRecord, TrialState, check_direction
+
+
+class MultiObjective(Optimizer):
+    """Tune several objectives with a single-objective optimizer (see the module docstring).
+
+    Told one value per objective: ``tell(trial, (accuracy, seconds))``, in the order of
+    ``directions``; a trial missing a value, or with a non-finite one, is failed.
+
+    Args:
+        space: the search space.
+        directions: ``"minimize"`` / ``"maximize"`` per objective, at least two.
+        optimizer: the single-objective optimizer that proposes, a registered name or
+            ``MODULE:CLASS`` (default ``"meta"``).
+        options: its keyword options.
+        direction: unused (the wrapped optimizer minimizes the Chebyshev losses); present
+            because every optimizer takes it.
+        seed: the seed of the weights and of the wrapped optimizer (which restarts its draws
+            from it and each trial's number); ``None``: fresh entropy.
+    """
+
+    def __init__(self, space: SearchSpace, *, directions: Sequence[str],
+                 optimizer: str = "meta", options: Mapping[str, Any] | None = None,
+                 direction: str = "minimize", seed: int | None = None) -> None:
+        super().__init__(space, direction="minimize", seed=seed)
+        if isinstance(directions, str) or not isinstance(directions, Sequence):
+            raise MetaHPOError(f"directions must be a list such as ['maximize', 'minimize'], "
+                               f"got {directions!r}")
+        if len(directions) < 2:
+            raise MetaHPOError(f"several objectives need at least two directions, got "
+                               f"{list(directions)!r}; for one, give direction instead")
+        self._directions = [check_direction(d) for d in directions]
+        if not isinstance(optimizer, str) or optimizer_class(optimizer) is MultiObjective:
+            raise MetaHPOError(f"optimizer must name a single-objective optimizer, got "
+                               f"{optimizer!r}")
+        self.optimizer = optimizer
+        self.options = dict(options or {})
+        check_options(optimizer, self.options)
+        #: Seed of the wrapped optimizer and of the weights (drawn once without a seed, so that
+        #: a policy's initial design, planned from the seed, plays in order).
+        self._inner_seed = int(self._rng.integers(2**31)) if seed is None else int(seed)
+        create_optimizer(optimizer, space, seed=self._inner_seed, **self.options)
+        self._options = {"directions": list(self._directions), "optimizer": optimizer,
+                         "options": dict(self.options)}
+
+    @property
+    def directions(self) -> list[str]:
+        return list(self._directions)
+
+    @property
+    def front(self) -> list[TrialRecord]:
+        """The COMPLETE trials that no other dominates (the Pareto front), in the order told."""
+        done = [r for r in self._history if r.state is TrialState.COMPLETE]
+        return [r for r, d in zip(done, dominated(self._losses(done))) if not d]
+
+    def _losses(self, records: list[TrialRecord]) -> np.ndarray:
+        """Objective values of COMPLETE ``records`` as losses, ``(n, n_objectives)``."""
+        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self._directions])
+        values = np.array([r.values for r in records], dtype=float)
+        return signs * values.reshape(len(records), len(signs))
+
+    def weights(self, number: int) -> np.ndarray:
+        """The weights of trial ``number``'s proposal, ``(n_objectives,)``: the same for the
+        same seed and number, whichever worker proposes it."""
+        rng = np.random.default_rng([self._inner_seed, int(number), 1])
+        return draw_weights(len(self._directions), rng)
+
+    def _propose(self) -> dict[str, Any]:
+        number = self._next_number
+        done = [r for r in self._history if r.state is TrialState.COMPLETE]
+        losses = chebyshev_losses(self._losses(done), [True] * len(self._directions),
+                                  self.weights(number))
+        loss_of = dict(zip((r.number for r in done), losses.tolist()))
+        inner = create_optimizer(self.optimizer, self.space, seed=self._inner_seed,
+                                 **self.options)
+        for r in self._history:
+            inner.add_trial(r.params, loss_of.get(r.number), error=r.error)
+        for t in self._pending.values():
+            inner.add_pending(t.params)
+        inner.restart_draws(number)
+        return dict(inner.ask().params)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"inner_seed": self._inner_seed}
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        self._inner_seed = int(extra.get("inner_seed", self._inner_seed))
+
+
+def optimizer_for(name: str, space: SearchSpace, directions: Sequence[str],
+                  seed: int | None = None, **options: Any) -> Optimizer:
+    """The optimizer that tunes a study of ``directions``: optimizer ``name`` itself for one
+    objective, wrapped in :class:`MultiObjective` for several."""
+    if len(directions) == 1:
+        return create_optimizer(name, space, direction=directions[0], seed=seed, **options)
+    return create_optimizer(f"{__name__}:MultiObjective", space, seed=seed,
+                            directions=list(directions), optimizer=name, options=options)
