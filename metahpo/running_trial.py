@@ -11,7 +11,7 @@ import threading
 from typing import Any, Callable, Mapping, Union
 
 from metahpo.errors import MetaHPOError
-from metahpo.storage import checked_user_attr
+from metahpo.storage import checked_user_attr, set_constraint
 from metahpo.study import Study
 from metahpo.trial import outcome
 
@@ -46,6 +46,8 @@ class RunningTrial:
         self.params = dict(params)
         self.retry_of = retry_of
         self.device = device
+        #: ``{name: value}`` this trial's objective set with :meth:`set_constraint`.
+        self.constraints: dict[str, float] = {}
         self._study = study
         self._trial_id = trial_id
         self._pruning = pruning
@@ -78,6 +80,16 @@ class RunningTrial:
         :attr:`metahpo.TrialRecord.user_attrs`, as ``user_attrs_<key>`` columns of
         :meth:`metahpo.Study.to_csv` and in ``metahpo studies show``."""
         self._study.storage.set_trial_user_attr(self._trial_id, key, checked_user_attr(key, value))
+
+    def set_constraint(self, name: str, value: float) -> None:
+        """Record a limit this trial must keep, feasible where ``value`` is 0 or less
+        (``trial.set_constraint("latency", latency_ms - 10)`` for at most 10 ms), as Optuna's
+        ``trial.set_constraint``. The trial keeps its value, but the optimizers read a trial
+        that breaks a constraint as failed, so the search steers away from the infeasible
+        region, and :attr:`metahpo.Study.best_trial` / :attr:`~metahpo.Study.best_trials`
+        choose among the feasible trials (:attr:`metahpo.TrialRecord.constraints`)."""
+        set_constraint(self._study.storage, self._trial_id, name, value)
+        self.constraints[name] = float(value)
 
     def should_prune(self) -> bool:
         """Whether the pruner given to :func:`tune` would stop this trial now, judging by the

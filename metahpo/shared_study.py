@@ -28,16 +28,26 @@ from metahpo.storage import (
     RESERVATION_ATTR,
     RETRY_OF_ATTR,
     STOPPED_ATTR,
+    checked_constraint,
     checked_user_attr,
+    constraints,
     fail_dead_trials,
     in_flight,
     interrupted,
     record_from_optuna,
     reserve_trial,
+    set_constraint,
     store_finished_trial,
     user_attrs,
 )
-from metahpo.trial import Trial, TrialRecord, TrialState, TuningInterrupted, objective_outcome
+from metahpo.trial import (
+    Trial,
+    TrialRecord,
+    TrialState,
+    TuningInterrupted,
+    as_told,
+    objective_outcome,
+)
 
 if TYPE_CHECKING:
     from metahpo.study import Study
@@ -175,14 +185,14 @@ class Peers:
         if not ft.params:
             return
         rec = record_from_optuna(ft)
-        value = rec.value if rec.values is None else rec.values
+        value, error = as_told(rec.value if rec.values is None else rec.values, rec.error,
+                               rec.constraints)
         try:
             pending = self._running.pop(ft.number, None)
             if pending is not None:
-                self._opt.tell(pending, value, error=rec.error, last_report=rec.last_report)
+                self._opt.tell(pending, value, error=error, last_report=rec.last_report)
             else:
-                self._opt.add_trial(rec.params, value, error=rec.error,
-                                    last_report=rec.last_report)
+                self._opt.add_trial(rec.params, value, error=error, last_report=rec.last_report)
         except MetaHPOError:
             logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 
@@ -280,7 +290,8 @@ def store_outcome(study: Study, trial_id: int, number: int,
         stored = st.get_trial(trial_id)
         new_id, new_number = store_finished_trial(
             st, study.study_id, stored.params, stored.distributions, value, error,
-            user_attrs(stored), stored.system_attrs.get(RETRY_OF_ATTR, stored.number))
+            user_attrs(stored), stored.system_attrs.get(RETRY_OF_ATTR, stored.number),
+            constraints(stored))
         logger.warning("trial %d was marked failed by another process while it ran; its result "
                        "is recorded as trial %d", number, new_number)
         return new_id
@@ -444,9 +455,10 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
 
 
 def tell_trial(study: Study, number: int, value: Any, error: str | None,
-               attrs: Mapping[str, Any] | None = None) -> TrialRecord:
+               attrs: Mapping[str, Any] | None = None,
+               limits: Mapping[str, float] | None = None) -> TrialRecord:
     """Record the outcome of running trial ``number``, with the user attributes ``attrs``
-    (see :meth:`Study.tell`)."""
+    and the constraints ``limits`` (see :meth:`Study.tell`)."""
     from optuna.trial import TrialState as OptunaState
 
     st = study.storage
@@ -460,7 +472,12 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None,
     if attrs is not None and not isinstance(attrs, Mapping):
         raise MetaHPOError(f"user_attrs must be a dict {{name: value}}, got {attrs!r}")
     checked = {k: checked_user_attr(k, a) for k, a in (attrs or {}).items()}
+    if limits is not None and not isinstance(limits, Mapping):
+        raise MetaHPOError(f"constraints must be a dict {{name: value}}, got {limits!r}")
+    bounds = {k: checked_constraint(k, c) for k, c in (limits or {}).items()}
     for key, attr in checked.items():
         st.set_trial_user_attr(trial_id, key, attr)
+    for key, bound in bounds.items():
+        set_constraint(st, trial_id, key, bound)
     trial_id = store_outcome(study, trial_id, number, v, err)
     return record_from_optuna(st.get_trial(trial_id))

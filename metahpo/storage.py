@@ -63,6 +63,9 @@ RESERVATION_ATTR = "metahpo:reservation"
 DEFAULT_MAX_RETRIES = 2
 #: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
 OWN_ATTR_PREFIX = "metahpo:"
+#: How a trial's constraint ``NAME`` is stored (system attribute ``constraints:NAME``), as
+#: Optuna >= 5 stores ``trial.set_constraint``, so that either reads the other's.
+CONSTRAINT_ATTR_PREFIX = "constraints:"
 
 
 def open_storage(url: Any, *, must_exist: bool = False) -> Any:
@@ -142,15 +145,20 @@ def reserve_trial(storage: Any, study_id: int) -> tuple[int, str]:
 def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
                          distributions: dict[str, Any], value: float | tuple[float, ...] | None,
                          error: str | None, attrs: dict[str, Any] | None = None,
-                         retry_of: int | None = None) -> tuple[int, int]:
+                         retry_of: int | None = None,
+                         constraints: dict[str, float] | None = None) -> tuple[int, int]:
     """Record a finished trial (COMPLETE with ``value``, one per objective in a study of
     several, or FAILED with ``error``) with the
-    user attributes ``attrs`` in one write, as a run of trial ``retry_of``'s configuration if
-    given (:data:`RETRY_OF_ATTR`); return its id and number."""
+    user attributes ``attrs`` and ``constraints`` (:func:`set_constraint`) in one write, as a
+    run of trial ``retry_of``'s configuration if given (:data:`RETRY_OF_ATTR`); return its id
+    and number."""
     state = "COMPLETE" if error is None else "FAIL"
+    system = {CONSTRAINT_ATTR_PREFIX + str(k): v for k, v in (constraints or {}).items()}
+    if retry_of is not None:
+        system[RETRY_OF_ATTR] = retry_of
     return _create_trial(storage, study_id, state, params, distributions, value,
                          {**(attrs or {}), **({} if error is None else {ERROR_ATTR: error})},
-                         {} if retry_of is None else {RETRY_OF_ATTR: retry_of})
+                         system)
 
 
 def checked_user_attr(key: Any, value: Any) -> Any:
@@ -324,7 +332,29 @@ def constraints(ft: Any) -> dict[str, float]:
     found = getattr(ft, "constraints", None)
     if found is None:  # Optuna < 5 keeps a constraints_func's values as a list
         found = dict(enumerate(ft.system_attrs.get("constraints") or ()))
+        found.update({k[len(CONSTRAINT_ATTR_PREFIX):]: v for k, v in ft.system_attrs.items()
+                      if k.startswith(CONSTRAINT_ATTR_PREFIX)})
     return dict(found)
+
+
+def set_constraint(storage: Any, trial_id: int, name: Any, value: Any) -> None:
+    """Record constraint ``name`` of trial ``trial_id``, feasible at ``value`` <= 0 (see
+    :func:`constraints`)."""
+    storage.set_trial_system_attr(trial_id, CONSTRAINT_ATTR_PREFIX + name,
+                                  checked_constraint(name, value))
+
+
+def checked_constraint(name: Any, value: Any) -> float:
+    """``value`` of constraint ``name`` as a float; a clear error for a name that is not a
+    non-empty string or a value that is not a number."""
+    if not isinstance(name, str) or not name.strip():
+        raise MetaHPOError(f"a constraint's name must be a non-empty string, got {name!r}")
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise MetaHPOError(f"constraint {name!r}: the value must be a number (feasible at 0 or "
+                           f"less), got {value!r}")
+    return float(value)
 
 
 def last_report(ft: Any) -> tuple[int, float] | None:

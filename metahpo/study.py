@@ -83,15 +83,18 @@ class Study:
         return ask_trial(self, optimizer, seed, options, points_to_evaluate, max_retries)
 
     def tell(self, number: int, value: Any = None, *, error: str | None = None,
-             user_attrs: Mapping[str, Any] | None = None) -> TrialRecord:
+             user_attrs: Mapping[str, Any] | None = None,
+             constraints: Mapping[str, float] | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
         has left running): its objective value (a list of one per objective in a study of
         several), or ``error`` for a failed trial (``None``, NaN and non-numbers fail it too,
-        as in :func:`metahpo.tune`), and what the job measured
-        beside it, ``user_attrs`` (see :meth:`metahpo.RunningTrial.set_user_attr`)."""
+        as in :func:`metahpo.tune`), what the job measured beside it, ``user_attrs`` (see
+        :meth:`metahpo.RunningTrial.set_user_attr`), and the limits it must keep,
+        ``constraints`` (``{"latency": latency_ms - 10}``, feasible at 0 or less; see
+        :meth:`metahpo.RunningTrial.set_constraint`)."""
         from metahpo.shared_study import tell_trial
 
-        return tell_trial(self, number, value, error, user_attrs)
+        return tell_trial(self, number, value, error, user_attrs, constraints)
 
     def fail_stale(self, older_than: float) -> list[int]:
         """Fail the trials from :meth:`ask` still running ``older_than`` seconds after they were
@@ -201,7 +204,7 @@ class Study:
         """One flat dict per trial: number, state, value, error, times, whether it was
         interrupted and which trial it retries, ``values_<i>`` (a study with several
         objectives), ``params_<name>``, ``user_attrs_<key>`` (the column names of Optuna's
-        ``trials_dataframe``)."""
+        ``trials_dataframe``) and ``constraints_<name>``."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -218,6 +221,7 @@ class Study:
             row.update({f"values_{k}": v for k, v in enumerate(t.values or ())})
             row.update({f"params_{k}": v for k, v in t.params.items()})
             row.update({f"user_attrs_{k}": v for k, v in t.user_attrs.items()})
+            row.update({f"constraints_{k}": v for k, v in t.constraints.items()})
             rows.append(row)
         return rows
 

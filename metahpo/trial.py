@@ -107,8 +107,9 @@ class TrialRecord:
             not count towards ``n_trials``.
         values: every objective value of a COMPLETE trial of a study with several objectives
             (created with ``directions``; ``value`` is then ``None``), else ``None``.
-        constraints: ``{name: value}`` an Optuna objective set with ``trial.set_constraint``
-            (empty for metahpo's own trials); the trial is feasible where every value is 0 or
+        constraints: ``{name: value}`` the objective set with ``trial.set_constraint``
+            (:meth:`metahpo.RunningTrial.set_constraint`, or Optuna's), a training script
+            printed or a tell passed; the trial is feasible where every value is 0 or
             less, and best trials are chosen among the feasible ones.
     """
 
@@ -163,6 +164,20 @@ class TrialRecord:
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+def as_told(value: float | tuple[float, ...] | None, error: str | None,
+            constraints: Mapping[str, float]) -> tuple[float | tuple[float, ...] | None,
+                                                       str | None]:
+    """What optimizers are told of a finished trial, ``(value, error)``, from its outcome
+    (``error`` ``None`` for a complete trial) and its ``constraints``: a complete trial that
+    breaks one is told as failed (``"infeasible: latency = 3.2 > 0"``), so that the search
+    steers away from the infeasible region as from failed trainings; it keeps its value in
+    the study."""
+    broken = violations(constraints)
+    if error is None and broken:
+        return None, f"infeasible: {broken}"
+    return value, error
 
 
 def violations(constraints: Mapping[str, float]) -> str:

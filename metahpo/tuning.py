@@ -59,6 +59,7 @@ from metahpo.trial import (
     TrialPruned,
     TrialRecord,
     TuningInterrupted,
+    as_told,
     objective_outcome,
 )
 from metahpo.tune_arguments import prepare
@@ -80,7 +81,7 @@ def _run_trial(
     st = study.storage
     trial_id, number, trial, retry_of = start_trial(study, opt, peers, points)
     heartbeat = Heartbeat(st, trial_id)
-    pruned, report = False, None
+    pruned, report, running = False, None, None
     try:
         if pruning is None:
             value, error = objective(dict(trial.params)), None
@@ -104,7 +105,8 @@ def _run_trial(
     if error is None and err is not None:
         logger.warning("trial %d failed: %s", number, err)
     trial_id = store_outcome(study, trial_id, number, v, err, pruned=pruned)
-    opt.tell(trial, v, error=err, last_report=report)
+    told, told_error = as_told(v, err, {} if running is None else running.constraints)
+    opt.tell(trial, told, error=told_error, last_report=report)
     return trial_id
 
 

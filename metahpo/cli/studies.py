@@ -60,19 +60,23 @@ def _print_result(study: Any) -> None:
     pruned = f", of which {n_pruned} pruned" if n_pruned else ""
     n_interrupted = sum(t.interrupted for t in trials)
     interrupted = f", {n_interrupted} interrupted" if n_interrupted else ""
-    print(f"study {study.name}: {len(trials)} trials ({n_done} complete, {len(failed)} failed"
-          f"{pruned}{interrupted})")
+    n_infeasible = sum(t.state is TrialState.COMPLETE and not t.feasible for t in trials)
+    infeasible = f", of which {n_infeasible} broke a constraint" if n_infeasible else ""
+    print(f"study {study.name}: {len(trials)} trials ({n_done} complete{infeasible}, "
+          f"{len(failed)} failed{pruned}{interrupted})")
     if n_done and len(study.directions) > 1:
         front = study.best_trials
         print(f"Pareto front ({', '.join(study.directions)}): {len(front)} trials")
         for t in front:
             values = ", ".join(f"{v:.6g}" for v in t.values or ())
             print(f"  trial {t.number}: {values}: {params_table(t.params)}")
-    elif n_done:
+    elif n_done > n_infeasible:
         best = study.best_trial
         attrs = f"  | {params_table(best.user_attrs)}" if best.user_attrs else ""
         print(f"best value {best.value:.6g} (trial {best.number}): {params_table(best.params)}"
               f"{attrs}")
+    elif n_done:
+        print("no best value: every complete trial broke a constraint")
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
@@ -259,9 +263,9 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     url = storage_url(args, reads=True)
     if args.stale is not None:
         if (args.trial is not None or args.value is not None or args.error is not None
-                or args.attr):
+                or args.attr or args.constraint):
             raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
-                               "--value, --error and --attr")
+                               "--value, --error, --attr and --constraint")
         failed = load_study(args.study, url).fail_stale(args.stale)
         print(f"failed as stale: {', '.join(map(str, failed))}" if failed
               else "no asked trial has been running that long")
@@ -271,6 +275,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     if (args.value is None) == (args.error is None):
         raise MetaHPOError("tell needs either --value or --error")
     attrs = dict(parse_option(a, "--attr") for a in args.attr)
+    limits = dict(parse_option(c, "--constraint") for c in args.constraint)
     study = load_study(args.study, url)
     directions = study.directions
     if args.value is not None and len(args.value) != len(directions):
@@ -279,7 +284,8 @@ def _cmd_tell(args: argparse.Namespace) -> None:
                            f"give --value once per objective, in that order; got "
                            f"{len(args.value)}")
     values = args.value if args.value is None or len(args.value) > 1 else args.value[0]
-    record = study.tell(args.trial, values, error=args.error, user_attrs=attrs)
+    record = study.tell(args.trial, values, error=args.error, user_attrs=attrs,
+                        constraints=limits)
     value = (f" {record.value:.6g}" if record.value is not None
              else " " + ", ".join(f"{v:.6g}" for v in record.values) if record.values
              else f": {record.error}")
@@ -453,6 +459,11 @@ def add_commands(sub: Any) -> None:
                    help="something else the job measured (a test score, its run time), stored "
                         "with the trial as a user attribute (value parsed as JSON when it can "
                         "be), repeatable")
+    p.add_argument("--constraint", action="append", default=[], metavar="NAME=VALUE",
+                   help="a limit the trial had to keep, feasible at VALUE <= 0 (latency_ms=-2.5 "
+                        "for 7.5 ms against at most 10): the optimizers read a trial that breaks "
+                        "one as failed, and best trials are chosen among the feasible; "
+                        "repeatable")
     p.add_argument("--stale", type=float, metavar="SECONDS",
                    help="instead: fail every asked trial still running this many seconds after "
                         "it was asked (jobs that died without telling)")

@@ -33,8 +33,11 @@ per trial, as ``metahpo tune --command`` does::
   with the trial as a user attribute when the command prints ``METAHPO_ATTR NAME VALUE``
   (``VALUE`` read as JSON when it parses, else kept as text): ``metahpo studies show`` lists
   them, and ``--csv`` writes them as ``user_attrs_NAME`` columns.
-- The trial's value is the **last line the command writes to standard output** (report and
-  attribute lines aside), which must be a number: print the validation score last (in a study
+- A limit the run must keep (at most 10 ms of latency) goes with the trial as a constraint
+  when the command prints ``METAHPO_CONSTRAINT NAME VALUE``, feasible where ``VALUE`` is 0 or
+  less (``latency_ms - 10``; see :meth:`metahpo.RunningTrial.set_constraint`).
+- The trial's value is the **last line the command writes to standard output** (report,
+  attribute and constraint lines aside), which must be a number: print the validation score last (in a study
   of several objectives, one number per objective on that line, in the order of the study's
   directions, separated by spaces or commas). Both of its
   output streams pass through as it runs, as if it were run by hand. A command that exits with
@@ -80,6 +83,7 @@ FIRST_TRIAL_NUMBER = "first_trial_number"
 NUMBERS = (TRIAL_NUMBER, FIRST_TRIAL_NUMBER)
 REPORT = "METAHPO_REPORT"
 ATTR = "METAHPO_ATTR"
+CONSTRAINT = "METAHPO_CONSTRAINT"
 POLL_S = 0.1
 ERROR_LINES = 20
 ERROR_TAIL = 500
@@ -252,7 +256,8 @@ class CommandTask(Task):
     ``objective:`` tasks. A benchmark runs many searches, in several processes, so trial numbers
     do not name a run there: ``{trial_number}`` and ``{first_trial_number}`` are refused (their
     environment variables are 0);
-    reports and attributes are not stored, and the command's output is not shown.
+    reports, attributes and constraints are not stored (a benchmark compares values only), and
+    the command's output is not shown.
 
     Args:
         template: the command line, with ``{name}`` placeholders.
@@ -292,6 +297,9 @@ class _Detached:
     def set_user_attr(self, key: str, value: Any) -> None:
         pass
 
+    def set_constraint(self, name: str, value: float) -> None:
+        pass
+
     def should_prune(self) -> bool:
         return False
 
@@ -300,8 +308,9 @@ class _Detached:
 
 
 class _Reports:
-    """Intermediate values (``METAHPO_REPORT STEP VALUE``) and user attributes
-    (``METAHPO_ATTR NAME VALUE``) a command prints, passed to its running trial as they come,
+    """Intermediate values (``METAHPO_REPORT STEP VALUE``), user attributes
+    (``METAHPO_ATTR NAME VALUE``) and constraints (``METAHPO_CONSTRAINT NAME VALUE``) a command
+    prints, passed to its running trial as they come,
     and whether the trial's pruner stopped it (``stop`` set, with ``pruned`` or a malformed
     line's ``error``)."""
 
@@ -314,12 +323,15 @@ class _Reports:
     def take(self, line: str) -> bool:
         """Record ``line`` if it is a report or an attribute; whether it was one."""
         words = line.split()
-        if not words or words[0] not in (REPORT, ATTR):
+        if not words or words[0] not in (REPORT, ATTR, CONSTRAINT):
             return False
         if self.stop.is_set():
             return True
         if words[0] == ATTR:
             self._attr(line)
+            return True
+        if words[0] == CONSTRAINT:
+            self._constraint(words, line)
             return True
         try:
             if len(words) != 3:
@@ -340,6 +352,19 @@ class _Reports:
             self.error = RuntimeError(f"the command's report {line.strip()!r}: {exc}")
             self.stop.set()
         return True
+
+    def _constraint(self, words: list[str], line: str) -> None:
+        """Record the constraint of a ``METAHPO_CONSTRAINT NAME VALUE`` line."""
+        try:
+            if len(words) != 3:
+                raise ValueError("expected a name and a number after it")
+            self._trial.set_constraint(words[1], float(words[2]))
+        except (ValueError, MetaHPOError) as exc:
+            self.error = RuntimeError(f"the command printed a malformed constraint "
+                                      f"{line.strip()!r} ({exc}); print {CONSTRAINT} NAME VALUE, "
+                                      f"feasible at 0 or less, e.g. '{CONSTRAINT} latency_ms "
+                                      "-2.5'")
+            self.stop.set()
 
     def _attr(self, line: str) -> None:
         """Record the user attribute of a ``METAHPO_ATTR NAME VALUE`` line."""

@@ -43,6 +43,7 @@ def objective_with_trial(params: dict[str, Any], trial: metahpo.RunningTrial) ->
         if trial.should_prune():
             raise metahpo.TrialPruned()
     trial.set_user_attr("best_epoch", 19)
+    trial.set_constraint("latency", 7.5 - 10.0)
     return accuracy
 
 
