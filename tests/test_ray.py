@@ -72,11 +72,34 @@ def test_several_metrics_through_ray_tunes_optuna_search_with_the_meta_sampler(l
     assert len(search._ot_study.best_trials) >= 2  # how good: tests/test_optuna_sampler.py
 
 
-def test_several_metrics_for_the_searcher_point_to_optuna_search():
+def test_several_metrics_with_the_meta_searcher(local_ray, tmp_path):
+    search = MetaHPOSearcher(optimizer="meta", seed=0, metric=["acc", "time"],
+                             mode=["max", "min"])
+    tuner = tune.Tuner(
+        two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=12, max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
+    results = tuner.fit()
+    assert len(results) == 12 and not results.errors
+    history = search._opt.history
+    assert len(history) == 12 and all(r.values is not None for r in history)
+    assert all(r.values == (1 - (r.params["x"] - 0.3) ** 2 - r.params["y"],
+                            r.params["x"] + r.params["y"]) for r in history)
+    assert len(search._opt.front) >= 2
+    restored = MetaHPOSearcher()
+    restored.set_state(json.loads(json.dumps(search.get_state())))
+    assert restored._opt.directions == ["maximize", "minimize"]
+
+
+def test_metrics_and_modes_that_do_not_match_are_refused_clearly():
     from metahpo import MetaHPOError
 
-    with pytest.raises(MetaHPOError, match="OptunaSearch"):
-        MetaHPOSearcher(metric=["acc", "time"], mode=["max", "min"])
+    for metric, mode in [(["acc", "time"], "max"), (["acc", "time"], ["max"]),
+                         (["acc"], ["max"]), (["acc", "time"], ["max", "fastest"])]:
+        with pytest.raises(MetaHPOError, match="several metrics need a list of names"):
+            MetaHPOSearcher(metric=metric, mode=mode)
+    with pytest.raises(MetaHPOError, match="mode must be 'min' or 'max'"):
+        MetaHPOSearcher(metric="acc", mode="best")
 
 
 def test_searcher_state_round_trip(tmp_path):

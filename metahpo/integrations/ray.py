@@ -36,7 +36,8 @@ from ray.tune.utils.util import flatten_dict, unflatten_dict
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import check_options, create_optimizer, restore_optimizer
+from metahpo.optimizers.multi_objective import optimizer_for
+from metahpo.optimizers.registry import check_options, restore_optimizer
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 from metahpo.shared_study import check_points
 
@@ -79,12 +80,20 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
     return SearchSpace(params)
 
 
-def _check_one_metric(metric: Any, mode: Any) -> None:
-    if isinstance(metric, (list, tuple)) or isinstance(mode, (list, tuple)):
-        raise MetaHPOError(
-            f"MetaHPOSearcher tunes one metric, got metric={metric!r}, mode={mode!r}; for the "
-            "trade-offs of several, use Ray Tune's OptunaSearch(sampler=MetaHPOSampler(...), "
-            "metric=[...], mode=[...]) with metahpo.integrations.optuna.MetaHPOSampler")
+def _check_metrics(metric: Any, mode: Any) -> None:
+    """A clear error unless ``metric`` and ``mode`` name one metric (strings) or several
+    (lists of the same length, modes ``"min"`` / ``"max"``); either may still be ``None``."""
+    several = isinstance(metric, list) or isinstance(mode, list)
+    if not several:
+        if mode not in (None, "min", "max"):
+            raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
+        return
+    if not (isinstance(metric, list) and isinstance(mode, list) and len(metric) == len(mode)
+            and len(metric) >= 2 and all(isinstance(m, str) for m in metric)
+            and all(m in ("min", "max") for m in mode)):
+        raise MetaHPOError(f"several metrics need a list of names and a list of as many modes "
+                           f"('min' or 'max'), such as metric=['acc', 'time'], mode=['max', "
+                           f"'min']; got metric={metric!r}, mode={mode!r}")
 
 
 class MetaHPOSearcher(Searcher):
@@ -94,7 +103,10 @@ class MetaHPOSearcher(Searcher):
         space: a metahpo ``SearchSpace``; ``None`` takes it from Ray Tune's ``param_space``.
         optimizer: a metahpo optimizer name, default ``"meta"``, or ``MODULE:CLASS`` naming an
             optimizer of your own (see ``metahpo.create_optimizer``).
-        metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``).
+        metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``);
+            lists of several (``metric=["acc", "time"], mode=["max", "min"]``) to tune their
+            trade-offs, as Ray Tune's ``OptunaSearch`` takes them: each trial is proposed for
+            one trade-off, drawn at random (see ``metahpo.tune``'s ``directions``).
         seed: the optimizer's seed.
         points_to_evaluate: configurations to suggest first, in order, as with Ray Tune's other
             searchers: complete configurations (nested like ``param_space``). The optimizer
@@ -103,13 +115,13 @@ class MetaHPOSearcher(Searcher):
     """
 
     def __init__(self, space: SearchSpace | None = None, optimizer: str = "meta", *,
-                 metric: str | None = None, mode: str | None = None, seed: int | None = None,
-                 points_to_evaluate: list[Dict] | None = None, **options: Any) -> None:
-        super().__init__(metric=metric, mode=mode)
+                 metric: str | list[str] | None = None, mode: str | list[str] | None = None,
+                 seed: int | None = None, points_to_evaluate: list[Dict] | None = None,
+                 **options: Any) -> None:
+        _check_metrics(metric, mode)
+        # Ray's Searcher takes lists (OptunaSearch passes them); its annotations say str.
+        super().__init__(metric=metric, mode=mode)  # type: ignore[arg-type]
         check_options(optimizer, options)
-        _check_one_metric(metric, mode)
-        if mode not in (None, "min", "max"):
-            raise MetaHPOError(f"mode must be 'min' or 'max', got {mode!r}")
         if points_to_evaluate is not None and (
                 not isinstance(points_to_evaluate, list)
                 or not all(isinstance(p, dict) for p in points_to_evaluate)):
@@ -126,7 +138,7 @@ class MetaHPOSearcher(Searcher):
                               **spec: Any) -> bool:
         if self._opt is not None:
             return False
-        _check_one_metric(metric, mode)
+        _check_metrics(metric, mode)
         if metric:
             self._metric = metric
         if mode:
@@ -139,12 +151,14 @@ class MetaHPOSearcher(Searcher):
         if self._opt is None:
             if self._space is None:
                 raise MetaHPOError("MetaHPOSearcher needs a space or a Ray Tune param_space")
-            if self._mode not in ("min", "max") or not self._metric:
+            if not self._mode or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
+            _check_metrics(self._metric, self._mode)
             self._points = check_points(self._points, self._space)
-            direction = "maximize" if self._mode == "max" else "minimize"
-            self._opt = create_optimizer(self._optimizer_name, self._space, direction=direction,
-                                         seed=self._seed, **self._options)
+            modes = self._mode if isinstance(self._mode, list) else [self._mode]
+            directions = ["maximize" if m == "max" else "minimize" for m in modes]
+            self._opt = optimizer_for(self._optimizer_name, self._space, directions,
+                                      seed=self._seed, **self._options)
         return self._opt
 
     def suggest(self, trial_id: str) -> Optional[Dict]:
@@ -158,10 +172,12 @@ class MetaHPOSearcher(Searcher):
         trial = self._live.pop(trial_id, None)
         if trial is None:
             return
-        if error or not result or self._metric not in result:
+        metrics = self._metric if isinstance(self._metric, list) else [self._metric]
+        if error or not result or any(m not in result for m in metrics):
             self._optimizer().tell(trial, error="the Ray Tune trial errored or reported no metric")
         else:
-            self._optimizer().tell(trial, result[self._metric])
+            values = [result[m] for m in metrics]
+            self._optimizer().tell(trial, values if len(values) > 1 else values[0])
 
     def get_state(self) -> Dict:
         return {
