@@ -11,6 +11,7 @@ from optuna.testing.pytest_samplers import (
     MultiObjectiveSamplerTestCase,
     RelativeSamplerTestCase,
 )
+from pareto import hypervolume, zdt1
 
 from metahpo import Float, SearchSpace, create_optimizer
 from metahpo.distributions import space_to_optuna
@@ -490,20 +491,8 @@ def test_the_inference_reads_the_trials_once_per_suggestion(monkeypatch):
 
 
 def two_objectives(trial):
-    """ZDT1 in three dimensions: the Pareto front is x0 in [0, 1] with x1 = x2 = 0, concave
-    (f2 = 1 - sqrt(f1)), so a weighted sum of the objectives would reach only its two ends."""
-    x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(3)]
-    g = 1.0 + 4.5 * (x[1] + x[2])
-    return x[0], g * (1.0 - (x[0] / g) ** 0.5)
-
-
-def hypervolume(values, reference=(1.0, 10.0)):
-    """Area dominated by two-objective ``values`` (both minimized) within ``reference``."""
-    area, lowest = 0.0, reference[1]
-    for f1, f2 in sorted(v for v in values if v[0] < reference[0] and v[1] < reference[1]):
-        if f2 < lowest:
-            area, lowest = area + (reference[0] - f1) * (lowest - f2), f2
-    return area
+    """ZDT1 (:func:`pareto.zdt1`) as an Optuna objective."""
+    return zdt1(*(trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(3)))
 
 
 def test_several_objectives_find_the_front_along_its_length():

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pareto
 import pytest
 
 import metahpo
@@ -17,19 +18,8 @@ BOTH_MIN = ["minimize", "minimize"]
 
 
 def zdt1(params):
-    """ZDT1 in three dimensions: the Pareto front is x0 in [0, 1] with x1 = x2 = 0, concave
-    (f2 = 1 - sqrt(f1)), so a weighted sum of the objectives would reach only its two ends."""
-    g = 1.0 + 4.5 * (params["x1"] + params["x2"])
-    return params["x0"], g * (1.0 - (params["x0"] / g) ** 0.5)
-
-
-def hypervolume(values, reference=(1.0, 10.0)):
-    """Area dominated by two-objective ``values`` (both minimized) within ``reference``."""
-    area, lowest = 0.0, reference[1]
-    for f1, f2 in sorted(v for v in values if v[0] < reference[0] and v[1] < reference[1]):
-        if f2 < lowest:
-            area, lowest = area + (reference[0] - f1) * (lowest - f2), f2
-    return area
+    """ZDT1 (:func:`pareto.zdt1`) of a configuration."""
+    return pareto.zdt1(params["x0"], params["x1"], params["x2"])
 
 
 def test_tune_finds_the_front_along_its_length_and_records_every_value(tmp_path):
@@ -42,7 +32,8 @@ def test_tune_finds_the_front_along_its_length_and_records_every_value(tmp_path)
         assert meta.directions == BOTH_MIN
         values = [t.values for t in meta.trials]
         assert all(v == pytest.approx(zdt1(t.params)) for v, t in zip(values, meta.trials))
-        assert hypervolume(values) > hypervolume([t.values for t in random.trials]) + 0.5, seed
+        baseline = pareto.hypervolume([t.values for t in random.trials])
+        assert pareto.hypervolume(values) > baseline + 0.5, seed
         front = meta.best_trials
         near = [t for t in front if t.params["x1"] + t.params["x2"] < 0.1]
         assert len(near) >= len(front) - 2, "off the front (the ends of a finite front may be)"
