@@ -12,8 +12,9 @@ objectives, so both ways of tuning one take the same approach.
 
 Every finished trial's loss changes with the weights, so the wrapped optimizer is built afresh
 and told the whole history for each proposal, a cost that grows with the study (for ``meta``,
-0.54 s per 50-trial study in ``benchmarks/results/optuna_multi_objective``) instead of the
-constant cost of an optimizer kept in step with one objective.
+0.47 s per 50-trial study in ``benchmarks/results/tune_multi_objective``, which also shows it
+scoring as the sampler does) instead of the constant cost of an optimizer kept in step with one
+objective.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.registry import check_options, create_optimizer, optimizer_class
+from metahpo.optimizers.registry import create_optimizer, optimizer_class
 from metahpo.scalarization import chebyshev_losses, dominated, draw_weights
 from metahpo.space import SearchSpace
 from metahpo.trial import TrialRecord, TrialState, check_direction
@@ -64,11 +65,10 @@ class MultiObjective(Optimizer):
                                f"{optimizer!r}")
         self.optimizer = optimizer
         self.options = dict(options or {})
-        check_options(optimizer, self.options)
         #: Seed of the wrapped optimizer and of the weights (drawn once without a seed, so that
         #: a policy's initial design, planned from the seed, plays in order).
         self._inner_seed = int(self._rng.integers(2**31)) if seed is None else int(seed)
-        create_optimizer(optimizer, space, seed=self._inner_seed, **self.options)
+        create_optimizer(optimizer, space, seed=self._inner_seed, **self.options)  # checks
         self._options = {"directions": list(self._directions), "optimizer": optimizer,
                          "options": dict(self.options)}
 

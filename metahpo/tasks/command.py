@@ -37,9 +37,9 @@ per trial, as ``metahpo tune --command`` does::
   when the command prints ``METAHPO_CONSTRAINT NAME VALUE``, feasible where ``VALUE`` is 0 or
   less (``latency_ms - 10``; see :meth:`metahpo.RunningTrial.set_constraint`).
 - The trial's value is the **last line the command writes to standard output** (report,
-  attribute and constraint lines aside), which must be a number: print the validation score last (in a study
-  of several objectives, one number per objective on that line, in the order of the study's
-  directions, separated by spaces or commas). Both of its
+  attribute and constraint lines aside), which must be a number: print the validation score
+  last (in a study of several objectives, one number per objective on that line, in the order
+  of the study's directions, separated by spaces: ``print(accuracy, seconds)``). Both of its
   output streams pass through as it runs, as if it were run by hand. A command that exits with
   a non-zero status, whose last line is not a number, or that runs past ``timeout`` seconds
   makes a failed trial whose error names the cause (with the end of its standard error). It is
@@ -217,7 +217,7 @@ class CommandObjective:
                                f"there must be the trial's value{_tail(err)}")
         last = out[-1].strip()
         try:
-            values = tuple(float(word) for word in last.replace(",", " ").split())
+            values = tuple(float(word) for word in last.split())
         except ValueError:
             values = ()
         if not values:
