@@ -78,7 +78,7 @@ class Study:
             :meth:`trial`) names the first trial that ran its configuration: its job can resume
             from that one's checkpoints.
         """
-        from metahpo.shared_study import ask_trial
+        from metahpo.asked_trials import ask_trial
 
         return ask_trial(self, optimizer, seed, options, points_to_evaluate, max_retries)
 
@@ -92,7 +92,7 @@ class Study:
         :meth:`metahpo.RunningTrial.set_user_attr`), and the limits it must keep,
         ``constraints`` (``{"latency": latency_ms - 10}``, feasible at 0 or less; see
         :meth:`metahpo.RunningTrial.set_constraint`)."""
-        from metahpo.shared_study import tell_trial
+        from metahpo.asked_trials import tell_trial
 
         return tell_trial(self, number, value, error, user_attrs, constraints)
 
@@ -103,7 +103,7 @@ class Study:
         ``tune`` process: they do not count towards ``n_trials``, and their configurations are
         asked again first (see :meth:`ask`). Trials of running ``tune`` workers are not
         touched."""
-        from metahpo.shared_study import fail_stale_asked
+        from metahpo.asked_trials import fail_stale_asked
 
         if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or older_than < 0:
             raise MetaHPOError(f"older_than must be a number of seconds >= 0, got {older_than!r}")

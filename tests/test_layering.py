@@ -34,6 +34,7 @@ LAYERS = [
     ("metahpo.tune_arguments", 4),
     ("metahpo.running_trial", 4),
     ("metahpo.shared_study", 4),
+    ("metahpo.asked_trials", 4),
     ("metahpo.testing", 4),
     ("metahpo.warm_start", 4),
     ("metahpo.meta", 5),

@@ -1,8 +1,8 @@
 """The ``metahpo`` command.
 
 Each subcommand lives in a small ``_cmd_*`` function (in :mod:`metahpo.cli.studies`: tune,
-demo, ask, tell, studies; in :mod:`metahpo.cli.research`: meta-train, bench, report, portfolio,
-optimizers) that parses nothing itself and wires the public API together. A
+demo, ask, tell; in :mod:`metahpo.cli.records`: studies; in :mod:`metahpo.cli.research`:
+meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the public API together. A
 :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints one line
 ``metahpo: error: ...`` and exits with status 2, without a traceback. SIGTERM (``kill``, a
 cluster's scheduler ending a job) stops a command as Ctrl-C does: the running trials are
@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any, Sequence
 
-from metahpo.cli import research, studies
+from metahpo.cli import records, research, studies
 from metahpo.errors import MetaHPOError
 from metahpo.trial import TuningInterrupted
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     studies.add_commands(sub)
+    records.add_commands(sub)
     research.add_commands(sub)
     return parser
 

@@ -1,5 +1,5 @@
-"""``metahpo`` subcommands for users' own objectives and studies: tune, demo, ask, tell,
-studies."""
+"""``metahpo`` subcommands that fill users' own studies: tune, demo, ask and tell (reading them
+back: :mod:`metahpo.cli.records`)."""
 
 from __future__ import annotations
 
@@ -292,76 +292,6 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     print(f"trial {record.number}: {record.state.value}{value}")
 
 
-def _cmd_studies(args: argparse.Namespace) -> None:
-    from metahpo.study import delete_study, list_studies, load_study, params_table
-    from metahpo.trial import violations
-
-    url = storage_url(args, reads=True)
-    if args.action == "list":
-        studies = list_studies(url)
-        if not studies:
-            print(f"no studies in {url}")
-        for s in studies:
-            trials = s.trials
-            directions = s.directions
-            if len(directions) > 1:
-                best = f"{len(s.best_trials)} on the front"
-            else:
-                best = "best " + (f"{s.best_value:.6g}" if any(t.value is not None and t.feasible
-                                                              for t in trials) else "-")
-            print(f"{s.name}\t{','.join(directions)}\t{len(trials)} trials\t{best}")
-        return
-    if not args.name:
-        raise MetaHPOError(f"studies {args.action} needs a study NAME")
-    if args.action == "delete":
-        n = delete_study(args.name, url)
-        print(f"deleted study {args.name} ({n} trials)")
-        return
-    study = load_study(args.name, url)
-    directions = study.directions
-    if args.action == "best":
-        if len(directions) > 1:
-            front = [{"number": r.number, "values": r.values, "params": dict(r.params),
-                      "user_attrs": r.user_attrs} for r in study.best_trials]
-            print(json.dumps({"study": study.name, "directions": directions, "front": front}))
-            return
-        record = study.best_trial
-        print(json.dumps({"study": study.name, "number": record.number, "value": record.value,
-                          "params": dict(record.params), "user_attrs": record.user_attrs}))
-        return
-    if args.csv:
-        study.to_csv(args.csv)
-        print(f"wrote {len(study.trials)} trials to {args.csv}")
-        return
-    trials = study.trials
-    if args.top is not None:
-        if args.top < 1:
-            raise MetaHPOError(f"--top must be >= 1, got {args.top}")
-        if len(directions) > 1:
-            raise MetaHPOError(f"--top ranks by one objective, and study {study.name!r} has "
-                               f"{len(directions)}; 'metahpo studies best {study.name}' gives "
-                               "its Pareto front")
-        sign = 1.0 if study.direction == "minimize" else -1.0
-        ranked = sorted(((sign * r.value, r.number, r) for r in trials
-                         if r.value is not None and r.feasible), key=lambda entry: entry[:2])
-        infeasible = sum(r.value is not None and not r.feasible for r in trials)
-        left_out = f" ({infeasible} that broke a constraint left out)" if infeasible else ""
-        trials = [entry[2] for entry in ranked[:args.top]]
-        print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
-              f"{len(ranked)} complete trials{left_out}")
-    else:
-        print(f"study {study.name} ({', '.join(directions)})")
-    for t in trials:
-        shown = t.values or ((t.value,) if t.value is not None else ())
-        value = ", ".join(f"{v:.6g}" for v in shown) or "-"
-        extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
-        extra += f"  error: {t.error}" if t.error else ""
-        extra += f"  infeasible: {violations(t.constraints)}" if not t.feasible else ""
-        extra += f"  (runs trial {t.retry_of} again)" if t.retry_of is not None else ""
-        if t.last_report is not None:
-            extra += f" (last reported {t.last_report[1]:.6g})"
-        state = "interrupted" if t.interrupted else t.state.value
-        print(f"{t.number:5d}  {state:11s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
 def add_commands(sub: Any) -> None:
@@ -375,8 +305,9 @@ def add_commands(sub: Any) -> None:
                         "take the parameters' values, {trial_number} the trial's number, "
                         "{first_trial_number} the number of the run an interrupted trial's "
                         "retry resumes (a checkpoint folder); the last line it prints is the "
-                        "trial's value; METAHPO_REPORT STEP VALUE and METAHPO_ATTR NAME VALUE "
-                        "lines record learning curves and other metrics")
+                        "trial's value; METAHPO_REPORT STEP VALUE, METAHPO_ATTR NAME VALUE and "
+                        "METAHPO_CONSTRAINT NAME VALUE lines record learning curves, other "
+                        "metrics and constraints")
     p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                    help="with --command: kill a run after this many seconds (a failed trial)")
     p.add_argument("--devices", metavar="ID,ID,...",
@@ -468,14 +399,3 @@ def add_commands(sub: Any) -> None:
                    help="instead: fail every asked trial still running this many seconds after "
                         "it was asked (jobs that died without telling)")
     p.set_defaults(func=_cmd_tell)
-
-    p = sub.add_parser("studies", help="list the studies of a storage, show one, print the "
-                                        "best trial of one as JSON, or delete one")
-    p.add_argument("action", nargs="?", choices=["list", "show", "best", "delete"],
-                   default="list", help="default: list")
-    p.add_argument("name", nargs="?", help="study name (for show, best and delete)")
-    add_storage_option(p, in_memory=False)
-    p.add_argument("--csv", help="with show: write the trials to this CSV file")
-    p.add_argument("--top", type=int, metavar="N",
-                   help="with show: only the N best complete trials, best first")
-    p.set_defaults(func=_cmd_studies)
