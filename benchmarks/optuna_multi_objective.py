@@ -8,8 +8,11 @@ seed. ``meta`` is :class:`~metahpo.integrations.optuna.MetaHPOSampler` with its 
 given only what the objective suggests, as a user would run it; NSGA-II is Optuna's default
 sampler for several objectives, TPE and GP its model-based ones (GP: about 0.5 s per trial
 here). ``meta-tune`` is not an Optuna sampler: the same optimizer through metahpo's own
-``metahpo.tune(directions=...)`` over the scenario's declared space (``--methods`` picks some of
-them; ``meta-tune`` is not run by default, so the committed table's command reproduces it).
+``metahpo.tune(directions=...)`` over the scenario's declared space; ``meta-tune-warm`` is
+``meta-tune`` warm-started (``metahpo.warm_start_points``, 5 configurations) from past studies
+of the same two objectives, one 30-trial TPE study per lcbench *training* instance (the user who
+tuned this MLP on other data sets before). ``--methods`` picks some of them; the ``meta-tune``
+variants are not run by default, so the committed table's command reproduces it.
 
 Score: the hypervolume of the trials so far — the share of the objective box that some trial
 dominates, with accuracy and log10(time) scaled to [0, 1] by the range of 20,000 uniform random
@@ -25,6 +28,8 @@ rank among the samplers (1 = best); ``fronts.png`` shows the first seed's fronts
     .venv/bin/python benchmarks/optuna_multi_objective.py --out benchmarks/results/optuna_multi_objective
     .venv/bin/python benchmarks/optuna_multi_objective.py --methods meta meta-tune random \
         --out benchmarks/results/tune_multi_objective
+    .venv/bin/python benchmarks/optuna_multi_objective.py --methods meta-tune meta-tune-warm \
+        random --out benchmarks/results/tune_multi_objective_warm_start
 """
 
 from __future__ import annotations
@@ -57,8 +62,11 @@ SAMPLERS: dict[str, Callable[[int, YahpoScenario], optuna.samplers.BaseSampler]]
     "gp": lambda seed, scenario: optuna.samplers.GPSampler(seed=seed),
     "random": lambda seed, scenario: optuna.samplers.RandomSampler(seed=seed),
 }
-#: Optimizers run through ``metahpo.tune`` rather than as an Optuna sampler, by label.
-TUNED = {"meta-tune": "meta"}
+#: Optimizers run through ``metahpo.tune`` rather than as an Optuna sampler, by label, and
+#: whether they are warm-started from past studies of the training instances.
+TUNED = {"meta-tune": ("meta", False), "meta-tune-warm": ("meta", True)}
+WARM_POINTS = 5
+PAST_TRIALS = 30
 
 
 def objectives(scenario: YahpoScenario, instance: str, u: np.ndarray) -> np.ndarray:
@@ -114,15 +122,32 @@ def run_study(make: Callable[[int, YahpoScenario], Any], scenario: YahpoScenario
                      for t in study.trials], dtype=float)
 
 
-def run_tune(optimizer: str, scenario: YahpoScenario, instance: str, seed: int,
-             budget: int) -> np.ndarray:
-    """As :func:`run_study`, through ``metahpo.tune`` with ``optimizer`` and ``directions``."""
+def tuned(optimizer: str, scenario: YahpoScenario, instance: str, seed: int, budget: int,
+          points: list[dict[str, Any]] | None = None) -> metahpo.Study:
+    """A ``metahpo.tune`` study of ``instance``'s two objectives, first evaluating
+    ``points``."""
     def objective(params: dict[str, Any]) -> tuple[float, float]:
         y = objectives(scenario, instance, scenario.space.encode(params)[None, :])[0]
         return float(y[0]), float(y[1])
 
-    study = metahpo.tune(objective, scenario.space, optimizer=optimizer, n_trials=budget,
-                         directions=DIRECTIONS, seed=seed, show_progress=False)
+    return metahpo.tune(objective, scenario.space, optimizer=optimizer, n_trials=budget,
+                        directions=DIRECTIONS, seed=seed, show_progress=False,
+                        points_to_evaluate=points)
+
+
+def warm_points(scenario: YahpoScenario) -> list[dict[str, Any]]:
+    """The warm start of every test instance's study: ``WARM_POINTS`` configurations chosen
+    from a ``PAST_TRIALS``-trial TPE study of the two objectives per training instance."""
+    train = [i for i in scenario.instances if i not in LCBENCH_TEST]
+    past = [tuned("tpe", scenario, instance, k, PAST_TRIALS) for k, instance in enumerate(train)]
+    return metahpo.warm_start_points(past, scenario.space, n=WARM_POINTS)
+
+
+def run_tune(optimizer: str, scenario: YahpoScenario, instance: str, seed: int,
+             budget: int, points: list[dict[str, Any]] | None = None) -> np.ndarray:
+    """As :func:`run_study`, through ``metahpo.tune`` with ``optimizer`` and ``directions``,
+    first evaluating ``points``."""
+    study = tuned(optimizer, scenario, instance, seed, budget, points)
     return np.array([t.values if t.values is not None else [np.nan, np.nan]
                      for t in study.trials], dtype=float)
 
@@ -168,6 +193,7 @@ def main() -> None:
     reported = [t for t in REPORTED if t <= args.budget]
     boxes = {i: Box(scenario, i) for i in LCBENCH_TEST}
     methods = list(dict.fromkeys(args.methods))
+    warm = warm_points(scenario) if any(TUNED.get(m, ("", False))[1] for m in methods) else None
     curves: dict[str, list[list[float]]] = {label: [] for label in methods}
     beyond = {label: 0 for label in methods}
     seconds: dict[str, float] = {}
@@ -176,7 +202,8 @@ def main() -> None:
         start = time.perf_counter()
         for instance in LCBENCH_TEST:
             for seed in range(args.seeds):
-                values = (run_tune(TUNED[label], scenario, instance, seed, args.budget)
+                values = (run_tune(TUNED[label][0], scenario, instance, seed, args.budget,
+                                   warm if TUNED[label][1] else None)
                           if label in TUNED else
                           run_study(SAMPLERS[label], scenario, instance, seed, args.budget))
                 losses = boxes[instance].scale(values)

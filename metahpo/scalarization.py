@@ -63,6 +63,21 @@ def chebyshev_losses(values: np.ndarray, minimize: Sequence[bool],
     return weighted.max(axis=1) + RHO * weighted.sum(axis=1)
 
 
+def pareto_depth(losses: np.ndarray) -> np.ndarray:
+    """Each trial's Pareto layer, ``(n_trials,)`` ints, from their ``losses``
+    ``(n_trials, n_objectives)`` (lower is better): 0 for the front, 1 for the front of the
+    others, and so on (non-dominated sorting): a scale-free, one-number ranking of trials of
+    several objectives."""
+    losses = np.asarray(losses, dtype=float)
+    depth = np.full(len(losses), -1)
+    layer = 0
+    while (depth < 0).any():
+        left = np.flatnonzero(depth < 0)
+        depth[left[~dominated(losses[left])]] = layer
+        layer += 1
+    return depth
+
+
 def dominated(losses: np.ndarray) -> np.ndarray:
     """Which trials another dominates (is as good on every objective and better on one),
     ``(n_trials,)`` bool, from their ``losses`` ``(n_trials, n_objectives)`` (lower is better):

@@ -44,10 +44,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from metahpo.errors import MetaHPOError
+from metahpo.scalarization import pareto_depth
 from metahpo.screening import normal_scores, posterior
 from metahpo.space import SearchSpace, check_space
 from metahpo.study import Study
-from metahpo.trial import TrialState
+from metahpo.trial import TrialRecord, TrialState
 
 #: Completed trials (that fit the new space) a past study needs to be used.
 MIN_TRIALS = 3
@@ -127,7 +128,7 @@ def _fitting_trials(study: Study, space: SearchSpace
         name for t in trials for name in t.params}
     shared = np.array([i for i, name in enumerate(space.names) if name in known], dtype=int)
     middle = {p.name: p.decode(float(u)) for p, u in zip(space.parameters, space.middle())}
-    sign = 1.0 if study.direction == "minimize" else -1.0
+    loss = _losses(study, [t for t in trials if t.feasible])
     points, losses, params = [], [], []
     for t in trials if len(shared) else []:
         config = _completed(t.params, space, known, middle)
@@ -135,11 +136,25 @@ def _fitting_trials(study: Study, space: SearchSpace
             points.append(space.encode(config))
         except MetaHPOError:
             continue
-        losses.append(sign * cast(float, t.value) if t.feasible else np.nan)
+        losses.append(loss[t.number] if t.feasible else np.nan)
         params.append(config if t.feasible else None)
     y = np.array(losses, dtype=float)
     y[np.isnan(y)] = np.nanmax(y) if not np.isnan(y).all() else 0.0
     return np.array(points).reshape(-1, space.dim), y, params, shared
+
+
+def _losses(study: Study, trials: list[TrialRecord]) -> dict[int, float]:
+    """``{number: loss}`` of a study's complete, feasible ``trials`` (lower is better): the
+    value, negated for a maximized objective; with several objectives, the trial's Pareto layer
+    (:func:`~metahpo.scalarization.pareto_depth`: 0 on the front), so that the configurations
+    of a study of trade-offs near its front count as its good ones."""
+    directions = study.directions
+    if len(directions) == 1:
+        sign = 1.0 if directions[0] == "minimize" else -1.0
+        return {t.number: sign * cast(float, t.value) for t in trials}
+    signs = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
+    values = np.array([t.values for t in trials], dtype=float).reshape(len(trials), len(signs))
+    return dict(zip((t.number for t in trials), pareto_depth(signs * values).astype(float)))
 
 
 def _completed(params: dict[str, Any], space: SearchSpace, known: set[str],

@@ -47,6 +47,28 @@ def test_points_serve_a_related_new_task_better_than_what_the_past_studies_tried
     assert [t.params for t in study.trials[:4]] == points
 
 
+def test_a_study_of_several_objectives_offers_configurations_near_its_front(tmp_path):
+    """Two objectives that trade the learning rate against depth: the front holds act=relu
+    (tanh costs on both) and a learning rate near 1e-3, at every depth."""
+    def two(p):
+        base = (math.log10(p["lr"]) + 3) ** 2 + 0.3 * (p["act"] == "tanh")
+        return base + 0.1 * p["layers"], base + 0.1 * (8 - p["layers"])
+
+    url = f"sqlite:///{tmp_path / 'past.db'}"
+    trade_offs = metahpo.tune(two, SPACE, optimizer="random", n_trials=40, seed=0,
+                              directions=["minimize", "minimize"], storage=url,
+                              study_name="two", show_progress=False)
+    # One study: its best point first; the later ones cover other studies, here none.
+    points = metahpo.warm_start_points([trade_offs], SPACE, n=1, candidates=0)
+    assert points[0] in [t.params for t in trade_offs.best_trials]
+    flipped = metahpo.tune(lambda p: (-two(p)[0], two(p)[1]), SPACE, optimizer="random",
+                           n_trials=40, seed=0, directions=["maximize", "minimize"],
+                           storage=url, study_name="flipped", show_progress=False)
+    assert metahpo.warm_start_points([flipped], SPACE, n=1, candidates=0) == points
+    uniform = metahpo.warm_start_points([trade_offs], SPACE, n=1)[0]
+    assert uniform["act"] == "relu" and 1e-4 < uniform["lr"] < 1e-2
+
+
 def test_studies_weigh_the_same_whatever_their_units_and_direction(tmp_path):
     url = f"sqlite:///{tmp_path / 'past.db'}"
     past = past_studies(url)
