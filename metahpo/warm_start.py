@@ -10,7 +10,10 @@ knows nothing). The candidates are the configurations the studies hold and ``can
 uniform ones. From them a greedy portfolio is chosen, as ``metahpo portfolio build`` does on
 benchmark tasks: first the candidate with the lowest mean quantile over the studies, then each
 time the one that most lowers the mean over studies of the best quantile chosen so far, so that
-later points cover the studies that earlier ones serve badly. Scale-free throughout: studies
+later points cover the studies that earlier ones serve badly; among candidates that lower it as
+much (not at all, once every study is served as well as any candidate can: always so with one
+past study), the one with the lowest mean quantile of its own, so that a single study gives its
+best configurations rather than whichever came first. Scale-free throughout: studies
 whose objectives differ in units, or in direction, weigh the same.
 
 Why uniform candidates too: a configuration between the good regions of several studies can
@@ -107,10 +110,12 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     quantiles = np.column_stack([_quantiles(p, y, pool[:, shared]) for p, y, shared in usable])
     chosen: list[int] = []
     covered = np.ones(quantiles.shape[1])
+    own = quantiles.mean(axis=1)
     for _ in range(min(n, len(pool))):
         scores = np.minimum(quantiles, covered).mean(axis=1)
         scores[chosen] = np.inf
-        best = int(np.argmin(scores))
+        tied = np.flatnonzero(scores == scores.min())
+        best = int(tied[np.argmin(own[tied])])
         chosen.append(best)
         covered = np.minimum(covered, quantiles[best])
     return [dict(entries[i][1]) if entries[i][1] is not None else space.decode(entries[i][0])

@@ -69,6 +69,16 @@ def test_a_study_of_several_objectives_offers_configurations_near_its_front(tmp_
     assert uniform["act"] == "relu" and 1e-4 < uniform["lr"] < 1e-2
 
 
+def test_one_past_study_gives_its_best_configurations_first(tmp_path):
+    """Past the first point, no candidate serves one study better than the best one does:
+    the points are then its next best, not its first trials."""
+    past = past_studies(f"sqlite:///{tmp_path / 'past.db'}")[1]
+    points = metahpo.warm_start_points([past], SPACE, n=4, candidates=0)
+    ranked = sorted(past.trials, key=lambda t: t.value)
+    best_quarter = [t.params for t in ranked[:len(ranked) // 4]]
+    assert all(p in best_quarter for p in points), (points, best_quarter)
+
+
 def test_studies_weigh_the_same_whatever_their_units_and_direction(tmp_path):
     url = f"sqlite:///{tmp_path / 'past.db'}"
     past = past_studies(url)
