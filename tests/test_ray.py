@@ -77,12 +77,12 @@ def test_several_metrics_with_the_meta_searcher(local_ray, tmp_path):
                              mode=["max", "min"])
     tuner = tune.Tuner(
         two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=12, max_concurrent_trials=2),
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=8, max_concurrent_trials=2),
         run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
     results = tuner.fit()
-    assert len(results) == 12 and not results.errors
+    assert len(results) == 8 and not results.errors
     history = search._opt.history
-    assert len(history) == 12 and all(r.values is not None for r in history)
+    assert len(history) == 8 and all(r.values is not None for r in history)
     assert all(r.values == (1 - (r.params["x"] - 0.3) ** 2 - r.params["y"],
                             r.params["x"] + r.params["y"]) for r in history)
     assert len(search._opt.front) >= 2

@@ -139,7 +139,7 @@ def test_the_command_line_tunes_asks_and_tells_several_objectives(tmp_path):
         "print(p['x0'], g * (1.0 - (p['x0'] / g) ** 0.5))\n")
     url = f"sqlite:///{tmp_path / 's.db'}"
     tuned = run(tmp_path, "tune", "--command", f"{sys.executable} train.py", "--space",
-                "space.yaml", "--trials", "10", "--direction", "minimize", "--direction",
+                "space.yaml", "--trials", "8", "--direction", "minimize", "--direction",
                 "minimize", "--storage", url, "--study", "cmd", "--seed", "0", "--quiet")
     assert tuned.returncode == 0, tuned.stderr
     study = metahpo.load_study("cmd", url)
