@@ -14,7 +14,7 @@ against 0.3), reference point (1, 1). Higher is better; the table gives its mean
 error over seeds after t trainings, the mean rank among the optimizers (1 = best) and the
 seconds per study (trainings included).
 
-    .venv/bin/python benchmarks/deep_learning_multi_objective.py --out benchmarks/results/deep_learning_multi_objective
+    .venv/bin/python benchmarks/deep_learning_multi_objective.py --seeds 10 --out benchmarks/results/deep_learning_multi_objective
 """
 
 from __future__ import annotations
