@@ -18,7 +18,7 @@ relative positions matter.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,28 +34,31 @@ def draw_weights(n_objectives: int, rng: np.random.Generator) -> np.ndarray:
     return rng.dirichlet(np.ones(n_objectives))
 
 
-def chebyshev_losses(values: np.ndarray, minimize: Sequence[bool],
-                     weights: np.ndarray) -> np.ndarray:
-    """One loss per finished trial under ``weights`` (lower is better).
+def as_losses(values: Sequence[Any], directions: Sequence[str]) -> np.ndarray:
+    """Objective values ``(n_trials, n_objectives)`` as losses of the same shape (lower is
+    better): each ``"maximize"`` objective negated."""
+    signs = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
+    return signs * np.array(values, dtype=float).reshape(len(values), len(signs))
+
+
+def chebyshev_losses(losses: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One scalar loss per finished trial under ``weights`` (lower is better).
 
     Args:
-        values: objective values of the finished trials, ``(n_trials, n_objectives)``, in the
-            objectives' own units.
-        minimize: per objective, whether lower is better.
+        losses: the finished trials' objectives as losses (:func:`as_losses`),
+            ``(n_trials, n_objectives)``, in the objectives' own units.
         weights: ``(n_objectives,)`` from :func:`draw_weights`.
 
     Returns:
-        ``(n_trials,)``: ``max_j w_j f_j + RHO * sum_j w_j f_j``, where ``f_j`` is objective
-        ``j`` turned into a loss and scaled to ``[0, 1]`` over these trials (0 for an objective
-        on which they all agree).
+        ``(n_trials,)``: ``max_j w_j f_j + RHO * sum_j w_j f_j``, where ``f_j`` is loss ``j``
+        scaled to ``[0, 1]`` over these trials (0 for an objective on which they all agree).
     """
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 2 or values.shape[1] != len(minimize) or len(weights) != len(minimize):
-        raise ValueError(f"values {values.shape}, minimize {len(minimize)} and weights "
-                         f"{len(weights)} disagree on the number of objectives")
-    if len(values) == 0:
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 2 or losses.shape[1] != len(weights):
+        raise ValueError(f"losses {losses.shape} and weights {len(weights)} disagree on the "
+                         "number of objectives")
+    if len(losses) == 0:
         return np.zeros(0)
-    losses = np.where(np.asarray(minimize, dtype=bool), values, -values)
     low = losses.min(axis=0)
     span = losses.max(axis=0) - low
     scaled = np.divide(losses - low, span, out=np.zeros_like(losses), where=span > 0)

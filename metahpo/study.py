@@ -15,7 +15,7 @@ import uuid
 from typing import Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
-from metahpo.scalarization import dominated
+from metahpo.scalarization import as_losses, dominated
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
@@ -132,14 +132,13 @@ class Study:
     @property
     def direction(self) -> str:
         """The direction of the study's objective; a clear error for a study with several
-        (see :attr:`directions`), which has no one best value to rank by or warm-start
-        from."""
+        (see :attr:`directions`), which has no one best value."""
         directions = self.directions
         if len(directions) > 1:
             raise MetaHPOError(
                 f"study {self.name!r} has {len(directions)} objectives ({', '.join(directions)}): "
-                "its best trials are best_trials (the Pareto front), and what needs one best "
-                "value (best_trial, ranking, warm starts) needs a study of one objective")
+                "its best trials are best_trials (the Pareto front); best_trial, best_value and "
+                "ranking by value need a study of one objective")
         return directions[0]
 
     @property
@@ -184,12 +183,8 @@ class Study:
         """The complete trials that no other dominates (as good on every objective and better
         on one): the Pareto front, among the trials that satisfy their constraints, by number;
         with one objective, those with the best value."""
-        import numpy as np
-
         done = [t for t in self.trials if t.state is TrialState.COMPLETE and t.feasible]
-        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self.directions])
-        losses = signs * np.array([t.values or (cast(float, t.value),) for t in done],
-                                  dtype=float).reshape(len(done), len(signs))
+        losses = as_losses([t.values or (cast(float, t.value),) for t in done], self.directions)
         return [t for t, d in zip(done, dominated(losses)) if not d]
 
     @property
@@ -357,6 +352,13 @@ def create_or_load_study(
             f"delete {study_name})"
         )
     return study
+
+
+def values_text(record: TrialRecord) -> str:
+    """A trial's objective value, or its values joined by commas in a study of several, for
+    the CLI (``""`` for a trial without)."""
+    shown = record.values or ((record.value,) if record.value is not None else ())
+    return ", ".join(f"{v:.6g}" for v in shown)
 
 
 def params_table(params: Mapping[str, Any]) -> str:

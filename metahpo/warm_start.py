@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from metahpo.errors import MetaHPOError
-from metahpo.scalarization import pareto_depth
+from metahpo.scalarization import as_losses, pareto_depth
 from metahpo.screening import normal_scores, posterior
 from metahpo.space import SearchSpace, check_space
 from metahpo.study import Study
@@ -166,9 +166,8 @@ def _losses(study: Study, trials: list[TrialRecord]) -> dict[int, float]:
     if len(directions) == 1:
         sign = 1.0 if directions[0] == "minimize" else -1.0
         return {t.number: sign * cast(float, t.value) for t in trials}
-    signs = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
-    values = np.array([t.values for t in trials], dtype=float).reshape(len(trials), len(signs))
-    return dict(zip((t.number for t in trials), pareto_depth(signs * values).astype(float)))
+    depth = pareto_depth(as_losses([t.values for t in trials], directions))
+    return dict(zip((t.number for t in trials), depth.astype(float)))
 
 
 def _completed(params: dict[str, Any], space: SearchSpace, known: set[str],

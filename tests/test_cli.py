@@ -1,19 +1,13 @@
 """The metahpo command: tune, studies, and one clear line for every user mistake."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from command_line import run
 
 from metahpo import Float, Int, SearchSpace
 
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
-
-
-def run(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "metahpo", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Constraints in metahpo's own studies: set by the objective, a training script or a tell."""
 
 import json
-import subprocess
 import sys
 
 import pytest
+from command_line import run
 
 import metahpo
 from metahpo import Float, SearchSpace, tune
@@ -94,11 +94,6 @@ def test_constraints_of_the_wrong_kind_are_refused_clearly():
     assert study.trial(trial.number).state is TrialState.RUNNING, "a refused tell records nothing"
     record = study.tell(trial.number, 1.0, constraints={"latency": 2.0, "memory": -1})
     assert record.constraints == {"latency": 2.0, "memory": -1.0} and not record.feasible
-
-
-def run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "metahpo", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_training_scripts_and_job_queues_report_constraints(tmp_path):

@@ -54,6 +54,18 @@ def two_metrics(config):
                  "time": config["x"] + config["y"]})
 
 
+def fit_two_metrics(search, n, tmp_path):
+    """A real Tuner run of :func:`two_metrics` with ``search`` (which holds the metrics and
+    modes), ``n`` trials two at a time; its results, checked free of errors."""
+    tuner = tune.Tuner(
+        two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=n, max_concurrent_trials=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
+    results = tuner.fit()
+    assert len(results) == n and not results.errors
+    return results
+
+
 def test_several_metrics_through_ray_tunes_optuna_search_with_the_meta_sampler(local_ray,
                                                                                 tmp_path):
     from ray.tune.search.optuna import OptunaSearch
@@ -62,12 +74,7 @@ def test_several_metrics_through_ray_tunes_optuna_search_with_the_meta_sampler(l
 
     search = OptunaSearch(sampler=MetaHPOSampler("meta", seed=0), metric=["acc", "time"],
                           mode=["max", "min"])
-    tuner = tune.Tuner(
-        two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=12, max_concurrent_trials=2),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
-    results = tuner.fit()
-    assert len(results) == 12 and not results.errors
+    results = fit_two_metrics(search, 12, tmp_path)
     assert results[0].config == {"x": 0.5, "y": 0.5}, "the default policy's design starts"
     assert len(search._ot_study.best_trials) >= 2  # how good: tests/test_optuna_sampler.py
 
@@ -75,12 +82,7 @@ def test_several_metrics_through_ray_tunes_optuna_search_with_the_meta_sampler(l
 def test_several_metrics_with_the_meta_searcher(local_ray, tmp_path):
     search = MetaHPOSearcher(optimizer="meta", seed=0, metric=["acc", "time"],
                              mode=["max", "min"])
-    tuner = tune.Tuner(
-        two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=8, max_concurrent_trials=2),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
-    results = tuner.fit()
-    assert len(results) == 8 and not results.errors
+    fit_two_metrics(search, 8, tmp_path)
     history = search._opt.history
     assert len(history) == 8 and all(r.values is not None for r in history)
     assert all(r.values == (1 - (r.params["x"] - 0.3) ** 2 - r.params["y"],

@@ -1,11 +1,11 @@
 """Several objectives in metahpo's own studies: tune, ask / tell and the command line."""
 
 import json
-import subprocess
 import sys
 
 import pareto
 import pytest
+from command_line import run
 
 import metahpo
 from metahpo import Float, SearchSpace, restore_optimizer, tune
@@ -122,11 +122,6 @@ def test_ask_and_tell_record_several_values():
         record = study.tell(trial.number, [-f1, f2])
         assert record.values == (-f1, f2) and record.value is None
     assert study.best_trials and study.directions == ["maximize", "minimize"]
-
-
-def run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "metahpo", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_the_command_line_tunes_asks_and_tells_several_objectives(tmp_path):

@@ -2,12 +2,12 @@
 
 Each subcommand lives in a small ``_cmd_*`` function (in :mod:`metahpo.cli.studies`: tune,
 demo, ask, tell; in :mod:`metahpo.cli.records`: studies; in :mod:`metahpo.cli.research`:
-meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the public API together. A
-:class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints one line
-``metahpo: error: ...`` and exits with status 2, without a traceback. SIGTERM (``kill``, a
-cluster's scheduler ending a job) stops a command as Ctrl-C does: the running trials are
-recorded as interrupted and the training commands of ``tune --command`` are stopped, instead of
-the process vanishing with its trials left running.
+meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the
+public API together. A :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints
+one line ``metahpo: error: ...`` and exits with status 2, without a traceback. SIGTERM
+(``kill``, a cluster's scheduler ending a job) stops a command as Ctrl-C does: the running
+trials are recorded as interrupted and the training commands of ``tune --command`` are stopped,
+instead of the process vanishing with its trials left running.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from metahpo.errors import MetaHPOError
 
 
 def _cmd_studies(args: argparse.Namespace) -> None:
-    from metahpo.study import delete_study, list_studies, load_study, params_table
+    from metahpo.study import delete_study, list_studies, load_study, params_table, values_text
     from metahpo.trial import violations
 
     url = storage_url(args, reads=True)
@@ -71,8 +71,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     else:
         print(f"study {study.name} ({', '.join(directions)})")
     for t in trials:
-        shown = t.values or ((t.value,) if t.value is not None else ())
-        value = ", ".join(f"{v:.6g}" for v in shown) or "-"
+        value = values_text(t) or "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
         extra += f"  error: {t.error}" if t.error else ""
         extra += f"  infeasible: {violations(t.constraints)}" if not t.feasible else ""

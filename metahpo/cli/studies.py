@@ -50,7 +50,7 @@ def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
 
 
 def _print_result(study: Any) -> None:
-    from metahpo.study import params_table
+    from metahpo.study import params_table, values_text
     from metahpo.trial import TrialState
 
     trials = study.trials
@@ -68,8 +68,7 @@ def _print_result(study: Any) -> None:
         front = study.best_trials
         print(f"Pareto front ({', '.join(study.directions)}): {len(front)} trials")
         for t in front:
-            values = ", ".join(f"{v:.6g}" for v in t.values or ())
-            print(f"  trial {t.number}: {values}: {params_table(t.params)}")
+            print(f"  trial {t.number}: {values_text(t)}: {params_table(t.params)}")
     elif n_done > n_infeasible:
         best = study.best_trial
         attrs = f"  | {params_table(best.user_attrs)}" if best.user_attrs else ""
@@ -258,7 +257,7 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 
 
 def _cmd_tell(args: argparse.Namespace) -> None:
-    from metahpo.study import load_study
+    from metahpo.study import load_study, values_text
 
     url = storage_url(args, reads=True)
     if args.stale is not None:
@@ -286,9 +285,7 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     values = args.value if args.value is None or len(args.value) > 1 else args.value[0]
     record = study.tell(args.trial, values, error=args.error, user_attrs=attrs,
                         constraints=limits)
-    value = (f" {record.value:.6g}" if record.value is not None
-             else " " + ", ".join(f"{v:.6g}" for v in record.values) if record.values
-             else f": {record.error}")
+    value = f" {values_text(record)}" if record.error is None else f": {record.error}"
     print(f"trial {record.number}: {record.state.value}{value}")
 
 

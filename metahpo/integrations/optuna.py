@@ -107,7 +107,7 @@ from metahpo.errors import MetaHPOError
 from metahpo.integrations.optuna_conditions import define_by_run_space
 from metahpo.integrations.optuna_replica import StudyReplica, violated_constraints
 from metahpo.optimizers.registry import check_options, create_optimizer
-from metahpo.scalarization import chebyshev_losses, draw_weights
+from metahpo.scalarization import as_losses, chebyshev_losses, draw_weights
 from metahpo.space import SearchSpace
 
 
@@ -258,12 +258,13 @@ class MetaHPOSampler(BaseSampler):
         with the weights, so the optimizer is built afresh from the study for each trial (its
         cost grows with the study: 0.54 s per 50-trial study for ``meta`` in
         ``benchmarks/results/optuna_multi_objective``) instead of being kept in step."""
-        minimize = [d == StudyDirection.MINIMIZE for d in study.directions]
+        directions = ["minimize" if d == StudyDirection.MINIMIZE else "maximize"
+                      for d in study.directions]
         finished = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None
                     and np.all(np.isfinite(t.values)) and not violated_constraints(t)]
         rng = np.random.default_rng(_derived_seed(self._seed, trial.number, "weights"))
-        losses = chebyshev_losses(np.array([t.values for t in finished], dtype=float).reshape(
-            len(finished), len(minimize)), minimize, draw_weights(len(minimize), rng))
+        losses = chebyshev_losses(as_losses([t.values for t in finished], directions),
+                                  draw_weights(len(directions), rng))
         told = dict(zip((t.number for t in finished), losses.tolist()))
         replica = self._replica(free, space, "minimize", study._storage, self._seed, trials,
                                 trial, told)

@@ -12,7 +12,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from metahpo.storage import constraints, last_report
-from metahpo.trial import violations
+from metahpo.trial import as_told, violations
 
 
 class StudyReplica:
@@ -83,12 +83,10 @@ class StudyReplica:
                     self._tell_again(*again.pop(0))
                 self._order.append(t.number)
                 own = t.value if self.losses is None else self.losses.get(t.number)
-                broken = violated_constraints(t)
-                ok = t.state == TrialState.COMPLETE and own is not None and not broken
-                value = own if ok else None
-                error = (None if ok else f"infeasible: {broken}" if broken
-                         else "no finite value" if t.state == TrialState.COMPLETE
-                         else t.state.name.lower())
+                complete = t.state == TrialState.COMPLETE
+                value, error = as_told(
+                    own, None if complete and own is not None else
+                    "no finite value" if complete else t.state.name.lower(), constraints(t))
                 report = last_report(t) if t.state == TrialState.PRUNED else None
                 if pending is not None:
                     self.opt.tell(self._pending.pop(t.number), value, error=error,

@@ -26,9 +26,9 @@ import numpy as np
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
-from metahpo.scalarization import chebyshev_losses, dominated, draw_weights
+from metahpo.scalarization import as_losses, chebyshev_losses, dominated, draw_weights
 from metahpo.space import SearchSpace
-from metahpo.trial import TrialRecord, TrialState, check_direction
+from metahpo.trial import TrialRecord, TrialState, check_directions
 
 
 class MultiObjective(Optimizer):
@@ -53,13 +53,10 @@ class MultiObjective(Optimizer):
                  optimizer: str = "meta", options: Mapping[str, Any] | None = None,
                  direction: str = "minimize", seed: int | None = None) -> None:
         super().__init__(space, direction="minimize", seed=seed)
-        if isinstance(directions, str) or not isinstance(directions, Sequence):
-            raise MetaHPOError(f"directions must be a list such as ['maximize', 'minimize'], "
-                               f"got {directions!r}")
-        if len(directions) < 2:
+        self._directions = check_directions("minimize", directions)
+        if len(self._directions) < 2:
             raise MetaHPOError(f"several objectives need at least two directions, got "
-                               f"{list(directions)!r}; for one, give direction instead")
-        self._directions = [check_direction(d) for d in directions]
+                               f"{self._directions!r}; for one, give direction instead")
         if not isinstance(optimizer, str) or optimizer_class(optimizer) is MultiObjective:
             raise MetaHPOError(f"optimizer must name a single-objective optimizer, got "
                                f"{optimizer!r}")
@@ -80,13 +77,8 @@ class MultiObjective(Optimizer):
     def front(self) -> list[TrialRecord]:
         """The COMPLETE trials that no other dominates (the Pareto front), in the order told."""
         done = [r for r in self._history if r.state is TrialState.COMPLETE]
-        return [r for r, d in zip(done, dominated(self._losses(done))) if not d]
-
-    def _losses(self, records: list[TrialRecord]) -> np.ndarray:
-        """Objective values of COMPLETE ``records`` as losses, ``(n, n_objectives)``."""
-        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self._directions])
-        values = np.array([r.values for r in records], dtype=float)
-        return signs * values.reshape(len(records), len(signs))
+        losses = as_losses([r.values for r in done], self._directions)
+        return [r for r, d in zip(done, dominated(losses)) if not d]
 
     def weights(self, number: int) -> np.ndarray:
         """The weights of trial ``number``'s proposal, ``(n_objectives,)``: the same for the
@@ -97,7 +89,7 @@ class MultiObjective(Optimizer):
     def _propose(self) -> dict[str, Any]:
         number = self._next_number
         done = [r for r in self._history if r.state is TrialState.COMPLETE]
-        losses = chebyshev_losses(self._losses(done), [True] * len(self._directions),
+        losses = chebyshev_losses(as_losses([r.values for r in done], self._directions),
                                   self.weights(number))
         loss_of = dict(zip((r.number for r in done), losses.tolist()))
         inner = create_optimizer(self.optimizer, self.space, seed=self._inner_seed,
