@@ -38,6 +38,7 @@ import time
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
+from metahpo.errors import CommandFailed
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import MultiObjective
 from metahpo.running_trial import Objective, Pruning, RunningTrial
@@ -94,7 +95,8 @@ def _run_trial(
         value, error, pruned = None, f"{PRUNED} at step {report[0]}" if report else PRUNED, True
     except catch as exc:
         value, error = None, f"{type(exc).__name__}: {exc}"
-        logger.warning("trial %d failed: %s\n%s", number, error, traceback.format_exc(limit=5))
+        stack = "" if isinstance(exc, CommandFailed) else "\n" + traceback.format_exc(limit=5)
+        logger.warning("trial %d failed: %s%s", number, error, stack)
     except BaseException as exc:
         heartbeat.stop()
         interrupt(st, trial_id, f"interrupted: {type(exc).__name__}", stop_requested(exc))

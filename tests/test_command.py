@@ -2,6 +2,7 @@
 processes."""
 
 import json
+import logging
 import shlex
 import signal
 import subprocess
@@ -86,13 +87,17 @@ def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
     ("print('accuracy: 0.9')", "must be the trial's value (a number), got 'accuracy: 0.9'"),
     ("pass", "the command printed nothing on standard output"),
 ])
-def test_a_failing_command_fails_its_trial_with_the_cause(tmp_path, script, error):
+def test_a_failing_command_fails_its_trial_with_the_cause(tmp_path, caplog, script, error):
+    """The trial's error and the log say the cause; the log without metahpo's call stack,
+    which says nothing about the command's run."""
     (tmp_path / "job.py").write_text(script)
     objective = CommandObjective(f"{PYTHON} job.py --lr {{lr}}", SPACE, cwd=tmp_path)
-    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=2, seed=0,
-                         show_progress=False)
+    with caplog.at_level(logging.WARNING, logger="metahpo"):
+        study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=2, seed=0,
+                             show_progress=False)
     assert all(t.state is metahpo.TrialState.FAILED for t in study.trials)
     assert error in study.trials[0].error
+    assert error in caplog.text and "Traceback" not in caplog.text
 
 
 def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path):

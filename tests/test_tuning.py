@@ -95,6 +95,8 @@ def test_failed_trials_are_recorded_and_tuning_goes_on(caplog):
     warned = {r.getMessage().split(": ", 1)[1].split("\n")[0] for r in caplog.records
               if r.levelname == "WARNING" and "failed" in r.getMessage()}
     assert warned == errors
+    raised = [r.getMessage() for r in caplog.records if "out of memory" in r.getMessage()]
+    assert raised and all("Traceback" in m and "in flaky" in m for m in raised)
 
 
 def test_timeout_stops_starting_trials():

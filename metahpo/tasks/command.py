@@ -72,7 +72,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any, Mapping, Sequence
 
-from metahpo.errors import MetaHPOError
+from metahpo.errors import CommandFailed, MetaHPOError
 from metahpo.space import SearchSpace
 from metahpo.tasks import process_group
 from metahpo.tasks.base import Task
@@ -187,7 +187,7 @@ class CommandObjective:
                                           stderr=subprocess.PIPE, text=True, errors="replace",
                                           env=env, cwd=self.cwd)
         except OSError as exc:
-            raise RuntimeError(f"cannot run {shlex.join(argv)}: {exc}") from None
+            raise CommandFailed(f"cannot run {shlex.join(argv)}: {exc}") from None
         out: deque[str] = deque(maxlen=1)
         err: deque[str] = deque(maxlen=ERROR_LINES)
         reports = _Reports(trial)
@@ -211,9 +211,9 @@ class CommandObjective:
         if reports.pruned:
             raise TrialPruned()
         if process.returncode != 0:
-            raise RuntimeError(f"the command exited with status {process.returncode}{_tail(err)}")
+            raise CommandFailed(f"the command exited with status {process.returncode}{_tail(err)}")
         if not out:
-            raise RuntimeError("the command printed nothing on standard output; its last line "
+            raise CommandFailed("the command printed nothing on standard output; its last line "
                                f"there must be the trial's value{_tail(err)}")
         last = out[-1].strip()
         try:
@@ -221,7 +221,7 @@ class CommandObjective:
         except ValueError:
             values = ()
         if not values:
-            raise RuntimeError("the last line of the command's standard output must be the "
+            raise CommandFailed("the last line of the command's standard output must be the "
                                f"trial's value (a number), got {last[:200]!r}")
         return values[0] if len(values) == 1 else values
 
@@ -230,7 +230,7 @@ class CommandObjective:
               err: deque[str]) -> None:
         """Wait for ``process`` to end; kill it when the pruner stopped it (``reports``), when
         the tune call is interrupted (raising :class:`TuningInterrupted`) or past the
-        timeout (raising ``RuntimeError``)."""
+        timeout (raising :class:`~metahpo.errors.CommandFailed`)."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while process.poll() is None:
             if reports.stop.is_set():
@@ -242,7 +242,7 @@ class CommandObjective:
                                         "command was stopped")
             if deadline is not None and time.monotonic() >= deadline:
                 process_group.kill(process)
-                raise RuntimeError(f"the command ran past its timeout of {self.timeout:g} s and "
+                raise CommandFailed(f"the command ran past its timeout of {self.timeout:g} s and "
                                    f"was killed{_tail(err)}")
             try:
                 process.wait(timeout=POLL_S)
@@ -279,7 +279,7 @@ class CommandTask(Task):
     def evaluate(self, params: Mapping[str, Any]) -> float:
         value = self.objective(dict(params), _Detached())
         if isinstance(value, tuple):
-            raise RuntimeError(f"a benchmark task has one objective; the command printed "
+            raise CommandFailed(f"a benchmark task has one objective; the command printed "
                                f"{len(value)} numbers on its last line")
         return value
 
@@ -338,7 +338,7 @@ class _Reports:
                 raise ValueError("expected two numbers after it")
             step, value = int(words[1]), float(words[2])
         except ValueError as exc:
-            self.error = RuntimeError(f"the command printed a malformed report {line.strip()!r} "
+            self.error = CommandFailed(f"the command printed a malformed report {line.strip()!r} "
                                       f"({exc}); print {REPORT} STEP VALUE, e.g. "
                                       f"'{REPORT} 3 0.81'")
             self.stop.set()
@@ -349,7 +349,7 @@ class _Reports:
                 self.pruned = True
                 self.stop.set()
         except Exception as exc:  # a report the study refuses (a negative step, say)
-            self.error = RuntimeError(f"the command's report {line.strip()!r}: {exc}")
+            self.error = CommandFailed(f"the command's report {line.strip()!r}: {exc}")
             self.stop.set()
         return True
 
@@ -360,7 +360,7 @@ class _Reports:
                 raise ValueError("expected a name and a number after it")
             self._trial.set_constraint(words[1], float(words[2]))
         except (ValueError, MetaHPOError) as exc:
-            self.error = RuntimeError(f"the command printed a malformed constraint "
+            self.error = CommandFailed(f"the command printed a malformed constraint "
                                       f"{line.strip()!r} ({exc}); print {CONSTRAINT} NAME VALUE, "
                                       f"feasible at 0 or less, e.g. '{CONSTRAINT} latency_ms "
                                       "-2.5'")
@@ -370,7 +370,7 @@ class _Reports:
         """Record the user attribute of a ``METAHPO_ATTR NAME VALUE`` line."""
         words = line.split(None, 2)
         if len(words) != 3:
-            self.error = RuntimeError(f"the command printed a malformed attribute "
+            self.error = CommandFailed(f"the command printed a malformed attribute "
                                       f"{line.strip()!r}; print {ATTR} NAME VALUE, e.g. "
                                       f"'{ATTR} test_accuracy 0.93'")
             self.stop.set()
@@ -383,7 +383,7 @@ class _Reports:
         try:
             self._trial.set_user_attr(name, value)
         except Exception as exc:  # a name metahpo keeps for itself
-            self.error = RuntimeError(f"the command's attribute {line.strip()!r}: {exc}")
+            self.error = CommandFailed(f"the command's attribute {line.strip()!r}: {exc}")
             self.stop.set()
 
 
