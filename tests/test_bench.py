@@ -146,6 +146,7 @@ def test_bench_compares_optimizers_on_the_users_own_objective(tmp_path):
     assert all(r["direction"] == "maximize" for r in records)
     failed = [e for r in records for e in r["errors"] if e]
     assert failed and set(failed) == {"RuntimeError: out of memory"}
+    assert "of 12 (RuntimeError: out of memory)" in res.stdout
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert set(summary["optimizers"]) == {"random", "meta"}
     missing = subprocess.run([*cmd[:6], "--optimizers", "random", "--out", "c"],
@@ -234,3 +235,27 @@ def test_table_shows_test_scores_when_runs_have_them():
     assert rows[2].startswith("| a |") and rows[2].endswith("| 0.8000 |")
     assert summary["optimizers"]["a"]["regret"]["2"] == 0.0
     assert summary["optimizers"]["b"]["regret"]["1"] == pytest.approx(0.75)
+
+
+def test_report_says_which_trials_failed_and_draws_runs_without_regret(tmp_path):
+    """A suite whose objective failed, and one where every run found the best value at once
+    (regret 0 throughout: nothing to put on a log axis), both get their tables and plots."""
+    from metahpo.reports.summary import markdown_table
+
+    def record(label, values, errors):
+        return {"task": "t", "optimizer": label, "label": label, "seed": 0,
+                "direction": "minimize", "values": values, "errors": errors,
+                "ask_ms": [1.0] * len(values), "bounds": {"best": 0.0, "worst": 1.0}}
+
+    flat = [record("a", [0.0, 0.0], [None, None]), record("b", [0.0, 0.0], [None, None])]
+    paths = write_report(flat, tmp_path, budgets=(1, 2))
+    assert paths["regret"].stat().st_size > 0
+    assert "Failed trials" not in paths["markdown"].read_text()
+    failing = [record("a", [0.5, 0.2], [None, None]),
+               record("b", [None, None], ["MemoryError: out of memory"] * 2)]
+    summary = summarize(failing, budgets=(1, 2))
+    assert (summary["optimizers"]["b"]["failed_trials"], summary["optimizers"]["b"]["trials"]) \
+        == (2, 2)
+    assert summary["optimizers"]["a"]["failed_trials"] == 0
+    assert "Failed trials (no result): b: 2 of 2 (MemoryError: out of memory)." in (
+        markdown_table(summary))

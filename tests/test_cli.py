@@ -65,6 +65,10 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
+    unwritable = run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "no/out.csv")
+    assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
+    assert unwritable.stderr.strip() == ("metahpo: error: [Errno 2] No such file or directory: "
+                                         "'no/out.csv'")
     deleted = run(workdir, "studies", "delete", "cli", "--storage", url)
     assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (9 trials)"
     assert run(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
@@ -349,6 +353,10 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
         (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--seeds", "0",
           "--out", "b"],
          "seeds must be a whole number >= 1, got 0"),
+        (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--out", "space.yaml"],
+         "results folder 'space.yaml' is a file"),
+        (["meta-train", "--tasks", "synthetic:sphere", "--out", "space.yaml/p.safetensors"],
+         "--out: 'space.yaml' is a file, not a folder"),
     ],
 )
 def test_user_mistakes_print_one_clear_line(workdir, args, message):

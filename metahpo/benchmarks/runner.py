@@ -242,6 +242,9 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                 raise MetaHPOError(f"{label}: {exc}") from None
         create_optimizer(name, tasks[0].space, direction=tasks[0].direction, **options)
     check_held_out(suite, tasks)
+    if out.exists() and not out.is_dir():
+        raise MetaHPOError(f"results folder {str(out)!r} is a file; give a folder (new or of "
+                           "an earlier run of this suite) to write the results into")
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "suite.json"
     history = json.loads(meta_path.read_text()).get("commands", []) if meta_path.exists() else []

@@ -4,7 +4,8 @@ Each subcommand lives in a small ``_cmd_*`` function (in :mod:`metahpo.cli.studi
 demo, ask, tell; in :mod:`metahpo.cli.records`: studies; in :mod:`metahpo.cli.research`:
 meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the
 public API together. A :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints
-one line ``metahpo: error: ...`` and exits with status 2, without a traceback. SIGTERM
+one line ``metahpo: error: ...`` and exits with status 2, without a traceback; a file that cannot
+be read or written (an ``OSError``) prints the system's message the same way, with status 1. SIGTERM
 (``kill``, a cluster's scheduler ending a job) stops a command as Ctrl-C does: the running
 trials are recorded as interrupted and the training commands of ``tune --command`` are stopped,
 instead of the process vanishing with its trials left running.
@@ -74,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the Python documentation advises (stdout to devnull, so that the exit flush cannot
         # fail again).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        # A file the command was told to read or write (a CSV, an output folder) cannot be:
+        # the system's message names it, and a traceback would add nothing.
+        print(f"metahpo: error: {exc}", file=sys.stderr)
         return 1
     finally:
         if in_main_thread:

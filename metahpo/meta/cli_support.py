@@ -79,8 +79,9 @@ def default_out(path: str) -> Path:
     out = Path(path)
     if out.suffix != ".safetensors":
         raise MetaHPOError(f"--out must end in .safetensors, got {path!r}")
-    if not out.parent.exists():
-        raise MetaHPOError(f"--out: folder {str(out.parent)!r} does not exist")
+    if not out.parent.is_dir():
+        problem = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise MetaHPOError(f"--out: {str(out.parent)!r} {problem}")
     return out
 
 

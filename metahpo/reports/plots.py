@@ -22,7 +22,7 @@ def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
                                      ("step_curve", "RMS distance of trial t from the incumbent "
                                       "(unit cube)", "step.png", True)):
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        drawn = 0
+        drawn, positive = 0, False
         for k, (label, o) in enumerate(sorted(summary["optimizers"].items())):
             if key not in o:
                 continue
@@ -31,11 +31,12 @@ def plot_curves(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
             width = 2 if label.startswith("meta") else 1.2
             ax.plot(range(1, len(ys) + 1), ys, style, label=label, linewidth=width)
             drawn += 1
+            positive = positive or any(y > 0 for y in ys)
         if not drawn:
             plt.close(fig)
             continue
         ax.set_xscale("log")
-        if logy:
+        if logy and positive:
             ax.set_yscale("log")
         ax.set_xlabel("trials")
         ax.set_ylabel(ylabel)

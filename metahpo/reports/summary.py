@@ -30,6 +30,8 @@ from typing import Any, Sequence
 import numpy as np
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50)
+#: Characters of an error message that the summary quotes.
+ERROR_CHARS = 160
 
 
 def best_so_far(record: dict[str, Any]) -> np.ndarray:
@@ -142,6 +144,7 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
                           if len(idx) > 1 else 0.0 for b in budgets},
             "ask_ms_median": float(np.median(asks)),
             "ask_ms_p95": float(np.percentile(asks, 95)),
+            **_failures([records[i] for i in idx]),
         }
         if rank_curves.get(label):
             rk = np.stack(rank_curves[label])
@@ -161,6 +164,25 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
         out["optimizers"][label] = entry
     out["tasks"] = _per_task_regret(records, curves, budgets)
     return out
+
+
+def _failures(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How many of the runs' trials failed (no value: they count as no result in the regret),
+    and, where some did, the error most of them gave: a suite whose objective fails for one
+    optimizer shows why instead of a regret of 1 alone."""
+    errors = [e for r in records
+              for v, e in zip(r["values"], r.get("errors") or [None] * len(r["values"]))
+              if v is None]
+    out: dict[str, Any] = {"trials": sum(len(r["values"]) for r in records),
+                           "failed_trials": len(errors)}
+    told = [e for e in errors if e]
+    if told:
+        out["common_error"] = max(set(told), key=told.count)
+    return out
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS].rstrip() + " ..."
 
 
 def _per_task_regret(records: Sequence[dict[str, Any]], curves: Sequence[np.ndarray],
@@ -209,6 +231,11 @@ def markdown_table(summary: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     note = (f"\n{summary['n_tasks']} tasks x {summary['n_seeds']} seeds; normalized regret "
             "(lower is better), mean ± standard error; rank 1 = best.\n")
+    failed = [f"{label}: {o['failed_trials']} of {o['trials']}"
+              + (f" ({_shortened(o['common_error'])})" if "common_error" in o else "")
+              for label, o in opts.items() if o.get("failed_trials")]
+    if failed:
+        note += "Failed trials (no result): " + "; ".join(failed) + ".\n"
     return "\n".join(lines) + "\n" + note
 
 
