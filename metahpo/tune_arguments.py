@@ -69,6 +69,9 @@ def prepare(
             raise MetaHPOError("a pruner judges trials by one reported value, and a study of "
                                "several objectives has no such value (Optuna's pruners do not "
                                "support them either); tune without a pruner")
+    if callable(callbacks) or not isinstance(callbacks, Sequence):
+        raise MetaHPOError(f"callbacks must be a list of callables f(study, trial), got "
+                           f"{callbacks!r}; pass [callback] for one")
     callbacks = list(callbacks)
     for callback in callbacks:
         if not callable(callback):

@@ -237,6 +237,8 @@ def test_a_failing_callback_stops_tuning_with_its_trial_recorded():
         tune(quadratic, SPACE, n_trials=5, study_name="s", callbacks=[broken], show_progress=False)
     with pytest.raises(MetaHPOError, match="callbacks must be callables"):
         tune(quadratic, SPACE, n_trials=5, callbacks=["log"], show_progress=False)
+    with pytest.raises(MetaHPOError, match=r"a list of callables .*; pass \[callback\] for one"):
+        tune(quadratic, SPACE, n_trials=5, callbacks=broken, show_progress=False)
 
 
 def test_stop_from_a_callback_stops_every_job():
