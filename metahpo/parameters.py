@@ -34,9 +34,11 @@ def clip(x: np.ndarray, low: float | np.ndarray, high: float | np.ndarray) -> np
 
 
 def _check_order(name: str, low: float, high: float) -> None:
-    if not low < high:
+    """``low <= high``: equal bounds fix the parameter at that value, as Optuna allows (a
+    space that pins ``epochs`` for one study keeps its other parameters' file as it is)."""
+    if not low <= high:
         raise MetaHPOError(
-            f"parameter {name!r}: low must be smaller than high, got low={low!r} high={high!r}"
+            f"parameter {name!r}: low must not exceed high, got low={low!r} high={high!r}"
         )
 
 
@@ -83,7 +85,8 @@ class Float(_DecodedAlone):
 
     Args:
         name: unique name within the space.
-        low, high: bounds, ``low < high``; with ``log=True`` both must be ``> 0``.
+        low, high: bounds, ``low <= high`` (equal: the parameter is fixed at that value); with
+            ``log=True`` both must be ``> 0``.
         log: sample on a logarithmic scale (learning rates, weight decays).
         step: restrict values to ``low + k * step``; must divide ``high - low``; not with ``log``.
     """
@@ -124,6 +127,8 @@ class Float(_DecodedAlone):
             n = _grid_count(self.name, self.low, self.high, self.step)
             k = min(max(round((v - self.low) / self.step), 0), n - 1)
             return (k + 0.5) / n
+        if self.low == self.high:
+            return 0.5
         if self.log:
             u = (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         else:
@@ -160,7 +165,8 @@ class Int(_DecodedAlone):
 
     Args:
         name: unique name within the space.
-        low, high: integer bounds, ``low < high``; with ``log=True``, ``low >= 1``.
+        low, high: integer bounds, ``low <= high`` (equal: fixed); with ``log=True``,
+            ``low >= 1``.
         log: sample on a logarithmic scale (batch sizes, widths).
         step: restrict values to ``low + k * step``; must divide ``high - low``; with ``log`` only 1.
     """

@@ -68,6 +68,9 @@ SPACES = {
     "cat1": SearchSpace([Categorical("c", ["relu", "tanh", "gelu"])]),
     "mixed20": mixed_space(20),
     "conditional": conditional_space(),
+    "fixed": SearchSpace([Float("x", -1.0, 1.0), Int("epochs", 10, 10),
+                          Categorical("act", ["relu"]), Float("wd", 1e-4, 1e-4, log=True),
+                          Int("n", 1, 8)]),
 }
 
 

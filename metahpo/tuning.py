@@ -40,7 +40,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import CommandFailed
 from metahpo.optimizers.base import Optimizer
-from metahpo.optimizers.multi_objective import MultiObjective
 from metahpo.running_trial import Objective, Pruning, RunningTrial
 from metahpo.shared_study import (
     Heartbeat,
@@ -329,7 +328,7 @@ class _Loop:
         with self._lock:
             size = counted(peers.trials)
             self.progress.n = size if self.n_trials is None else min(size, self.n_trials)
-            if isinstance(opt, MultiObjective):
+            if len(opt.directions) > 1:
                 self.progress.set_postfix(front=len(opt.front), refresh=False)
             record = opt.best
             best = None if record is None else record.value

@@ -49,6 +49,15 @@ def test_conformance(name, check):
     check(name, **OPTIONS.get(name, {}))
 
 
+@pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("inner", ["meta", "tpe"])
+def test_the_fixed_parameters_wrapper_keeps_the_contract(inner, check):
+    """The wrapper that keeps fixed parameters from the optimizer of a study passes the suite
+    itself, whatever the optimizer it wraps."""
+    check("metahpo.optimizers.fixed_parameters:FixedParameters", optimizer=inner,
+          options=OPTIONS.get(inner, {}))
+
+
 class _IgnoresSeed(RandomSearch):
     def _propose(self):
         return self.space.decode(np.random.default_rng().random(self.space.dim))

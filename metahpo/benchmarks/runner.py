@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
+from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
 from metahpo.ray_backend import connect_ray
 from metahpo.tasks.base import Task
@@ -137,7 +138,7 @@ def run_one(task: Task, name: str, options: dict[str, Any], seed: int, budget: i
     parallel = int(options.pop("parallel", 1))
     via = options.pop("via", None)
     if via is None:
-        opt = create_optimizer(name, task.space, direction=task.direction, seed=seed, **options)
+        opt = optimizer_for(name, task.space, [task.direction], seed=seed, **options)
     else:
         factory = _driver(via, drivers)
         opt = factory(name, task.space, direction=task.direction, seed=seed, options=options)

@@ -41,6 +41,7 @@ from typing import Any, ClassVar, Mapping, cast
 import numpy as np
 
 from metahpo.errors import MetaHPOError
+from metahpo.scalarization import as_losses, dominated
 from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState, check_direction, objective_outcome
 
@@ -211,6 +212,17 @@ class Optimizer(abc.ABC):
             return None
         key = (lambda r: r.value) if self.direction == "minimize" else (lambda r: -r.value)
         return min(done, key=key)
+
+    @property
+    def front(self) -> list[TrialRecord]:
+        """The COMPLETE trials that no other dominates (the Pareto front of several objectives),
+        in the order told; with one objective, the best trial (none before one completed)."""
+        if len(self.directions) == 1:
+            best = self.best
+            return [] if best is None else [best]
+        done = [r for r in self._history if r.state is TrialState.COMPLETE]
+        losses = as_losses([r.values for r in done], self.directions)
+        return [r for r, d in zip(done, dominated(losses)) if not d]
 
     # state ------------------------------------------------------------------------------------
 

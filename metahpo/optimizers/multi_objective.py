@@ -24,11 +24,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from metahpo.errors import MetaHPOError
+from metahpo.optimizers import fixed_parameters
+from metahpo.optimizers.fixed_parameters import has_fixed
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
-from metahpo.scalarization import as_losses, chebyshev_losses, dominated, draw_weights
+from metahpo.scalarization import as_losses, chebyshev_losses, draw_weights
 from metahpo.space import SearchSpace
-from metahpo.trial import TrialRecord, TrialState, check_directions
+from metahpo.trial import TrialState, check_directions
 
 
 class MultiObjective(Optimizer):
@@ -73,13 +75,6 @@ class MultiObjective(Optimizer):
     def directions(self) -> list[str]:
         return list(self._directions)
 
-    @property
-    def front(self) -> list[TrialRecord]:
-        """The COMPLETE trials that no other dominates (the Pareto front), in the order told."""
-        done = [r for r in self._history if r.state is TrialState.COMPLETE]
-        losses = as_losses([r.values for r in done], self._directions)
-        return [r for r, d in zip(done, dominated(losses)) if not d]
-
     def weights(self, number: int) -> np.ndarray:
         """The weights of trial ``number``'s proposal, ``(n_objectives,)``: the same for the
         same seed and number, whichever worker proposes it."""
@@ -111,7 +106,13 @@ class MultiObjective(Optimizer):
 def optimizer_for(name: str, space: SearchSpace, directions: Sequence[str],
                   seed: int | None = None, **options: Any) -> Optimizer:
     """The optimizer that tunes a study of ``directions``: optimizer ``name`` itself for one
-    objective, wrapped in :class:`MultiObjective` for several."""
+    objective, wrapped in :class:`MultiObjective` for several, and in
+    :class:`~metahpo.optimizers.fixed_parameters.FixedParameters` where parameters of
+    ``space`` have one value."""
+    if has_fixed(space):
+        return create_optimizer(f"{fixed_parameters.__name__}:FixedParameters", space,
+                                seed=seed, directions=list(directions), optimizer=name,
+                                options=options)
     if len(directions) == 1:
         return create_optimizer(name, space, direction=directions[0], seed=seed, **options)
     return create_optimizer(f"{__name__}:MultiObjective", space, seed=seed,

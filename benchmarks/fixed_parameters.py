@@ -1,0 +1,95 @@
+"""Fixed parameters beside the searched ones: what an optimizer that searches them too loses.
+
+A search space may pin parameters (``epochs: {type: int, low: 50, high: 50}``, a categorical of
+one choice). Here three such parameters join the lcbench space on its 11 held-out test
+instances (the surrogate ignores them). Rows: ``meta`` as every metahpo study runs it
+(:func:`metahpo.optimizers.multi_objective.optimizer_for`, which keeps the fixed parameters out
+of the optimizer's space); ``meta`` built on the whole space, so that it searches the fixed
+parameters too (what studies did before); ``meta`` on the lcbench space alone (the same
+proposals as the first row, by construction); and random search. Normalized regret (the
+surrogate's strong best and worst, as ``metahpo bench`` reports it), mean ± standard error over
+instances x seeds.
+
+    .venv/bin/python benchmarks/fixed_parameters.py --out benchmarks/results/fixed_parameters
+
+Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from summary_files import mean_and_stderr, mean_cells, save_run_summary
+
+from metahpo import Categorical, Float, Int, SearchSpace, create_optimizer
+from metahpo.optimizers.multi_objective import optimizer_for
+from metahpo.tasks.bounds import task_bounds
+from metahpo.tasks.registry import make_tasks
+
+FIXED = [Int("epochs", 50, 50), Categorical("activation", ["relu"]),
+         Float("label_smoothing", 0.1, 0.1)]
+REPORTED = (5, 10, 20, 50)
+
+
+def searches(task, space: SearchSpace, build, seeds: int, budget: int) -> np.ndarray:
+    """Regret after each of ``REPORTED`` trials, ``(seeds, len(REPORTED))``, of the optimizers
+    ``build(space, direction, seed)`` on ``task`` with its parameters inside ``space``."""
+    bounds = task_bounds(task)
+    names = task.space.names
+    out = []
+    for seed in range(seeds):
+        opt = build(space, task.direction, seed)
+        values = []
+        for _ in range(budget):
+            trial = opt.ask()
+            value = task.evaluate({n: trial.params[n] for n in names})
+            opt.tell(trial, value)
+            values.append(value)
+        regret = bounds.regret(np.array(values))
+        out.append([regret[t - 1] for t in REPORTED])
+    return np.array(out)
+
+
+ROWS = {
+    "meta, fixed parameters kept out (metahpo studies)":
+        (True, lambda space, d, seed: optimizer_for("meta", space, [d], seed=seed)),
+    "meta searching the fixed parameters too":
+        (True, lambda space, d, seed: create_optimizer("meta", space, direction=d, seed=seed)),
+    "meta on the space without them":
+        (False, lambda space, d, seed: create_optimizer("meta", space, direction=d, seed=seed)),
+    "random": (True, lambda space, d, seed: create_optimizer("random", space, direction=d,
+                                                             seed=seed)),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--yahpo-data", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    tasks = make_tasks("yahpo:lcbench", instances="test", data_path=args.yahpo_data)
+    results = {}
+    for label, (with_fixed, build) in ROWS.items():
+        rows = []
+        for task in tasks:
+            space = (SearchSpace(list(task.space.parameters) + FIXED) if with_fixed
+                     else task.space)
+            rows.append(searches(task, space, build, args.seeds, args.budget))
+        results[label] = mean_and_stderr(np.concatenate(rows), REPORTED)
+    lines = ["| optimizer | " + " | ".join(f"regret t={t}" for t in REPORTED) + " |",
+             "|---" * (len(REPORTED) + 1) + "|"]
+    lines += [f"| {label} | {mean_cells(row, REPORTED)} |" for label, row in results.items()]
+    save_run_summary(args.out, "Fixed parameters beside the searched ones (held-out lcbench)",
+                     lines, f"{len(tasks)} lcbench test instances x {args.seeds} seeds, "
+                     f"{args.budget} trials, fixed parameters: "
+                     + ", ".join(f"{p.name}={p.to_dict()}" for p in FIXED),
+                     {"results": results, "reported": list(REPORTED)})
+
+
+if __name__ == "__main__":
+    main()
