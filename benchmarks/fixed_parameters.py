@@ -47,7 +47,8 @@ def searches(task, space: SearchSpace, build, seeds: int, budget: int) -> np.nda
             value = task.evaluate({n: trial.params[n] for n in names})
             opt.tell(trial, value)
             values.append(value)
-        regret = bounds.regret(np.array(values))
+        running = np.minimum if task.direction == "minimize" else np.maximum
+        regret = bounds.regret(running.accumulate(np.array(values)))
         out.append([regret[t - 1] for t in REPORTED])
     return np.array(out)
 
