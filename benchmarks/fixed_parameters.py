@@ -1,8 +1,9 @@
-"""Fixed parameters beside the searched ones: what an optimizer that searches them too loses.
+"""Fixed parameters beside the searched ones: does an optimizer that searches them too lose?
 
 A search space may pin parameters (``epochs: {type: int, low: 50, high: 50}``, a categorical of
-one choice). Here three such parameters join the lcbench space on its 11 held-out test
-instances (the surrogate ignores them). Rows: ``meta`` as every metahpo study runs it
+one choice). Here three such parameters join the space of each task (which ignores them): by
+default the lcbench surrogate's 11 held-out test instances, or ``--tasks`` as ``metahpo bench``
+takes them (``synthetic:sphere,gp,rosenbrock --instances 4 --dims 7,12``). Rows: ``meta`` as every metahpo study runs it
 (:func:`metahpo.optimizers.multi_objective.optimizer_for`, which keeps the fixed parameters out
 of the optimizer's space); ``meta`` built on the whole space, so that it searches the fixed
 parameters too (what studies did before); ``meta`` on the lcbench space alone (the same
@@ -11,6 +12,8 @@ surrogate's strong best and worst, as ``metahpo bench`` reports it), mean ± sta
 instances x seeds.
 
     .venv/bin/python benchmarks/fixed_parameters.py --out benchmarks/results/fixed_parameters
+    .venv/bin/python benchmarks/fixed_parameters.py --tasks synthetic:sphere,gp,rosenbrock \
+        --instances 4 --budget 20 --out benchmarks/results/fixed_parameters_synthetic
 
 Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 """
@@ -49,7 +52,7 @@ def searches(task, space: SearchSpace, build, seeds: int, budget: int) -> np.nda
             values.append(value)
         running = np.minimum if task.direction == "minimize" else np.maximum
         regret = bounds.regret(running.accumulate(np.array(values)))
-        out.append([regret[t - 1] for t in REPORTED])
+        out.append([regret[t - 1] for t in REPORTED if t <= budget])
     return np.array(out)
 
 
@@ -70,10 +73,16 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--tasks", default="yahpo:lcbench",
+                        help="tasks as for metahpo bench (default: the lcbench surrogate)")
+    parser.add_argument("--instances", default="test")
+    parser.add_argument("--dims", default="7,12", help="dimensions of synthetic tasks")
     parser.add_argument("--yahpo-data", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    tasks = make_tasks("yahpo:lcbench", instances="test", data_path=args.yahpo_data)
+    tasks = make_tasks(args.tasks, instances=args.instances, data_path=args.yahpo_data,
+                       dims=[int(d) for d in args.dims.split(",")])
+    reported = [t for t in REPORTED if t <= args.budget]
     results = {}
     for label, (with_fixed, build) in ROWS.items():
         rows = []
@@ -81,15 +90,16 @@ def main() -> None:
             space = (SearchSpace(list(task.space.parameters) + FIXED) if with_fixed
                      else task.space)
             rows.append(searches(task, space, build, args.seeds, args.budget))
-        results[label] = mean_and_stderr(np.concatenate(rows), REPORTED)
-    lines = ["| optimizer | " + " | ".join(f"regret t={t}" for t in REPORTED) + " |",
-             "|---" * (len(REPORTED) + 1) + "|"]
-    lines += [f"| {label} | {mean_cells(row, REPORTED)} |" for label, row in results.items()]
-    save_run_summary(args.out, "Fixed parameters beside the searched ones (held-out lcbench)",
-                     lines, f"{len(tasks)} lcbench test instances x {args.seeds} seeds, "
+        results[label] = mean_and_stderr(np.concatenate(rows), reported)
+    lines = ["| optimizer | " + " | ".join(f"regret t={t}" for t in reported) + " |",
+             "|---" * (len(reported) + 1) + "|"]
+    lines += [f"| {label} | {mean_cells(row, reported)} |" for label, row in results.items()]
+    save_run_summary(args.out, f"Fixed parameters beside the searched ones ({args.tasks})",
+                     lines, f"{len(tasks)} tasks ({args.tasks}, instances {args.instances}) x "
+                     f"{args.seeds} seeds, "
                      f"{args.budget} trials, fixed parameters: "
                      + ", ".join(f"{p.name}={p.to_dict()}" for p in FIXED),
-                     {"results": results, "reported": list(REPORTED)})
+                     {"results": results, "reported": reported})
 
 
 if __name__ == "__main__":
