@@ -142,6 +142,18 @@ def test_a_sampler_kept_between_trials_proposes_what_a_fresh_one_would():
     assert kept == run(fresh=True)
 
 
+@pytest.mark.filterwarnings("ignore:Fixed parameter x with value 50.0 is out of range")
+def test_an_enqueued_trial_outside_the_distribution_is_left_out_with_a_warning():
+    """Optuna runs an enqueued value outside its distribution (with a warning of its own);
+    the optimizer cannot read it, so the sampler says so and goes on."""
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.enqueue_trial({"x": 50.0})
+    with pytest.warns(UserWarning, match=r"trial 0 holds values outside their distributions "
+                                         r"\(x=50.0; an enqueued trial, say\)"):
+        study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2, n_trials=6)
+    assert len(study.trials) == 6 and all(-5 <= t.params["x"] <= 5 for t in study.trials[1:])
+
+
 def test_one_sampler_reused_for_several_studies_proposes_as_a_new_one_would(monkeypatch):
     import metahpo.integrations.optuna as integration
 

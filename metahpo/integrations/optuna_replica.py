@@ -57,7 +57,8 @@ class StudyReplica:
                 continue
             names = self.opt.space.active_names(t.params)
             fits = all(n in t.params and t.distributions[n] == self.free[n] for n in names)
-            params = {n: t.params[n] for n in names} if fits else None
+            outside = [n for n in names if fits and not self.opt.space[n].contains(t.params[n])]
+            params = {n: t.params[n] for n in names} if fits and not outside else None
             pending = self._pending.get(t.number)
             if pending is not None and params != dict(pending.params):
                 if t.state == TrialState.RUNNING and _storing(t.params, pending.params):
@@ -66,7 +67,12 @@ class StudyReplica:
             if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
                 self._told.add(t.number)
                 if params is None:
-                    if self.declared and t.state == TrialState.COMPLETE:
+                    if outside:
+                        values = ", ".join(f"{n}={t.params[n]!r}" for n in outside)
+                        warnings.warn(f"trial {t.number} holds values outside their "
+                                      f"distributions ({values}; an enqueued trial, say): the "
+                                      "optimizer does not see it", stacklevel=2)
+                    elif self.declared and t.state == TrialState.COMPLETE:
                         missing = [n for n in names if n not in t.params]
                         what = f"lacks {missing}" if missing else "holds other distributions"
                         warnings.warn(f"trial {t.number} {what} of the sampler's search_space; "
