@@ -231,3 +231,26 @@ def test_a_choice_among_dicts_is_refused_with_what_to_do_instead():
     with pytest.raises(MetaHPOError, match="'model': a tune.choice among dicts.*"
                                            r"MetaHPOSearcher\(space=SearchSpace"):
         space_from_ray(param_space)
+
+
+@pytest.mark.parametrize("param_space, message", [
+    ({"lr": tune.loguniform(1e-4, 1e-1), "seed": tune.grid_search([0, 1])},
+     "cannot take tune.grid_search entries"),
+    ({"opt": {"lr": tune.loguniform(1e-4, 1e-1), "wd": tune.grid_search([0.0, 0.1])}},
+     "cannot take tune.grid_search entries"),
+    ({"noise": tune.randn(0.0, 1.0)},
+     "'noise': Ray Tune's Normal sampling of a Float is not supported; metahpo takes"),
+])
+def test_domains_a_searcher_cannot_propose_are_refused_by_name(param_space, message):
+    """A grid (nested too: it was passed to the trainable as the literal dict before) and a
+    normal distribution."""
+    from metahpo import MetaHPOError
+
+    with pytest.raises(MetaHPOError, match=message):
+        space_from_ray(param_space)
+
+
+def test_a_quantized_log_domain_says_its_step_is_not_kept():
+    with pytest.warns(UserWarning, match="'n': a log scale takes no quantization step"):
+        space = space_from_ray({"n": tune.qlograndint(2, 64, 2)})
+    assert space["n"] == Int("n", 2, 64, log=True)

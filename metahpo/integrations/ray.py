@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Dict, Optional
 
 from ray.tune.search import Searcher
@@ -44,10 +45,11 @@ from metahpo.shared_study import check_points
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
     """Convert a Ray Tune ``param_space`` (its sampled domains) into a metahpo space."""
+    if parse_spec_vars(param_space)[2]:
+        raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a searcher "
+                           "proposes every parameter); use tune.choice")
     flat = flatten_dict(param_space, prevent_delimiter=True)
-    _, domains, grid = parse_spec_vars(flat)
-    if grid:
-        raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries; use choice")
+    _, domains, _ = parse_spec_vars(flat)
     params: list[Parameter] = []
     for path, domain in domains:
         name = "/".join(path)
@@ -55,6 +57,9 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
         q = None
         if isinstance(sampler, Quantized):
             q, sampler = sampler.q, sampler.sampler
+            if isinstance(sampler, LogUniform) and q != 1:
+                warnings.warn(f"parameter {name!r}: a log scale takes no quantization step; "
+                              f"its values are not rounded to multiples of {q}", stacklevel=2)
         if isinstance(domain, RayCategorical):
             if any(isinstance(c, dict) for c in domain.categories):
                 raise MetaHPOError(
@@ -76,7 +81,12 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
                 "which parameters a sample function depends on); for conditional parameters pass "
                 "MetaHPOSearcher(space=SearchSpace([...], conditions={...})) and no param_space")
         else:
-            raise MetaHPOError(f"parameter {name!r}: unsupported Ray Tune domain {domain!r}")
+            how = type(sampler).__name__.lstrip("_")
+            raise MetaHPOError(
+                f"parameter {name!r}: Ray Tune's {how} sampling of a "
+                f"{type(domain).__name__} is not supported; metahpo takes tune.uniform, "
+                "loguniform, quniform, qloguniform, randint, lograndint, qrandint, qlograndint "
+                "and choice")
     return SearchSpace(params)
 
 
