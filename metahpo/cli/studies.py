@@ -137,6 +137,8 @@ def _points(args: argparse.Namespace, space: Any, log: Any, study: Any = None
     points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
     if not args.warm_start:
         return points
+    if args.warm_start_points < 1:
+        raise MetaHPOError(f"--warm-start-points must be >= 1, got {args.warm_start_points}")
     url = storage_url(args, reads=True)
     names = ", ".join(args.warm_start)
     chosen = {"studies": list(args.warm_start), "n": args.warm_start_points}
