@@ -353,6 +353,8 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
         (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--seeds", "0",
           "--out", "b"],
          "seeds must be a whole number >= 1, got 0"),
+        (["tell", "--storage", "sqlite:///empty.db", "--study", "s", "--stale", "-1"],
+         "--stale must be a number of seconds >= 0, got -1"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--warm-start", "old", "--warm-start-points", "0"],
          "--warm-start-points must be >= 1, got 0"),

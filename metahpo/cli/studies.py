@@ -267,6 +267,8 @@ def _cmd_tell(args: argparse.Namespace) -> None:
                 or args.attr or args.constraint):
             raise MetaHPOError("--stale fails every stale asked trial: give it without --trial, "
                                "--value, --error, --attr and --constraint")
+        if args.stale < 0:
+            raise MetaHPOError(f"--stale must be a number of seconds >= 0, got {args.stale:g}")
         failed = load_study(args.study, url).fail_stale(args.stale)
         print(f"failed as stale: {', '.join(map(str, failed))}" if failed
               else "no asked trial has been running that long")
