@@ -43,7 +43,8 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     space = study.space
     if space is None:
         raise MetaHPOError(f"study {study.name!r} has no metahpo search space (it was not created "
-                           "by metahpo); create it with metahpo.create_study")
+                           f"by metahpo); give it one: metahpo.create_study(space, storage=..., "
+                           f"study_name={study.name!r}), or 'metahpo ask --space FILE'")
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)

@@ -319,7 +319,10 @@ def create_or_load_study(
     """Create study ``study_name`` in storage ``st`` (opened from ``url``) for ``space`` and
     ``directions`` (one per objective), or open the existing one; an existing study must have
     the same space (the same parameters; their order may differ: trials record parameters by
-    name) and directions."""
+    name) and directions. An existing study without a space of its own (made by Optuna, say)
+    takes ``space`` as its own: it is tuned over ``space`` from now on, so that ``ask`` and
+    later runs find it there (its trials that do not fit it are left out of the optimizer's
+    reading)."""
     from optuna.exceptions import DuplicatedStudyError
     from optuna.study import StudyDirection
 
@@ -340,10 +343,12 @@ def create_or_load_study(
         )
     for _ in range(50):  # another process may be between creating the study and saving its space
         saved = study.space
-        if saved is not None:
-            break
+        if saved is not None or st.get_all_trials(study.study_id, deepcopy=False):
+            break  # (metahpo saves the space before any trial: a study with trials has none)
         time.sleep(0.1)
-    if saved is not None and saved.to_dict() != space.to_dict():
+    if saved is None:
+        st.set_study_user_attr(study.study_id, SPACE_ATTR, space.to_dict())
+    elif saved.to_dict() != space.to_dict():
         changes = space_changes(saved, space)
         raise MetaHPOError(
             f"study {study_name!r} was created with another search space ({changes}); "

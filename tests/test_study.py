@@ -170,6 +170,22 @@ def test_telling_a_trial_that_is_not_running_is_refused():
         load_study("foreign", optuna_study).ask()
 
 
+def test_a_study_made_by_optuna_takes_the_space_metahpo_first_opens_it_with():
+    """``create_study`` (``ask --space``, ``tune``) over an Optuna-made study records the space
+    there, so that later calls that only name the study find it; its trials are read."""
+    import optuna
+
+    storage = _foreign_optuna_study()
+    foreign = optuna.load_study(study_name="foreign", storage=storage)
+    foreign.enqueue_trial({"x": 0.25, "n": 3})
+    foreign.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 1, 8), n_trials=1)
+    create_study(SPACE, storage=storage, study_name="foreign")
+    study = load_study("foreign", storage)
+    assert study.space == SPACE
+    trial = study.ask("random", seed=0)
+    assert trial.number == 1 and study.best_trial.params == {"x": 0.25, "n": 3}
+
+
 def _foreign_optuna_study():
     import optuna
 
