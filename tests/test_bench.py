@@ -103,6 +103,38 @@ def test_resume_skips_finished_runs_and_report_rerenders(tiny):
     assert "| random |" in paths["markdown"].read_text() or "| grid |" in paths["markdown"].read_text()
 
 
+def test_a_resumed_suite_refuses_kept_runs_it_did_not_ask_for(tiny):
+    """Resuming adds missing runs only, so runs kept from another budget, optimizer or options
+    would stand for what the suite asks: refused, with what differs."""
+    from dataclasses import replace
+
+    suite, out = tiny
+    for changed, message in [
+        (replace(suite, budget=8), "'random' made with a budget of 5 \\(this suite: 8\\)"),
+        (replace(suite, optimizers=("random=tpe", "grid")),
+         "optimizer 'random' \\(this suite: 'tpe'\\)"),
+        (replace(suite, options={"grid": {"resolution": 3}}),
+         "'grid' made with options \\{\\} \\(this suite: \\{'resolution': 3\\}\\)"),
+    ]:
+        with pytest.raises(MetaHPOError, match=message):
+            run_suite(changed, out, progress=False)
+    run_suite(replace(suite, optimizers=("random",)), out, progress=False)
+
+
+@pytest.mark.parametrize("optimizers, options, message", [
+    (("a=random", "a=tpe"), {}, "optimizer labels must differ .*: a given twice"),
+    (("random",), {"rnd": {"x": 1}}, "options for 'rnd', which no optimizer of the suite is "
+                                     "labelled \\(labels: random\\)"),
+    (("random",), {"random": {"parallel": 0}}, "random.parallel must be a whole number"),
+])
+def test_a_suite_with_clashing_labels_or_stray_options_is_refused(tmp_path, optimizers, options,
+                                                                   message):
+    suite = Suite(tasks="synthetic:sphere", instances="1", dims=(2,), optimizers=optimizers,
+                  options=options, budget=2, seeds=1)
+    with pytest.raises(MetaHPOError, match=message):
+        run_suite(suite, tmp_path, progress=False)
+
+
 def test_a_policy_is_never_scored_on_its_training_tasks(tmp_path):
     from metahpo.policy import LSTMPolicy, PolicyConfig, PolicyInfo, save_policy
 

@@ -197,6 +197,45 @@ def _driver(via: Any, drivers: Drivers | None) -> Callable[..., Any]:
     return drivers[via]
 
 
+def _check_labels(suite: Suite) -> None:
+    """Labels name one optimizer each, options name a label of the suite, and ``parallel``
+    keeps at least one trial pending."""
+    labels = [label for label, _ in suite.labels()]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise MetaHPOError(f"optimizer labels must differ (each names a results folder): "
+                           f"{', '.join(repeated)} given twice; write LABEL=NAME")
+    unknown = sorted(set(suite.options) - set(labels))
+    if unknown:
+        raise MetaHPOError(f"options for {', '.join(map(repr, unknown))}, which no optimizer of "
+                           f"the suite is labelled (labels: {', '.join(labels)})")
+    for label, options in suite.options.items():
+        parallel = options.get("parallel", 1)
+        if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+            raise MetaHPOError(f"{label}.parallel must be a whole number of trials >= 1, got "
+                               f"{parallel!r}")
+
+
+def _check_kept(path: Path, out: Path, label: str, name: str, options: Mapping[str, Any],
+                budget: int) -> None:
+    """Refuse to report a run kept from an earlier suite as this suite's when it was run with
+    another budget, optimizer or options: resuming reruns only missing runs, so it would
+    silently stand for what this suite asks."""
+    kept = json.loads(path.read_text())
+    differs = []
+    if kept.get("budget") != budget:
+        differs.append(f"a budget of {kept.get('budget')} (this suite: {budget})")
+    if kept.get("optimizer") != name:
+        differs.append(f"optimizer {kept.get('optimizer')!r} (this suite: {name!r})")
+    if "options" in kept and kept["options"] != json.loads(json.dumps(dict(options))):
+        differs.append(f"options {kept['options']} (this suite: {dict(options)})")
+    if differs:
+        raise MetaHPOError(
+            f"{str(out)!r} holds runs of {label!r} made with {'; '.join(differs)}; a resumed "
+            f"suite only adds missing runs: give another --out, or delete "
+            f"{str(out / 'raw' / slug(label))!r} to run them again")
+
+
 def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int, path: str,
              drivers: Drivers | None = None) -> str:
     suite = Suite(**json.loads(suite_json))
@@ -206,6 +245,7 @@ def _run_job(suite_json: str, task_index: int, label: str, name: str, seed: int,
     task = _WORKER_TASKS[key][task_index]
     record = run_one(task, name, suite.options.get(label, {}), seed, suite.budget, drivers)
     record["label"] = label
+    record["options"] = suite.options.get(label, {})
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -232,6 +272,7 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
         raise MetaHPOError(f"backend must be 'local' or 'ray', got {backend!r}")
     out = Path(out)
     tasks = suite.build_tasks()
+    _check_labels(suite)
     for label, name in suite.labels():
         optimizer_class(name)
         options = {k: v for k, v in suite.options.get(label, {}).items()
@@ -265,6 +306,9 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                 all_paths.append(path)
                 if not path.exists():
                     jobs.append((suite_json, i, label, name, seed, str(path), drivers))
+                else:
+                    _check_kept(path, out, label, name, suite.options.get(label, {}),
+                                suite.budget)
     bar = None
     if progress and jobs:
         from tqdm.auto import tqdm
