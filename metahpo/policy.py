@@ -116,6 +116,14 @@ class PolicyConfig:
     local_spread: float = LOCAL_SPREAD
 
     def __post_init__(self) -> None:
+        for name in ("hidden", "embed", "top_k", "horizon"):
+            if getattr(self, name) < 1:
+                raise MetaHPOError(f"policy: {name} must be >= 1, got {getattr(self, name)}")
+        if self.dim_ids < 0:
+            raise MetaHPOError(f"policy: dim_ids must be >= 0, got {self.dim_ids}")
+        if not 0.0 < self.incumbent_clip < 0.5:
+            raise MetaHPOError(f"policy: incumbent_clip must lie in (0, 0.5), got "
+                               f"{self.incumbent_clip}")
         if not 0.0 < self.local_spread or abs(math.log(self.local_spread)) >= SPREAD_RANGE:
             raise MetaHPOError(f"local_spread must lie in (e^-{SPREAD_RANGE:g}, e^{SPREAD_RANGE:g}), "
                                f"got {self.local_spread}")

@@ -97,6 +97,12 @@ def run_meta_train(args: argparse.Namespace) -> None:
     started = time.monotonic()
     if args.local_spread is not None and not args.local_start:
         raise MetaHPOError("--local-spread sets where a --local-start begins: add --local-start")
+    for option, value in (("--threads", args.threads), ("--workers", args.workers),
+                          ("--bounds-samples", args.bounds_samples)):
+        if value < 1:
+            raise MetaHPOError(f"{option} must be >= 1, got {value}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise MetaHPOError(f"--time-limit must be a number of seconds > 0, got {args.time_limit:g}")
     torch.set_num_threads(args.threads)
     out = default_out(args.out)
     dims = [int(d) for d in args.dims.split(",")]

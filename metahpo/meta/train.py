@@ -55,9 +55,18 @@ class TrainConfig:
     reward: str = "regret"
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "tasks_per_batch", "episodes_per_task", "horizon"):
+        for name in ("iterations", "tasks_per_batch", "episodes_per_task", "horizon",
+                     "validate_every"):
             if getattr(self, name) < 1:
                 raise MetaHPOError(f"meta-training: {name} must be >= 1")
+        for name in ("lr", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise MetaHPOError(f"meta-training: {name} must be > 0, got {getattr(self, name)}")
+        if not self.entropy_coef >= 0:
+            raise MetaHPOError(f"meta-training: entropy_coef must be >= 0, got {self.entropy_coef}")
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise MetaHPOError(f"meta-training: time_limit_s must be > 0 seconds (or None), got "
+                               f"{self.time_limit_s}")
         if self.reward not in REWARDS:
             raise MetaHPOError(f"meta-training: reward must be one of {REWARDS}, got {self.reward!r}")
 
