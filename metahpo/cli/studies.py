@@ -207,8 +207,12 @@ def _read_points(text: str) -> list[Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
+    from metahpo.optimizers.registry import optimizer_class
     from metahpo.tasks.digits import DigitsCNN
 
+    if args.trials < 1:
+        raise MetaHPOError(f"--trials must be >= 1, got {args.trials}")
+    optimizer_class(args.optimizer)
     task = DigitsCNN(epochs=args.epochs)
     pruning = "" if args.pruner is None else f", {args.pruner} pruning"
     print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "

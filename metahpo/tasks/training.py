@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from metahpo.errors import MetaHPOError
 from metahpo.space import Categorical, Float, Int, SearchSpace
 from metahpo.tasks.base import Task
 
@@ -68,6 +69,8 @@ class TorchClassificationTask(Task):
     direction = "maximize"
 
     def __init__(self, *, epochs: int, seed: int = 0) -> None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise MetaHPOError(f"epochs must be a whole number >= 1, got {epochs!r}")
         self.epochs = epochs
         self.seed = seed
 
