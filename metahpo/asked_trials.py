@@ -65,9 +65,10 @@ def tell_trial(study: Study, number: int, value: Any, error: str | None,
     trial_id = study.trial_id(number)
     ft = st.get_trial(trial_id)
     if ft.state != OptunaState.RUNNING:
+        why = ("it has not started" if ft.state == OptunaState.WAITING
+               else "its outcome is recorded already")
         raise MetaHPOError(f"trial {number} of study {study.name!r} is "
-                           f"{record_from_optuna(ft).state.value}, not running: its outcome is "
-                           "recorded already")
+                           f"{record_from_optuna(ft).state.value}, not running: {why}")
     state, v, err = objective_outcome(value, error, len(study.directions))
     if attrs is not None and not isinstance(attrs, Mapping):
         raise MetaHPOError(f"user_attrs must be a dict {{name: value}}, got {attrs!r}")

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.distributions import space_to_optuna
+from metahpo.enqueued_trials import claim_waiting_trial, enqueued_configuration
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import SearchSpace
@@ -210,8 +211,11 @@ def fail_dead(study: Study, trials: list[Any] | None = None) -> list[int]:
 
 def counted(trials: list[Any]) -> int:
     """How many of a study's ``trials`` (Optuna ``FrozenTrial`` s) count towards ``n_trials``:
-    all but the interrupted ones."""
-    return sum(not interrupted(ft) for ft in trials)
+    all but the interrupted ones and those queued but not started (WAITING: the trial that
+    runs one counts once it starts)."""
+    from optuna.trial import TrialState as OptunaState
+
+    return sum(not interrupted(ft) and ft.state != OptunaState.WAITING for ft in trials)
 
 
 def fail_dead_and_count(study: Study) -> int:
@@ -374,19 +378,29 @@ def given_up(stopped: Runs, max_retries: int) -> set[int]:
 
 def start_trial(study: Study, opt: Optimizer, peers: Peers,
                 points: list[dict[str, Any]]) -> tuple[int, int, Trial, int | None]:
-    """Reserve the study's next trial, give it a configuration and store it: an interrupted
-    trial's (:func:`retry_to_run`), else the first of ``points`` the study does not hold yet,
-    else ``opt``'s proposal. Return the trial's id, its study number, ``opt``'s pending trial and,
-    for a retry, the number of the first trial that ran its configuration (else ``None``). If
-    anything interrupts this, the reserved trial is failed as interrupted (not counted) and the
-    exception raised."""
+    """Reserve the study's next trial, give it a configuration and store it: a trial queued in
+    the study (:mod:`metahpo.enqueued_trials`) runs its queued configuration, else an
+    interrupted trial's (:func:`retry_to_run`), else the first of ``points`` the study does not
+    hold yet, else ``opt``'s proposal. Return the trial's id, its study number, ``opt``'s pending
+    trial and, for a retry, the number of the first trial that ran its configuration (else
+    ``None``). If anything interrupts this, the reserved trial is failed as interrupted (not
+    counted) and the exception raised."""
     st = study.storage
-    trial_id, token = reserve_trial(st, study.study_id)
+    claimed = claim_waiting_trial(st, study.study_id)
+    trial_id, token = claimed[:2] if claimed is not None else reserve_trial(st, study.study_id)
     trial, first = None, None
     try:
         number = peers.sync_reserved(token)
         retry = retry_to_run(peers.stopped, peers.max_retries)
-        if retry is not None:
+        if claimed is not None:
+            try:
+                trial = opt.add_pending(enqueued_configuration(claimed[2], opt))
+            except MetaHPOError as exc:
+                st.set_trial_user_attr(trial_id, ERROR_ATTR, str(exc))
+                finish(st, trial_id, TrialState.FAILED, None)
+                logger.warning("trial %d failed: %s", number, exc)
+                return start_trial(study, opt, peers, points)
+        elif retry is not None:
             params, first = retry
             st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)
             trial = opt.add_pending(params)

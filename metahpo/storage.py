@@ -57,6 +57,9 @@ RETRY_OF_ATTR = "metahpo:retry_of"
 #: The trial system attribute that tells a reserved trial's process which trial is its own
 #: (:func:`reserve_trial`): a token no other reservation holds.
 RESERVATION_ATTR = "metahpo:reservation"
+#: Optuna's system attribute of a WAITING trial that holds its queued configuration
+#: (``Study.enqueue_trial``).
+FIXED_PARAMS_ATTR = "fixed_params"
 #: How many times a configuration whose run was lost (its process died, an asked trial failed
 #: as stale, an error escaped the objective) runs again by default (``max_retries`` of
 #: :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
@@ -298,7 +301,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
     state = {
         OptunaState.COMPLETE: TrialState.COMPLETE,
         OptunaState.RUNNING: TrialState.RUNNING,
-        OptunaState.WAITING: TrialState.RUNNING,
+        OptunaState.WAITING: TrialState.WAITING,
     }.get(ft.state, TrialState.FAILED)
     error = None
     if state is TrialState.FAILED:
@@ -308,7 +311,8 @@ def record_from_optuna(ft: Any) -> TrialRecord:
     several = state is TrialState.COMPLETE and len(ft.values or ()) > 1
     return TrialRecord(
         number=ft.number,
-        params=ft.params,
+        params=(ft.params if state is not TrialState.WAITING
+                else ft.system_attrs.get(FIXED_PARAMS_ATTR) or {}),
         state=state,
         value=ft.values[0] if state is TrialState.COMPLETE and not several else None,
         values=tuple(ft.values) if several else None,

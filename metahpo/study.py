@@ -47,6 +47,16 @@ class Study:
         """Whether :meth:`stop` was called."""
         return self._stop.is_set()
 
+    def enqueue_trial(self, params: Mapping[str, Any],
+                      user_attrs: Mapping[str, Any] | None = None) -> int:
+        """Queue a configuration to run next, as Optuna's ``Study.enqueue_trial``: the next
+        trial any worker of the study starts (``tune``, ``ask``) runs it. ``params`` may name
+        some parameters only (the optimizer proposes the others). Returns the waiting trial's
+        number. See :mod:`metahpo.enqueued_trials`."""
+        from metahpo.enqueued_trials import enqueue_trial
+
+        return enqueue_trial(self, params, user_attrs)
+
     def ask(self, optimizer: str = "meta", *, seed: int | None = None,
             points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
             max_retries: int = DEFAULT_MAX_RETRIES, **options: Any) -> Trial:

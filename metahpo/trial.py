@@ -58,8 +58,11 @@ class TuningInterrupted(BaseException):
 
 
 class TrialState(str, enum.Enum):
-    """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``."""
+    """Life cycle of a trial: ``RUNNING`` until told, then ``COMPLETE`` or ``FAILED``; a
+    configuration queued in a study (:meth:`metahpo.Study.enqueue_trial`) is ``WAITING`` until a
+    worker starts it."""
 
+    WAITING = "waiting"
     RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"

@@ -35,6 +35,7 @@ LAYERS = [
     ("metahpo.running_trial", 4),
     ("metahpo.shared_study", 4),
     ("metahpo.asked_trials", 4),
+    ("metahpo.enqueued_trials", 4),
     ("metahpo.testing", 4),
     ("metahpo.warm_start", 4),
     ("metahpo.meta", 5),

@@ -59,6 +59,7 @@ study = metahpo.tune(objective, space, optimizer="meta", n_trials=30, direction=
                      callbacks=[stop_at_target], n_jobs=2)
 best_value: float = study.best_value
 best_params: dict[str, Any] = study.best_params
+queued: int = study.enqueue_trial({"learning_rate": 3e-4}, user_attrs={"source": "paper"})
 
 
 def accuracy_and_seconds(params: dict[str, Any]) -> tuple[float, float]:

@@ -1,0 +1,104 @@
+"""Configurations queued in a study to run next: :func:`enqueue_trial` and what runs them.
+
+Optuna's ``Study.enqueue_trial(params)`` queues a configuration as a WAITING trial, and the next
+trial any worker starts takes it instead of asking the sampler (a known good configuration, a
+colleague's guess, a rerun). metahpo studies are Optuna studies, so that call works on them
+too, and :meth:`metahpo.Study.enqueue_trial` makes the same trial after checking the
+configuration against the study's space. Every metahpo worker of the study (``tune``, ``ask``)
+starts its next trial by claiming the oldest waiting one, the way Optuna's ``optimize`` does
+(the storage lets one worker only move a trial from WAITING to RUNNING). Before, such a trial
+sat in the study for ever, shown as running and counted, and its configuration never ran.
+
+A configuration may name some parameters only, as in Optuna: the optimizer proposes the rest
+(its proposal with the queued values put in). One that names a parameter the space lacks, or a
+value outside its range, fails its trial with an error that says which, and the worker goes on
+with the next.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any, Mapping
+
+from metahpo.errors import MetaHPOError
+from metahpo.optimizers.base import Optimizer
+from metahpo.space import SearchSpace
+from metahpo.storage import FIXED_PARAMS_ATTR, HOST_ATTR, PID_ATTR, RESERVATION_ATTR
+
+if TYPE_CHECKING:
+    from metahpo.study import Study
+
+
+def check_enqueued(params: Any, space: SearchSpace) -> dict[str, Any]:
+    """``params`` as a queued configuration of ``space`` may be: a dict of some of its
+    parameters, each value in range; a clear error otherwise."""
+    if not isinstance(params, Mapping):
+        raise MetaHPOError(f"an enqueued configuration must be a dict of parameter values, got "
+                           f"{params!r}")
+    unknown = [n for n in params if n not in space.names]
+    outside = [n for n in params if n in space.names and not space[n].contains(params[n])]
+    if unknown or outside:
+        ranges = ", ".join(f"{n}={params[n]!r} ({space[n].to_dict()})" for n in outside)
+        parts = ([f"unknown parameters {unknown}"] if unknown else []) + (
+            [f"values out of range: {ranges}"] if outside else [])
+        raise MetaHPOError(f"the enqueued configuration {dict(params)} does not fit the search "
+                           f"space: {'; '.join(parts)}")
+    return dict(params)
+
+
+def enqueue_trial(study: Study, params: Mapping[str, Any],
+                  user_attrs: Mapping[str, Any] | None = None) -> int:
+    """Queue ``params`` in ``study`` as Optuna's ``Study.enqueue_trial`` does (see the module
+    docstring); return the waiting trial's number."""
+    from optuna.trial import TrialState as OptunaState
+    from optuna.trial import create_trial
+
+    from metahpo.storage import checked_user_attr
+
+    space = study.space
+    if space is None:
+        raise MetaHPOError(f"study {study.name!r} has no metahpo search space to check the "
+                           "configuration against; open it with metahpo.create_study first")
+    fixed = check_enqueued(params, space)
+    attrs = {k: checked_user_attr(k, v) for k, v in (user_attrs or {}).items()}
+    template = create_trial(state=OptunaState.WAITING, system_attrs={FIXED_PARAMS_ATTR: fixed},
+                            user_attrs=attrs)
+    trial_id = study.storage.create_new_trial(study.study_id, template_trial=template)
+    return study.storage.get_trial_number_from_id(trial_id)
+
+
+def claim_waiting_trial(storage: Any, study_id: int) -> tuple[int, str, dict[str, Any]] | None:
+    """Claim the study's oldest WAITING trial for this process: its id, a reservation token
+    (as :func:`~metahpo.storage.reserve_trial` gives) and its queued configuration; ``None``
+    when none waits, or other workers claimed every one first."""
+    from optuna.trial import TrialState as OptunaState
+
+    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.WAITING,))
+    for ft in sorted(waiting, key=lambda t: t.number):
+        if not storage.set_trial_state_values(ft._trial_id, OptunaState.RUNNING):
+            continue  # another worker took it
+        token = uuid.uuid4().hex
+        for key, value in ((HOST_ATTR, socket.gethostname()), (PID_ATTR, os.getpid()),
+                           (RESERVATION_ATTR, token)):
+            storage.set_trial_system_attr(ft._trial_id, key, value)
+        return ft._trial_id, token, dict(ft.system_attrs.get(FIXED_PARAMS_ATTR) or {})
+    return None
+
+
+def enqueued_configuration(fixed: Mapping[str, Any], opt: Optimizer) -> dict[str, Any]:
+    """The configuration a claimed trial runs: its queued values, the parameters it leaves out
+    from ``opt``'s proposal (asked and withdrawn: the caller records the configuration with the
+    optimizer), only those active under it."""
+    space = opt.space
+    values = check_enqueued(fixed, space)
+    if space.missing(values):
+        proposal = opt.ask()
+        opt.withdraw(proposal)
+        values = {**proposal.params, **values}
+        if space.missing(values):
+            raise MetaHPOError(f"the enqueued configuration {dict(fixed)} leaves out "
+                               f"{space.missing(values)}, which its values make active")
+    active = space.active_names(values)
+    return {n: values[n] for n in active}

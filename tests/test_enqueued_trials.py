@@ -1,0 +1,71 @@
+"""Configurations queued in a study, by metahpo or by Optuna, run next in every worker."""
+
+import optuna
+import pytest
+
+import metahpo
+from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace, TrialState
+
+SPACE = SearchSpace([Float("lr", 1e-4, 1e-1, log=True), Int("layers", 1, 4),
+                     Categorical("act", ["relu", "tanh"])])
+
+
+def loss(params):
+    return abs(params["lr"] - 0.01) + params["layers"] * 0.1
+
+
+def test_queued_configurations_run_first_in_order_and_a_bad_one_fails_alone(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    metahpo.tune(loss, SPACE, n_trials=2, storage=url, study_name="s", seed=0,
+                 show_progress=False)
+    study = metahpo.load_study("s", url)
+    assert study.enqueue_trial({"lr": 0.02, "layers": 1, "act": "tanh"}) == 2
+    optuna.load_study(study_name="s", storage=url).enqueue_trial({"layers": 4})
+    optuna.load_study(study_name="s", storage=url).enqueue_trial({"layers": 9})
+    waiting = [t for t in study.trials if t.state is TrialState.WAITING]
+    assert [t.params for t in waiting] == [{"lr": 0.02, "layers": 1, "act": "tanh"},
+                                           {"layers": 4}, {"layers": 9}]
+    done = metahpo.tune(loss, SPACE, n_trials=7, storage=url, study_name="s", seed=0,
+                        show_progress=False)
+    trials = done.trials
+    assert len(trials) == 7 and all(t.state is not TrialState.WAITING for t in trials)
+    assert trials[2].params == {"lr": 0.02, "layers": 1, "act": "tanh"}
+    assert trials[3].state is TrialState.COMPLETE and trials[3].params["layers"] == 4
+    assert set(trials[3].params) == {"lr", "layers", "act"}
+    assert trials[4].state is TrialState.FAILED
+    assert "layers=9" in trials[4].error and "out of range" in trials[4].error
+    assert all(t.state is TrialState.COMPLETE for t in trials[5:])
+    study.enqueue_trial({"layers": 3})
+    full = metahpo.tune(loss, SPACE, n_trials=8, storage=url, study_name="s", seed=0,
+                        show_progress=False)
+    assert len(full.trials) == 8 and full.trials[7].params["layers"] == 3
+
+
+def test_ask_takes_a_queued_configuration_and_workers_run_each_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = metahpo.create_study(SPACE, storage=url, study_name="s")
+    study.enqueue_trial({"lr": 0.001, "layers": 2, "act": "relu"})
+    with pytest.raises(MetaHPOError, match="trial 0 of study 's' is waiting, not running: it "
+                                           "has not started"):
+        study.tell(0, 1.0)
+    asked = study.ask("random", seed=0)
+    assert (asked.number, dict(asked.params)) == (0, {"lr": 0.001, "layers": 2, "act": "relu"})
+    study.tell(0, 1.0)
+    queued = [{"lr": 10.0 ** -k, "layers": 1 + k % 4, "act": "relu"} for k in range(1, 5)]
+    for params in queued:
+        study.enqueue_trial(params)
+    done = metahpo.tune(loss, SPACE, n_trials=8, storage=url, study_name="s", seed=1,
+                        n_jobs=2, show_progress=False)
+    ran = [t.params for t in done.trials[1:5]]
+    assert sorted(map(str, ran)) == sorted(map(str, queued))
+    # two jobs may both start a last trial, as with any trials (see test_tuning)
+    assert 8 <= len(done.trials) <= 9
+    assert all(t.state is TrialState.COMPLETE for t in done.trials)
+
+
+def test_a_configuration_outside_the_space_is_refused_when_queued():
+    study = metahpo.create_study(SPACE)
+    with pytest.raises(MetaHPOError, match=r"unknown parameters \['depth'\]"):
+        study.enqueue_trial({"depth": 3})
+    with pytest.raises(MetaHPOError, match="values out of range: act='gelu'"):
+        study.enqueue_trial({"act": "gelu"})
