@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -69,21 +70,34 @@ def enqueue_trial(study: Study, params: Mapping[str, Any],
     return study.storage.get_trial_number_from_id(trial_id)
 
 
+#: Serializes the claims of this process's threads (``tune(n_jobs=...)``).
+_CLAIMING = threading.Lock()
+
+
 def claim_waiting_trial(storage: Any, study_id: int) -> tuple[int, str, dict[str, Any]] | None:
     """Claim the study's oldest WAITING trial for this process: its id, a reservation token
     (as :func:`~metahpo.storage.reserve_trial` gives) and its queued configuration; ``None``
-    when none waits, or other workers claimed every one first."""
+    when none waits, or other workers claimed every one first.
+
+    The storage moves a trial from WAITING to RUNNING for one caller only where its database
+    locks the row (PostgreSQL, MySQL); SQLite's read-then-write can let two processes both
+    succeed, as it can in Optuna's ``optimize``. So threads of this process claim one at a
+    time, and a claim whose token another process overwrote is given up."""
     from optuna.trial import TrialState as OptunaState
 
-    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(OptunaState.WAITING,))
-    for ft in sorted(waiting, key=lambda t: t.number):
-        if not storage.set_trial_state_values(ft._trial_id, OptunaState.RUNNING):
-            continue  # another worker took it
-        token = uuid.uuid4().hex
-        for key, value in ((HOST_ATTR, socket.gethostname()), (PID_ATTR, os.getpid()),
-                           (RESERVATION_ATTR, token)):
-            storage.set_trial_system_attr(ft._trial_id, key, value)
-        return ft._trial_id, token, dict(ft.system_attrs.get(FIXED_PARAMS_ATTR) or {})
+    with _CLAIMING:
+        waiting = storage.get_all_trials(study_id, deepcopy=False,
+                                         states=(OptunaState.WAITING,))
+        for ft in sorted(waiting, key=lambda t: t.number):
+            if not storage.set_trial_state_values(ft._trial_id, OptunaState.RUNNING):
+                continue  # another worker took it
+            token = uuid.uuid4().hex
+            for key, value in ((HOST_ATTR, socket.gethostname()), (PID_ATTR, os.getpid()),
+                               (RESERVATION_ATTR, token)):
+                storage.set_trial_system_attr(ft._trial_id, key, value)
+            if storage.get_trial(ft._trial_id).system_attrs.get(RESERVATION_ATTR) != token:
+                continue
+            return ft._trial_id, token, dict(ft.system_attrs.get(FIXED_PARAMS_ATTR) or {})
     return None
 
 
