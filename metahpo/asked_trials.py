@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from metahpo.enqueued_trials import any_waiting
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.shared_study import (
@@ -48,8 +49,13 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
-    fail_dead(study)
-    trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt, max_retries), points)
+    from optuna.trial import TrialState as OptunaState
+
+    trials = study.storage.get_all_trials(study.study_id, deepcopy=False,
+                                          states=(OptunaState.RUNNING, OptunaState.WAITING))
+    fail_dead(study, trials)
+    trial_id, number, trial, _ = start_trial(study, opt, Peers(study, opt, max_retries), points,
+                                             any_waiting(trials))
     study.storage.set_trial_system_attr(trial_id, ASKED_ATTR, True)
     return Trial(number=number, params=trial.params)
 

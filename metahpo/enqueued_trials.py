@@ -70,6 +70,15 @@ def enqueue_trial(study: Study, params: Mapping[str, Any],
     return study.storage.get_trial_number_from_id(trial_id)
 
 
+def any_waiting(trials: list[Any]) -> bool:
+    """Whether a study's ``trials`` as just read (Optuna ``FrozenTrial`` s, every state) hold a
+    queued one: a worker looks for one to claim only then, which saves a read of the study per
+    trial where nothing is queued."""
+    from optuna.trial import TrialState as OptunaState
+
+    return any(ft.state == OptunaState.WAITING for ft in trials)
+
+
 #: Serializes the claims of this process's threads (``tune(n_jobs=...)``).
 _CLAIMING = threading.Lock()
 

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.distributions import space_to_optuna
-from metahpo.enqueued_trials import claim_waiting_trial, enqueued_configuration
+from metahpo.enqueued_trials import any_waiting, claim_waiting_trial, enqueued_configuration
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import SearchSpace
@@ -218,13 +218,14 @@ def counted(trials: list[Any]) -> int:
     return sum(not interrupted(ft) and ft.state != OptunaState.WAITING for ft in trials)
 
 
-def fail_dead_and_count(study: Study) -> int:
+def fail_dead_and_count(study: Study) -> tuple[int, bool]:
     """:func:`fail_dead`, then the study's size (the trials that count towards ``n_trials``,
-    :func:`counted`), from one read of its trials (a read costs a few milliseconds in an RDB
-    storage, and the tune loop does both before every trial)."""
+    :func:`counted`) and whether a queued trial waits (:func:`any_waiting`), from one read of its
+    trials (a read costs a few milliseconds in an RDB storage, and the tune loop does both
+    before every trial)."""
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False)
     dead = set(fail_dead(study, trials))
-    return counted([ft for ft in trials if ft.number not in dead])
+    return counted([ft for ft in trials if ft.number not in dead]), any_waiting(trials)
 
 
 def check_points(points: Sequence[Mapping[str, Any]] | None,
@@ -376,17 +377,18 @@ def given_up(stopped: Runs, max_retries: int) -> set[int]:
     return {chain[-1].number for _, chain in stopped if lost_runs(chain) > max_retries}
 
 
-def start_trial(study: Study, opt: Optimizer, peers: Peers,
-                points: list[dict[str, Any]]) -> tuple[int, int, Trial, int | None]:
+def start_trial(study: Study, opt: Optimizer, peers: Peers, points: list[dict[str, Any]],
+                waiting: bool = True) -> tuple[int, int, Trial, int | None]:
     """Reserve the study's next trial, give it a configuration and store it: a trial queued in
     the study (:mod:`metahpo.enqueued_trials`) runs its queued configuration, else an
     interrupted trial's (:func:`retry_to_run`), else the first of ``points`` the study does not
     hold yet, else ``opt``'s proposal. Return the trial's id, its study number, ``opt``'s pending
     trial and, for a retry, the number of the first trial that ran its configuration (else
     ``None``). If anything interrupts this, the reserved trial is failed as interrupted (not
-    counted) and the exception raised."""
+    counted) and the exception raised. ``waiting=False``: the caller's last read of the study
+    found no queued trial, so none is looked for."""
     st = study.storage
-    claimed = claim_waiting_trial(st, study.study_id)
+    claimed = claim_waiting_trial(st, study.study_id) if waiting else None
     trial_id, token = claimed[:2] if claimed is not None else reserve_trial(st, study.study_id)
     trial, first = None, None
     try:

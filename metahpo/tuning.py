@@ -71,15 +71,16 @@ def _run_trial(
     study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
     catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
     pruning: Pruning | None, interrupted: threading.Event | None = None,
-    device: str | None = None,
+    device: str | None = None, waiting: bool = True,
 ) -> int:
     """Run one trial; return the id of the stored trial that holds its outcome. ``pruning`` is
     ``None`` for an objective that takes only the parameters, else the objective also gets the
-    :class:`RunningTrial` (on ``device``)."""
+    :class:`RunningTrial` (on ``device``); ``waiting``: whether a queued trial may wait (see
+    :func:`~metahpo.shared_study.start_trial`)."""
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
-    trial_id, number, trial, retry_of = start_trial(study, opt, peers, points)
+    trial_id, number, trial, retry_of = start_trial(study, opt, peers, points, waiting)
     heartbeat = Heartbeat(st, trial_id)
     pruned, report, running = False, None, None
     try:
@@ -220,7 +221,7 @@ def tune(
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, fail_dead_and_count(study)),
+                 _progress(show_progress, n_trials, fail_dead_and_count(study)[0]),
                  Pruning(study, pruner) if takes_trial else None, max_retries)
     workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
                for opt, device in zip(opts[1:], devices_of_jobs[1:])]
@@ -275,9 +276,13 @@ class _Loop:
         try:
             peers = Peers(self.study, opt, self.max_retries)
             peers.sync()
-            while self._going_on():
+            while True:
+                going_on, waiting = self._going_on()
+                if not going_on:
+                    break
                 trial_id = _run_trial(self.study, opt, self.objective, peers, self.catch,
-                                      self.points, self.pruning, self.interrupted, device)
+                                      self.points, self.pruning, self.interrupted, device,
+                                      waiting)
                 self._show(opt, peers)
                 if self.callbacks:
                     # Read back only for callbacks: a read costs a few ms in an RDB storage.
@@ -306,16 +311,17 @@ class _Loop:
                 worker.join()
             raise
 
-    def _going_on(self) -> bool:
+    def _going_on(self) -> tuple[bool, bool]:
         """Whether a job should start another trial, counting the study after failing the
         trials of dead processes (:func:`fail_dead_and_count`), so that a dead peer's trial
-        does not hold a place that its configuration's retry needs."""
+        does not hold a place that its configuration's retry needs; and whether a queued
+        trial waits in it."""
         if self.stop.is_set() or self.study.stop_requested:
-            return False
+            return False, False
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            return False
-        size = fail_dead_and_count(self.study)
-        return self.n_trials is None or size < self.n_trials
+            return False, False
+        size, waiting = fail_dead_and_count(self.study)
+        return self.n_trials is None or size < self.n_trials, waiting
 
     def _show(self, opt: Optimizer, peers: Peers) -> None:
         """Update the progress bar: the study's size as this job's ``peers`` last read it (when
