@@ -65,12 +65,24 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
+    queued = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params",
+                 '[{"n": 2}, {"x": 0.25, "n": 3}]')
+    assert [json.loads(line)["number"] for line in queued.stdout.splitlines()] == [9, 10]
+    bad = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '{"n": 99}')
+    assert bad.returncode == 2 and "values out of range: n=99" in bad.stderr
+    asked = [json.loads(run(workdir, "ask", "--study", "cli", "--storage", url).stdout)
+             for _ in range(2)]
+    assert [a["number"] for a in asked] == [9, 10] and asked[1]["params"] == {"x": 0.25, "n": 3}
+    assert asked[0]["params"]["n"] == 2
+    for a in asked:
+        run(workdir, "tell", "--study", "cli", "--storage", url, "--trial", str(a["number"]),
+            "--value", "1")
     unwritable = run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "no/out.csv")
     assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
     assert unwritable.stderr.strip() == ("metahpo: error: [Errno 2] No such file or directory: "
                                          "'no/out.csv'")
     deleted = run(workdir, "studies", "delete", "cli", "--storage", url)
-    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (9 trials)"
+    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (11 trials)"
     assert run(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
     again = run(workdir, "studies", "delete", "cli", "--storage", url)
     assert again.returncode == 2 and "no study named 'cli'" in again.stderr

@@ -1,7 +1,7 @@
 """The ``metahpo`` command.
 
 Each subcommand lives in a small ``_cmd_*`` function (in :mod:`metahpo.cli.studies`: tune,
-demo, ask, tell; in :mod:`metahpo.cli.records`: studies; in :mod:`metahpo.cli.research`:
+demo, ask, tell; in :mod:`metahpo.cli.records`: studies, enqueue; in :mod:`metahpo.cli.research`:
 meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the
 public API together. A :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints
 one line ``metahpo: error: ...`` and exits with status 2, without a traceback; a file that cannot

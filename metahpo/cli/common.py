@@ -21,6 +21,30 @@ def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
     return key, value
 
 
+def read_configurations(text: str, flag: str) -> list[dict[str, Any]]:
+    """The configurations of option ``flag``: a JSON or YAML file, or inline JSON, holding one
+    parameter dict or a list of them."""
+    import yaml
+
+    from metahpo.space_formats import yaml_loader
+
+    path = Path(text)
+    source = f"{flag} {text!r}"
+    if path.is_file():
+        text, source = path.read_text(), str(path)
+    elif not text.lstrip().startswith(("[", "{")):
+        raise MetaHPOError(f"{flag}: no file {text!r} (give a JSON or YAML file, or inline JSON "
+                           "such as '[{\"lr\": 0.001}]')")
+    try:
+        data = yaml.load(text, Loader=yaml_loader())
+    except yaml.YAMLError as exc:
+        raise MetaHPOError(f"{source}: not valid JSON or YAML: {exc}") from None
+    points = [data] if isinstance(data, dict) else data
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise MetaHPOError(f"{source}: expected a parameter dict or a list of them")
+    return points
+
+
 #: Where the command line records studies when given no ``--storage``: a SQLite file in the
 #: directory it runs in. A command-line run's only other output is its summary, so a run that
 #: crashes, is killed or is stopped keeps every finished trial there and resumes with

@@ -1,5 +1,6 @@
 """``metahpo studies``: list the studies of a storage, show one, print its best trial (or front)
-as JSON, or delete one — what ``tune``, ``ask`` / ``tell`` and Optuna recorded."""
+as JSON, or delete one — what ``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo
+enqueue``, which queues configurations in a stored study for its workers to run next."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from metahpo.cli.common import add_storage_option, storage_url
+from metahpo.cli.common import add_storage_option, read_configurations, storage_url
 from metahpo.errors import MetaHPOError
 
 
@@ -82,8 +83,26 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"{t.number:5d}  {state:11s} {value:>12s}  {params_table(t.params)}{extra}")
 
 
+def _cmd_enqueue(args: argparse.Namespace) -> None:
+    from metahpo.enqueued_trials import check_enqueued
+    from metahpo.study import load_study
+
+    configurations = read_configurations(args.params, "--params")
+    study = load_study(args.study, storage_url(args, reads=True))
+    space = study.space
+    if space is None:
+        raise MetaHPOError(f"study {study.name!r} has no metahpo search space to check the "
+                           "configurations against; run 'metahpo ask --space FILE' or 'tune' "
+                           "on it first")
+    for params in configurations:  # all checked before any is queued
+        check_enqueued(params, space)
+    for params in configurations:
+        number = study.enqueue_trial(params)
+        print(json.dumps({"study": study.name, "number": number, "params": params}))
+
+
 def add_commands(sub: Any) -> None:
-    """Add ``studies`` to the ``metahpo`` parser's subparsers ``sub``."""
+    """Add ``studies`` and ``enqueue`` to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("studies", help="list the studies of a storage, show one, print the "
                                         "best trial of one as JSON, or delete one")
     p.add_argument("action", nargs="?", choices=["list", "show", "best", "delete"],
@@ -94,3 +113,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--top", type=int, metavar="N",
                    help="with show: only the N best complete trials, best first")
     p.set_defaults(func=_cmd_studies)
+
+    p = sub.add_parser("enqueue", help="queue configurations in a study: the next trials its "
+                                        "workers start (tune, ask) run them first")
+    add_storage_option(p, in_memory=False)
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--params", required=True, metavar="FILE_OR_JSON",
+                   help="a parameter dict or a list of them (a JSON or YAML file, or inline "
+                        "JSON); parameters left out are proposed by the optimizer")
+    p.set_defaults(func=_cmd_enqueue)

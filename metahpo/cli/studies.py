@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from metahpo.cli.common import add_storage_option, parse_option, storage_url
+from metahpo.cli.common import (
+    add_storage_option,
+    parse_option,
+    read_configurations,
+    storage_url,
+)
 from metahpo.errors import MetaHPOError
 
 #: The study user attribute where ``metahpo ask`` keeps a study's warm start (see :func:`_points`).
@@ -134,7 +138,8 @@ def _points(args: argparse.Namespace, space: Any, log: Any, study: Any = None
     from metahpo.study import load_study
     from metahpo.warm_start import warm_start_points
 
-    points = None if args.points_to_evaluate is None else _read_points(args.points_to_evaluate)
+    points = (None if args.points_to_evaluate is None
+              else read_configurations(args.points_to_evaluate, "--points-to-evaluate"))
     if not args.warm_start:
         return points
     if args.warm_start_points < 1:
@@ -180,30 +185,6 @@ def _add_max_retries(p: argparse.ArgumentParser) -> None:
                         "killed without warning, a stale asked trial) runs again before it "
                         f"counts as failed (default {DEFAULT_MAX_RETRIES}; more where machines "
                         "die often); runs stopped by Ctrl-C or SIGTERM do not count")
-
-
-def _read_points(text: str) -> list[Any]:
-    """``--points-to-evaluate``: a JSON or YAML file, or inline JSON, holding one parameter dict
-    or a list of them."""
-    import yaml
-
-    from metahpo.space_formats import yaml_loader
-
-    path = Path(text)
-    source = f"--points-to-evaluate {text!r}"
-    if path.is_file():
-        text, source = path.read_text(), str(path)
-    elif not text.lstrip().startswith(("[", "{")):
-        raise MetaHPOError(f"--points-to-evaluate: no file {text!r} (give a JSON or YAML file, "
-                           "or inline JSON such as '[{\"lr\": 0.001}]')")
-    try:
-        data = yaml.load(text, Loader=yaml_loader())
-    except yaml.YAMLError as exc:
-        raise MetaHPOError(f"{source}: not valid JSON or YAML: {exc}") from None
-    points = [data] if isinstance(data, dict) else data
-    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
-        raise MetaHPOError(f"{source}: expected a parameter dict or a list of them")
-    return points
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
