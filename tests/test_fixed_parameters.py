@@ -73,9 +73,10 @@ def test_several_objectives_resume_and_parallel_jobs_with_fixed_parameters(tmp_p
         study = metahpo.tune(lambda p: (loss(p), p["layers"] * 1.0), space, n_trials=n_trials,
                              directions=["minimize", "minimize"], storage=url, study_name="mo",
                              seed=0, show_progress=False, n_jobs=2)
-    assert len(study.trials) == 12 and study.best_trials
+    # two jobs may both start a last trial, as with any trials (see test_tuning)
+    assert 12 <= len(study.trials) <= 13 and study.best_trials
     assert all(t.params["epochs"] == 10 for t in study.trials)
-    assert len({(t.params["lr"], t.params["layers"]) for t in study.trials}) == 12
+    assert len({(t.params["lr"], t.params["layers"]) for t in study.trials}) == len(study.trials)
 
 
 def test_equal_bounds_fix_a_parameter_and_greater_ones_are_refused():
