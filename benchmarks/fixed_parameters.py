@@ -6,7 +6,7 @@ default the lcbench surrogate's 11 held-out test instances, or ``--tasks`` as ``
 takes them (``synthetic:sphere,gp,rosenbrock --instances 4 --dims 7,12``). Rows: ``meta`` as every metahpo study runs it
 (:func:`metahpo.optimizers.multi_objective.optimizer_for`, which keeps the fixed parameters out
 of the optimizer's space); ``meta`` built on the whole space, so that it searches the fixed
-parameters too (what studies did before); ``meta`` on the lcbench space alone (the same
+parameters too; ``meta`` on the lcbench space alone (the same
 proposals as the first row, by construction); and random search. Normalized regret (the
 surrogate's strong best and worst, as ``metahpo bench`` reports it), mean ± standard error over
 instances x seeds.

@@ -41,6 +41,8 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
               points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
               max_retries: int = DEFAULT_MAX_RETRIES) -> Trial:
     """Propose and record a trial that is evaluated elsewhere (see :meth:`Study.ask`)."""
+    from optuna.trial import TrialState as OptunaState
+
     space = study.space
     if space is None:
         raise MetaHPOError(f"study {study.name!r} has no metahpo search space (it was not created "
@@ -49,8 +51,6 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     points = check_points(points_to_evaluate, space)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
-    from optuna.trial import TrialState as OptunaState
-
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False,
                                           states=(OptunaState.RUNNING, OptunaState.WAITING))
     fail_dead(study, trials)

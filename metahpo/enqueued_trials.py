@@ -1,4 +1,4 @@
-"""Configurations queued in a study to run next: :func:`enqueue_trial` and what runs them.
+"""Configurations queued in a study to run next: :func:`enqueue_trials` and what runs them.
 
 Optuna's ``Study.enqueue_trial(params)`` queues a configuration as a WAITING trial, and the next
 trial any worker starts takes it instead of asking the sampler (a known good configuration, a
@@ -6,8 +6,8 @@ colleague's guess, a rerun). metahpo studies are Optuna studies, so that call wo
 too, and :meth:`metahpo.Study.enqueue_trial` makes the same trial after checking the
 configuration against the study's space. Every metahpo worker of the study (``tune``, ``ask``)
 starts its next trial by claiming the oldest waiting one, the way Optuna's ``optimize`` does
-(the storage lets one worker only move a trial from WAITING to RUNNING). Before, such a trial
-sat in the study for ever, shown as running and counted, and its configuration never ran.
+(the storage moves a trial from WAITING to RUNNING for one worker; see
+:func:`claim_waiting_trial` for SQLite).
 
 A configuration may name some parameters only, as in Optuna: the optimizer proposes the rest
 (its proposal with the queued values put in). One that names a parameter the space lacks, or a
@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
@@ -49,10 +49,11 @@ def check_enqueued(params: Any, space: SearchSpace) -> dict[str, Any]:
     return dict(params)
 
 
-def enqueue_trial(study: Study, params: Mapping[str, Any],
-                  user_attrs: Mapping[str, Any] | None = None) -> int:
-    """Queue ``params`` in ``study`` as Optuna's ``Study.enqueue_trial`` does (see the module
-    docstring); return the waiting trial's number."""
+def enqueue_trials(study: Study, configurations: Sequence[Mapping[str, Any]],
+                   user_attrs: Mapping[str, Any] | None = None) -> list[int]:
+    """Queue each of ``configurations`` in ``study`` as Optuna's ``Study.enqueue_trial`` does
+    (see the module docstring), with ``user_attrs``; every one is checked before any is
+    queued. Return the waiting trials' numbers."""
     from optuna.trial import TrialState as OptunaState
     from optuna.trial import create_trial
 
@@ -60,14 +61,18 @@ def enqueue_trial(study: Study, params: Mapping[str, Any],
 
     space = study.space
     if space is None:
-        raise MetaHPOError(f"study {study.name!r} has no metahpo search space to check the "
-                           "configuration against; open it with metahpo.create_study first")
-    fixed = check_enqueued(params, space)
+        raise MetaHPOError(f"study {study.name!r} has no metahpo search space to check "
+                           "configurations against; open it with metahpo.create_study (or "
+                           "'metahpo ask --space FILE') first")
+    checked = [check_enqueued(params, space) for params in configurations]
     attrs = {k: checked_user_attr(k, v) for k, v in (user_attrs or {}).items()}
-    template = create_trial(state=OptunaState.WAITING, system_attrs={FIXED_PARAMS_ATTR: fixed},
-                            user_attrs=attrs)
-    trial_id = study.storage.create_new_trial(study.study_id, template_trial=template)
-    return study.storage.get_trial_number_from_id(trial_id)
+    numbers = []
+    for fixed in checked:
+        template = create_trial(state=OptunaState.WAITING,
+                                system_attrs={FIXED_PARAMS_ATTR: fixed}, user_attrs=attrs)
+        trial_id = study.storage.create_new_trial(study.study_id, template_trial=template)
+        numbers.append(study.storage.get_trial_number_from_id(trial_id))
+    return numbers
 
 
 def any_waiting(trials: list[Any]) -> bool:

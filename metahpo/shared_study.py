@@ -291,8 +291,6 @@ def store_outcome(study: Study, trial_id: int, number: int,
         return new_id
 
 
-
-
 def interrupt(st: Any, trial_id: int, error: str, requested: bool = False) -> None:
     """Fail a trial that this process gave up on (not counted in the study's size); nothing to
     do if another process failed it already. ``requested``: a request to stop ended it

@@ -53,9 +53,9 @@ class Study:
         trial any worker of the study starts (``tune``, ``ask``) runs it. ``params`` may name
         some parameters only (the optimizer proposes the others). Returns the waiting trial's
         number. See :mod:`metahpo.enqueued_trials`."""
-        from metahpo.enqueued_trials import enqueue_trial
+        from metahpo.enqueued_trials import enqueue_trials
 
-        return enqueue_trial(self, params, user_attrs)
+        return enqueue_trials(self, [params], user_attrs)[0]
 
     def ask(self, optimizer: str = "meta", *, seed: int | None = None,
             points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.multi_objective import optimizer_for
-from metahpo.optimizers.registry import create_optimizer, optimizer_class
+from metahpo.optimizers.registry import optimizer_class
 from metahpo.ray_backend import connect_ray
 from metahpo.tasks.base import Task
 from metahpo.tasks.bounds import task_bounds
@@ -282,7 +282,7 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                 _driver(suite.options[label]["via"], drivers)
             except MetaHPOError as exc:
                 raise MetaHPOError(f"{label}: {exc}") from None
-        create_optimizer(name, tasks[0].space, direction=tasks[0].direction, **options)
+        optimizer_for(name, tasks[0].space, [tasks[0].direction], **options)
     check_held_out(suite, tasks)
     if out.exists() and not out.is_dir():
         raise MetaHPOError(f"results folder {str(out)!r} is a file; give a folder (new or of "

@@ -84,20 +84,12 @@ def _cmd_studies(args: argparse.Namespace) -> None:
 
 
 def _cmd_enqueue(args: argparse.Namespace) -> None:
-    from metahpo.enqueued_trials import check_enqueued
+    from metahpo.enqueued_trials import enqueue_trials
     from metahpo.study import load_study
 
     configurations = read_configurations(args.params, "--params")
     study = load_study(args.study, storage_url(args, reads=True))
-    space = study.space
-    if space is None:
-        raise MetaHPOError(f"study {study.name!r} has no metahpo search space to check the "
-                           "configurations against; run 'metahpo ask --space FILE' or 'tune' "
-                           "on it first")
-    for params in configurations:  # all checked before any is queued
-        check_enqueued(params, space)
-    for params in configurations:
-        number = study.enqueue_trial(params)
+    for number, params in zip(enqueue_trials(study, configurations), configurations):
         print(json.dumps({"study": study.name, "number": number, "params": params}))
 
 

@@ -278,8 +278,6 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     print(f"trial {record.number}: {record.state.value}{value}")
 
 
-
-
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("tune", help="tune an objective function or a training command over a "

@@ -24,8 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from metahpo.errors import MetaHPOError
-from metahpo.optimizers import fixed_parameters
-from metahpo.optimizers.fixed_parameters import has_fixed
+from metahpo.optimizers.fixed_parameters import FixedParameters, has_fixed
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import create_optimizer, optimizer_class
 from metahpo.scalarization import as_losses, chebyshev_losses, draw_weights
@@ -110,7 +109,7 @@ def optimizer_for(name: str, space: SearchSpace, directions: Sequence[str],
     :class:`~metahpo.optimizers.fixed_parameters.FixedParameters` where parameters of
     ``space`` have one value."""
     if has_fixed(space):
-        return create_optimizer(f"{fixed_parameters.__name__}:FixedParameters", space,
+        return create_optimizer(f"{FixedParameters.__module__}:FixedParameters", space,
                                 seed=seed, directions=list(directions), optimizer=name,
                                 options=options)
     if len(directions) == 1:
