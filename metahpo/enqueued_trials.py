@@ -6,8 +6,8 @@ colleague's guess, a rerun). metahpo studies are Optuna studies, so that call wo
 too, and :meth:`metahpo.Study.enqueue_trial` makes the same trial after checking the
 configuration against the study's space. Every metahpo worker of the study (``tune``, ``ask``)
 starts its next trial by claiming the oldest waiting one, the way Optuna's ``optimize`` does
-(the storage moves a trial from WAITING to RUNNING for one worker; see
-:func:`claim_waiting_trial` for SQLite).
+(the storage moves a trial from WAITING to RUNNING for one worker; on SQLite the workers of one
+machine take turns, see :func:`claim_waiting_trial`).
 
 A configuration may name some parameters only, as in Optuna: the optimizer proposes the rest
 (its proposal with the queued values put in). One that names a parameter the space lacks, or a
@@ -17,11 +17,14 @@ with the next.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import socket
+import tempfile
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
@@ -88,6 +91,51 @@ def any_waiting(trials: list[Any]) -> bool:
 _CLAIMING = threading.Lock()
 
 
+def sqlite_path(storage: Any) -> str | None:
+    """The absolute path of the database file behind ``storage`` (an Optuna storage, cached or
+    not) if it is a SQLite file; ``None`` for servers, memory and other storages."""
+    url = getattr(getattr(storage, "_backend", storage), "url", None)
+    if not isinstance(url, str) or not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return os.path.realpath(path)
+
+
+@contextlib.contextmanager
+def claims_of_this_machine(storage: Any) -> Iterator[None]:
+    """Hold, while the body runs, a lock that every metahpo process of this machine takes to
+    claim a queued trial of the SQLite file behind ``storage`` (nothing for other storages).
+
+    SQLite does not lock the row Optuna reads before it moves a trial from WAITING to RUNNING,
+    so two processes can both read WAITING and both start the trial. SQLite files are shared by
+    processes of one machine (it warns against network file systems), so an advisory lock on a
+    file named after the database's path (in the temporary folder, not beside the database)
+    makes their claims take turns. Where no such lock can be had (no ``fcntl``, an unwritable
+    temporary folder) the claim goes ahead unlocked, guarded by its token alone."""
+    path = sqlite_path(storage)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        path = None
+    if path is None:
+        yield
+        return
+    digest = hashlib.sha256(path.encode()).hexdigest()[:20]
+    try:
+        fd = os.open(os.path.join(tempfile.gettempdir(), f"metahpo-claims-{digest}.lock"),
+                     os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def claim_waiting_trial(storage: Any, study_id: int) -> tuple[int, str, dict[str, Any]] | None:
     """Claim the study's oldest WAITING trial for this process: its id, a reservation token
     (as :func:`~metahpo.storage.reserve_trial` gives) and its queued configuration; ``None``
@@ -96,10 +144,12 @@ def claim_waiting_trial(storage: Any, study_id: int) -> tuple[int, str, dict[str
     The storage moves a trial from WAITING to RUNNING for one caller only where its database
     locks the row (PostgreSQL, MySQL); SQLite's read-then-write can let two processes both
     succeed, as it can in Optuna's ``optimize``. So threads of this process claim one at a
-    time, and a claim whose token another process overwrote is given up."""
+    time, processes of one machine take turns on a SQLite file
+    (:func:`claims_of_this_machine`), and a claim whose token another process overwrote is given
+    up (a process that skips the lock, Optuna's ``optimize`` on the same study for one)."""
     from optuna.trial import TrialState as OptunaState
 
-    with _CLAIMING:
+    with _CLAIMING, claims_of_this_machine(storage):
         waiting = storage.get_all_trials(study_id, deepcopy=False,
                                          states=(OptunaState.WAITING,))
         for ft in sorted(waiting, key=lambda t: t.number):

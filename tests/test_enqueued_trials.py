@@ -1,5 +1,8 @@
 """Configurations queued in a study, by metahpo or by Optuna, run next in every worker."""
 
+import subprocess
+import sys
+
 import optuna
 import pytest
 
@@ -69,3 +72,39 @@ def test_a_configuration_outside_the_space_is_refused_when_queued():
         study.enqueue_trial({"depth": 3})
     with pytest.raises(MetaHPOError, match="values out of range: act='gelu'"):
         study.enqueue_trial({"act": "gelu"})
+
+
+WORKER = """
+import sys
+import metahpo
+from metahpo import Float, SearchSpace
+
+def objective(params):
+    with open(sys.argv[2], "a") as log:
+        log.write(f"{params['x']}\\n")
+    return params["x"]
+
+metahpo.tune(objective, SearchSpace([Float("x", 0.0, 100.0)]), optimizer="random",
+             n_trials=int(sys.argv[3]), storage=sys.argv[1], study_name="s", seed=int(sys.argv[4]),
+             show_progress=False)
+"""
+
+
+def test_processes_sharing_a_sqlite_file_run_each_queued_configuration_once(tmp_path):
+    """Four worker processes on one SQLite file claim 24 queued trials; before their claims
+    took turns, about one configuration per such run ran twice (SQLite lets two processes read a
+    trial as waiting and both start it)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = metahpo.create_study(SearchSpace([Float("x", 0.0, 100.0)]), storage=url,
+                                 study_name="s")
+    for k in range(24):
+        study.enqueue_trial({"x": float(k)})
+    script, log = tmp_path / "worker.py", tmp_path / "ran.txt"
+    script.write_text(WORKER)
+    workers = [subprocess.Popen([sys.executable, str(script), url, str(log), "24", str(seed)])
+               for seed in range(4)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    ran = [float(line) for line in log.read_text().split()]
+    queued_runs = sorted(x for x in ran if x.is_integer())
+    assert queued_runs == [float(k) for k in range(24)]
+    assert all(t.state is TrialState.COMPLETE for t in metahpo.load_study("s", url).trials)
