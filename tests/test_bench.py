@@ -272,7 +272,7 @@ def test_table_shows_test_scores_when_runs_have_them():
 def test_report_says_which_trials_failed_and_draws_runs_without_regret(tmp_path):
     """A suite whose objective failed, and one where every run found the best value at once
     (regret 0 throughout: nothing to put on a log axis), both get their tables and plots."""
-    from metahpo.reports.summary import markdown_table
+    from metahpo.reports.summary import markdown_table, per_task_table
 
     def record(label, values, errors):
         return {"task": "t", "optimizer": label, "label": label, "seed": 0,
@@ -291,3 +291,9 @@ def test_report_says_which_trials_failed_and_draws_runs_without_regret(tmp_path)
     assert summary["optimizers"]["a"]["failed_trials"] == 0
     assert "Failed trials (no result): b: 2 of 2 (MemoryError: out of memory)." in (
         markdown_table(summary))
+    on_tasks = failing + [record("a", [0.1, 0.1], [None, None]) | {"task": "u"},
+                          record("b", [0.3, None], [None, "timed out"]) | {"task": "u"}]
+    per_task = per_task_table(summarize(on_tasks, budgets=(1, 2)))
+    assert per_task.endswith("Failed trials (no result): b on t: 2 of 2 (MemoryError: out of "
+                             "memory); b on u: 1 of 2 (timed out).\n")
+    assert "Failed trials" not in per_task_table(summarize(flat, budgets=(1, 2)))

@@ -25,7 +25,7 @@ import json
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -187,21 +187,23 @@ def _shortened(text: str) -> str:
 
 def _per_task_regret(records: Sequence[dict[str, Any]], curves: Sequence[np.ndarray],
                      budgets: Sequence[int]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per task and optimizer: regret mean and standard error over seeds at each budget."""
-    runs: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
-    for r, curve in zip(records, curves):
-        runs[r["task"]][r.get("label", r["optimizer"])].append(curve)
+    """Per task and optimizer: regret mean and standard error over seeds at each budget, and
+    the failed trials (:func:`_failures`): a task whose runs fail shows which one."""
+    runs: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, r in enumerate(records):
+        runs[r["task"]][r.get("label", r["optimizer"])].append(i)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for task in sorted(runs):
         out[task] = {}
-        for label, task_curves in sorted(runs[task].items()):
-            reg = np.stack([c[: budgets[-1]] for c in task_curves])
-            n = len(task_curves)
+        for label, idx in sorted(runs[task].items()):
+            reg = np.stack([curves[i][: budgets[-1]] for i in idx])
+            n = len(idx)
             out[task][label] = {
                 "runs": n,
                 "regret": {str(b): float(reg[:, b - 1].mean()) for b in budgets},
                 "regret_se": {str(b): float(reg[:, b - 1].std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
                               for b in budgets},
+                **_failures([records[i] for i in idx]),
             }
     return out
 
@@ -231,12 +233,16 @@ def markdown_table(summary: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     note = (f"\n{summary['n_tasks']} tasks x {summary['n_seeds']} seeds; normalized regret "
             "(lower is better), mean ± standard error; rank 1 = best.\n")
-    failed = [f"{label}: {o['failed_trials']} of {o['trials']}"
+    return "\n".join(lines) + "\n" + note + _failures_note(opts.items())
+
+
+def _failures_note(entries: Iterable[tuple[str, dict[str, Any]]]) -> str:
+    """A line that counts the failed trials of each of ``entries`` (name, summary entry) that
+    had some, with their most common error; empty where none failed."""
+    failed = [f"{name}: {o['failed_trials']} of {o['trials']}"
               + (f" ({_shortened(o['common_error'])})" if "common_error" in o else "")
-              for label, o in opts.items() if o.get("failed_trials")]
-    if failed:
-        note += "Failed trials (no result): " + "; ".join(failed) + ".\n"
-    return "\n".join(lines) + "\n" + note
+              for name, o in entries if o.get("failed_trials")]
+    return "Failed trials (no result): " + "; ".join(failed) + ".\n" if failed else ""
 
 
 def per_task_table(summary: dict[str, Any]) -> str:
@@ -256,7 +262,9 @@ def per_task_table(summary: dict[str, Any]) -> str:
     seeds = sorted({o["runs"] for opts in summary["tasks"].values() for o in opts.values()})
     note = (f"\nPer task: {'/'.join(map(str, seeds))} seeds; normalized regret (lower is better), "
             "mean ± standard error over seeds.\n")
-    return "\n".join(lines) + "\n" + note
+    failed = _failures_note((f"{label} on {task}", o) for task, opts in summary["tasks"].items()
+                            for label, o in opts.items())
+    return "\n".join(lines) + "\n" + note + failed
 
 
 def write_report(records: Sequence[dict[str, Any]], out: str | Path,
