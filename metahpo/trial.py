@@ -212,7 +212,8 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
 
     ``None``, NaN, infinities, non-numbers and an explicit ``error`` all make a FAILED trial, so
     that a broken evaluation is recorded rather than fed to an optimizer as a number. A
-    one-element tensor counts as its number (a loss returned with its autograd graph included).
+    one-element tensor or array counts as its number (a loss returned with its autograd graph
+    included, a metric of shape ``(1,)``).
     """
     if error is not None:
         return TrialState.FAILED, None, str(error)
@@ -223,8 +224,10 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
     if callable(getattr(value, "detach", None)):
         value = value.detach()
     try:
-        v = float(value)
+        v: float | None = float(value)
     except (TypeError, ValueError):
+        v = _only_element(value)
+    if v is None:
         hint = ""
         if isinstance(value, (dict, list, tuple)):
             hint = ("; return the one value to optimize, and record other metrics with "
@@ -236,6 +239,18 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
     if not math.isfinite(v):
         return TrialState.FAILED, None, f"objective returned {v}"
     return TrialState.COMPLETE, v, None
+
+
+def _only_element(value: Any) -> float | None:
+    """The number a one-element array holds (NumPy refuses ``float`` of one of shape ``(1,)``);
+    ``None`` for anything else."""
+    item = getattr(value, "item", None)
+    if not callable(item) or isinstance(value, (str, bytes, Mapping)):
+        return None
+    try:
+        return float(item())
+    except Exception:  # whatever an unknown type's item() raises, it is no number
+        return None
 
 
 def objective_outcome(value: Any, error: str | None, n_objectives: int
