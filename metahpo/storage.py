@@ -35,7 +35,7 @@ import uuid
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from metahpo.errors import MetaHPOError
 from metahpo.trial import PRUNED, TrialRecord, TrialState
@@ -166,21 +166,36 @@ def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
 
 def checked_user_attr(key: Any, value: Any) -> Any:
     """``value`` as a trial user attribute ``key`` may hold it (a number, string, bool, None or
-    a list / dict of them, as JSON has; NumPy and PyTorch scalars become their numbers); a clear
-    error for a name metahpo keeps for itself or a value JSON cannot hold."""
+    a list / dict of them, as JSON has; NumPy and PyTorch scalars become their numbers, and
+    their arrays lists, also inside lists and dicts); a clear error for a name metahpo keeps
+    for itself or a value JSON cannot hold."""
     if not isinstance(key, str) or not key:
         raise MetaHPOError(f"a user attribute's name must be a non-empty string, got {key!r}")
     if _own_attr(key):
         raise MetaHPOError(f"user attribute {key!r}: the name {ERROR_ATTR!r} and names that "
                            f"begin with {OWN_ATTR_PREFIX!r} are metahpo's own; choose another")
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
+    value = _plain(value)
     try:
         json.dumps(value)
     except (TypeError, ValueError) as exc:
         raise MetaHPOError(f"user attribute {key!r}: {type(value).__name__} value {value!r:.80} "
                            f"cannot be stored ({exc}); store numbers, strings, booleans, None, "
                            "or lists and dicts of them") from None
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy and PyTorch scalars and arrays, at any depth of lists, tuples and
+    dicts, turned into Python numbers and lists (``tolist``); anything else as it is."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    detach = getattr(value, "detach", None)
+    if callable(detach):
+        value = detach()
+    if callable(getattr(value, "tolist", None)) and hasattr(value, "dtype"):
+        return value.tolist()
     return value
 
 

@@ -442,6 +442,7 @@ def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
         trial.set_user_attr("train_s", np.float32(1.5))
         trial.set_user_attr("curve", [1, 2.5])
         trial.set_user_attr("best_epoch", np.array(7))
+        trial.set_user_attr("per_class", {"acc": np.array([0.5, 0.75]), "n": np.int64(2)})
         if trial.number == 1:
             raise RuntimeError("diverged")
         if trial.number == 2:
@@ -452,7 +453,8 @@ def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
 
     study = tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, storage=url,
                  study_name="attrs", show_progress=False)
-    expected = {"train_s": 1.5, "curve": [1, 2.5], "best_epoch": 7}
+    expected = {"train_s": 1.5, "curve": [1, 2.5], "best_epoch": 7,
+                "per_class": {"acc": [0.5, 0.75], "n": 2}}
     assert [t.user_attrs for t in study.trials] == [expected] * 4
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] + [TrialState.FAILED] * 3
     assert study.trials[1].error == "RuntimeError: diverged"
@@ -461,7 +463,8 @@ def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
     assert optuna.load_study(study_name="attrs", storage=url).trials[0].user_attrs["train_s"] == 1.5
     study.to_csv(str(tmp_path / "trials.csv"))
     header = (tmp_path / "trials.csv").read_text().splitlines()[0].split(",")
-    assert sorted(header[-3:]) == ["user_attrs_best_epoch", "user_attrs_curve", "user_attrs_train_s"]
+    assert sorted(header[-4:]) == ["user_attrs_best_epoch", "user_attrs_curve",
+                                   "user_attrs_per_class", "user_attrs_train_s"]
 
 
 def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
