@@ -270,6 +270,9 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
     """
     if backend not in ("local", "ray"):
         raise MetaHPOError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise MetaHPOError(f"workers must be a whole number >= 1 (1: runs in this process), "
+                           f"got {workers!r}")
     out = Path(out)
     tasks = suite.build_tasks()
     _check_labels(suite)
