@@ -126,6 +126,10 @@ def test_a_resumed_suite_refuses_kept_runs_it_did_not_ask_for(tiny):
     (("random",), {"rnd": {"x": 1}}, "options for 'rnd', which no optimizer of the suite is "
                                      "labelled \\(labels: random\\)"),
     (("random",), {"random": {"parallel": 0}}, "random.parallel must be a whole number"),
+    (("..=random",), {}, "optimizer label '..': a label names a results folder"),
+    (("tpe.v2=tpe",), {}, "optimizer label 'tpe.v2': a label names"),
+    (("=random",), {}, "optimizer '=random': write LABEL=NAME, both non-empty"),
+    (("a=",), {}, "optimizer 'a=': write LABEL=NAME"),
 ])
 def test_a_suite_with_clashing_labels_or_stray_options_is_refused(tmp_path, optimizers, options,
                                                                    message):

@@ -81,9 +81,16 @@ class Suite:
         class name (a label is a folder name and the prefix of ``LABEL.KEY`` options)."""
         out = []
         for entry in self.optimizers:
-            label, _, name = entry.partition("=")
-            if not name:
+            label, equals, name = entry.partition("=")
+            if equals and not (label and name):
+                raise MetaHPOError(f"optimizer {entry!r}: write LABEL=NAME, both non-empty, or "
+                                   "NAME alone")
+            if not equals:
                 name, label = label, label.rsplit(":", 1)[-1]
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", label):
+                raise MetaHPOError(f"optimizer label {label!r}: a label names a results folder "
+                                   "and begins LABEL.KEY options, so it is letters, digits, '_' "
+                                   "and '-' only; write LABEL=NAME")
             out.append((label, name))
         return out
 

@@ -37,9 +37,10 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     from metahpo.benchmarks.runner import Suite, load_records, run_suite
     from metahpo.integrations.optuna_study_loop import OptunaStudyLoop
     from metahpo.reports.summary import markdown_table, write_report
+    from metahpo.tasks.registry import parse_dims
 
     suite = Suite(tasks=args.tasks, instances=args.instances,
-                  dims=tuple(int(d) for d in args.dims.split(",")),
+                  dims=tuple(parse_dims(args.dims)),
                   optimizers=tuple(o.strip() for o in args.optimizers.split(",") if o.strip()),
                   options=_label_options(args.option), budget=args.budget, seeds=args.seeds,
                   data_path=args.yahpo_data, space=args.space, direction=args.direction)
@@ -68,10 +69,10 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
     from metahpo.meta.distributions import TrainingTask
     from metahpo.meta.portfolio import build_portfolio
     from metahpo.tasks.bounds import task_bounds
-    from metahpo.tasks.registry import make_tasks
+    from metahpo.tasks.registry import make_tasks, parse_dims
 
     tasks = make_tasks(args.tasks, instances=args.instances or "train",
-                       dims=[int(d) for d in args.dims.split(",")], data_path=args.yahpo_data)
+                       dims=parse_dims(args.dims), data_path=args.yahpo_data)
     if not all(t.cheap for t in tasks):
         raise MetaHPOError("portfolio build needs cheap (surrogate or synthetic) tasks")
     training = [TrainingTask(t, task_bounds(t)) for t in tasks]

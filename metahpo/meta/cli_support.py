@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import FixedTasks, Mixture, SyntheticFamily, TaskDistribution, TrainingTask
 from metahpo.tasks.bounds import task_bounds
-from metahpo.tasks.registry import HELD_OUT_SEED, make_tasks
+from metahpo.tasks.registry import HELD_OUT_SEED, make_tasks, parse_dims
 from metahpo.tasks.synthetic import FAMILIES, SyntheticTask
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def run_meta_train(args: argparse.Namespace) -> None:
         raise MetaHPOError(f"--time-limit must be a number of seconds > 0, got {args.time_limit:g}")
     torch.set_num_threads(args.threads)
     out = default_out(args.out)
-    dims = [int(d) for d in args.dims.split(",")]
+    dims = parse_dims(args.dims)
     build = functools.partial(
         build_distribution, args.tasks, instances=args.instances, dims=dims,
         validation_instances=args.validation_instances, data_path=args.yahpo_data,

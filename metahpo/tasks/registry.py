@@ -38,6 +38,19 @@ def lcbench_split(scenario_instances: Sequence[str]) -> dict[str, list[str]]:
     return {"test": test, "train": [i for i in scenario_instances if i not in LCBENCH_TEST]}
 
 
+def parse_dims(text: str) -> list[int]:
+    """Dimensions of synthetic tasks as the command line gives them (``--dims 2,4,8``):
+    comma-separated whole numbers >= 1."""
+    try:
+        dims = [int(d) for d in text.split(",")]
+    except ValueError:
+        dims = []
+    if not dims or min(dims) < 1:
+        raise MetaHPOError(f"--dims expects dimensions as whole numbers >= 1, such as 3 or "
+                           f"2,4,8, got {text!r}")
+    return dims
+
+
 def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] = (3,),
                data_path: str | os.PathLike | None = None, n_default: int = 10,
                space: str | os.PathLike | None = None, direction: str | None = None) -> list[Task]:
@@ -66,13 +79,16 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
             seeds = [HELD_OUT_SEED + i for i in range(n_default)]
         elif instances == "train":
             seeds = list(range(n_default))
-        elif instances.isdigit():
+        elif instances.isdigit() and int(instances) >= 1:
             seeds = [HELD_OUT_SEED + i for i in range(int(instances))]
         else:
             try:
                 seeds = [int(s) for s in instances.split(",")]
             except ValueError:
-                raise MetaHPOError(f"synthetic instances must be test, train, N or seeds, got {instances!r}") from None
+                seeds = []
+            if not seeds or min(seeds) < 0 or instances.isdigit():
+                raise MetaHPOError(f"synthetic instances must be test, train, a count N >= 1 or "
+                                   f"seeds >= 0 (ID,ID,...), got {instances!r}")
         return [SyntheticTask(f, int(d), s) for f in families for d in dims for s in seeds]
     if kind in TRAINING_TASKS:
         module, cls = TRAINING_TASKS[kind].split(":")
