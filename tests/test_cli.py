@@ -377,6 +377,9 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
           "-3", "--out", "b"], "synthetic instances must be test, train"),
         (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors", "--dims", "0"],
          "--dims expects dimensions as whole numbers >= 1"),
+        (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors",
+          "--validation-instances", "3"], "--validation-instances choose instances of yahpo: "
+                                          "tasks, and these tasks (synthetic:sphere) have none"),
         (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors", "--lr", "-1"],
          "meta-training: lr must be > 0, got -1.0"),
         (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors", "--hidden", "0"],

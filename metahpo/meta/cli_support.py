@@ -43,6 +43,12 @@ def build_distribution(specs: Sequence[str], *, instances: str | None, dims: Seq
     components: list[TaskDistribution] = []
     validation: list[TrainingTask] = []
     fixed_space = None
+    chosen = [flag for flag, value in (("--instances", instances),
+                                       ("--validation-instances", validation_instances)) if value]
+    if chosen and not any(spec.startswith("yahpo:") for spec in specs):
+        raise MetaHPOError(f"{' and '.join(chosen)} choose instances of yahpo: tasks, and these "
+                           f"tasks ({', '.join(specs)}) have none; synthetic tasks are drawn "
+                           "afresh (set their dimensions with --dims)")
     for spec in specs:
         kind, _, name = spec.partition(":")
         if kind == "yahpo":
