@@ -377,6 +377,12 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
           "-3", "--out", "b"], "synthetic instances must be test, train"),
         (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors", "--dims", "0"],
          "--dims expects dimensions as whole numbers >= 1"),
+        (["bench", "--tasks", "digits", "--optimizers", "random", "--instances", "train",
+          "--out", "b"], "task 'digits' is one task, without instances to choose"),
+        (["bench", "--tasks", "synthetic:sphere", "--optimizers", "random", "--space",
+          "space.yaml", "--out", "b"], "--space belongs to objective: and command: tasks"),
+        (["portfolio", "build", "--tasks", "digits", "--out", "p.json"],
+         "portfolio build needs cheap tasks"),
         (["meta-train", "--tasks", "synthetic:sphere", "--out", "p.safetensors",
           "--validation-instances", "3"], "--validation-instances choose instances of yahpo: "
                                           "tasks, and these tasks (synthetic:sphere) have none"),

@@ -71,10 +71,11 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
     from metahpo.tasks.bounds import task_bounds
     from metahpo.tasks.registry import make_tasks, parse_dims
 
+    if args.tasks.partition(":")[0] not in ("yahpo", "synthetic"):
+        raise MetaHPOError(f"portfolio build needs cheap tasks (yahpo: surrogates or synthetic: "
+                           f"functions), got {args.tasks!r}")
     tasks = make_tasks(args.tasks, instances=args.instances or "train",
                        dims=parse_dims(args.dims), data_path=args.yahpo_data)
-    if not all(t.cheap for t in tasks):
-        raise MetaHPOError("portfolio build needs cheap (surrogate or synthetic) tasks")
     training = [TrainingTask(t, task_bounds(t)) for t in tasks]
     points, curve = build_portfolio(training, size=args.size, n_candidates=args.candidates,
                                     seed=args.seed)

@@ -55,8 +55,20 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
                data_path: str | os.PathLike | None = None, n_default: int = 10,
                space: str | os.PathLike | None = None, direction: str | None = None) -> list[Task]:
     """Tasks named by a spec (see the module docstring); ``space`` and ``direction`` (default
-    ``"minimize"``) are those of an ``objective:`` spec, which has one task."""
+    ``"minimize"``) are those of an ``objective:`` or ``command:`` spec, which has one task
+    (as do the training tasks): such a task takes no ``instances`` but ``test`` (it is held out
+    of every training), and other tasks take no ``space`` or ``direction``; each is refused by
+    name rather than ignored."""
     kind, _, name = spec.partition(":")
+    single = kind in ("objective", "command") or kind in TRAINING_TASKS
+    if single and instances not in (None, "test"):
+        raise MetaHPOError(f"task {spec!r} is one task, without instances to choose; leave out "
+                           f"--instances {instances}")
+    given = [flag for flag, value in (("--space", space), ("--direction", direction)) if value]
+    if given and kind not in ("objective", "command"):
+        verb = "belongs" if len(given) == 1 else "belong"
+        raise MetaHPOError(f"{' and '.join(given)} {verb} to objective: and command: tasks; "
+                           f"task {spec!r} has its own")
     if kind in ("objective", "command"):
         from metahpo.tasks.command import CommandTask
         from metahpo.tasks.objective import ObjectiveTask
