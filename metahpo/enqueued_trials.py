@@ -41,6 +41,7 @@ def check_enqueued(params: Any, space: SearchSpace) -> dict[str, Any]:
     if not isinstance(params, Mapping):
         raise MetaHPOError(f"an enqueued configuration must be a dict of parameter values, got "
                            f"{params!r}")
+    params = space.cast(params)
     unknown = [n for n in params if n not in space.names]
     outside = [n for n in params if n in space.names and not space[n].contains(params[n])]
     if unknown or outside:

@@ -240,10 +240,13 @@ def check_points(points: Sequence[Mapping[str, Any]] | None,
     checked = []
     for i, point in enumerate(points):
         try:
-            space.validate(point)
+            if not isinstance(point, Mapping):
+                raise MetaHPOError(f"parameters must be a dict, got {type(point).__name__}")
+            typed = space.cast(point)
+            space.validate(typed)
         except MetaHPOError as exc:
             raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
-        checked.append(dict(point))
+        checked.append(typed)
     return checked
 
 

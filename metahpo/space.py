@@ -227,6 +227,27 @@ class SearchSpace:
         """Uniform points of the unit cube, shape ``(n, dim)``."""
         return rng.random((n, self.dim))
 
+    def cast(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as a user wrote them (a JSON or YAML file, Python) in this space's types:
+        a whole-number float (``2.0``) or a NumPy integer of an :class:`Int` becomes an ``int``,
+        a number of a :class:`Float` a ``float``; anything else stays as it is, for
+        :meth:`validate` to judge. Only for configurations users type (points to evaluate,
+        queued configurations), not for proposals."""
+        out = dict(params)
+        for name, value in params.items():
+            if name not in self._names or isinstance(value, (bool, np.bool_)):
+                continue
+            kind = self[name]
+            if isinstance(kind, Int) and isinstance(value, (float, np.floating)) \
+                    and float(value).is_integer():
+                out[name] = int(value)
+            elif isinstance(kind, Int) and isinstance(value, np.integer):
+                out[name] = int(value)
+            elif isinstance(kind, Float) and isinstance(value, (int, float, np.integer,
+                                                                  np.floating)):
+                out[name] = float(value)
+        return out
+
     def validate(self, params: Mapping[str, Any]) -> None:
         """Raise :class:`MetaHPOError` unless ``params`` has exactly this space's active names,
         in range."""

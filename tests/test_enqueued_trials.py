@@ -38,10 +38,11 @@ def test_queued_configurations_run_first_in_order_and_a_bad_one_fails_alone(tmp_
     assert trials[4].state is TrialState.FAILED
     assert "layers=9" in trials[4].error and "out of range" in trials[4].error
     assert all(t.state is TrialState.COMPLETE for t in trials[5:])
-    study.enqueue_trial({"layers": 3})
+    study.enqueue_trial({"layers": 3.0})
     full = metahpo.tune(loss, SPACE, n_trials=8, storage=url, study_name="s", seed=0,
                         show_progress=False)
     assert len(full.trials) == 8 and full.trials[7].params["layers"] == 3
+    assert type(full.trials[7].params["layers"]) is int, "a JSON-style 3.0 of an Int runs as 3"
 
 
 def test_ask_takes_a_queued_configuration_and_workers_run_each_once(tmp_path):

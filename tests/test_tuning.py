@@ -182,6 +182,19 @@ def test_points_to_evaluate_come_first_and_the_optimizer_reads_them():
     assert [t.params for t in few.trials] == POINTS[:2], "points count towards n_trials"
 
 
+def test_points_typed_as_json_and_numpy_write_them_take_the_space_types():
+    import numpy as np
+
+    typed = tune(quadratic, SPACE, n_trials=2, show_progress=False,
+                 points_to_evaluate=[{"x": 1, "n": 2.0}, {"x": np.float32(0.5), "n": np.int64(3)}])
+    assert [t.params for t in typed.trials] == [{"x": 1.0, "n": 2}, {"x": 0.5, "n": 3}]
+    assert [type(t.params["n"]) for t in typed.trials] == [int, int]
+    assert [type(t.params["x"]) for t in typed.trials] == [float, float]
+    with pytest.raises(MetaHPOError, match="parameter 'n': value 2.5 is outside"):
+        tune(quadratic, SPACE, n_trials=1, points_to_evaluate=[{"x": 0.0, "n": 2.5}],
+             show_progress=False)
+
+
 def test_points_to_evaluate_are_evaluated_once_across_resumes_and_jobs(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     tune(quadratic, SPACE, n_trials=2, storage=url, study_name="s", seed=0,
