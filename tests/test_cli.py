@@ -66,10 +66,14 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
     queued = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params",
-                 '[{"n": 2}, {"x": 0.25, "n": 3}]')
-    assert [json.loads(line)["number"] for line in queued.stdout.splitlines()] == [9, 10]
+                 '[{"n": 2.0}, {"x": 0.25, "n": 3}]')
+    assert [json.loads(line) for line in queued.stdout.splitlines()] == [
+        {"study": "cli", "number": 9, "params": {"n": 2}},
+        {"study": "cli", "number": 10, "params": {"x": 0.25, "n": 3}}]
     bad = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '{"n": 99}')
     assert bad.returncode == 2 and "values out of range: n=99" in bad.stderr
+    empty = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
+    assert empty.returncode == 2 and "holds no configuration to queue" in empty.stderr
     asked = [json.loads(run(workdir, "ask", "--study", "cli", "--storage", url).stdout)
              for _ in range(2)]
     assert [a["number"] for a in asked] == [9, 10] and asked[1]["params"] == {"x": 0.25, "n": 3}

@@ -88,9 +88,12 @@ def _cmd_enqueue(args: argparse.Namespace) -> None:
     from metahpo.study import load_study
 
     configurations = read_configurations(args.params, "--params")
+    if not configurations:
+        raise MetaHPOError(f"--params {args.params!r} holds no configuration to queue")
     study = load_study(args.study, storage_url(args, reads=True))
-    for number, params in zip(enqueue_trials(study, configurations), configurations):
-        print(json.dumps({"study": study.name, "number": number, "params": params}))
+    for number in enqueue_trials(study, configurations):
+        print(json.dumps({"study": study.name, "number": number,
+                          "params": study.trial(number).params}))
 
 
 def add_commands(sub: Any) -> None:
