@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from metahpo import Float, MetaHPOError, SearchSpace, create_optimizer
-from metahpo.screening import expected_improvement, pick
+from metahpo.screening import GramFactors, expected_improvement, pick, posterior
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.synthetic import SyntheticTask
 
@@ -66,6 +66,35 @@ def test_pick_runs_blas_on_one_thread_and_gives_the_caller_its_threads_back(monk
     assert inside and set(inside) == {1}
     assert after == before
     assert chosen == int(np.argmax(expected_improvement(points, losses, candidates)))
+
+
+def test_a_long_search_keeps_its_factor_and_scores_as_if_it_factored_afresh(monkeypatch):
+    """Past the fresh-factor limit the posterior comes from the kept factor: equal to the
+    fresh one up to rounding at every step, to the last bit whichever way the kept factor was
+    reached (grown step by step, built at once, after a rewind, after a changed trial)."""
+    import metahpo.screening as screening
+
+    monkeypatch.setattr(screening, "FRESH_FACTOR_UP_TO", 20)
+    monkeypatch.setattr(screening, "FACTOR_BLOCK", 4)
+    rng = np.random.default_rng(0)
+    points, y = rng.random((60, 3)), rng.normal(size=60)
+    candidates, pending = rng.random((10, 3)), rng.random((2, 3))
+    kept = GramFactors()
+    for n in range(3, 61):
+        for running in (None, pending):
+            grown = posterior(points[:n], y[:n], candidates, pending=running, factors=kept)
+            fresh = posterior(points[:n], y[:n], candidates, pending=running)
+            np.testing.assert_allclose(grown, fresh, rtol=1e-9, atol=1e-12)
+    at_once = posterior(points, y, candidates, pending=pending, factors=GramFactors())
+    assert np.array_equal(grown, at_once)
+    rewound = posterior(points[:45], y[:45], candidates, factors=kept)
+    assert np.array_equal(rewound, posterior(points[:45], y[:45], candidates,
+                                             factors=GramFactors()))
+    changed = points.copy()
+    changed[30] = 0.5
+    other = posterior(changed, y, candidates, factors=kept)
+    assert np.array_equal(other, posterior(changed, y, candidates, factors=GramFactors()))
+    np.testing.assert_allclose(other, posterior(changed, y, candidates), rtol=1e-9, atol=1e-12)
 
 
 def run(task, seed, budget, **options):

@@ -69,7 +69,7 @@ from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy
 from metahpo.policy_inputs import context_features, score_features
-from metahpo.screening import pick
+from metahpo.screening import GramFactors, pick
 from metahpo.space import Categorical, SearchSpace
 from metahpo.trial import TrialState
 
@@ -133,6 +133,7 @@ class PolicyDrivenOptimizer(Optimizer):
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
                          if switching and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
+        self._gram = GramFactors()
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._planned: np.ndarray | None = None
         self._reset_reader()
@@ -240,7 +241,7 @@ class PolicyDrivenOptimizer(Optimizer):
             draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
             draws = self._new_candidates(draws, held)
-        best = pick(points, losses, failed != 0, draws, pending=pending)
+        best = pick(points, losses, failed != 0, draws, pending=pending, factors=self._gram)
         return self.space.decode(draws[best])
 
     def _switch_choices(self, draws: np.ndarray) -> np.ndarray:
