@@ -5,6 +5,7 @@ give the tune loop (first points, each job's device and optimizer): :func:`prepa
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
@@ -94,10 +95,20 @@ def prepare(
     return points, takes_trial, devices_of_jobs, callbacks, opts
 
 
+def job_count(n_jobs: Any) -> int:
+    """The number of jobs ``n_jobs`` asks for: itself, or this machine's CPU count for ``-1``
+    (as Optuna's ``optimize`` reads it); a clear error for anything else."""
+    if n_jobs == -1 and not isinstance(n_jobs, bool):
+        return os.cpu_count() or 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise MetaHPOError(f"n_jobs must be an int >= 1, or -1 for one job per CPU, got "
+                           f"{n_jobs!r}")
+    return n_jobs
+
+
 def _check_jobs_and_timeout(n_jobs: Any, timeout: Any) -> None:
     """A clear error for ``n_jobs`` or ``timeout`` values :func:`tune` cannot take."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise MetaHPOError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+    job_count(n_jobs)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not timeout > 0):
         raise MetaHPOError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")

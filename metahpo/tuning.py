@@ -62,7 +62,7 @@ from metahpo.trial import (
     as_told,
     objective_outcome,
 )
-from metahpo.tune_arguments import prepare
+from metahpo.tune_arguments import job_count, prepare
 
 logger = logging.getLogger("metahpo")
 
@@ -166,8 +166,8 @@ def tune(
         timeout: start no new trial after this many seconds.
         show_progress: show a progress bar with the best value so far.
         catch: exception types recorded as failed trials instead of stopping the loop.
-        n_jobs: trials run at once, in threads of this process (like Optuna's ``n_jobs``), each
-            with its own optimizer that takes the other jobs' trials as it takes other
+        n_jobs: trials run at once (``-1``: one per CPU), in threads of this process (like
+            Optuna's ``n_jobs``), each with its own optimizer that takes the other jobs' trials as it takes other
             processes' (see the module docstring). For objectives that release the GIL (PyTorch,
             NumPy, subprocesses, remote calls); for pure-Python objectives run several
             processes on one storage instead. An exception that is not caught stops every job
@@ -208,6 +208,7 @@ def tune(
             so that a mistake in the arguments is the only thing it prints).
         **options: keyword options of the optimizer (with an optimizer name).
     """
+    n_jobs = job_count(n_jobs)
     points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
         objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction,
         directions=directions, seed=seed,

@@ -316,7 +316,7 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--seed", "-1"], "seed must be a non-negative int or None, got -1"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
-          "--jobs", "0"], "n_jobs must be an int >= 1, got 0"),
+          "--jobs", "0"], "n_jobs must be an int >= 1, or -1 for one job per CPU, got 0"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--timeout", "0"], "timeout must be a number of seconds > 0 (or None), got 0.0"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",

@@ -613,8 +613,13 @@ def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):
     trials = load_study("s", url).trials
     assert len(trials) < 40 and not any(t.state is TrialState.RUNNING for t in trials)
     assert sum("interrupted: KeyError" in (t.error or "") for t in trials) == 1
-    with pytest.raises(MetaHPOError, match="n_jobs must be an int >= 1"):
-        tune(quadratic, SPACE, n_trials=1, n_jobs=0)
+    with pytest.raises(MetaHPOError, match="n_jobs must be an int >= 1, or -1 for one job per "
+                                           "CPU, got -2"):
+        tune(quadratic, SPACE, n_trials=1, n_jobs=-2)
+    every_cpu = tune(quadratic, SPACE, optimizer="random", n_trials=4, n_jobs=-1,
+                     show_progress=False)
+    assert len(every_cpu.trials) >= 4
+    assert all(t.state is TrialState.COMPLETE for t in every_cpu.trials)
     with pytest.raises(MetaHPOError, match="timeout must be a number of seconds > 0"):
         tune(quadratic, SPACE, n_trials=1, timeout=-1)
     with pytest.raises(MetaHPOError, match="serves one job"):
