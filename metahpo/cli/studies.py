@@ -317,8 +317,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timeout", type=float,
                    help="start no trial after this many seconds (with or without --trials)")
     p.add_argument("--jobs", type=int, default=1,
-                   help="trials at once, in threads of this process (default 1; -1: one per CPU); or run this "
-                        "command several times on one --storage")
+                   help="trials at once, in threads of this process (default 1; -1: one per "
+                        "CPU); or run this command several times on one --storage")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="optimizer option (value parsed as JSON when it can be), repeatable")
     p.add_argument("--pruner", choices=sorted(PRUNERS),
