@@ -121,6 +121,25 @@ def test_a_resumed_suite_refuses_kept_runs_it_did_not_ask_for(tiny):
     run_suite(replace(suite, optimizers=("random",)), out, progress=False)
 
 
+def test_a_run_file_cut_short_is_named_and_rerun_once_deleted(tiny, tmp_path):
+    import shutil
+
+    suite, kept = tiny
+    out = tmp_path / "copy"
+    shutil.copytree(kept, out)
+    cut = sorted((out / "raw").glob("random/*/seed0.json"))[0]
+    whole = cut.read_text()
+    cut.write_text(whole[:40])
+    for act in (lambda: load_records(out), lambda: run_suite(suite, out, progress=False)):
+        with pytest.raises(MetaHPOError, match=f"'{cut}' is not a run record .*; delete it, "
+                                               "and the suite reruns that run"):
+            act()
+    cut.unlink()
+    run_suite(suite, out, progress=False)
+    rerun, first = json.loads(cut.read_text()), json.loads(whole)
+    assert (rerun["params"], rerun["values"]) == (first["params"], first["values"])
+
+
 @pytest.mark.parametrize("optimizers, options, message", [
     (("a=random", "a=tpe"), {}, "optimizer labels must differ .*: a given twice"),
     (("random",), {"rnd": {"x": 1}}, "options for 'rnd', which no optimizer of the suite is "

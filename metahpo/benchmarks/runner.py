@@ -228,7 +228,7 @@ def _check_kept(path: Path, out: Path, label: str, name: str, options: Mapping[s
     """Refuse to report a run kept from an earlier suite as this suite's when it was run with
     another budget, optimizer or options: resuming reruns only missing runs, so it would
     silently stand for what this suite asks."""
-    kept = json.loads(path.read_text())
+    kept = read_record(path)
     differs = []
     if kept.get("budget") != budget:
         differs.append(f"a budget of {kept.get('budget')} (this suite: {budget})")
@@ -386,4 +386,18 @@ def load_records(out: str | Path) -> list[dict[str, Any]]:
     paths = sorted((out / "raw").glob("*/*/seed*.json"))
     if not paths:
         raise MetaHPOError(f"no benchmark results under {str(out / 'raw')!r}")
-    return [json.loads(p.read_text()) for p in paths]
+    return [read_record(p) for p in paths]
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """One run's record; a clear error naming the file where it is not one (a run file edited
+    or cut short by hand: runs write theirs whole)."""
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MetaHPOError(f"{str(path)!r} is not a run record ({exc}); delete it, and the "
+                           "suite reruns that run") from None
+    if not isinstance(record, dict) or "values" not in record:
+        raise MetaHPOError(f"{str(path)!r} is not a run record (no 'values'); delete it, and the "
+                           "suite reruns that run")
+    return record
