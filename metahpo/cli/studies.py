@@ -33,11 +33,11 @@ def make_pruner(name: str | None) -> Any:
 
 
 def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
-                    **arguments: Any) -> Any:
-    """:func:`metahpo.tune` for ``tune`` / ``demo``, saying where the study is recorded before
-    the first trial (a run that is killed prints no summary) and after ``tune`` has checked the
-    arguments, the storage and a resumed study's space and direction, so that a mistake in them
-    is the only thing said."""
+                    banner: str | None = None, **arguments: Any) -> Any:
+    """:func:`metahpo.tune` for ``tune`` / ``demo``, saying what it tunes (``banner``) and
+    where the study is recorded before the first trial (a run that is killed prints no summary)
+    and after ``tune`` has checked the arguments, the storage and a resumed study's space and
+    direction, so that a mistake in them is the only thing said."""
     from metahpo.study import new_study_name
     from metahpo.tuning import tune
 
@@ -45,6 +45,8 @@ def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
     name = args.study or new_study_name()
 
     def announce(study: Any) -> None:
+        if banner is not None:
+            print(banner, flush=True)
         if url is not None:
             resume = "" if args.study else f"; resume with --study {name}"
             print(f"study {name} recorded in {url}{resume}", flush=True)
@@ -196,10 +198,11 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     optimizer_class(args.optimizer)
     task = DigitsCNN(epochs=args.epochs)
     pruning = "" if args.pruner is None else f", {args.pruner} pruning"
-    print(f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
-          f"({args.trials} trials, {args.epochs} epochs each{pruning})")
+    banner = (f"tuning a small CNN on scikit-learn's digits with {args.optimizer!r} "
+              f"({args.trials} trials, {args.epochs} epochs each{pruning})")
     study = _tune_announced(
         args, task.evaluate if args.pruner is None else task.evaluate_reporting, task.space,
+        banner=banner,
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
         pruner=make_pruner(args.pruner),
     )
