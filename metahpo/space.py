@@ -230,7 +230,8 @@ class SearchSpace:
     def cast(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` as a user wrote them (a JSON or YAML file, Python) in this space's types:
         a whole-number float (``2.0``) or a NumPy integer of an :class:`Int` becomes an ``int``,
-        a number of a :class:`Float` a ``float``; anything else stays as it is, for
+        a number of a :class:`Float` a ``float``, a value equal to a :class:`Categorical`'s
+        choice (``1.0`` for ``1``) that choice; anything else stays as it is, for
         :meth:`validate` to judge. Only for configurations users type (points to evaluate,
         queued configurations), not for proposals."""
         out = dict(params)
@@ -246,6 +247,8 @@ class SearchSpace:
             elif isinstance(kind, Float) and isinstance(value, (int, float, np.integer,
                                                                   np.floating)):
                 out[name] = float(value)
+            elif isinstance(kind, Categorical) and kind.contains(value):
+                out[name] = kind.choices[kind.index(value)]
         return out
 
     def validate(self, params: Mapping[str, Any]) -> None:

@@ -98,7 +98,7 @@ def prepare(
 def job_count(n_jobs: Any) -> int:
     """The number of jobs ``n_jobs`` asks for: itself, or this machine's CPU count for ``-1``
     (as Optuna's ``optimize`` reads it); a clear error for anything else."""
-    if n_jobs == -1 and not isinstance(n_jobs, bool):
+    if isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and n_jobs == -1:
         return os.cpu_count() or 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise MetaHPOError(f"n_jobs must be an int >= 1, or -1 for one job per CPU, got "

@@ -167,10 +167,10 @@ def tune(
         show_progress: show a progress bar with the best value so far.
         catch: exception types recorded as failed trials instead of stopping the loop.
         n_jobs: trials run at once (``-1``: one per CPU), in threads of this process (like
-            Optuna's ``n_jobs``), each with its own optimizer that takes the other jobs' trials as it takes other
-            processes' (see the module docstring). For objectives that release the GIL (PyTorch,
-            NumPy, subprocesses, remote calls); for pure-Python objectives run several
-            processes on one storage instead. An exception that is not caught stops every job
+            Optuna's ``n_jobs``), each with its own optimizer that takes the other jobs' trials
+            as it takes other processes' (see the module docstring). For objectives that
+            release the GIL (PyTorch, NumPy, subprocesses, remote calls); for pure-Python
+            objectives run several processes on one storage instead. An exception that is not caught stops every job
             after its current trial and is raised here.
         points_to_evaluate: configurations to evaluate first, in order, before the optimizer
             proposes (current defaults, known good settings), as with Ray Tune's searchers or

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import metahpo
-from metahpo import Float, Int, MetaHPOError, SearchSpace, TrialState, load_study, tune
+from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace, TrialState, load_study, tune
 
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
 POINTS = [{"x": 1.0, "n": 1}, {"x": -2.5, "n": 8}, {"x": 0.0, "n": 3}]
@@ -190,6 +190,11 @@ def test_points_typed_as_json_and_numpy_write_them_take_the_space_types():
     assert [t.params for t in typed.trials] == [{"x": 1.0, "n": 2}, {"x": 0.5, "n": 3}]
     assert [type(t.params["n"]) for t in typed.trials] == [int, int]
     assert [type(t.params["x"]) for t in typed.trials] == [float, float]
+    choice = SearchSpace([Categorical("width", [32, 64]), Float("x", -5.0, 5.0)])
+    chosen = tune(lambda p: p["x"], choice, n_trials=1, show_progress=False,
+                  points_to_evaluate=[{"width": 64.0, "x": 0}])
+    assert chosen.trials[0].params == {"width": 64, "x": 0.0}
+    assert type(chosen.trials[0].params["width"]) is int
     with pytest.raises(MetaHPOError, match="parameter 'n': value 2.5 is outside"):
         tune(quadratic, SPACE, n_trials=1, points_to_evaluate=[{"x": 0.0, "n": 2.5}],
              show_progress=False)
