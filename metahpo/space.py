@@ -375,7 +375,7 @@ class SearchSpace:
         document: Any = data
         if isinstance(data, (str, Path)):
             p = Path(data)
-            if p.exists():
+            if not str(data).lstrip().startswith("{") and p.exists():
                 try:
                     document = json.loads(p.read_text())
                 except (OSError, json.JSONDecodeError) as exc:

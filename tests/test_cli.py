@@ -74,6 +74,11 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert bad.returncode == 2 and "values out of range: n=99" in bad.stderr
     empty = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
     assert empty.returncode == 2 and "holds no configuration to queue" in empty.stderr
+    many = json.dumps([{"x": k / 100, "n": 1} for k in range(30)])
+    assert len(many) > 255, "longer than a file name may be"
+    long_inline = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", many)
+    assert long_inline.returncode == 0, long_inline.stderr
+    assert len(long_inline.stdout.splitlines()) == 30
     asked = [json.loads(run(workdir, "ask", "--study", "cli", "--storage", url).stdout)
              for _ in range(2)]
     assert [a["number"] for a in asked] == [9, 10] and asked[1]["params"] == {"x": 0.25, "n": 3}
@@ -86,7 +91,7 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert unwritable.stderr.strip() == ("metahpo: error: [Errno 2] No such file or directory: "
                                          "'no/out.csv'")
     deleted = run(workdir, "studies", "delete", "cli", "--storage", url)
-    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (11 trials)"
+    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (41 trials)"
     assert run(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
     again = run(workdir, "studies", "delete", "cli", "--storage", url)
     assert again.returncode == 2 and "no study named 'cli'" in again.stderr

@@ -99,6 +99,7 @@ def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
     }
     space = SearchSpace.from_configspace(document)
     assert space.names == ["kernel", "gamma", "degree"]
+    assert SearchSpace.from_configspace(json.dumps(document)) == space, "a JSON text, however long"
     assert space.decode([0.1, 0.5, 0.5]) == {"kernel": "linear"}
     assert SearchSpace.from_configspace(document, ignore_conditions=True).names == [
         "gamma", "degree", "kernel"]

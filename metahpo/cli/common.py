@@ -30,11 +30,15 @@ def read_configurations(text: str, flag: str) -> list[dict[str, Any]]:
 
     path = Path(text)
     source = f"{flag} {text!r}"
-    if path.is_file():
+    if not text.lstrip().startswith(("[", "{")):
+        try:
+            found = path.is_file()
+        except OSError:  # a name the system refuses (too long, say) names no file
+            found = False
+        if not found:
+            raise MetaHPOError(f"{flag}: no file {text!r} (give a JSON or YAML file, or inline "
+                               "JSON such as '[{\"lr\": 0.001}]')")
         text, source = path.read_text(), str(path)
-    elif not text.lstrip().startswith(("[", "{")):
-        raise MetaHPOError(f"{flag}: no file {text!r} (give a JSON or YAML file, or inline JSON "
-                           "such as '[{\"lr\": 0.001}]')")
     try:
         data = yaml.load(text, Loader=yaml_loader())
     except yaml.YAMLError as exc:
