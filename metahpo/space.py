@@ -239,13 +239,10 @@ class SearchSpace:
             if name not in self._names or isinstance(value, (bool, np.bool_)):
                 continue
             kind = self[name]
-            if isinstance(kind, Int) and isinstance(value, (float, np.floating)) \
-                    and float(value).is_integer():
+            number = isinstance(value, (int, float, np.integer, np.floating))
+            if isinstance(kind, Int) and number and float(value).is_integer():
                 out[name] = int(value)
-            elif isinstance(kind, Int) and isinstance(value, np.integer):
-                out[name] = int(value)
-            elif isinstance(kind, Float) and isinstance(value, (int, float, np.integer,
-                                                                  np.floating)):
+            elif isinstance(kind, Float) and number:
                 out[name] = float(value)
             elif isinstance(kind, Categorical) and kind.contains(value):
                 out[name] = kind.choices[kind.index(value)]

@@ -170,8 +170,8 @@ def tune(
             Optuna's ``n_jobs``), each with its own optimizer that takes the other jobs' trials
             as it takes other processes' (see the module docstring). For objectives that
             release the GIL (PyTorch, NumPy, subprocesses, remote calls); for pure-Python
-            objectives run several processes on one storage instead. An exception that is not caught stops every job
-            after its current trial and is raised here.
+            objectives run several processes on one storage instead. An exception that is not
+            caught stops every job after its current trial and is raised here.
         points_to_evaluate: configurations to evaluate first, in order, before the optimizer
             proposes (current defaults, known good settings), as with Ray Tune's searchers or
             Optuna's ``enqueue_trial``. Each is a complete parameter dict of ``space``. They
