@@ -387,7 +387,18 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers, points: list[dict[st
     trial and, for a retry, the number of the first trial that ran its configuration (else
     ``None``). If anything interrupts this, the reserved trial is failed as interrupted (not
     counted) and the exception raised. ``waiting=False``: the caller's last read of the study
-    found no queued trial, so none is looked for."""
+    found no queued trial, so none is looked for. A queued configuration the space refuses
+    fails its trial (with the reason in its ``error`` attribute) and the next is claimed."""
+    while True:
+        started = _start_one_trial(study, opt, peers, points, waiting)
+        if started is not None:
+            return started
+
+
+def _start_one_trial(study: Study, opt: Optimizer, peers: Peers, points: list[dict[str, Any]],
+                     waiting: bool) -> tuple[int, int, Trial, int | None] | None:
+    """One attempt of :func:`start_trial`: ``None`` where the claimed queued configuration
+    was refused (its trial failed)."""
     st = study.storage
     claimed = claim_waiting_trial(st, study.study_id) if waiting else None
     trial_id, token = claimed[:2] if claimed is not None else reserve_trial(st, study.study_id)
@@ -402,7 +413,7 @@ def start_trial(study: Study, opt: Optimizer, peers: Peers, points: list[dict[st
                 st.set_trial_user_attr(trial_id, ERROR_ATTR, str(exc))
                 finish(st, trial_id, TrialState.FAILED, None)
                 logger.warning("trial %d failed: %s", number, exc)
-                return start_trial(study, opt, peers, points)
+                return None
         elif retry is not None:
             params, first = retry
             st.set_trial_system_attr(trial_id, RETRY_OF_ATTR, first)

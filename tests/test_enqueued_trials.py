@@ -1,5 +1,6 @@
 """Configurations queued in a study, by metahpo or by Optuna, run next in every worker."""
 
+import inspect
 import subprocess
 import sys
 
@@ -73,6 +74,27 @@ def test_a_configuration_outside_the_space_is_refused_when_queued():
         study.enqueue_trial({"depth": 3})
     with pytest.raises(MetaHPOError, match="values out of range: act='gelu'"):
         study.enqueue_trial({"act": "gelu"})
+
+
+def test_a_long_run_of_bad_queued_configurations_fails_each_and_goes_on():
+    """Configurations Optuna queued outside the space (it checks none) fail one by one, however
+    many lie in a row: the worker's stack does not grow with them."""
+    storage = optuna.storages.InMemoryStorage()
+    metahpo.tune(loss, SPACE, optimizer="random", n_trials=1, storage=storage, study_name="s",
+                 seed=0, show_progress=False)
+    queue = optuna.load_study(study_name="s", storage=storage)
+    for _ in range(300):
+        queue.enqueue_trial({"layers": 9}, skip_if_exists=False)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 150)
+    try:
+        done = metahpo.tune(loss, SPACE, optimizer="random", n_trials=3, storage=storage,
+                            study_name="s", seed=0, show_progress=False)
+    finally:
+        sys.setrecursionlimit(limit)
+    states = [t.state for t in done.trials]
+    assert states == [TrialState.COMPLETE] + [TrialState.FAILED] * 300 + [TrialState.COMPLETE]
+    assert all("layers=9" in t.error for t in done.trials[1:301])
 
 
 WORKER = """
