@@ -231,6 +231,8 @@ class Categorical(_DecodedAlone):
 
     Choices keep their order: an optimizer sees choice ``i`` of ``k`` at ``(i + 0.5) / k``.
     Choices must differ under ``==`` (``1``, ``1.0`` and ``True`` are one choice), as in Optuna.
+    NumPy scalars (``np.arange(3)``'s elements, say) become the Python values they hold, so
+    that every record and file of the study holds plain values.
     """
 
     name: str
@@ -242,7 +244,7 @@ class Categorical(_DecodedAlone):
             raise MetaHPOError(
                 f"parameter {self.name!r}: choices must be a list, got {self.choices!r}"
             )
-        choices = tuple(self.choices)
+        choices = tuple(c.item() if isinstance(c, np.generic) else c for c in self.choices)
         if not choices:
             raise MetaHPOError(f"parameter {self.name!r}: choices must not be empty")
         for c in choices:

@@ -81,6 +81,17 @@ def test_categorical_equal_bins_and_exact_types():
         Categorical("c", [1, True])
 
 
+def test_numpy_choices_become_the_python_values_they_hold(tmp_path):
+    """``Categorical("units", np.array([32, 64]))`` was refused (NumPy integers are no ints)."""
+    units = Categorical("units", np.array([32, 64, 128]))
+    assert units.choices == (32, 64, 128) and all(type(c) is int for c in units.choices)
+    mixed = Categorical("m", [np.float32(0.5), np.bool_(True), np.str_("x")])
+    assert [type(c) for c in mixed.choices] == [float, bool, str]
+    space = SearchSpace([units])
+    space.save(tmp_path / "space.json")
+    assert SearchSpace.from_file(tmp_path / "space.json") == space
+
+
 def test_validate_names_and_ranges():
     space = SearchSpace([Float("x", 0.0, 1.0), Int("n", 1, 3)])
     with pytest.raises(MetaHPOError, match="missing \\['n'\\]"):
