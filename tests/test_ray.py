@@ -30,12 +30,13 @@ def trainable(config):
 
 
 def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
-    start = {"lr": 0.01, "layers": 1, "act": "tanh"}
+    start = {"lr": 0.01, "layers": 1, "act": "tanh", "widths": (64, 64)}
     searcher = MetaHPOSearcher(optimizer="meta", seed=0, points_to_evaluate=[start])
     tuner = tune.Tuner(
         trainable,
         param_space={"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5),
-                     "act": tune.choice(["relu", "tanh"])},
+                     "act": tune.choice(["relu", "tanh"]),
+                     "widths": tune.choice([[32], (64, 64), [128, 64, 32]])},
         tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max",
                                     num_samples=8, max_concurrent_trials=2),
         run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
@@ -44,8 +45,10 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     assert len(results) == 8 and not results.errors
     configs = [r.config for r in results]
     assert all(1e-4 <= c["lr"] <= 1e-1 and c["layers"] in (1, 2, 3, 4) for c in configs)
+    assert all(c["widths"] in ([32], (64, 64), [128, 64, 32]) for c in configs)
     assert len(searcher._opt.history) == 8
-    assert start in [r.params for r in searcher._opt.history]  # in the order the trials ended
+    recorded = dict(start, widths="(64, 64)")  # a choice among tuples, by its literal
+    assert recorded in [r.params for r in searcher._opt.history]  # in the order trials ended
     assert results.get_best_result().config == start
 
 
@@ -248,6 +251,42 @@ def test_domains_a_searcher_cannot_propose_are_refused_by_name(param_space, mess
 
     with pytest.raises(MetaHPOError, match=message):
         space_from_ray(param_space)
+
+
+def test_a_choice_among_lists_suggests_the_lists_and_survives_a_restore(tmp_path):
+    """Layer widths as ``tune.choice([[64, 64], ...])``: the searcher's choices are their
+    literals, and it suggests the values themselves (tuples as tuples, NumPy numbers as the
+    Python numbers they hold), also after a restore; a point to evaluate names the value."""
+    import numpy as np
+
+    from metahpo import MetaHPOError
+
+    widths = [[32], (64, 64), None, [np.int64(128), 64]]
+    param_space = {"net": {"widths": tune.choice(widths)}, "lr": tune.uniform(0.0, 1.0)}
+    assert space_from_ray(param_space)["net/widths"] == Categorical(
+        "net/widths", ["[32]", "(64, 64)", "None", "[128, 64]"])
+    a = MetaHPOSearcher(optimizer="random", seed=0,
+                        points_to_evaluate=[{"net": {"widths": (64, 64)}, "lr": 0.5}])
+    a.set_search_properties("m", "max", param_space)
+    seen = []
+    for i in range(12):
+        config = a.suggest(str(i))
+        seen.append(config["net"]["widths"])
+        a.on_trial_complete(str(i), {"m": float(i)})
+    assert seen[0] == (64, 64) and type(seen[0]) is tuple
+    assert {repr(w) for w in seen} == {"[32]", "(64, 64)", "None", "[128, 64]"}
+    a.save(str(tmp_path / "searcher.json"))
+    b = MetaHPOSearcher(optimizer="random")
+    b.restore(str(tmp_path / "searcher.json"))
+    assert a.suggest("next") == b.suggest("next")
+    with pytest.raises(MetaHPOError, match=r"'w': the choice array\(\[1, 2\]\) \(ndarray\) "
+                                           "cannot be proposed: tune.choice takes plain values"):
+        space_from_ray({"w": tune.choice([np.array([1, 2]), [3]])})
+    c = MetaHPOSearcher(optimizer="random", points_to_evaluate=[{"net": {"widths": [64, 64]},
+                                                                 "lr": 0.5}])
+    c.set_search_properties("m", "max", param_space)
+    with pytest.raises(MetaHPOError, match=r"points_to_evaluate\[0\]: parameter 'net/widths'"):
+        c.suggest("0")
 
 
 def test_a_quantized_log_domain_says_its_step_is_not_kept():

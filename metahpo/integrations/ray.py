@@ -6,6 +6,11 @@ one machine or a cluster while the metahpo optimizer proposes. The space is a me
 ``quniform``, ``randint``, ``lograndint``, ``qrandint``, ``choice``; nested dicts become
 ``"outer/inner"`` names). ``save``/``restore`` write the optimizer's state as JSON (no pickle).
 
+A ``tune.choice`` among lists or tuples (layer widths, ``tune.choice([[64, 64], [128]])``) is
+common in Ray Tune, where metahpo's choices are plain values (as Optuna's are, to be stored):
+such a choice becomes a categorical parameter whose choices are the Python literals of the
+values (``"[64, 64]"``), which the searcher turns back into the values it suggests.
+
 Example::
 
     from ray import tune
@@ -22,10 +27,12 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import json
 import warnings
 from typing import Any, Dict, Optional
 
+import numpy as np
 from ray.tune.search import Searcher
 from ray.tune.search.sample import Categorical as RayCategorical
 from ray.tune.search.sample import Float as RayFloat
@@ -39,18 +46,51 @@ from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import check_options, restore_optimizer
-from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 from metahpo.shared_study import check_points
+from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
-    """Convert a Ray Tune ``param_space`` (its sampled domains) into a metahpo space."""
+    """Convert a Ray Tune ``param_space`` (its sampled domains) into a metahpo space. A choice
+    among lists or tuples takes their literals as choices (see the module docstring)."""
+    return _ray_space(param_space)[0]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars, also inside lists and tuples, as the Python values they
+    hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _literal(name: str, value: Any) -> str:
+    """The Python literal that stands for ``value`` as a choice of parameter ``name``; a
+    clear error where none gives ``value`` back."""
+    label = repr(_plain(value))
+    try:
+        same = ast.literal_eval(label) == value
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        same = False
+    if not same:
+        raise MetaHPOError(
+            f"parameter {name!r}: the choice {value!r} ({type(value).__name__}) cannot be "
+            "proposed: tune.choice takes plain values (None, bool, int, float, str) and lists "
+            "or tuples of them")
+    return label
+
+
+def _ray_space(param_space: Dict[str, Any]) -> tuple[SearchSpace, list[str]]:
+    """:func:`space_from_ray`'s space, and the names of its choices among literals."""
     if parse_spec_vars(param_space)[2]:
         raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a searcher "
                            "proposes every parameter); use tune.choice")
     flat = flatten_dict(param_space, prevent_delimiter=True)
     _, domains, _ = parse_spec_vars(flat)
     params: list[Parameter] = []
+    labelled: list[str] = []
     for path, domain in domains:
         name = "/".join(path)
         sampler = domain.get_sampler()
@@ -67,7 +107,12 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
                     "of their own) is not supported; declare the choice and its "
                     "parameters as a conditional space, MetaHPOSearcher(space=SearchSpace([...], "
                     "conditions={...})), and no param_space")
-            params.append(Categorical(name, domain.categories))
+            if all(c is None or isinstance(c, (bool, int, float, str, np.generic))
+                   for c in domain.categories):
+                params.append(Categorical(name, domain.categories))
+            else:
+                params.append(Categorical(name, [_literal(name, c) for c in domain.categories]))
+                labelled.append(name)
         elif isinstance(domain, RayFloat) and isinstance(sampler, (Uniform, LogUniform)):
             params.append(Float(name, domain.lower, domain.upper, log=isinstance(sampler, LogUniform),
                                 step=q if q and not isinstance(sampler, LogUniform) else None))
@@ -87,7 +132,7 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
                 f"{type(domain).__name__} is not supported; metahpo takes tune.uniform, "
                 "loguniform, quniform, qloguniform, randint, lograndint, qrandint, qlograndint "
                 "and choice")
-    return SearchSpace(params)
+    return SearchSpace(params), labelled
 
 
 def _check_metrics(metric: Any, mode: Any) -> None:
@@ -143,6 +188,7 @@ class MetaHPOSearcher(Searcher):
         self._points = [flatten_dict(p, delimiter="/") for p in points_to_evaluate or []]
         self._opt: Optimizer | None = None
         self._live: dict[str, Any] = {}
+        self._labelled: list[str] = []
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Dict,
                               **spec: Any) -> bool:
@@ -154,7 +200,7 @@ class MetaHPOSearcher(Searcher):
         if mode:
             self._mode = mode
         if self._space is None and config:
-            self._space = space_from_ray(config)
+            self._space, self._labelled = _ray_space(config)
         return True
 
     def _optimizer(self) -> Optimizer:
@@ -164,7 +210,9 @@ class MetaHPOSearcher(Searcher):
             if not self._mode or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
             _check_metrics(self._metric, self._mode)
-            self._points = check_points(self._points, self._space)
+            labelled = [{k: _literal(k, v) if k in self._labelled else v for k, v in p.items()}
+                        for p in self._points]
+            self._points = check_points(labelled, self._space)
             modes = self._mode if isinstance(self._mode, list) else [self._mode]
             directions = ["maximize" if m == "max" else "minimize" for m in modes]
             self._opt = optimizer_for(self._optimizer_name, self._space, directions,
@@ -175,7 +223,8 @@ class MetaHPOSearcher(Searcher):
         opt = self._optimizer()
         trial = opt.add_pending(self._points.pop(0)) if self._points else opt.ask()
         self._live[trial_id] = trial
-        return unflatten_dict(dict(trial.params))
+        return unflatten_dict({k: ast.literal_eval(v) if k in self._labelled else v
+                               for k, v in trial.params.items()})
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None,
                           error: bool = False) -> None:
@@ -196,6 +245,7 @@ class MetaHPOSearcher(Searcher):
             "points_to_evaluate": self._points,
             "metric": self._metric,
             "mode": self._mode,
+            "labelled": self._labelled,
         }
 
     def set_state(self, state: Dict) -> None:
@@ -203,6 +253,7 @@ class MetaHPOSearcher(Searcher):
         self._opt, self._space = opt, opt.space
         self._metric, self._mode = state["metric"], state["mode"]
         self._points = list(state.get("points_to_evaluate", []))
+        self._labelled = list(state.get("labelled", []))
         pending = {t.number: t for t in opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
 
