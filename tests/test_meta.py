@@ -243,6 +243,25 @@ def test_initial_design_comes_first_even_with_pending_trials(tmp_path):
     assert np.allclose(space.encode(replayed.ask().params), design[1], atol=1e-6)
 
 
+def test_a_design_point_a_trial_holds_is_not_proposed_again_after_withdrawals():
+    """Trials 1 and 2 interrupted (withdrawn) while trial 3 was told: the count of trials falls
+    back to 2, and trial 3's design point came round again (an exact repeat of a told
+    configuration, seen with `ask` and a queued configuration after `tell --stale`)."""
+    space = SearchSpace([Float("lr", 1e-4, 0.1, log=True), Float("dropout", 0.0, 0.5),
+                         Categorical("opt", ["adam", "sgd"])])
+    opt = create_optimizer("meta", space, seed=0)
+    trials = [opt.ask() for _ in range(4)]
+    opt.tell(trials[0], 0.5)
+    opt.tell(trials[3], error="node lost")
+    opt.withdraw(trials[1])
+    opt.withdraw(trials[2])
+    held = [trials[0].params, trials[3].params]
+    for _ in range(3):
+        trial = opt.ask()
+        assert trial.params not in held
+        held.append(trial.params)
+
+
 def test_initial_design_needs_a_fixed_space(tmp_path):
     with pytest.raises(MetaHPOError, match="needs dim_ids > 0"):
         PolicyConfig(initial_design=3)

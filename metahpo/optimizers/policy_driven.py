@@ -316,11 +316,11 @@ class PolicyDrivenOptimizer(Optimizer):
         return self._rng.permutation(others[fresh]) if fresh.any() else draws
 
     def _design_point_is_new(self, point: np.ndarray) -> bool:
-        """Whether design ``point`` ``(D,)`` is not a configuration a told or pending trial holds
-        (in an all-discrete space a design's points can coincide, with each other or with
-        trials taken in from elsewhere; the policy then proposes instead)."""
-        if not self.space.is_discrete:
-            return True
+        """Whether design ``point`` ``(D,)`` is not a configuration a told or pending trial holds;
+        the policy proposes instead where it is. In an all-discrete space a design's points can
+        coincide, with each other or with trials taken in from elsewhere; in any space trial
+        ``i``'s design point can be one an earlier trial ran where trials were withdrawn
+        (interrupted: they leave the count) while others were told."""
         told = self._tensors()[0][0].numpy().astype(float)
         pending = self.pending_unit()
         held = np.concatenate([told, pending]) if len(pending) else told
