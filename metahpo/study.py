@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import Any, Mapping, Sequence, cast
 
+import numpy as np
+
 from metahpo.errors import MetaHPOError
 from metahpo.scalarization import as_losses, dominated
 from metahpo.space import SearchSpace, check_space
@@ -168,9 +170,17 @@ class Study:
         return record_from_optuna(self._storage.get_trial(self.trial_id(number)))
 
     def trial_id(self, number: int) -> int:
-        """The id in :attr:`storage` of trial ``number``; a clear error if there is none."""
+        """The id in :attr:`storage` of trial ``number`` (an int, a NumPy integer as a data
+        frame's ``number`` column holds); a clear error if there is none. A negative number
+        names no trial (Optuna's in-memory storage took it as a list index, so ``tell(-1, ...)``
+        told the last trial)."""
+        if isinstance(number, np.integer):
+            number = int(number)
         if isinstance(number, bool) or not isinstance(number, int):
             raise MetaHPOError(f"a trial number must be an int, got {number!r}")
+        if number < 0:
+            raise MetaHPOError(f"study {self.name!r} has no trial {number}: trial numbers "
+                               "start at 0")
         try:
             return self._storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
         except KeyError:

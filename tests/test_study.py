@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import metahpo
@@ -104,6 +105,21 @@ def test_a_stale_asked_trial_is_asked_again_first_at_most_twice_and_named_as_a_r
     assert [t.number for t in study.trials if t.retry_of == lost.number] == chain[1:]
     with pytest.raises(MetaHPOError, match="has no trial 99"):
         study.trial(99)
+
+
+def test_trial_numbers_from_a_data_frame_name_trials_and_negative_ones_none():
+    """A data frame's ``number`` column holds NumPy integers (refused before); in memory,
+    ``tell(-1, ...)`` told the last trial (Optuna's list index) and ``trial(-1)`` of an empty
+    study raised an IndexError."""
+    study = create_study(SPACE, study_name="numbers")
+    with pytest.raises(MetaHPOError, match="has no trial -1: trial numbers start at 0"):
+        study.trial(-1)
+    first, second = study.ask(seed=0), study.ask(seed=0)
+    study.tell(np.int64(first.number), 1.0)
+    assert study.trial(np.int32(0)).value == 1.0
+    with pytest.raises(MetaHPOError, match="has no trial -1: trial numbers start at 0"):
+        study.tell(-1, 2.0)
+    assert study.trial(second.number).state is TrialState.RUNNING
 
 
 @pytest.mark.parametrize("max_retries", [0, 3])
