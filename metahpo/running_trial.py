@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping, Union
 
+import numpy as np
+
 from metahpo.errors import MetaHPOError
-from metahpo.storage import checked_user_attr, set_constraint
+from metahpo.storage import checked_constraint, checked_user_attr, set_constraint
 from metahpo.study import Study
 from metahpo.trial import outcome
 
@@ -64,7 +66,10 @@ class RunningTrial:
 
     def report(self, step: int, value: float) -> None:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
-        number >= 0), stored with the trial (optuna-dashboard plots them as learning curves)."""
+        number >= 0, a NumPy integer too), stored with the trial (optuna-dashboard plots them as
+        learning curves)."""
+        if isinstance(step, np.integer):
+            step = int(step)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r}")
         state, v, err = outcome(value, None)
@@ -89,7 +94,7 @@ class RunningTrial:
         region, and :attr:`metahpo.Study.best_trial` / :attr:`~metahpo.Study.best_trials`
         choose among the feasible trials (:attr:`metahpo.TrialRecord.constraints`)."""
         set_constraint(self._study.storage, self._trial_id, name, value)
-        self.constraints[name] = float(value)
+        self.constraints[name] = checked_constraint(name, value)
 
     def should_prune(self) -> bool:
         """Whether the pruner given to :func:`tune` would stop this trial now, judging by the

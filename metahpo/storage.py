@@ -359,8 +359,8 @@ def constraints(ft: Any) -> dict[str, float]:
 def set_constraint(storage: Any, trial_id: int, name: Any, value: Any) -> None:
     """Record constraint ``name`` of trial ``trial_id``, feasible at ``value`` <= 0 (see
     :func:`constraints`)."""
-    storage.set_trial_system_attr(trial_id, CONSTRAINT_ATTR_PREFIX + name,
-                                  checked_constraint(name, value))
+    checked = checked_constraint(name, value)
+    storage.set_trial_system_attr(trial_id, CONSTRAINT_ATTR_PREFIX + name, checked)
 
 
 def checked_constraint(name: Any, value: Any) -> float:

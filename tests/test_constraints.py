@@ -81,8 +81,14 @@ def test_constraints_of_the_wrong_kind_are_refused_clearly():
         trial.set_constraint("latency", "fast")
         return 0.0
 
+    def numbered(params, trial):
+        trial.set_constraint(3, 1.0)
+        return 0.0
+
     assert tune(named, SPACE, n_trials=1, show_progress=False).trials[0].error == (
         "MetaHPOError: a constraint's name must be a non-empty string, got ''")
+    assert tune(numbered, SPACE, n_trials=1, show_progress=False).trials[0].error == (
+        "MetaHPOError: a constraint's name must be a non-empty string, got 3")
     assert "constraint 'latency': the value must be a number" in tune(
         text, SPACE, n_trials=1, show_progress=False).trials[0].error
     study = metahpo.create_study(SPACE)

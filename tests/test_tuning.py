@@ -391,6 +391,22 @@ def test_report_refuses_what_is_not_a_step_and_a_number():
         assert message in study.trials[0].error
 
 
+def test_report_takes_numpy_steps():
+    """``for epoch in np.arange(3)`` gives NumPy integers (they were refused as no step)."""
+    import numpy as np
+
+    def objective(params, trial):
+        for epoch in np.arange(3):
+            trial.report(epoch, float(epoch) / 10)
+        return 1.0
+
+    study = tune(objective, SPACE, n_trials=1, show_progress=False)
+    assert study.trials[0].state is TrialState.COMPLETE
+    frozen = study.storage.get_all_trials(study.study_id)[0]
+    assert frozen.intermediate_values == {0: 0.0, 1: 0.1, 2: 0.2}
+    assert all(type(step) is int for step in frozen.intermediate_values)
+
+
 @pytest.mark.parametrize("storage", ["memory", "sqlite"])
 @pytest.mark.parametrize("optimizer", ["random", "meta"])
 def test_n_jobs_runs_trials_at_once_without_repeating_one(tmp_path, storage, optimizer):
