@@ -48,8 +48,11 @@ def _check_name(name: Any) -> None:
 
 
 def _check_finite(name: str, **values: Any) -> None:
+    """Each of ``values`` a finite number: a Python or NumPy one (``np.float32(0.1)``, a bound
+    read from an array), not a bool."""
     for label, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                or not math.isfinite(v)):
             raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number, got {v!r}")
 
 

@@ -81,13 +81,18 @@ def test_categorical_equal_bins_and_exact_types():
         Categorical("c", [1, True])
 
 
-def test_numpy_choices_become_the_python_values_they_hold(tmp_path):
-    """``Categorical("units", np.array([32, 64]))`` was refused (NumPy integers are no ints)."""
+def test_numpy_choices_and_bounds_become_the_python_values_they_hold(tmp_path):
+    """``Categorical("units", np.array([32, 64]))`` and a ``Float`` with ``np.float32`` bounds
+    were refused (NumPy integers are no ints, float32 no float)."""
     units = Categorical("units", np.array([32, 64, 128]))
     assert units.choices == (32, 64, 128) and all(type(c) is int for c in units.choices)
     mixed = Categorical("m", [np.float32(0.5), np.bool_(True), np.str_("x")])
     assert [type(c) for c in mixed.choices] == [float, bool, str]
-    space = SearchSpace([units])
+    bounds = np.array([0.25, 1.0], dtype=np.float32)
+    width = Float("w", bounds[0], bounds[1], step=np.float32(0.25))
+    assert (width.low, width.high, width.step) == (0.25, 1.0, 0.25)
+    assert type(width.low) is float and Float("x", np.int64(0), 1).low == 0.0
+    space = SearchSpace([units, width])
     space.save(tmp_path / "space.json")
     assert SearchSpace.from_file(tmp_path / "space.json") == space
 
