@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from metahpo.enqueued_trials import any_waiting
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.multi_objective import optimizer_for
+from metahpo.scalars import python_scalar
 from metahpo.shared_study import (
     Peers,
     check_max_retries,
@@ -49,6 +50,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
                            f"by metahpo); give it one: metahpo.create_study(space, storage=..., "
                            f"study_name={study.name!r}), or 'metahpo ask --space FILE'")
     points = check_points(points_to_evaluate, space)
+    seed, max_retries = python_scalar(seed), python_scalar(max_retries)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False,

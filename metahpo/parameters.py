@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence, Union, cast
 import numpy as np
 
 from metahpo.errors import MetaHPOError
+from metahpo.scalars import python_scalar
 
 ChoiceValue = Union[None, bool, int, float, str]
 
@@ -247,7 +248,7 @@ class Categorical(_DecodedAlone):
             raise MetaHPOError(
                 f"parameter {self.name!r}: choices must be a list, got {self.choices!r}"
             )
-        choices = tuple(c.item() if isinstance(c, np.generic) else c for c in self.choices)
+        choices = tuple(python_scalar(c) for c in self.choices)
         if not choices:
             raise MetaHPOError(f"parameter {self.name!r}: choices must not be empty")
         for c in choices:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping, Union
 
-import numpy as np
-
 from metahpo.errors import MetaHPOError
+from metahpo.scalars import python_scalar
 from metahpo.storage import checked_constraint, checked_user_attr, set_constraint
 from metahpo.study import Study
 from metahpo.trial import outcome
@@ -68,8 +67,7 @@ class RunningTrial:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
         number >= 0, a NumPy integer too), stored with the trial (optuna-dashboard plots them as
         learning curves)."""
-        if isinstance(step, np.integer):
-            step = int(step)
+        step = python_scalar(step)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r}")
         state, v, err = outcome(value, None)

@@ -14,10 +14,9 @@ import time
 import uuid
 from typing import Any, Mapping, Sequence, cast
 
-import numpy as np
-
 from metahpo.errors import MetaHPOError
 from metahpo.scalarization import as_losses, dominated
+from metahpo.scalars import python_scalar
 from metahpo.space import SearchSpace, check_space
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
@@ -117,6 +116,7 @@ class Study:
         touched."""
         from metahpo.asked_trials import fail_stale_asked
 
+        older_than = python_scalar(older_than)
         if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or older_than < 0:
             raise MetaHPOError(f"older_than must be a number of seconds >= 0, got {older_than!r}")
         return fail_stale_asked(self, float(older_than))
@@ -174,8 +174,7 @@ class Study:
         frame's ``number`` column holds); a clear error if there is none. A negative number
         names no trial (Optuna's in-memory storage took it as a list index, so ``tell(-1, ...)``
         told the last trial)."""
-        if isinstance(number, np.integer):
-            number = int(number)
+        number = python_scalar(number)
         if isinstance(number, bool) or not isinstance(number, int):
             raise MetaHPOError(f"a trial number must be an int, got {number!r}")
         if number < 0:

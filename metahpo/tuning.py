@@ -41,6 +41,7 @@ from typing import Any, Callable, Mapping, Sequence
 from metahpo.errors import CommandFailed
 from metahpo.optimizers.base import Optimizer
 from metahpo.running_trial import Objective, Pruning, RunningTrial
+from metahpo.scalars import python_scalar
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
@@ -208,7 +209,9 @@ def tune(
             so that a mistake in the arguments is the only thing it prints).
         **options: keyword options of the optimizer (with an optimizer name).
     """
-    n_jobs = job_count(n_jobs)
+    n_trials, timeout, seed, max_retries = (python_scalar(v) for v in (n_trials, timeout, seed,
+                                                                       max_retries))
+    n_jobs = job_count(python_scalar(n_jobs))
     points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
         objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction,
         directions=directions, seed=seed,

@@ -57,6 +57,7 @@ from scipy.special import ndtr
 
 from metahpo.errors import MetaHPOError
 from metahpo.scalarization import as_losses, pareto_depth
+from metahpo.scalars import python_scalar
 from metahpo.screening import normal_scores, posterior
 from metahpo.space import SearchSpace, check_space
 from metahpo.study import Study
@@ -81,6 +82,7 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     Raises :class:`MetaHPOError` when no study holds ``MIN_TRIALS`` completed trials that fit
     ``space`` (naming, for each study, how many fit)."""
     check_space(space)
+    n, candidates, seed = python_scalar(n), python_scalar(candidates), python_scalar(seed)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise MetaHPOError(f"n must be an int >= 1, got {n!r}")
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 0:

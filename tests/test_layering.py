@@ -15,6 +15,7 @@ LAYERS = [
     ("metahpo.version", 0),
     ("metahpo.ray_backend", 0),
     ("metahpo.imports", 0),
+    ("metahpo.scalars", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.conditions", 1),

@@ -648,6 +648,26 @@ def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):
              n_jobs=2)
 
 
+def test_counts_seeds_and_times_from_numpy_are_taken_as_their_numbers():
+    """``n_trials=np.int64(4)`` (a data frame's column, a config array) and a seed drawn with
+    NumPy were refused as no int; NumPy's bool stays no count."""
+    import numpy as np
+
+    study = tune(quadratic, SPACE, optimizer="random", n_trials=np.int64(4), seed=np.int64(3),
+                 timeout=np.float32(60), n_jobs=np.int64(1), max_retries=np.int64(1),
+                 show_progress=False)
+    again = tune(quadratic, SPACE, optimizer="random", n_trials=4, seed=3, show_progress=False)
+    assert [t.params for t in study.trials] == [t.params for t in again.trials]
+    with pytest.raises(MetaHPOError, match="n_trials must be a non-negative int or None, got "
+                                           "True"):
+        tune(quadratic, SPACE, n_trials=np.bool_(True))
+    asked = metahpo.create_study(SPACE)
+    assert asked.ask("random", seed=np.int64(3)).params == again.trials[0].params
+    assert asked.fail_stale(np.float64(0)) == [0]
+    assert len(metahpo.warm_start_points([again], SPACE, n=np.int64(2),
+                                         candidates=np.int64(0), seed=np.int64(0))) == 2
+
+
 def test_an_optimizer_instance_is_checked_before_anything_is_stored(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     opt = metahpo.create_optimizer("random", SPACE, seed=0)
