@@ -1,6 +1,7 @@
 """The tune loop and persistent studies: failures, resume after SIGKILL, concurrent workers."""
 
 import itertools
+import json
 import os
 import signal
 import statistics
@@ -666,6 +667,12 @@ def test_counts_seeds_and_times_from_numpy_are_taken_as_their_numbers():
     assert asked.fail_stale(np.float64(0)) == [0]
     assert len(metahpo.warm_start_points([again], SPACE, n=np.int64(2),
                                          candidates=np.int64(0), seed=np.int64(0))) == 2
+    grid = metahpo.create_optimizer("grid", SPACE, resolution=np.int64(3), seed=np.int64(0))
+    meta = metahpo.create_optimizer("meta", SPACE, screen=np.int64(4))
+    for opt in (grid, meta):
+        trial = opt.ask()
+        opt.tell(trial, 1.0)
+        json.dumps(opt.state_dict())  # an option stored as np.int64 was no JSON
 
 
 def test_an_optimizer_instance_is_checked_before_anything_is_stored(tmp_path):

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from metahpo.errors import MetaHPOError
 from metahpo.imports import import_reference
 from metahpo.optimizers.base import Optimizer
+from metahpo.scalars import python_scalar
 from metahpo.space import SearchSpace
 
 _REGISTRY: dict[str, str] = {
@@ -99,9 +100,13 @@ def create_optimizer(
         space: the search space.
         direction: ``"minimize"`` or ``"maximize"``.
         seed: random seed; the same seed and the same calls give the same trials.
-        **options: optimizer-specific keyword options (e.g. ``resolution`` for ``"grid"``).
+        **options: optimizer-specific keyword options (e.g. ``resolution`` for ``"grid"``);
+            NumPy scalars among them, and as the seed, are taken as the Python values they
+            hold (the optimizer's state is JSON).
     """
     cls = optimizer_class(name)
+    seed = python_scalar(seed)
+    options = {key: python_scalar(value) for key, value in options.items()}
     check_options(name, options)
     try:
         opt = cls(space, direction=direction, seed=seed, **options)
