@@ -1,5 +1,6 @@
 """The meta-learned optimizer: meta-training helps on held-out tasks; checkpoints are safe."""
 
+import json
 import subprocess
 import sys
 
@@ -581,3 +582,34 @@ def test_a_proposal_is_the_same_in_every_thread():
                           env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_meta_train_portfolio_and_bench_on_a_scenario_other_than_lcbench(tmp_path):
+    """Target 4's pipeline on a conditional scenario (the rbv2_svm stand-in of
+    tests/data/yahpo_fake): a policy with a learned design meta-trained on three instances,
+    a portfolio built on them, and both benched on the fourth."""
+    from pathlib import Path
+
+    from command_line import run
+
+    data = str(Path(__file__).resolve().parent / "data" / "yahpo_fake")
+    policy = tmp_path / "svm.safetensors"
+    trained = run(tmp_path, "meta-train", "--tasks", "yahpo:rbv2_svm", "--yahpo-data", data,
+                  "--instances", "3,11", "--validation-instances", "37", "--out", str(policy),
+                  "--iterations", "3", "--tasks-per-batch", "2", "--episodes", "2",
+                  "--horizon", "8", "--initial-design", "2", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    built = run(tmp_path, "portfolio", "build", "--tasks", "yahpo:rbv2_svm", "--yahpo-data",
+                data, "--instances", "3,11,37", "--size", "3", "--candidates", "200",
+                "--out", str(tmp_path / "svm.json"))
+    assert built.returncode == 0, built.stderr
+    bench = run(tmp_path, "bench", "--tasks", "yahpo:rbv2_svm", "--yahpo-data", data,
+                "--instances", "1049", "--optimizers", "random,svm=meta,portfolio",
+                "--option", f"svm.policy={policy}", "--option",
+                f"portfolio.portfolio={tmp_path / 'svm.json'}", "--budget", "6", "--seeds", "1",
+                "--out", str(tmp_path / "bench"), "--quiet")
+    assert bench.returncode == 0, bench.stderr
+    summary = json.loads((tmp_path / "bench" / "summary.json").read_text())
+    runs = summary["tasks"]["rbv2_svm/1049"]
+    assert sorted(runs) == ["portfolio", "random", "svm"]
+    assert all(r["trials"] == 6 and r["failed_trials"] == 0 for r in runs.values())

@@ -1,5 +1,8 @@
 """Tasks: the YAHPO lcbench surrogate, synthetic families, real trainings, regret bounds."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import LCBENCH_TEST, make_tasks
 from metahpo.tasks.synthetic import SyntheticTask
 from metahpo.tasks.yahpo import ENV_VAR, YahpoScenario, yahpo_data_path
+from metahpo.tasks.yahpo_conditions import ActiveRules
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +67,68 @@ def test_yahpo_errors_name_the_problem(tmp_path, monkeypatch, lcbench):
     monkeypatch.setenv(ENV_VAR, str(tmp_path))
     with pytest.raises(MetaHPOError, match="missing .*rbv2_xgboost"):
         YahpoScenario("rbv2_xgboost")
+
+
+FAKE_YAHPO = Path(__file__).resolve().parent / "data" / "yahpo_fake"
+
+
+def test_a_conditional_scenario_masks_inactive_parameters_as_yahpo_does():
+    """The stand-in for rbv2_svm (tests/data/yahpo_fake): its surrogate penalizes a value
+    passed for a parameter the kernel leaves inactive, as a model fitted on YAHPO's masked
+    inputs answers arbitrarily there; the fidelities and the nine targets reach it."""
+    svm = YahpoScenario("rbv2_svm", FAKE_YAHPO)
+    assert svm.space.names == ["cost", "degree", "gamma", "kernel", "num.impute.selected.cpo",
+                               "tolerance"]
+    assert svm.fidelity_max() == {"trainsize": 1.0, "repl": 10}
+    task = svm.task("37")
+    base = {"cost": 20.0, "degree": 3, "gamma": 0.1, "kernel": "linear",
+            "num.impute.selected.cpo": "impute.mean", "tolerance": 0.01}
+    linear = [task.evaluate(dict(base, gamma=g, degree=d)) for g in (0.1, 30.0) for d in (2, 5)]
+    assert len(set(linear)) == 1 and linear[0] > 0.8, "gamma / degree reached a linear kernel"
+    radial = [task.evaluate(dict(base, kernel="radial", gamma=g, degree=d))
+              for g in (0.1, 30.0) for d in (2, 5)]
+    assert radial[0] == radial[1] != radial[2] == radial[3] and max(radial) > 0.9
+    assert svm.predict(task.space.encode(base)[None, :], "37").shape == (1, 9)
+    assert svm.task("37", target="f1").direction == "maximize"
+    assert svm.task("37", target="memory").direction == "minimize"
+
+
+def test_a_surrogate_of_another_yahpo_release_is_refused_by_name(tmp_path):
+    """rbv2_glmnet's surrogate takes 4 continuous inputs: one with 6 is of another release."""
+    shutil.copytree(FAKE_YAHPO / "rbv2_svm", tmp_path / "rbv2_glmnet")
+    glmnet = YahpoScenario("rbv2_glmnet", tmp_path)
+    with pytest.raises(MetaHPOError, match="its surrogate .* has 6 continuous inputs, where "
+                                           "metahpo's description of the scenario .* has 4: "
+                                           "alpha, s, trainsize, repl; the data folder is of "
+                                           "another YAHPO release"):
+        glmnet.task("37").evaluate_unit(np.full((1, glmnet.space.dim), 0.5))
+
+
+def test_condition_rules_read_nesting_conjunctions_and_comparisons():
+    document = {"conditions": [
+        {"child": "booster", "parent": "learner", "type": "EQ", "value": "xgboost"},
+        {"child": "rate_drop", "parent": "booster", "type": "IN", "values": ["dart"]},
+        {"type": "AND", "conditions": [
+            {"child": "gamma", "parent": "learner", "type": "NEQ", "value": "ranger"},
+            {"child": "gamma", "parent": "depth", "type": "GT", "value": 2}]},
+        {"type": "OR", "conditions": [
+            {"child": "eta", "parent": "depth", "type": "LT", "value": 2},
+            {"child": "eta", "parent": "booster", "type": "EQ", "value": "gbtree"}]}]}
+    rules = ActiveRules(document)
+    assert rules.conditional.index("booster") < rules.conditional.index("rate_drop")
+    values = {"learner": np.array(["xgboost", "xgboost", "ranger", "svm"]),
+              "booster": np.array(["dart", "gbtree", "dart", "gbtree"]),
+              "depth": np.array([1.0, 3.0, 3.0, 5.0])}
+    active = rules.active(values, 4)
+    assert active["booster"].tolist() == [True, True, False, False]
+    assert active["rate_drop"].tolist() == [True, False, False, False], "its parent is inactive"
+    assert active["gamma"].tolist() == [False, True, False, True]
+    assert active["eta"].tolist() == [True, True, False, False]
+    with pytest.raises(MetaHPOError, match="cycle through"):
+        ActiveRules({"conditions": [{"child": "a", "parent": "b", "type": "EQ", "value": 1},
+                                    {"child": "b", "parent": "a", "type": "EQ", "value": 1}]})
+    with pytest.raises(MetaHPOError, match="condition type 'LIKE'"):
+        ActiveRules({"conditions": [{"child": "a", "parent": "b", "type": "LIKE", "value": 1}]})
 
 
 def test_synthetic_families_are_seeded_and_have_a_basin():

@@ -3,12 +3,17 @@
 A YAHPO data folder holds one sub-folder per scenario (``lcbench``, ``rbv2_xgboost``, ...) with a
 ConfigSpace file (``config_space.json``), the categorical encoding (``encoding.json``) and the
 surrogate (``model.onnx``). The surrogate takes ``x_cont`` (float32, natural units, in the
-scenario's ``cont_names`` order; NaN for inactive parameters) and ``x_cat`` (int32 codes from
-``encoding.json`` in ``cat_names`` order; ``#na#`` for inactive ones) and returns one column per
-target in ``y_names`` order.
+scenario's ``cont_names`` order; ``0`` for parameters a configuration leaves inactive) and
+``x_cat`` (int32 codes from ``encoding.json`` in ``cat_names`` order; the ``#na#`` code for
+inactive ones), as YAHPO Gym feeds it (:mod:`metahpo.tasks.yahpo_conditions`), and returns one
+column per target in ``y_names`` order.
 
 The ``yahpo-gym`` package is not used (it pins numpy<2 and an old ConfigSpace); the scenario
-metadata below restates what YAHPO Gym v1.0 publishes for each scenario.
+metadata below restates what YAHPO Gym publishes for each scenario with the v1.0.2 data (the
+rbv2 scenarios' nine targets are those of that release's ``global_statistics``; their ``f1``
+is maximized here, where YAHPO Gym's table marks it to be minimized). The widths it gives the
+surrogate's inputs and output are checked against those the surrogate declares when it is
+loaded, so a data folder of another YAHPO release is refused by name rather than read wrongly.
 
 The data folder comes from, in order: the ``data_path`` argument (CLI ``--yahpo-data``), the
 environment variable ``METAHPO_YAHPO_DATA``, then ``../shared/data/yahpo`` beside the current
@@ -29,6 +34,7 @@ import numpy as np
 from metahpo.errors import MetaHPOError
 from metahpo.space import Categorical, Int, SearchSpace
 from metahpo.tasks.base import Task
+from metahpo.tasks.yahpo_conditions import ActiveRules
 
 ENV_VAR = "METAHPO_YAHPO_DATA"
 
@@ -45,15 +51,17 @@ class ScenarioMeta:
     fidelity_params: tuple[str, ...]
     runtime_name: str | None
     default_target: str
+    model: str = "model.onnx"
 
 
-def _meta(targets, minimize, cont, cat, instance, fidelity, runtime, default) -> ScenarioMeta:
+def _meta(targets, minimize, cont, cat, instance, fidelity, runtime, default,
+          model="model.onnx") -> ScenarioMeta:
     return ScenarioMeta(tuple(targets), tuple(minimize), tuple(cont), tuple(cat), instance,
-                        tuple(fidelity), runtime, default)
+                        tuple(fidelity), runtime, default, model)
 
 
-_RBV2_Y = ["acc", "bac", "auc", "brier", "logloss", "timetrain", "timepredict"]
-_RBV2_MIN = [False, False, False, True, True, True, True]
+_RBV2_Y = ["acc", "bac", "auc", "brier", "f1", "logloss", "timetrain", "timepredict", "memory"]
+_RBV2_MIN = [False, False, False, True, False, True, True, True, True]
 _IAML_Y = ["mmce", "f1", "auc", "logloss", "ramtrain", "rammodel", "rampredict", "timetrain",
            "timepredict", "mec", "ias", "nf"]
 _IAML_MIN = [True, False, False, True, True, True, True, True, True, True, True, True]
@@ -62,7 +70,7 @@ _XGB = ["nrounds", "eta", "gamma", "lambda", "alpha", "subsample", "max_depth",
 
 
 def _rbv2(cont: list[str], cat: list[str]) -> ScenarioMeta:
-    return _meta(_RBV2_Y, _RBV2_MIN, cont + ["trainsize"], ["task_id"] + cat + ["repl"],
+    return _meta(_RBV2_Y, _RBV2_MIN, cont + ["trainsize", "repl"], ["task_id"] + cat,
                  "task_id", ["trainsize", "repl"], "timetrain", "acc")
 
 
@@ -95,7 +103,7 @@ SCENARIOS: dict[str, ScenarioMeta] = {
     "nb301": _meta(
         ["val_accuracy", "val_cross_entropy", "runtime", "runtime_increase"],
         [False, True, True, True], ["epoch"], _NB301_CATS, None, ["epoch"], "runtime",
-        "val_accuracy"),
+        "val_accuracy", model="model_v2.onnx"),
     "taskset": _meta(
         ["train", "valid1", "valid2", "test"], [True, True, True, True],
         ["epoch", "replication", "learning_rate", "beta1", "beta2", "epsilon", "l1", "l2",
@@ -155,8 +163,9 @@ def yahpo_data_path(path: str | os.PathLike | None = None) -> Path:
 class YahpoScenario:
     """One scenario of a YAHPO data folder: its space, instances and batched surrogate.
 
-    The space leaves out the scenario's conditions (every parameter always active): the
-    surrogate reads every parameter of a configuration.
+    The space leaves out the scenario's conditions (every parameter always active), so that
+    every optimizer and policy searches it; the surrogate is asked with the parameters each
+    configuration leaves inactive masked as YAHPO Gym masks them (see the module docstring).
 
     Args:
         name: scenario name, one of :data:`SCENARIOS`.
@@ -169,11 +178,16 @@ class YahpoScenario:
         self.name = name
         self.meta = SCENARIOS[name]
         self.folder = yahpo_data_path(data_path) / name
-        for f in ("config_space.json", "encoding.json", "model.onnx"):
+        for f in ("config_space.json", "encoding.json", self.meta.model):
             if not (self.folder / f).is_file():
                 raise MetaHPOError(f"YAHPO scenario {name!r}: missing {self.folder / f}")
-        self.full_space = SearchSpace.from_configspace(self.folder / "config_space.json",
-                                                       ignore_conditions=True)
+        try:
+            document = json.loads((self.folder / "config_space.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise MetaHPOError(f"{self.folder / 'config_space.json'} is not valid JSON: "
+                               f"{exc}") from None
+        self.full_space = SearchSpace.from_configspace(document, ignore_conditions=True)
+        self.rules = ActiveRules(document)
         try:
             self.encoding: dict[str, dict[str, int]] = json.loads(
                 (self.folder / "encoding.json").read_text())
@@ -205,11 +219,29 @@ class YahpoScenario:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+        path = self.folder / self.meta.model
         try:
-            return ort.InferenceSession(str(self.folder / "model.onnx"), sess_options=opts,
-                                        providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(path), sess_options=opts,
+                                           providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise MetaHPOError(f"cannot load surrogate {self.folder / 'model.onnx'}: {exc}") from None
+            raise MetaHPOError(f"cannot load surrogate {path}: {exc}") from None
+        inputs = {i.name: i.shape for i in session.get_inputs()}
+        widths = {"x_cont": (len(self.meta.cont_names), "continuous inputs", self.meta.cont_names),
+                  "x_cat": (len(self.meta.cat_names), "categorical inputs", self.meta.cat_names)}
+        if set(inputs) != set(widths):
+            raise MetaHPOError(f"surrogate {path} takes inputs {sorted(inputs)}; a YAHPO "
+                               f"surrogate takes x_cont and x_cat")
+        declared = [(inputs[key], *widths[key]) for key in widths]
+        declared.append((session.get_outputs()[0].shape, len(self.meta.targets), "targets",
+                         self.meta.targets))
+        for shape, width, what, names in declared:
+            if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != width:
+                raise MetaHPOError(
+                    f"YAHPO scenario {self.name!r}: its surrogate {path} has {shape[1]} "
+                    f"{what}, where metahpo's description of the scenario (YAHPO Gym with the "
+                    f"v1.0.2 data) has {width}: {', '.join(names)}; the data folder is of "
+                    "another YAHPO release")
+        return session
 
     def _code(self, name: str, value: Any) -> int:
         table = self.encoding.get(name, {})
@@ -250,14 +282,40 @@ class YahpoScenario:
                 values[name] = np.full(n, self._code(name, value), dtype=np.int32)
             else:
                 values[name] = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+        self._mask_inactive(values, u, constants)
         na = self.encoding
-        x_cont = np.stack([values.get(c, np.full(n, np.nan)) for c in self.meta.cont_names],
+        x_cont = np.stack([values.get(c, np.zeros(n)) for c in self.meta.cont_names],
                           axis=1).astype(np.float32)
         x_cat = np.stack(
             [values[c] if c in values else np.full(n, na.get(c, {}).get("#na#", 0))
              for c in self.meta.cat_names], axis=1).astype(np.int32)
         out = self._session.run(None, {"x_cont": x_cont, "x_cat": x_cat})[0]
         return np.asarray(out, dtype=float)
+
+    def _mask_inactive(self, values: dict[str, np.ndarray], u: np.ndarray,
+                       constants: Mapping[str, Any]) -> None:
+        """Set the parameters each configuration leaves inactive in ``values`` (the
+        surrogate's inputs by name, ``(n,)`` each) to ``0`` or the ``#na#`` code."""
+        if not self.rules.conditional:
+            return
+        n = u.shape[0]
+        plain: dict[str, np.ndarray] = {}
+        for p, col in zip(self.space, self.space.decode_columns(u)):
+            plain[p.name] = (np.asarray([str(c) for c in p.choices])[col.astype(int)]
+                             if isinstance(p, Categorical) else col)
+        for name, value in constants.items():
+            if name in self.full_space.names:
+                plain[name] = (np.full(n, str(value))
+                               if isinstance(self.full_space[name], Categorical)
+                               else np.broadcast_to(np.asarray(value, dtype=float), (n,)))
+        for name, active in self.rules.active(plain, n).items():
+            if name not in values:
+                continue
+            if name in self.meta.cat_names:
+                na = self.encoding.get(name, {}).get("#na#", 0)
+                values[name] = np.where(active, values[name], na).astype(np.int32)
+            else:
+                values[name] = np.where(active, values[name], 0.0)
 
     def task(self, instance: str, *, target: str | None = None) -> "YahpoTask":
         return YahpoTask(self, str(instance), target=target)
