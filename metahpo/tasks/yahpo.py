@@ -51,13 +51,15 @@ class ScenarioMeta:
     fidelity_params: tuple[str, ...]
     runtime_name: str | None
     default_target: str
-    model: str = "model.onnx"
+    #: the surrogate's and the encoding's file names, each in order of preference (nb301's
+    #: second surrogate, ``model_v2.onnx``, came with an encoding of its own)
+    files: tuple[tuple[str, str], ...] = (("model.onnx", "encoding.json"),)
 
 
 def _meta(targets, minimize, cont, cat, instance, fidelity, runtime, default,
-          model="model.onnx") -> ScenarioMeta:
+          files=(("model.onnx", "encoding.json"),)) -> ScenarioMeta:
     return ScenarioMeta(tuple(targets), tuple(minimize), tuple(cont), tuple(cat), instance,
-                        tuple(fidelity), runtime, default, model)
+                        tuple(fidelity), runtime, default, tuple(files))
 
 
 _RBV2_Y = ["acc", "bac", "auc", "brier", "f1", "logloss", "timetrain", "timepredict", "memory"]
@@ -103,7 +105,8 @@ SCENARIOS: dict[str, ScenarioMeta] = {
     "nb301": _meta(
         ["val_accuracy", "val_cross_entropy", "runtime", "runtime_increase"],
         [False, True, True, True], ["epoch"], _NB301_CATS, None, ["epoch"], "runtime",
-        "val_accuracy", model="model_v2.onnx"),
+        "val_accuracy", files=(("model_v2.onnx", "encoding_v2.json"),
+                               ("model.onnx", "encoding.json"))),
     "taskset": _meta(
         ["train", "valid1", "valid2", "test"], [True, True, True, True],
         ["epoch", "replication", "learning_rate", "beta1", "beta2", "epsilon", "l1", "l2",
@@ -178,9 +181,12 @@ class YahpoScenario:
         self.name = name
         self.meta = SCENARIOS[name]
         self.folder = yahpo_data_path(data_path) / name
-        for f in ("config_space.json", "encoding.json", self.meta.model):
+        present = [pair for pair in self.meta.files
+                   if all((self.folder / f).is_file() for f in pair)]
+        for f in ("config_space.json", *(() if present else self.meta.files[0])):
             if not (self.folder / f).is_file():
                 raise MetaHPOError(f"YAHPO scenario {name!r}: missing {self.folder / f}")
+        self.model_path, encoding_path = (self.folder / f for f in present[0])
         try:
             document = json.loads((self.folder / "config_space.json").read_text())
         except json.JSONDecodeError as exc:
@@ -189,10 +195,9 @@ class YahpoScenario:
         self.full_space = SearchSpace.from_configspace(document, ignore_conditions=True)
         self.rules = ActiveRules(document)
         try:
-            self.encoding: dict[str, dict[str, int]] = json.loads(
-                (self.folder / "encoding.json").read_text())
+            self.encoding: dict[str, dict[str, int]] = json.loads(encoding_path.read_text())
         except json.JSONDecodeError as exc:
-            raise MetaHPOError(f"{self.folder / 'encoding.json'} is not valid JSON: {exc}") from None
+            raise MetaHPOError(f"{encoding_path} is not valid JSON: {exc}") from None
         fixed = [p for p in (self.meta.instance_param, *self.meta.fidelity_params) if p]
         self.space = self.full_space.without(*[p for p in fixed if p in self.full_space.names])
 
@@ -219,7 +224,7 @@ class YahpoScenario:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        path = self.folder / self.meta.model
+        path = self.model_path
         try:
             session = ort.InferenceSession(str(path), sess_options=opts,
                                            providers=["CPUExecutionProvider"])
