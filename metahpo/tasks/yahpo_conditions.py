@@ -32,26 +32,21 @@ def _leaf(cond: Mapping[str, Any]) -> tuple[str, str, Rule]:
     kind, child, parent = cond.get("type"), cond.get("child"), cond.get("parent")
     if not isinstance(child, str) or not isinstance(parent, str):
         raise MetaHPOError(f"ConfigSpace condition {cond!r} names no child and parent")
-    value = cond.get("value")
+    if kind not in ("EQ", "NEQ", "LT", "GT", "IN"):
+        raise MetaHPOError(f"ConfigSpace condition type {kind!r} (on {child!r}) is not supported")
+    wanted = list(cond.get("values") or []) if kind == "IN" else [cond.get("value")]
 
     def holds(values: Mapping[str, np.ndarray]) -> np.ndarray:
         column = values[parent]
-        if kind == "IN":
-            return np.isin(column, np.asarray([str(v) for v in cond.get("values") or []])
-                           if column.dtype.kind == "U" else np.asarray(cond.get("values") or []))
-        target = str(value) if column.dtype.kind == "U" else value
-        if kind == "EQ":
-            return column == target
-        if kind == "NEQ":
-            return column != target
+        targets = (np.asarray([str(v) for v in wanted]) if column.dtype.kind == "U"
+                   else np.asarray(wanted, dtype=float))
         if kind == "LT":
-            return column < target
+            return column < targets[0]
         if kind == "GT":
-            return column > target
-        raise MetaHPOError(f"ConfigSpace condition type {kind!r} (on {child!r}) is not supported")
+            return column > targets[0]
+        inside = np.isin(column, targets)
+        return ~inside if kind == "NEQ" else inside
 
-    if kind not in ("EQ", "NEQ", "LT", "GT", "IN"):
-        raise MetaHPOError(f"ConfigSpace condition type {kind!r} (on {child!r}) is not supported")
     return child, parent, lambda values, active: holds(values) & active.get(parent, True)
 
 
