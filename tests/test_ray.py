@@ -52,6 +52,28 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     assert results.get_best_result().config == start
 
 
+def test_an_earlier_experiments_trials_start_the_next_one(local_ray, tmp_path):
+    """``add_evaluated_trials`` with a first Tuner's results, then a second Tuner on the same
+    ``param_space`` (refused by Ray Tune before: the searcher said it had a space already)."""
+    param_space = {"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5), "seed": 3}
+
+    def fit(searcher, **metric):
+        return tune.Tuner(trainable, param_space=param_space,
+                          tune_config=tune.TuneConfig(search_alg=searcher, num_samples=4,
+                                                      max_concurrent_trials=2, **metric),
+                          run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0)).fit()
+
+    first = fit(MetaHPOSearcher(optimizer="random", seed=0), metric="score", mode="max")
+    searcher = MetaHPOSearcher(optimizer="meta", seed=1)
+    searcher.set_search_properties("score", "max", param_space)
+    searcher.add_evaluated_trials(first._experiment_analysis, "score")
+    told = sorted(r.value for r in searcher._opt.history)
+    assert told == sorted(r.metrics["score"] for r in first)
+    second = fit(searcher, metric="score", mode="max")
+    assert len(second) == 4 and not second.errors and len(searcher._opt.history) == 8
+    assert not searcher.set_search_properties("score", "max", {"lr": tune.uniform(0, 1)})
+
+
 def two_metrics(config):
     tune.report({"acc": 1 - (config["x"] - 0.3) ** 2 - config["y"],
                  "time": config["x"] + config["y"]})
@@ -287,6 +309,38 @@ def test_a_choice_among_lists_suggests_the_lists_and_survives_a_restore(tmp_path
     c.set_search_properties("m", "max", param_space)
     with pytest.raises(MetaHPOError, match=r"points_to_evaluate\[0\]: parameter 'net/widths'"):
         c.suggest("0")
+
+
+def test_results_evaluated_elsewhere_are_told_as_ray_tunes_other_searchers_take_them():
+    """``evaluated_rewards`` beside ``points_to_evaluate`` and ``add_evaluated_point`` (what
+    Ray Tune's ``add_evaluated_trials`` calls): told, not suggested again; a trial's
+    ``config`` with constants and nested dicts; errored and pruned trials as failures."""
+    from metahpo import MetaHPOError, TrialState
+
+    param_space = {"lr": tune.loguniform(1e-4, 1e-1), "net": {"widths": tune.choice([[8], [8, 8]])},
+                   "epochs": 10}
+    known = [{"lr": 0.01, "net": {"widths": [8]}}, {"lr": 0.001, "net": {"widths": [8, 8]}}]
+    searcher = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=known,
+                               evaluated_rewards=[0.9, 0.7])
+    searcher.set_search_properties("acc", "max", param_space)
+    first = searcher.suggest("0")
+    assert first["lr"] not in (0.01, 0.001)
+    searcher.add_evaluated_point({"lr": 0.02, "net": {"widths": [8, 8]}, "epochs": 10}, 0.8)
+    searcher.add_evaluated_point({"lr": 0.03, "net": {"widths": [8]}, "epochs": 10}, None,
+                                 error=True)
+    searcher.add_evaluated_point({"lr": 0.04, "net": {"widths": [8]}, "epochs": 10}, 0.1,
+                                 pruned=True, intermediate_values=[0.05, 0.1, float("nan")])
+    history = searcher._opt.history
+    assert [(r.params["lr"], r.state, r.value) for r in history] == [
+        (0.01, TrialState.COMPLETE, 0.9), (0.001, TrialState.COMPLETE, 0.7),
+        (0.02, TrialState.COMPLETE, 0.8), (0.03, TrialState.FAILED, None),
+        (0.04, TrialState.FAILED, None)]
+    assert history[4].pruned and history[4].last_report == (1, 0.1)
+    with pytest.raises(MetaHPOError, match="parameter 'lr'"):
+        searcher.add_evaluated_point({"lr": 5.0, "net": {"widths": [8]}}, 0.5)
+    with pytest.raises(MetaHPOError, match="evaluated_rewards must be a list of one metric "
+                                           "value per point"):
+        MetaHPOSearcher(points_to_evaluate=known, evaluated_rewards=[0.9])
 
 
 def test_a_quantized_log_domain_says_its_step_is_not_kept():

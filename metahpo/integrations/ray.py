@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import warnings
 from typing import Any, Dict, Optional
 
@@ -48,6 +49,7 @@ from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import check_options, restore_optimizer
 from metahpo.shared_study import check_points
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
+from metahpo.trial import PRUNED
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
@@ -166,13 +168,20 @@ class MetaHPOSearcher(Searcher):
         points_to_evaluate: configurations to suggest first, in order, as with Ray Tune's other
             searchers: complete configurations (nested like ``param_space``). The optimizer
             reads their results like its own trials.
+        evaluated_rewards: the metric values of ``points_to_evaluate`` where they were
+            evaluated before (one each, in order; a list of one per metric for several), as
+            Ray Tune's ``OptunaSearch`` takes them: the optimizer is told them, and the points
+            are not suggested again.
         **options: keyword options of the optimizer.
+
+    Results from elsewhere (an earlier experiment's trials) are told with Ray Tune's
+    ``add_evaluated_point`` / ``add_evaluated_trials``.
     """
 
     def __init__(self, space: SearchSpace | None = None, optimizer: str = "meta", *,
                  metric: str | list[str] | None = None, mode: str | list[str] | None = None,
                  seed: int | None = None, points_to_evaluate: list[Dict] | None = None,
-                 **options: Any) -> None:
+                 evaluated_rewards: list[Any] | None = None, **options: Any) -> None:
         _check_metrics(metric, mode)
         # Ray's Searcher takes lists (OptunaSearch passes them); its annotations say str.
         super().__init__(metric=metric, mode=mode)  # type: ignore[arg-type]
@@ -181,19 +190,30 @@ class MetaHPOSearcher(Searcher):
                 not isinstance(points_to_evaluate, list)
                 or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise MetaHPOError("points_to_evaluate must be a list of configuration dicts")
+        if evaluated_rewards is not None and (
+                not isinstance(evaluated_rewards, list)
+                or len(evaluated_rewards) != len(points_to_evaluate or [])):
+            raise MetaHPOError("evaluated_rewards must be a list of one metric value per point "
+                               "of points_to_evaluate")
         self._space = space
         self._optimizer_name = optimizer
         self._seed = seed
         self._options = dict(options)
         self._points = [flatten_dict(p, delimiter="/") for p in points_to_evaluate or []]
+        self._rewards = list(evaluated_rewards or [])
         self._opt: Optimizer | None = None
         self._live: dict[str, Any] = {}
         self._labelled: list[str] = []
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: Dict,
                               **spec: Any) -> bool:
+        """Take the experiment's metric, mode and ``param_space`` (Ray Tune calls this when a
+        Tuner starts). A searcher already under way (results told with
+        ``add_evaluated_trials``, a restored state) accepts only what it has: the same space,
+        metric and mode."""
         if self._opt is not None:
-            return False
+            return ((not config or _ray_space(config)[0] == self._opt.space)
+                    and metric in (None, self._metric) and mode in (None, self._mode))
         _check_metrics(metric, mode)
         if metric:
             self._metric = metric
@@ -210,14 +230,22 @@ class MetaHPOSearcher(Searcher):
             if not self._mode or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
             _check_metrics(self._metric, self._mode)
-            labelled = [{k: _literal(k, v) if k in self._labelled else v for k, v in p.items()}
-                        for p in self._points]
-            self._points = check_points(labelled, self._space)
+            self._points = check_points([self._labelled_params(p) for p in self._points],
+                                        self._space)
             modes = self._mode if isinstance(self._mode, list) else [self._mode]
             directions = ["maximize" if m == "max" else "minimize" for m in modes]
             self._opt = optimizer_for(self._optimizer_name, self._space, directions,
                                       seed=self._seed, **self._options)
+            if self._rewards:
+                for params, reward in zip(self._points, self._rewards):
+                    self._opt.add_trial(params, reward)
+                self._points = []
         return self._opt
+
+    def _labelled_params(self, config: Dict) -> Dict:
+        """A flat configuration with its choices among lists as their literals (see the
+        module docstring)."""
+        return {k: _literal(k, v) if k in self._labelled else v for k, v in config.items()}
 
     def suggest(self, trial_id: str) -> Optional[Dict]:
         opt = self._optimizer()
@@ -237,6 +265,30 @@ class MetaHPOSearcher(Searcher):
         else:
             values = [result[m] for m in metrics]
             self._optimizer().tell(trial, values if len(values) > 1 else values[0])
+
+    def add_evaluated_point(self, parameters: Dict, value: Any, error: bool = False,
+                            pruned: bool = False,
+                            intermediate_values: Optional[list[float]] = None) -> None:
+        """Tell the optimizer of a configuration evaluated outside this searcher (Ray Tune's
+        ``add_evaluated_trials`` passes an earlier experiment's trials here): ``parameters`` as
+        a trial's ``config`` (nested like ``param_space``; its constant entries are left out),
+        ``value`` its metric (a list of one per metric for several), ``error`` / ``pruned`` as
+        Ray Tune reports them (a pruned trial is read with its last intermediate value, as
+        the optimizers read a pruned trial)."""
+        opt = self._optimizer()
+        flat = flatten_dict(parameters, delimiter="/")
+        names = set(opt.space.names)
+        params = check_points([self._labelled_params(
+            {k: v for k, v in flat.items() if k in names})], opt.space)[0]
+        reports = [(step, float(v)) for step, v in enumerate(intermediate_values or [])
+                   if isinstance(v, (int, float)) and math.isfinite(v)]
+        if pruned:
+            opt.add_trial(params, error=f"{PRUNED} by a Ray Tune scheduler",
+                          last_report=reports[-1] if reports else None)
+        elif error:
+            opt.add_trial(params, error="the Ray Tune trial errored")
+        else:
+            opt.add_trial(params, value)
 
     def get_state(self) -> Dict:
         return {
