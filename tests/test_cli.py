@@ -219,6 +219,26 @@ def test_points_to_evaluate_inline_or_from_a_yaml_file(workdir):
     assert load_study("inline", url).trials[0].params == {"x": 0.15, "n": 2}
 
 
+def test_a_space_given_inline_as_json(workdir):
+    """As Optuna's ``ask --search-space`` takes one; a file named like one is not looked for."""
+    from metahpo import load_study
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    tuned = run(workdir, "tune", "objective_mod:objective", "--space", SPACE.to_json(),
+                "--trials", "2", "--storage", url, "--study", "t", "--quiet")
+    assert tuned.returncode == 0, tuned.stderr
+    assert load_study("t", url).space == SPACE
+    asked = run(workdir, "ask", "--storage", url, "--study", "a", "--space",
+                '{"x": {"type": "float", "low": 0, "high": 1}}')
+    assert asked.returncode == 0, asked.stderr
+    assert set(json.loads(asked.stdout)["params"]) == {"x"}
+    typo = run(workdir, "tune", "objective_mod:objective", "--space", '{"x": {"type": "flot"}}',
+               "--trials", "2", "--storage", "memory")
+    assert typo.returncode == 2 and typo.stderr.strip() == (
+        "metahpo: error: --space (inline JSON): parameter 'x': unknown type 'flot'; use float, "
+        "int or categorical")
+
+
 def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     url = f"sqlite:///{workdir / 'db.sqlite'}"
     base = ["--storage", url, "--study", "queue"]

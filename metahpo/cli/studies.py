@@ -12,6 +12,7 @@ from metahpo.cli.common import (
     add_storage_option,
     parse_option,
     read_configurations,
+    read_space,
     storage_url,
 )
 from metahpo.errors import MetaHPOError
@@ -85,7 +86,6 @@ def _print_result(study: Any) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
-    from metahpo.space import SearchSpace
     from metahpo.tasks.command import CommandObjective
     from metahpo.tasks.objective import load_objective
 
@@ -98,7 +98,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     if args.command is None and args.trial_timeout is not None:
         raise MetaHPOError("--trial-timeout applies to --command runs; a Python objective "
                            "enforces its own limits")
-    space = SearchSpace.from_file(args.space)
+    space = read_space(args.space)
     devices = None if args.devices is None else args.devices.split(",")
     objective: Any = (load_objective(args.objective) if args.command is None
                       else CommandObjective(args.command, space, timeout=args.trial_timeout,
@@ -211,7 +211,6 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_ask(args: argparse.Namespace) -> None:
-    from metahpo.space import SearchSpace
     from metahpo.study import create_study, load_study
 
     if args.count < 1:
@@ -235,7 +234,7 @@ def _cmd_ask(args: argparse.Namespace) -> None:
                 directions = load_study(args.study, url).directions
             except MetaHPOError:
                 directions = None
-        study = create_study(SearchSpace.from_file(args.space), storage=url,
+        study = create_study(read_space(args.space), storage=url,
                              study_name=args.study, **_directions(directions))
     options = dict(parse_option(o) for o in args.option)
     points = _points(args, study.space, sys.stderr, study)
@@ -302,7 +301,8 @@ def add_commands(sub: Any) -> None:
                         "run gets one of its own as CUDA_VISIBLE_DEVICES; an objective f(params, "
                         "trial) finds its job's as trial.device ('cuda:2'; other names, such as "
                         "mps, pass as they are)")
-    p.add_argument("--space", required=True, help="search space file (.yaml, .json, ConfigSpace)")
+    p.add_argument("--space", required=True,
+                   help="search space file (.yaml, .json, ConfigSpace), or inline JSON")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
                         "one with its 'default' policy), or MODULE:CLASS / FILE.py:CLASS naming a "
@@ -350,7 +350,8 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
     add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
-    p.add_argument("--space", help="search space file; needed to create the study")
+    p.add_argument("--space", help="search space file, or inline JSON; needed to create the "
+                                   "study")
     p.add_argument("--direction", choices=["minimize", "maximize"], action="append",
                    help="for a new study (default minimize; once per objective for several); "
                         "an existing one keeps its own")
