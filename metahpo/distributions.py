@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
+
 from metahpo.errors import MetaHPOError
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 
@@ -50,6 +52,14 @@ def from_optuna(name: str, dist: Any) -> Parameter:
     if isinstance(dist, IntDistribution):
         return Int(name, dist.low, dist.high, log=dist.log, step=dist.step)
     if isinstance(dist, CategoricalDistribution):
+        odd = [c for c in dist.choices if c is not None
+               and not isinstance(c, (bool, int, float, str, np.generic))]
+        if odd:
+            raise MetaHPOError(
+                f"parameter {name!r}: choices must be None, bool, int, float or str, got "
+                f"{odd[0]!r} ({type(odd[0]).__name__}), as Optuna's storages need them too (it "
+                "warns): suggest a string per choice, e.g. suggest_categorical('widths', "
+                "['64-64', '128']), and turn it into the value in the objective")
         return Categorical(name, dist.choices)
     raise MetaHPOError(f"parameter {name!r}: unsupported Optuna distribution {dist!r}")
 

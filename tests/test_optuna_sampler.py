@@ -589,3 +589,20 @@ def test_constraints_stored_as_a_list_by_another_sampler_count_too():
     from metahpo.integrations.optuna_replica import violated_constraints
 
     assert [violated_constraints(t) for t in study.trials] == ["0 = 0.4 > 0", "0 = 0.45 > 0", ""]
+
+
+@pytest.mark.filterwarnings("ignore:MetaHPOSampler")
+def test_choices_that_are_not_plain_values_are_refused_with_what_to_do():
+    """Optuna runs ``suggest_categorical`` among tuples in memory (with a warning); the
+    sampler cannot search them and says how to write such a choice."""
+    from metahpo import MetaHPOError
+
+    def objective(trial):
+        return len(trial.suggest_categorical("widths", [(64, 64), (128,)]))
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    with pytest.warns(UserWarning, match="Choices for a categorical distribution"), \
+            pytest.raises(MetaHPOError, match=r"parameter 'widths': choices must be None, bool, "
+                                              r"int, float or str, got \(64, 64\) \(tuple\).*"
+                                              "suggest a string per choice"):
+        study.optimize(objective, n_trials=2)
