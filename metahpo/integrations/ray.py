@@ -47,6 +47,7 @@ from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import check_options, restore_optimizer
+from metahpo.scalars import python_scalar
 from metahpo.shared_study import check_points
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
 from metahpo.trial import PRUNED
@@ -61,11 +62,9 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
 def _plain(value: Any) -> Any:
     """``value`` with NumPy scalars, also inside lists and tuples, as the Python values they
     hold."""
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
-    return value
+    return python_scalar(value)
 
 
 def _literal(name: str, value: Any) -> str:
