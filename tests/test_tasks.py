@@ -77,17 +77,33 @@ def test_a_conditional_scenario_masks_inactive_parameters_as_yahpo_does():
     passed for a parameter the kernel leaves inactive, as a model fitted on YAHPO's masked
     inputs answers arbitrarily there; the fidelities and the nine targets reach it."""
     svm = YahpoScenario("rbv2_svm", FAKE_YAHPO)
-    assert svm.space.names == ["cost", "degree", "gamma", "kernel", "num.impute.selected.cpo",
-                               "tolerance"]
+    assert sorted(svm.space.names) == ["cost", "degree", "gamma", "kernel",
+                                       "num.impute.selected.cpo", "tolerance"]
+    assert {c: (cond.parent, cond.values) for c, cond in svm.space.conditions.items()} == {
+        "degree": ("kernel", ("polynomial",)), "gamma": ("kernel", ("radial",))}
     assert svm.fidelity_max() == {"trainsize": 1.0, "repl": 10}
     task = svm.task("37")
-    base = {"cost": 20.0, "degree": 3, "gamma": 0.1, "kernel": "linear",
-            "num.impute.selected.cpo": "impute.mean", "tolerance": 0.01}
-    linear = [task.evaluate(dict(base, gamma=g, degree=d)) for g in (0.1, 30.0) for d in (2, 5)]
+    names = svm.space.names
+    base = {"cost": 20.0, "kernel": "linear", "num.impute.selected.cpo": "impute.mean",
+            "tolerance": 0.01}
+
+    def unit(kernel, gamma_u, degree_u):
+        """A unit-cube point: ``kernel``'s configuration with values for every parameter."""
+        params = dict(base, kernel=kernel)
+        params.update({"gamma": 0.1} if kernel == "radial" else
+                      {"degree": 3} if kernel == "polynomial" else {})
+        u = svm.space.encode(params)
+        u[names.index("gamma")], u[names.index("degree")] = gamma_u, degree_u
+        return u
+
+    linear = task.evaluate_unit(np.array([unit("linear", g, d) for g in (0.2, 0.9)
+                                          for d in (0.1, 0.9)]))
     assert len(set(linear)) == 1 and linear[0] > 0.8, "gamma / degree reached a linear kernel"
-    radial = [task.evaluate(dict(base, kernel="radial", gamma=g, degree=d))
-              for g in (0.1, 30.0) for d in (2, 5)]
+    radial = task.evaluate_unit(np.array([unit("radial", g, d) for g in (0.4, 0.55)
+                                          for d in (0.1, 0.9)]))
     assert radial[0] == radial[1] != radial[2] == radial[3] and max(radial) > 0.9
+    assert task.evaluate(dict(base, kernel="radial", gamma=0.1)) == pytest.approx(
+        task.evaluate_unit(svm.space.encode(dict(base, kernel="radial", gamma=0.1))[None])[0])
     assert svm.predict(task.space.encode(base)[None, :], "37").shape == (1, 9)
     assert svm.task("37", target="f1").direction == "maximize"
     assert svm.task("37", target="memory").direction == "minimize"

@@ -73,4 +73,4 @@ def _in_trained_order(space: SearchSpace, trained: dict[str, Any], policy: str) 
             f"({', '.join(trained)}) and cannot serve this one; use policy='default' "
             "or meta-train a policy for this space"
         )
-    return SearchSpace([space[name] for name in trained])
+    return SearchSpace([space[name] for name in trained], conditions=space.conditions)

@@ -2,11 +2,12 @@
 
 YAHPO's surrogates were fitted on configurations of their ConfigSpace, where a conditional
 parameter without effect is absent (an SVM's ``gamma`` with a linear kernel): YAHPO Gym feeds
-such a parameter to the surrogate as ``0`` (continuous) or the ``#na#`` code (categorical). The
-optimizers search every parameter of the scenario (its space has no conditions, so that every
-optimizer and policy can run on it), so :class:`~metahpo.tasks.yahpo.YahpoScenario` masks the
-parameters each configuration leaves inactive by :class:`ActiveRules` before it asks the
-surrogate, as YAHPO Gym does: the surrogate then sees the inputs it was fitted on.
+such a parameter to the surrogate as ``0`` (continuous) or the ``#na#`` code (categorical).
+Unit-cube points carry a value for every parameter (meta-training's rollouts, the regret
+bounds' random samples, a scenario whose conditions metahpo's spaces cannot represent), so
+:class:`~metahpo.tasks.yahpo.YahpoScenario` masks the parameters each configuration leaves
+inactive by :class:`ActiveRules` before it asks the surrogate, as YAHPO Gym does: the surrogate
+then sees the inputs it was fitted on.
 
 The conditions are read from the scenario's ConfigSpace JSON document: ``EQ``, ``NEQ``, ``LT``,
 ``GT`` and ``IN`` on one parent, and ``AND`` / ``OR`` conjunctions of them. A parameter is
