@@ -240,19 +240,14 @@ class Study:
         return rows
 
     def to_csv(self, path: str) -> None:
-        """Write the trials to the CSV file ``path``, one row per trial (the columns of
-        :meth:`to_records`); a clear error where it cannot be written."""
         rows = self.to_records()
         fields: list[str] = []
         for row in rows:
             fields.extend(k for k in row if k not in fields)
-        try:
-            with open(path, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=fields or ["number"])
-                writer.writeheader()
-                writer.writerows(rows)
-        except OSError as exc:
-            raise MetaHPOError(f"cannot write CSV file {str(path)!r}: {exc.strerror}") from None
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields or ["number"])
+            writer.writeheader()
+            writer.writerows(rows)
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas DataFrame (needs pandas)."""
