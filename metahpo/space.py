@@ -412,6 +412,19 @@ class SearchSpace:
                                        if c not in names})
 
 
+def read_space(source: str | Path) -> SearchSpace:
+    """The search space a command line names (``--space``): a file (.yaml, .json, ConfigSpace
+    JSON), or inline JSON as Optuna's ``ask --search-space`` takes it
+    (``'{"lr": {"type": "float", ...}}'``)."""
+    text = str(source)
+    if text.lstrip().startswith("{"):
+        try:
+            return SearchSpace.from_json(text)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"--space (inline JSON): {exc}") from None
+    return SearchSpace.from_file(text)
+
+
 def check_space(space: Any) -> None:
     """Raise a :class:`MetaHPOError` that says how to build a :class:`SearchSpace` if ``space``
     is not one (a dict is the common mistake of Optuna and Ray Tune users)."""

@@ -206,7 +206,14 @@ def test_bench_compares_optimizers_on_the_users_own_objective(tmp_path):
     assert set(summary["optimizers"]) == {"random", "meta"}
     missing = subprocess.run([*cmd[:6], "--optimizers", "random", "--out", "c"],
                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert "needs a search space file (--space FILE)" in missing.stderr
+    assert "needs a search space (--space FILE, or inline JSON)" in missing.stderr
+    inline = subprocess.run([*cmd[:6], "--space", '{"lr": {"type": "float", "low": 1e-4, '
+                             '"high": 0.1}, "layers": {"type": "int", "low": 1, "high": 3}}',
+                             *cmd[8:10], "--optimizers", "random", "--budget", "3", "--seeds", "1",
+                             "--out", "d", "--quiet"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert inline.returncode == 0, inline.stderr
+    assert len(load_records(tmp_path / "d")) == 1
 
 
 def test_parallel_option_keeps_k_trials_pending(tmp_path, monkeypatch):

@@ -21,19 +21,6 @@ def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
     return key, value
 
 
-def read_space(text: str) -> Any:
-    """The search space of ``--space``: a file (.yaml, .json, ConfigSpace JSON), or inline JSON
-    as Optuna's ``ask --search-space`` takes it (``'{"lr": {"type": "float", ...}}'``)."""
-    from metahpo.space import SearchSpace
-
-    if text.lstrip().startswith("{"):
-        try:
-            return SearchSpace.from_json(text)
-        except MetaHPOError as exc:
-            raise MetaHPOError(f"--space (inline JSON): {exc}") from None
-    return SearchSpace.from_file(text)
-
-
 def read_configurations(text: str, flag: str) -> list[dict[str, Any]]:
     """The configurations of option ``flag``: a JSON or YAML file, or inline JSON, holding one
     parameter dict or a list of them."""

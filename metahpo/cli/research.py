@@ -176,7 +176,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", required=True, help="results folder (resumable)")
     p.add_argument("--yahpo-data", help="YAHPO data folder")
-    p.add_argument("--space", help="search space file of an objective: or command: task")
+    p.add_argument("--space", help="search space file (or inline JSON) of an objective: or "
+                                   "command: task")
     p.add_argument("--direction", choices=["minimize", "maximize"],
                    help="direction of an objective: or command: task (default minimize)")
     p.add_argument("--quiet", action="store_true")

@@ -12,10 +12,10 @@ from metahpo.cli.common import (
     add_storage_option,
     parse_option,
     read_configurations,
-    read_space,
     storage_url,
 )
 from metahpo.errors import MetaHPOError
+from metahpo.space import read_space
 
 #: The study user attribute where ``metahpo ask`` keeps a study's warm start (see :func:`_points`).
 WARM_START_ATTR = "metahpo:warm_start"

@@ -73,7 +73,7 @@ from string import Formatter
 from typing import Any, Mapping, Sequence
 
 from metahpo.errors import CommandFailed, MetaHPOError
-from metahpo.space import SearchSpace
+from metahpo.space import SearchSpace, read_space
 from metahpo.tasks import process_group
 from metahpo.tasks.base import Task
 from metahpo.trial import TrialPruned, TuningInterrupted, check_direction
@@ -261,14 +261,14 @@ class CommandTask(Task):
 
     Args:
         template: the command line, with ``{name}`` placeholders.
-        space: the search space, or the path of a space file.
+        space: the search space, or a space file's path (or inline JSON, as ``--space``).
         direction: ``"minimize"`` or ``"maximize"``.
     """
 
     name = "command"
 
     def __init__(self, template: str, space: SearchSpace | str | Path, direction: str) -> None:
-        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
+        self.space = space if isinstance(space, SearchSpace) else read_space(space)
         self.objective = CommandObjective(template, self.space, echo=False)
         for name in NUMBERS:
             if name in self.objective.placeholders:

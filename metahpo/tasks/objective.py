@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from metahpo.errors import MetaHPOError
 from metahpo.imports import import_reference
-from metahpo.space import SearchSpace
+from metahpo.space import SearchSpace, read_space
 from metahpo.tasks.base import Task
 from metahpo.trial import check_direction
 
@@ -33,13 +33,13 @@ class ObjectiveTask(Task):
 
     Args:
         ref: ``MODULE:FUNCTION`` or ``path/to/file.py:FUNCTION``.
-        space: the search space, or the path of a space file.
+        space: the search space, or a space file's path (or inline JSON, as ``--space``).
         direction: ``"minimize"`` or ``"maximize"``.
     """
 
     def __init__(self, ref: str, space: SearchSpace | str | Path, direction: str) -> None:
         self.function = load_objective(ref)
-        self.space = space if isinstance(space, SearchSpace) else SearchSpace.from_file(space)
+        self.space = space if isinstance(space, SearchSpace) else read_space(space)
         self.direction = check_direction(direction)
         module, function = ref.rsplit(":", 1)
         self.name = f"{Path(module).stem if module.endswith('.py') else module}.{function}"

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 from metahpo.errors import MetaHPOError
@@ -74,9 +73,10 @@ def make_tasks(spec: str, *, instances: str | None = None, dims: Sequence[int] =
         from metahpo.tasks.objective import ObjectiveTask
 
         if space is None:
-            raise MetaHPOError(f"task {spec!r} needs a search space file (--space FILE)")
+            raise MetaHPOError(f"task {spec!r} needs a search space (--space FILE, or inline "
+                               "JSON)")
         user_task = ObjectiveTask if kind == "objective" else CommandTask
-        return [user_task(name, Path(space), direction or "minimize")]
+        return [user_task(name, os.fspath(space), direction or "minimize")]
     if kind == "yahpo":
         from metahpo.tasks.yahpo import YahpoScenario, parse_instances
 
