@@ -11,7 +11,7 @@ from ray import tune  # noqa: E402
 
 from metahpo.benchmarks.runner import Suite, load_records, run_suite  # noqa: E402
 from metahpo.integrations.ray import MetaHPOSearcher, space_from_ray  # noqa: E402
-from metahpo.space import Categorical, Float, Int  # noqa: E402
+from metahpo.space import Categorical, Condition, Float, Int, SearchSpace  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -336,8 +336,14 @@ def test_results_evaluated_elsewhere_are_told_as_ray_tunes_other_searchers_take_
         (0.02, TrialState.COMPLETE, 0.8), (0.03, TrialState.FAILED, None),
         (0.04, TrialState.FAILED, None)]
     assert history[4].pruned and history[4].last_report == (1, 0.1)
-    with pytest.raises(MetaHPOError, match="parameter 'lr'"):
+    with pytest.raises(MetaHPOError, match="add_evaluated_point: .*parameter 'lr'"):
         searcher.add_evaluated_point({"lr": 5.0, "net": {"widths": [8]}}, 0.5)
+    conditional = MetaHPOSearcher(SearchSpace([Categorical("k", ["lin", "rbf"]),
+                                               Float("g", 0.01, 1.0, log=True)],
+                                              conditions={"g": Condition("k", ["rbf"])}),
+                                  optimizer="random", metric="m", mode="max")
+    conditional.add_evaluated_point({"k": "lin", "g": 0.1}, 0.5)  # g inactive: left out
+    assert [r.params for r in conditional._opt.history] == [{"k": "lin"}]
     with pytest.raises(MetaHPOError, match="evaluated_rewards must be a list of one metric "
                                            "value per point"):
         MetaHPOSearcher(points_to_evaluate=known, evaluated_rewards=[0.9])

@@ -270,15 +270,20 @@ class MetaHPOSearcher(Searcher):
                             intermediate_values: Optional[list[float]] = None) -> None:
         """Tell the optimizer of a configuration evaluated outside this searcher (Ray Tune's
         ``add_evaluated_trials`` passes an earlier experiment's trials here): ``parameters`` as
-        a trial's ``config`` (nested like ``param_space``; its constant entries are left out),
+        a trial's ``config`` (nested like ``param_space``; its constant entries, and parameters
+        the configuration leaves inactive, are left out),
         ``value`` its metric (a list of one per metric for several), ``error`` / ``pruned`` as
         Ray Tune reports them (a pruned trial is read with its last intermediate value, as
         the optimizers read a pruned trial)."""
         opt = self._optimizer()
         flat = flatten_dict(parameters, delimiter="/")
-        names = set(opt.space.names)
-        params = check_points([self._labelled_params(
-            {k: v for k, v in flat.items() if k in names})], opt.space)[0]
+        try:
+            typed = opt.space.cast(self._labelled_params(
+                {k: v for k, v in flat.items() if k in opt.space.names}))
+            params = {k: typed[k] for k in opt.space.active_names(typed) if k in typed}
+            opt.space.validate(params)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"add_evaluated_point: {exc}") from None
         reports = [(step, float(v)) for step, v in enumerate(intermediate_values or [])
                    if isinstance(v, (int, float)) and math.isfinite(v)]
         if pruned:
