@@ -260,6 +260,27 @@ def test_via_optuna_runs_the_optimizer_as_the_sampler_of_an_optuna_study(monkeyp
                        drivers={"optuna": OptunaStudyLoop})
 
 
+def test_via_optuna_on_a_conditional_space_suggests_active_parameters_only():
+    """The Optuna study loop asked every parameter at once, so the sampler refused a child
+    whose condition did not hold (the rbv2_svm stand-in of tests/data/yahpo_fake)."""
+    from pathlib import Path
+
+    from metahpo.benchmarks import runner
+    from metahpo.integrations.optuna_study_loop import OptunaStudyLoop
+    from metahpo.tasks.yahpo import YahpoScenario
+
+    data = Path(__file__).resolve().parent / "data" / "yahpo_fake"
+    task = YahpoScenario("rbv2_svm", data).task("1049")
+    record = runner.run_one(task, "meta", {"via": "optuna"}, seed=0, budget=8,
+                            drivers={"optuna": OptunaStudyLoop})
+    assert len(record["values"]) == 8 and all(v is not None for v in record["values"])
+    for params in record["params"]:
+        task.space.validate(params)
+    kernels = {p["kernel"] for p in record["params"]}
+    assert len(kernels) > 1 and all(("gamma" in p) == (p["kernel"] == "radial")
+                                    for p in record["params"])
+
+
 def test_per_task_table_shows_where_each_optimizer_wins(tmp_path):
     from metahpo.reports.summary import per_task_table
 

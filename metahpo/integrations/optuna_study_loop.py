@@ -3,9 +3,10 @@
 The benchmark harness drives optimizers through ``ask`` / ``tell``. With the harness option
 ``via=optuna`` (``metahpo bench`` passes ``{"optuna": OptunaStudyLoop}`` as the harness's
 drivers) it drives :class:`OptunaStudyLoop` instead, which asks an in-memory Optuna study
-(``study.ask(distributions)``) whose sampler is a
-:class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer, given the space as
-its ``search_space`` (so every parameter is sampled jointly from the first trial on). The
+(``study.ask()``, then each active parameter suggested as an objective suggests it) whose
+sampler is a :class:`~metahpo.integrations.optuna.MetaHPOSampler` for the named optimizer, given
+the space as its ``search_space`` (so every parameter is sampled jointly from the first trial
+on). The
 records are the same as for a direct run, so the two ways of using an optimizer compare on the
 same tasks and seeds.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
-from metahpo.distributions import space_to_optuna
+from metahpo.distributions import space_to_optuna, suggest
 from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState, outcome
 
@@ -50,9 +51,15 @@ class OptunaStudyLoop:
         self._sign = 1.0 if direction == "minimize" else -1.0
 
     def ask(self) -> Trial:
-        ot = self._study.ask(self._distributions)
+        """The next trial, its parameters suggested one by one in the space's order, as an
+        objective does, each only where its condition holds (parents come first)."""
+        ot = self._study.ask()
+        params: dict[str, Any] = {}
+        for name in self.space.names:
+            if name in self.space.active_names(params):
+                params[name] = suggest(ot, name, self._distributions[name])
         self._running[ot.number] = ot
-        return Trial(number=ot.number, params={n: ot.params[n] for n in self.space.names})
+        return Trial(number=ot.number, params=params)
 
     def tell(self, trial: Trial, value: Any = None, *, error: str | None = None) -> TrialRecord:
         import optuna
