@@ -171,9 +171,10 @@ class YahpoScenario:
     searched parent), as YAHPO Gym's optimization space does, so that the optimizers know
     which choice a parameter belongs to (on the rbv2_svm stand-in of the tests, ``meta``'s
     regret after 30 trials fell from 0.051 to 0.023 with them:
-    ``benchmarks/results/yahpo_stand_in*``); otherwise every parameter is always active. Either way the surrogate is asked with the parameters each configuration
-    leaves inactive masked as YAHPO Gym masks them (see the module docstring): unit-cube
-    points (meta-training, regret bounds) carry values for every parameter.
+    ``benchmarks/results/yahpo_stand_in*``); otherwise every parameter is always active.
+    Either way the surrogate is asked with the parameters each configuration leaves inactive
+    masked as YAHPO Gym masks them (see the module docstring): unit-cube points
+    (meta-training, regret bounds) carry values for every parameter.
 
     Args:
         name: scenario name, one of :data:`SCENARIOS`.
