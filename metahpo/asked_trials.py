@@ -50,7 +50,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
                            f"by metahpo); give it one: metahpo.create_study(space, storage=..., "
                            f"study_name={study.name!r}), or 'metahpo ask --space FILE'")
     points = check_points(points_to_evaluate, space)
-    seed, max_retries = python_scalar(seed), python_scalar(max_retries)
+    max_retries = python_scalar(max_retries)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False,

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Union
 
 from metahpo.errors import MetaHPOError
 from metahpo.scalars import python_scalar
-from metahpo.storage import checked_constraint, checked_user_attr, set_constraint
+from metahpo.storage import checked_user_attr, set_constraint
 from metahpo.study import Study
 from metahpo.trial import outcome
 
@@ -91,8 +91,7 @@ class RunningTrial:
         that breaks a constraint as failed, so the search steers away from the infeasible
         region, and :attr:`metahpo.Study.best_trial` / :attr:`~metahpo.Study.best_trials`
         choose among the feasible trials (:attr:`metahpo.TrialRecord.constraints`)."""
-        set_constraint(self._study.storage, self._trial_id, name, value)
-        self.constraints[name] = checked_constraint(name, value)
+        self.constraints[name] = set_constraint(self._study.storage, self._trial_id, name, value)
 
     def should_prune(self) -> bool:
         """Whether the pruner given to :func:`tune` would stop this trial now, judging by the

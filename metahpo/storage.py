@@ -356,11 +356,12 @@ def constraints(ft: Any) -> dict[str, float]:
     return dict(found)
 
 
-def set_constraint(storage: Any, trial_id: int, name: Any, value: Any) -> None:
+def set_constraint(storage: Any, trial_id: int, name: Any, value: Any) -> float:
     """Record constraint ``name`` of trial ``trial_id``, feasible at ``value`` <= 0 (see
-    :func:`constraints`)."""
+    :func:`constraints`); return the value recorded (a float)."""
     checked = checked_constraint(name, value)
     storage.set_trial_system_attr(trial_id, CONSTRAINT_ATTR_PREFIX + name, checked)
+    return checked
 
 
 def checked_constraint(name: Any, value: Any) -> float:

@@ -209,8 +209,7 @@ def tune(
             so that a mistake in the arguments is the only thing it prints).
         **options: keyword options of the optimizer (with an optimizer name).
     """
-    n_trials, timeout, seed, max_retries = (python_scalar(v) for v in (n_trials, timeout, seed,
-                                                                       max_retries))
+    n_trials, timeout, max_retries = (python_scalar(v) for v in (n_trials, timeout, max_retries))
     n_jobs = job_count(python_scalar(n_jobs))
     points, takes_trial, devices_of_jobs, callbacks, opts = prepare(
         objective, space, optimizer=optimizer, n_trials=n_trials, direction=direction,

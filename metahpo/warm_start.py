@@ -82,7 +82,7 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     Raises :class:`MetaHPOError` when no study holds ``MIN_TRIALS`` completed trials that fit
     ``space`` (naming, for each study, how many fit)."""
     check_space(space)
-    n, candidates, seed = python_scalar(n), python_scalar(candidates), python_scalar(seed)
+    n, candidates = python_scalar(n), python_scalar(candidates)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise MetaHPOError(f"n must be an int >= 1, got {n!r}")
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 0:

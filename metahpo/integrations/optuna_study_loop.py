@@ -56,7 +56,7 @@ class OptunaStudyLoop:
         ot = self._study.ask()
         params: dict[str, Any] = {}
         for name in self.space.names:
-            if name in self.space.active_names(params):
+            if name not in self.space.conditions or name in self.space.active_names(params):
                 params[name] = suggest(ot, name, self._distributions[name])
         self._running[ot.number] = ot
         return Trial(number=ot.number, params=params)

@@ -283,7 +283,8 @@ class YahpoScenario:
         u = np.atleast_2d(np.asarray(u, dtype=float))
         n = u.shape[0]
         values: dict[str, np.ndarray] = {}
-        for p, col in zip(self.space, self.space.decode_columns(u)):
+        columns = self.space.decode_columns(u)
+        for p, col in zip(self.space, columns):
             if isinstance(p, Categorical):
                 codes = np.array([self._code(p.name, c) for c in p.choices], dtype=np.int32)
                 values[p.name] = codes[col.astype(int)]
@@ -297,7 +298,7 @@ class YahpoScenario:
                 values[name] = np.full(n, self._code(name, value), dtype=np.int32)
             else:
                 values[name] = np.broadcast_to(np.asarray(value, dtype=float), (n,))
-        self._mask_inactive(values, u, constants)
+        self._mask_inactive(values, columns, constants, n)
         na = self.encoding
         x_cont = np.stack([values.get(c, np.zeros(n)) for c in self.meta.cont_names],
                           axis=1).astype(np.float32)
@@ -307,15 +308,15 @@ class YahpoScenario:
         out = self._session.run(None, {"x_cont": x_cont, "x_cat": x_cat})[0]
         return np.asarray(out, dtype=float)
 
-    def _mask_inactive(self, values: dict[str, np.ndarray], u: np.ndarray,
-                       constants: Mapping[str, Any]) -> None:
-        """Set the parameters each configuration leaves inactive in ``values`` (the
-        surrogate's inputs by name, ``(n,)`` each) to ``0`` or the ``#na#`` code."""
+    def _mask_inactive(self, values: dict[str, np.ndarray], columns: Sequence[np.ndarray],
+                       constants: Mapping[str, Any], n: int) -> None:
+        """Set the parameters each of the ``n`` configurations leaves inactive in ``values``
+        (the surrogate's inputs by name, ``(n,)`` each) to ``0`` or the ``#na#`` code, by the
+        configurations' decoded ``columns`` (one per parameter of :attr:`space`)."""
         if not self.rules.conditional:
             return
-        n = u.shape[0]
         plain: dict[str, np.ndarray] = {}
-        for p, col in zip(self.space, self.space.decode_columns(u)):
+        for p, col in zip(self.space, columns):
             plain[p.name] = (np.asarray([str(c) for c in p.choices])[col.astype(int)]
                              if isinstance(p, Categorical) else col)
         for name, value in constants.items():
