@@ -4,6 +4,7 @@ give the tune loop (first points, each job's device and optimizer): :func:`prepa
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 from typing import Any, Callable, Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
+from metahpo.optimizers.registry import check_options, optimizer_options
 from metahpo.running_trial import Objective
 from metahpo.shared_study import check_max_retries, check_points
 from metahpo.space import SearchSpace, check_space
@@ -90,9 +92,28 @@ def prepare(
                                "MODULE:CLASS) for n_jobs > 1")
         opts = [optimizer]
     else:
+        _check_option_names(optimizer, options)
         opts = [optimizer_for(optimizer, space, wanted, seed=seed, **options)
                 for _ in range(n_jobs)]
     return points, takes_trial, devices_of_jobs, callbacks, opts
+
+
+def _check_option_names(optimizer: str, options: Mapping[str, Any]) -> None:
+    """A clear error for a keyword of :func:`tune` that is neither its argument nor an option
+    of ``optimizer``: a misspelt argument of tune (Optuna's ``show_progress_bar``) is named as
+    one, rather than as an option the optimizer lacks."""
+    from metahpo.tuning import tune
+
+    known = optimizer_options(optimizer)
+    arguments = [name for name, p in inspect.signature(tune).parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for key in options:
+        near = difflib.get_close_matches(key, arguments, n=1, cutoff=0.75)
+        if key not in known and near:
+            raise MetaHPOError(f"tune() has no argument {key!r}; did you mean {near[0]!r}? "
+                               f"(other keywords are options of optimizer {optimizer!r}: "
+                               f"{', '.join(known) or 'none'})")
+    check_options(optimizer, options)
 
 
 def job_count(n_jobs: Any) -> int:

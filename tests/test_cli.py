@@ -339,6 +339,11 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
           "--option", "resolutoin=3", "--optimizer", "grid"],
          "optimizer 'grid' has no option 'resolutoin'; its options: resolution, exact_limit"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
+          "--option", "storage=5"], "optimizer 'meta' has no option 'storage'"),
+        (["ask", "--space", "space.yaml", "--study", "s", "--option", "seed=2"],
+         "has no option 'seed'; its options: policy, screen, stall_trials, sample, greedy_first, "
+         "fake_feedback, switch_choices (seed is given on its own, not as an option)"),
+        (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--seed", "-1"], "seed must be a non-negative int or None, got -1"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
           "--jobs", "0"], "n_jobs must be an int >= 1, or -1 for one job per CPU, got 0"),

@@ -64,6 +64,15 @@ def test_a_space_of_fixed_parameters_only_runs_its_one_configuration():
         {"epochs": 10, "momentum": 0.9, "opt": "adam", "wd": 1e-4}] * 3
 
 
+def test_a_space_of_fixed_parameters_only_still_checks_the_optimizer_and_its_options():
+    space = SearchSpace(PINNED)
+    with pytest.raises(MetaHPOError, match="unknown optimizer 'nope'"):
+        metahpo.tune(lambda p: 1.0, space, optimizer="nope", n_trials=1, show_progress=False)
+    with pytest.raises(MetaHPOError, match="optimizer 'grid' has no option 'resolutoin'"):
+        metahpo.tune(lambda p: 1.0, space, optimizer="grid", n_trials=1, show_progress=False,
+                     resolutoin=3)
+
+
 def test_several_objectives_resume_and_parallel_jobs_with_fixed_parameters(tmp_path):
     """The wrapper keeps an optimizer in step with a stored study: a resumed run reads the
     first run's trials, threads propose around each other's pending trials."""

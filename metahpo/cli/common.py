@@ -21,6 +21,17 @@ def parse_option(text: str, flag: str = "--option") -> tuple[str, Any]:
     return key, value
 
 
+def optimizer_option_values(texts: list[str], optimizer: str) -> dict[str, Any]:
+    """The ``--option KEY=VALUE`` options of ``optimizer``, each key checked to be one of its
+    options (a key such as ``storage`` or ``seed`` is an argument of the command, never passed
+    on to the call that takes the options beside it)."""
+    from metahpo.optimizers.registry import check_options
+
+    options = dict(parse_option(text) for text in texts)
+    check_options(optimizer, options)
+    return options
+
+
 def read_configurations(text: str, flag: str) -> list[dict[str, Any]]:
     """The configurations of option ``flag``: a JSON or YAML file, or inline JSON, holding one
     parameter dict or a list of them."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from metahpo.cli.common import (
     add_storage_option,
+    optimizer_option_values,
     parse_option,
     read_configurations,
     storage_url,
@@ -106,7 +107,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     job_devices = None
     if args.command is None and devices is not None:
         job_devices = [f"cuda:{d}" if d.strip().isdigit() else d.strip() for d in devices]
-    options = dict(parse_option(o) for o in args.option)
+    options = optimizer_option_values(args.option, args.optimizer)
     points = _points(args, space, sys.stdout)
     study = _tune_announced(
         args, objective, space, optimizer=args.optimizer, n_trials=args.trials,
@@ -215,6 +216,7 @@ def _cmd_ask(args: argparse.Namespace) -> None:
 
     if args.count < 1:
         raise MetaHPOError(f"--count must be >= 1, got {args.count}")
+    options = optimizer_option_values(args.option, args.optimizer)
     try:
         url = storage_url(args, reads=args.space is None)
     except MetaHPOError as exc:
@@ -236,7 +238,6 @@ def _cmd_ask(args: argparse.Namespace) -> None:
                 directions = None
         study = create_study(read_space(args.space), storage=url,
                              study_name=args.study, **_directions(directions))
-    options = dict(parse_option(o) for o in args.option)
     points = _points(args, study.space, sys.stderr, study)
     for _ in range(args.count):
         trial = study.ask(args.optimizer, seed=args.seed, points_to_evaluate=points,

@@ -63,7 +63,8 @@ class FixedParameters(Optimizer):
     Args:
         space: the search space (without a fixed parameter, the optimizer gets it as it is).
         optimizer: the optimizer of the free parameters, a registered name or ``MODULE:CLASS``.
-        options: its keyword options.
+        options: its keyword options (where no parameter is free, the name and the options'
+            names are still checked: a mistake there is one in every other space too).
         directions: the study's directions, one per objective (several: the free parameters'
             optimizer is :class:`~metahpo.optimizers.multi_objective.MultiObjective`).
         direction: the direction of a study of one objective (when ``directions`` is not given).
@@ -75,12 +76,15 @@ class FixedParameters(Optimizer):
                  directions: Sequence[str] | None = None, direction: str = "minimize",
                  seed: int | None = None) -> None:
         from metahpo.optimizers.multi_objective import optimizer_for
+        from metahpo.optimizers.registry import check_options
 
         wanted = list(directions) if directions is not None else [direction]
         super().__init__(space, direction=wanted[0] if len(wanted) == 1 else "minimize",
                          seed=seed)
         self.free_space, self.fixed = split_fixed(space)
         self._directions = wanted
+        if self.free_space is None:
+            check_options(optimizer, dict(options or {}))
         self._inner = (None if self.free_space is None else
                        optimizer_for(optimizer, self.free_space, wanted, seed=seed,
                                      **dict(options or {})))

@@ -78,9 +78,12 @@ def check_options(name: str, options: Mapping[str, Any]) -> None:
     known = optimizer_options(name)
     unknown = [key for key in options if key not in known]
     if unknown:
+        own = [key for key in ("seed", "direction") if key in unknown]
         raise MetaHPOError(
             f"optimizer {name!r} has no option {', '.join(map(repr, unknown))}; "
             f"its options: {', '.join(known) or 'none'}"
+            + (f" ({' and '.join(own)} {'is' if len(own) == 1 else 'are'} given on "
+               f"{'its' if len(own) == 1 else 'their'} own, not as an option)" if own else "")
         )
 
 
