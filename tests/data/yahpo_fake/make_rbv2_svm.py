@@ -7,7 +7,9 @@ The surrogate behaves like one fitted on YAHPO's masked inputs: where a configur
 value for a parameter its kernel leaves inactive, its accuracy drops by 0.2 (a fitted model's
 answer off its training data is arbitrary), so a test can tell that metahpo masks them.
 
-Run from this folder (needs ``pip install onnx``; the files it writes are committed)::
+The model is stamped with ONNX opset 13, as YAHPO Gym's surrogates are, so that every
+onnxruntime metahpo supports loads it. Run from this folder (needs ``pip install onnx``; the
+files it writes are committed)::
 
     python make_rbv2_svm.py
 """
@@ -75,7 +77,8 @@ def main() -> None:
                                             "impute.median": 3}}
     (OUT / "encoding.json").write_text(json.dumps(encoding, indent=2) + "\n")
     torch.onnx.export(Surrogate(), (torch.ones(2, 6), torch.ones(2, 3, dtype=torch.int32)),
-                      str(OUT / "model.onnx"), dynamo=False, input_names=["x_cont", "x_cat"],
+                      str(OUT / "model.onnx"), dynamo=False, opset_version=13,
+                      input_names=["x_cont", "x_cat"],
                       output_names=["output"],
                       dynamic_axes={"x_cont": {0: "batch_size"}, "x_cat": {0: "batch_size"},
                                     "output": {0: "batch_size"}})
