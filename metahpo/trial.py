@@ -223,10 +223,14 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
         return TrialState.FAILED, None, f"objective returned a bool ({value!r}), not a number"
     if callable(getattr(value, "detach", None)):
         value = value.detach()
-    try:
-        v: float | None = float(value)
-    except (TypeError, ValueError):
+    v: float | None
+    if getattr(value, "ndim", 0):
         v = _only_element(value)
+    else:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = _only_element(value)
     if v is None:
         hint = ""
         if isinstance(value, (dict, list, tuple)):
@@ -242,8 +246,8 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
 
 
 def _only_element(value: Any) -> float | None:
-    """The number a one-element array holds (NumPy refuses ``float`` of one of shape ``(1,)``);
-    ``None`` for anything else."""
+    """The number a one-element array holds (NumPy 2 refuses ``float`` of one of shape
+    ``(1,)``, and NumPy 1.25-1.26 warns that it will); ``None`` for anything else."""
     item = getattr(value, "item", None)
     if not callable(item) or isinstance(value, (str, bytes, Mapping)):
         return None

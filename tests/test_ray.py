@@ -24,9 +24,30 @@ def local_ray():
     ray.shutdown()
 
 
+#: Whether this Ray has Tune's own run configuration and report (its newer releases); the older
+#: ones metahpo supports take both from ``ray.train``.
+TUNE_OWN_API = hasattr(tune, "RunConfig")
+
+
+def run_config(path):
+    """A quiet run configuration under ``path``."""
+    if TUNE_OWN_API:
+        return tune.RunConfig(storage_path=str(path), verbose=0)
+    from ray.train import RunConfig
+    return RunConfig(storage_path=str(path), verbose=0)
+
+
+def report(metrics):
+    """Report a trial's ``metrics`` to Ray Tune."""
+    if TUNE_OWN_API:
+        tune.report(metrics)
+    else:
+        ray.train.report(metrics)
+
+
 def trainable(config):
     score = -((config["lr"] - 0.01) ** 2) - 0.01 * config["layers"]
-    tune.report({"score": score})
+    report({"score": score})
 
 
 def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
@@ -39,7 +60,7 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
                      "widths": tune.choice([[32], (64, 64), [128, 64, 32]])},
         tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max",
                                     num_samples=8, max_concurrent_trials=2),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+        run_config=run_config(tmp_path),
     )
     results = tuner.fit()
     assert len(results) == 8 and not results.errors
@@ -61,7 +82,7 @@ def test_an_earlier_experiments_trials_start_the_next_one(local_ray, tmp_path):
         return tune.Tuner(trainable, param_space=param_space,
                           tune_config=tune.TuneConfig(search_alg=searcher, num_samples=4,
                                                       max_concurrent_trials=2, **metric),
-                          run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0)).fit()
+                          run_config=run_config(tmp_path)).fit()
 
     first = fit(MetaHPOSearcher(optimizer="random", seed=0), metric="score", mode="max")
     searcher = MetaHPOSearcher(optimizer="meta", seed=1)
@@ -75,7 +96,7 @@ def test_an_earlier_experiments_trials_start_the_next_one(local_ray, tmp_path):
 
 
 def two_metrics(config):
-    tune.report({"acc": 1 - (config["x"] - 0.3) ** 2 - config["y"],
+    report({"acc": 1 - (config["x"] - 0.3) ** 2 - config["y"],
                  "time": config["x"] + config["y"]})
 
 
@@ -85,7 +106,7 @@ def fit_two_metrics(search, n, tmp_path):
     tuner = tune.Tuner(
         two_metrics, param_space={"x": tune.uniform(0, 1), "y": tune.uniform(0, 1)},
         tune_config=tune.TuneConfig(search_alg=search, num_samples=n, max_concurrent_trials=2),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
+        run_config=run_config(tmp_path))
     results = tuner.fit()
     assert len(results) == n and not results.errors
     return results

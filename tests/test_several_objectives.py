@@ -103,7 +103,10 @@ def test_any_optimizer_proposes_for_several_objectives_and_restores_from_its_sta
     instance = MultiObjective(SPACE, directions=["maximize", "minimize"], optimizer="tpe", seed=3)
     study = tune(lambda p: (-zdt1(p)[0], zdt1(p)[1]), SPACE, n_trials=12, optimizer=instance,
                  directions=["maximize", "minimize"], show_progress=False)
-    assert len(study.best_trials) == len(instance.front) > 1
+    losses = {t.number: (-t.values[0], t.values[1]) for t in study.trials}
+    undominated = {n for n, a in losses.items()
+                   if not any(b != a and b[0] <= a[0] and b[1] <= a[1] for b in losses.values())}
+    assert {t.number for t in study.best_trials} == {t.number for t in instance.front} == undominated
     assert instance.best is None and instance.directions == ["maximize", "minimize"]
     again = restore_optimizer(instance.state_dict())
     assert again.ask().params == instance.ask().params
