@@ -25,7 +25,9 @@ that nothing completed is ever lost:
 
 ``n_trials`` is the size the study should reach: finished trials (COMPLETE or FAILED, except those
 failed because their process died) plus trials running in other processes. Re-running a command
-after a crash therefore finishes the study instead of starting over. ``n_trials=None`` sets no
+after a crash therefore finishes the study instead of starting over. The jobs of one call
+(``n_jobs``) never take the study past it; processes that tune a study at once may, by a
+trial each, where they count its last free place at the same moment. ``n_trials=None`` sets no
 size: the call runs until its ``timeout``, a callback's :meth:`~metahpo.study.Study.stop` or an
 interruption, as Optuna's ``optimize`` does.
 """
@@ -57,6 +59,7 @@ from metahpo.storage import DEFAULT_MAX_RETRIES, last_report, record_from_optuna
 from metahpo.study import Study, create_study
 from metahpo.trial import (
     PRUNED,
+    Trial,
     TrialPruned,
     TrialRecord,
     TuningInterrupted,
@@ -69,19 +72,19 @@ logger = logging.getLogger("metahpo")
 
 
 def _run_trial(
-    study: Study, opt: Optimizer, objective: Callable[..., Any], peers: Peers,
-    catch: tuple[type[BaseException], ...], points: list[dict[str, Any]],
+    study: Study, opt: Optimizer, objective: Callable[..., Any],
+    started: tuple[int, int, Trial, int | None], catch: tuple[type[BaseException], ...],
     pruning: Pruning | None, interrupted: threading.Event | None = None,
-    device: str | None = None, waiting: bool = True,
+    device: str | None = None,
 ) -> int:
-    """Run one trial; return the id of the stored trial that holds its outcome. ``pruning`` is
-    ``None`` for an objective that takes only the parameters, else the objective also gets the
-    :class:`RunningTrial` (on ``device``); ``waiting``: whether a queued trial may wait (see
-    :func:`~metahpo.shared_study.start_trial`)."""
+    """Run a trial ``started`` by :func:`~metahpo.shared_study.start_trial`; return the id of
+    the stored trial that holds its outcome. ``pruning`` is ``None`` for an objective that takes
+    only the parameters, else the objective also gets the :class:`RunningTrial` (on
+    ``device``)."""
     from optuna.exceptions import TrialPruned as OptunaTrialPruned
 
     st = study.storage
-    trial_id, number, trial, retry_of = start_trial(study, opt, peers, points, waiting)
+    trial_id, number, trial, retry_of = started
     heartbeat = Heartbeat(st, trial_id)
     pruned, report, running = False, None, None
     try:
@@ -272,6 +275,9 @@ class _Loop:
         self.errors: list[BaseException] = []
         self._best: float | None = None
         self._lock = threading.Lock()
+        #: Held by a job from counting the study to storing its next trial's configuration, so
+        #: that two jobs that count the study's last free place do not both fill it.
+        self._starting = threading.Lock()
 
     def run_job(self, opt: Optimizer, reraise: bool = False, device: str | None = None) -> None:
         """Run trials with ``opt`` on ``device``; an exception stops the other jobs and is
@@ -280,12 +286,13 @@ class _Loop:
             peers = Peers(self.study, opt, self.max_retries)
             peers.sync()
             while True:
-                going_on, waiting = self._going_on()
-                if not going_on:
-                    break
-                trial_id = _run_trial(self.study, opt, self.objective, peers, self.catch,
-                                      self.points, self.pruning, self.interrupted, device,
-                                      waiting)
+                with self._starting:
+                    going_on, waiting = self._going_on()
+                    if not going_on:
+                        break
+                    started = start_trial(self.study, opt, peers, self.points, waiting)
+                trial_id = _run_trial(self.study, opt, self.objective, started, self.catch,
+                                      self.pruning, self.interrupted, device)
                 self._show(opt, peers)
                 if self.callbacks:
                     # Read back only for callbacks: a read costs a few ms in an RDB storage.
