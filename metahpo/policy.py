@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -306,8 +307,13 @@ class PolicyInfo:
 
 
 def save_policy(policy: LSTMPolicy, info: PolicyInfo, path: str | Path) -> None:
-    """Write ``policy`` and its metadata to a safetensors file."""
-    from safetensors.torch import save_file
+    """Write ``policy`` and its metadata to a safetensors file.
+
+    The file appears whole or not at all (written beside ``path``, then moved over it), so a
+    training killed while it saves keeps the checkpoint it had; and with the permissions of
+    any file the user creates (safetensors' own writer makes files only their owner can read,
+    which a teammate or a job running as another user could not load)."""
+    from safetensors.torch import save
 
     meta = {
         "format_version": FORMAT_VERSION,
@@ -320,7 +326,10 @@ def save_policy(policy: LSTMPolicy, info: PolicyInfo, path: str | Path) -> None:
         "screen": info.screen,
     }
     tensors = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}
-    save_file(tensors, str(path), metadata={"metahpo": json.dumps(meta)})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(save(tensors, metadata={"metahpo": json.dumps(meta)}))
+    os.replace(tmp, path)
 
 
 def load_policy(path: str | Path) -> tuple[LSTMPolicy, PolicyInfo]:

@@ -1,6 +1,8 @@
 """The meta-learned optimizer: meta-training helps on held-out tasks; checkpoints are safe."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -46,6 +48,14 @@ def tiny_policy(tmp_path_factory):
     save_policy(policy, PolicyInfo(config=policy.config, training_tasks=["synthetic:sphere"],
                                    command="test"), path)
     return path, curve
+
+
+def test_a_saved_policy_is_readable_as_any_file_its_user_writes(tiny_policy):
+    path, _ = tiny_policy
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert list(path.parent.iterdir()) == [path], "a temporary file was left beside it"
 
 
 def test_meta_training_beats_random_search_on_held_out_tasks(tiny_policy):
