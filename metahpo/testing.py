@@ -159,6 +159,20 @@ def check_failed_trials(name: str, **options: Any) -> None:
             all_failed.tell(trial, error="always fails")
 
 
+def check_values_of_any_magnitude(name: str, **options: Any) -> None:
+    """Finite values of any magnitude (from 1e-300 to 1e307, either sign: a diverged
+    training's loss, a metric in odd units) are told as complete trials, and the optimizer
+    goes on proposing valid configurations."""
+    space = SPACES["mixed20"]
+    for scale in (3e38, -1e307):
+        opt = _make(name, space, options, seed=5)
+        for _ in range(8):
+            trial = opt.ask()
+            _check_params(space, dict(trial.params))
+            rec = opt.tell(trial, scale * (1.0 + _objective(space, trial.params)))
+            assert rec.state is TrialState.COMPLETE, f"a value of scale {scale} was {rec.state}"
+
+
 def check_pending_trials(name: str, **options: Any) -> None:
     """Several asks before the tells are allowed; pending continuous proposals are distinct."""
     space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Float("c", 1e-3, 1.0, log=True)])
@@ -301,6 +315,7 @@ CONFORMANCE_CHECKS = [
     check_bounds_and_types,
     check_same_seed_same_sequence,
     check_failed_trials,
+    check_values_of_any_magnitude,
     check_pending_trials,
     check_withdrawn_trials,
     check_state_round_trip,

@@ -16,6 +16,7 @@ LAYERS = [
     ("metahpo.ray_backend", 0),
     ("metahpo.imports", 0),
     ("metahpo.scalars", 0),
+    ("metahpo.loss_range", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.conditions", 1),

@@ -27,6 +27,7 @@ import warnings
 from typing import Any, Literal, Mapping, cast
 
 from metahpo.distributions import space_to_optuna, suggest
+from metahpo.loss_range import representable_loss
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState
@@ -47,6 +48,12 @@ def _quiet_study(direction: str) -> Any:
                                        sampler=optuna.samplers.RandomSampler(seed=0))
     finally:
         optuna.logging.set_verbosity(previous)
+
+
+def _readable(value: float | None) -> float | None:
+    """A trial's value as the private study holds it (:mod:`metahpo.loss_range`: Optuna's GP
+    sampler cannot fit values near float64's limit)."""
+    return None if value is None else representable_loss(value)
 
 
 class OptunaSamplerOptimizer(Optimizer):
@@ -133,9 +140,10 @@ class OptunaSamplerOptimizer(Optimizer):
             if inner is not None:
                 state = (optuna.trial.TrialState.COMPLETE if record.state is TrialState.COMPLETE
                          else optuna.trial.TrialState.FAIL)
-                self._study.tell(inner, record.value, state=state)
+                self._study.tell(inner, _readable(record.value), state=state)
                 return
-            self._study.add_trial(self._frozen(self._inner_params(record.params), record.value, {}))
+            self._study.add_trial(self._frozen(self._inner_params(record.params),
+                                               _readable(record.value), {}))
             self._inner[record.number] = self._study.trials[-1].number
 
     def _inner_params(self, params: Mapping[str, Any]) -> dict[str, Any]:

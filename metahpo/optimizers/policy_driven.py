@@ -68,6 +68,7 @@ import torch
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy
+from metahpo.loss_range import representable_loss
 from metahpo.policy_inputs import context_features, score_features
 from metahpo.screening import GramFactors, pick
 from metahpo.space import Categorical, SearchSpace
@@ -164,7 +165,7 @@ class PolicyDrivenOptimizer(Optimizer):
             ok, loss = True, self._pruned_loss(record)
         if self.fake_feedback:
             loss = float(self._fake_rng.random())
-        self._told.append(self.space.encode(record.params), loss, not ok)
+        self._told.append(self.space.encode(record.params), representable_loss(loss), not ok)
 
     def _pruned_loss(self, record: Any) -> float:
         """The loss a pruned trial is read with (see the module docstring): the median final
