@@ -34,6 +34,10 @@ def clip(x: np.ndarray, low: float | np.ndarray, high: float | np.ndarray) -> np
     return np.minimum(np.maximum(x, low), high)
 
 
+#: The largest integer bound an :class:`Int` takes: every integer up to it is a float exactly.
+_LARGEST_EXACT_INT = 2**53
+
+
 def _check_order(name: str, low: float, high: float) -> None:
     """``low <= high``: equal bounds fix the parameter at that value, as Optuna allows (a
     space that pins ``epochs`` for one study keeps its other parameters' file as it is)."""
@@ -107,6 +111,11 @@ class Float(_DecodedAlone):
         object.__setattr__(self, "low", float(self.low))
         object.__setattr__(self, "high", float(self.high))
         _check_order(self.name, self.low, self.high)
+        if not math.isfinite(self.high - self.low):
+            raise MetaHPOError(
+                f"parameter {self.name!r}: the range [{self.low!r}, {self.high!r}] is wider than "
+                "a float holds (high - low overflows); narrow it"
+            )
         if self.log and self.low <= 0:
             raise MetaHPOError(
                 f"parameter {self.name!r}: a log-scale parameter needs low > 0, got {self.low!r}"
@@ -191,6 +200,13 @@ class Int(_DecodedAlone):
         object.__setattr__(self, "low", int(self.low))
         object.__setattr__(self, "high", int(self.high))
         object.__setattr__(self, "step", int(self.step))
+        for label, v in (("low", self.low), ("high", self.high)):
+            if abs(v) > _LARGEST_EXACT_INT:
+                raise MetaHPOError(
+                    f"parameter {self.name!r}: {label} must lie within ±2**53 "
+                    f"({_LARGEST_EXACT_INT}), got {v!r}: larger integers have no exact float, "
+                    "the form in which optimizers and Optuna's storages hold a parameter"
+                )
         _check_order(self.name, self.low, self.high)
         if self.log and self.low < 1:
             raise MetaHPOError(
