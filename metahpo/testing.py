@@ -160,9 +160,9 @@ def check_failed_trials(name: str, **options: Any) -> None:
 
 
 def check_values_of_any_magnitude(name: str, **options: Any) -> None:
-    """Finite values of any magnitude (from 1e-300 to 1e307, either sign: a diverged
-    training's loss, a metric in odd units) are told as complete trials, and the optimizer
-    goes on proposing valid configurations."""
+    """Finite values of any magnitude (a diverged training's loss, a metric in odd units)
+    are told as complete trials, and the optimizer goes on proposing valid configurations:
+    checked near float32's limit (3e38) and near float64's (-1e307)."""
     space = SPACES["mixed20"]
     for scale in (3e38, -1e307):
         opt = _make(name, space, options, seed=5)

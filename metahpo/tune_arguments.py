@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
-from metahpo.optimizers.registry import check_options, optimizer_options
+from metahpo.optimizers.registry import optimizer_options
 from metahpo.running_trial import Objective
 from metahpo.shared_study import check_max_retries, check_points
 from metahpo.space import SearchSpace, check_space
@@ -100,8 +100,9 @@ def prepare(
 
 def _check_option_names(optimizer: str, options: Mapping[str, Any]) -> None:
     """A clear error for a keyword of :func:`tune` that is neither its argument nor an option
-    of ``optimizer``: a misspelt argument of tune (Optuna's ``show_progress_bar``) is named as
-    one, rather than as an option the optimizer lacks."""
+    of ``optimizer`` but close to an argument's name: a misspelt argument of tune (Optuna's
+    ``show_progress_bar``) is named as one, rather than as an option the optimizer lacks (which
+    the optimizer's construction says of other keywords)."""
     from metahpo.tuning import tune
 
     known = optimizer_options(optimizer)
@@ -113,7 +114,6 @@ def _check_option_names(optimizer: str, options: Mapping[str, Any]) -> None:
             raise MetaHPOError(f"tune() has no argument {key!r}; did you mean {near[0]!r}? "
                                f"(other keywords are options of optimizer {optimizer!r}: "
                                f"{', '.join(known) or 'none'})")
-    check_options(optimizer, options)
 
 
 def job_count(n_jobs: Any) -> int:

@@ -55,7 +55,7 @@ def test_a_saved_policy_is_readable_as_any_file_its_user_writes(tiny_policy):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
-    assert list(path.parent.iterdir()) == [path], "a temporary file was left beside it"
+    assert not list(path.parent.glob("*.tmp")), "a temporary file was left beside it"
 
 
 def test_meta_training_beats_random_search_on_held_out_tasks(tiny_policy):

@@ -66,9 +66,9 @@ import numpy as np
 import torch
 
 from metahpo.errors import MetaHPOError
+from metahpo.loss_range import representable_loss
 from metahpo.optimizers.base import Optimizer
 from metahpo.policy import LSTMPolicy
-from metahpo.loss_range import representable_loss
 from metahpo.policy_inputs import context_features, score_features
 from metahpo.screening import GramFactors, pick
 from metahpo.space import Categorical, SearchSpace
