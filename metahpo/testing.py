@@ -163,10 +163,10 @@ def check_values_of_any_magnitude(name: str, **options: Any) -> None:
     """Finite values of any magnitude (a diverged training's loss, a metric in odd units)
     are told as complete trials, and the optimizer goes on proposing valid configurations:
     checked near float32's limit (3e38) and near float64's (-1e307)."""
-    space = SPACES["mixed20"]
+    space = mixed_space(8)
     for scale in (3e38, -1e307):
         opt = _make(name, space, options, seed=5)
-        for _ in range(8):
+        for _ in range(9):
             trial = opt.ask()
             _check_params(space, dict(trial.params))
             rec = opt.tell(trial, scale * (1.0 + _objective(space, trial.params)))
