@@ -9,6 +9,7 @@ directions. The loop that fills a study lives in :mod:`metahpo.tuning`.
 from __future__ import annotations
 
 import csv
+import json
 import threading
 import time
 import uuid
@@ -240,7 +241,11 @@ class Study:
         return rows
 
     def to_csv(self, path: str) -> None:
-        rows = self.to_records()
+        """Write :meth:`to_records` to a CSV file, one row per trial; lists and dicts (user
+        attributes such as a learning curve) as JSON, so that a reader gets them back with
+        ``json.loads``."""
+        rows = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+                for row in self.to_records()]
         fields: list[str] = []
         for row in rows:
             fields.extend(k for k in row if k not in fields)

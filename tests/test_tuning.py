@@ -1,5 +1,6 @@
 """The tune loop and persistent studies: failures, resume after SIGKILL, concurrent workers."""
 
+import csv
 import itertools
 import json
 import os
@@ -505,9 +506,12 @@ def test_user_attrs_are_stored_at_once_kept_on_failure_and_exported(tmp_path):
     assert "names that begin with 'metahpo:' are metahpo's own" in study.trials[3].error
     assert optuna.load_study(study_name="attrs", storage=url).trials[0].user_attrs["train_s"] == 1.5
     study.to_csv(str(tmp_path / "trials.csv"))
-    header = (tmp_path / "trials.csv").read_text().splitlines()[0].split(",")
-    assert sorted(header[-4:]) == ["user_attrs_best_epoch", "user_attrs_curve",
-                                   "user_attrs_per_class", "user_attrs_train_s"]
+    with open(tmp_path / "trials.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(list(rows[0])[-4:]) == ["user_attrs_best_epoch", "user_attrs_curve",
+                                          "user_attrs_per_class", "user_attrs_train_s"]
+    assert json.loads(rows[0]["user_attrs_per_class"]) == {"acc": [0.5, 0.75], "n": 2}
+    assert json.loads(rows[0]["user_attrs_curve"]) == [1, 2.5]
 
 
 def test_an_interrupted_trial_runs_again_first_when_the_study_resumes(tmp_path):
