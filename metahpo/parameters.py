@@ -47,6 +47,16 @@ def _check_order(name: str, low: float, high: float) -> None:
         )
 
 
+def _check_log_span(name: str, low: float, high: float, log_low: float, log_high: float) -> None:
+    """A log scale over ``[low, high]`` whose ends' logarithms differ in floating point (a range
+    as narrow as ``[2**53 - 4, 2**53]`` has none: every point would decode to one value)."""
+    if not log_high > log_low:
+        raise MetaHPOError(
+            f"parameter {name!r}: the range [{low!r}, {high!r}] is too narrow for a log scale "
+            "(its ends' logarithms are equal as floats); search it with log=False"
+        )
+
+
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name:
         raise MetaHPOError(f"parameter names must be non-empty strings, got {name!r}")
@@ -120,6 +130,9 @@ class Float(_DecodedAlone):
             raise MetaHPOError(
                 f"parameter {self.name!r}: a log-scale parameter needs low > 0, got {self.low!r}"
             )
+        if self.log and self.low < self.high:
+            _check_log_span(self.name, self.low, self.high, math.log(self.low),
+                            math.log(self.high))
         if self.step is not None:
             _check_finite(self.name, step=self.step)
             if self.log:
@@ -214,6 +227,9 @@ class Int(_DecodedAlone):
             )
         if self.log and self.step != 1:
             raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
+        if self.log and self.low < self.high:
+            _check_log_span(self.name, self.low, self.high, math.log(self.low - 0.5),
+                            math.log(self.high + 0.5))
         _grid_count(self.name, self.low, self.high, self.step)
 
     @property

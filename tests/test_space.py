@@ -30,6 +30,7 @@ LCBENCH_CONFIGSPACE = Path(__file__).resolve().parents[2] / "shared/data/yahpo/l
         (lambda: Int("n", 0, 10**30), r"high must lie within ±2\*\*53 \(9007199254740992\)"),
         (lambda: Int("n", -2**60, 0), "low must lie within"),
         (lambda: Float("x", -1.7e308, 1.7e308), "wider than a float holds"),
+        (lambda: Int("n", 2**53 - 4, 2**53, log=True), "too narrow for a log scale"),
         (lambda: Categorical("c", []), "must not be empty"),
         (lambda: Categorical("c", ["a", "b", "a"]), "duplicate choice 'a'"),
         (lambda: Categorical("c", "abc"), "choices must be a list"),
