@@ -47,13 +47,15 @@ def _check_order(name: str, low: float, high: float) -> None:
         )
 
 
-def _check_log_span(name: str, low: float, high: float, log_low: float, log_high: float) -> None:
-    """A log scale over ``[low, high]`` whose ends' logarithms differ in floating point (a range
-    as narrow as ``[2**53 - 4, 2**53]`` has none: every point would decode to one value)."""
-    if not log_high > log_low:
+def _check_log_span(p: Float | Int) -> None:
+    """A log-scale parameter whose ends' logarithms (:attr:`log_ends`) differ in floating
+    point, unless it is fixed (a range as narrow as ``[2**53 - 4, 2**53]`` has none: every
+    point would decode to one value)."""
+    lo, hi = p.log_ends
+    if p.low < p.high and not hi > lo:
         raise MetaHPOError(
-            f"parameter {name!r}: the range [{low!r}, {high!r}] is too narrow for a log scale "
-            "(its ends' logarithms are equal as floats); search it with log=False"
+            f"parameter {p.name!r}: the range [{p.low!r}, {p.high!r}] is too narrow for a log "
+            "scale (its ends' logarithms are equal as floats); search it with log=False"
         )
 
 
@@ -130,15 +132,20 @@ class Float(_DecodedAlone):
             raise MetaHPOError(
                 f"parameter {self.name!r}: a log-scale parameter needs low > 0, got {self.low!r}"
             )
-        if self.log and self.low < self.high:
-            _check_log_span(self.name, self.low, self.high, math.log(self.low),
-                            math.log(self.high))
+        if self.log:
+            _check_log_span(self)
         if self.step is not None:
             _check_finite(self.name, step=self.step)
             if self.log:
                 raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
             object.__setattr__(self, "step", float(self.step))
             _grid_count(self.name, self.low, self.high, self.step)
+
+    @property
+    def log_ends(self) -> tuple[float, float]:
+        """The ends of the range in log units, ``(ln low, ln high)`` (a log-scale parameter's
+        encoding is linear between them)."""
+        return math.log(self.low), math.log(self.high)
 
     @property
     def n_values(self) -> int | None:
@@ -156,7 +163,8 @@ class Float(_DecodedAlone):
         if self.low == self.high:
             return 0.5
         if self.log:
-            u = (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            lo, hi = self.log_ends
+            u = (math.log(v) - lo) / (hi - lo)
         else:
             u = (v - self.low) / (self.high - self.low)
         return min(max(u, 0.0), 1.0)
@@ -227,10 +235,15 @@ class Int(_DecodedAlone):
             )
         if self.log and self.step != 1:
             raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
-        if self.log and self.low < self.high:
-            _check_log_span(self.name, self.low, self.high, math.log(self.low - 0.5),
-                            math.log(self.high + 0.5))
+        if self.log:
+            _check_log_span(self)
         _grid_count(self.name, self.low, self.high, self.step)
+
+    @property
+    def log_ends(self) -> tuple[float, float]:
+        """The ends of the range in log units, ``(ln(low - 0.5), ln(high + 0.5))``: each integer
+        of a log-scale parameter owns the stretch of log units that rounds to it."""
+        return math.log(self.low - 0.5), math.log(self.high + 0.5)
 
     @property
     def n_values(self) -> int:
@@ -239,7 +252,7 @@ class Int(_DecodedAlone):
     def encode(self, value: Any) -> float:
         v = int(round(float(value)))
         if self.log:
-            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            lo, hi = self.log_ends
             return min(max((math.log(v) - lo) / (hi - lo), 0.0), 1.0)
         k = min(max(round((v - self.low) / self.step), 0), self.n_values - 1)
         return (k + 0.5) / self.n_values
@@ -365,12 +378,9 @@ class Block:
         if self.scale in ("grid", "int"):
             self._n = np.array([p.n_values for p in numeric])
             self._step = np.array([p.step for p in numeric])
-        elif self.scale == "log":
-            self._lo = np.array([math.log(p.low) for p in numeric])
-            self._hi = np.array([math.log(p.high) for p in numeric])
-        elif self.scale == "int_log":
-            self._lo = np.array([math.log(p.low - 0.5) for p in numeric])
-            self._hi = np.array([math.log(p.high + 0.5) for p in numeric])
+        elif self.scale in ("log", "int_log"):
+            self._lo = np.array([p.log_ends[0] for p in numeric])
+            self._hi = np.array([p.log_ends[1] for p in numeric])
 
     def decode(self, u: np.ndarray) -> np.ndarray:
         """Values of unit-interval numbers ``u`` ``(..., len(params))``, clipped to ``[0, 1]``
