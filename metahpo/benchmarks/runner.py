@@ -75,6 +75,8 @@ class Suite:
         for label, value in (("budget", self.budget), ("seeds", self.seeds)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MetaHPOError(f"{label} must be a whole number >= 1, got {value!r}")
+        if not self.optimizers:
+            raise MetaHPOError("a benchmark needs at least one optimizer (see 'metahpo optimizers')")
 
     def labels(self) -> list[tuple[str, str]]:
         """``(label, optimizer name)`` pairs; an unlabelled ``MODULE:CLASS`` is labelled by its

@@ -31,6 +31,8 @@ def build_portfolio(tasks: Sequence[TrainingTask], *, size: int = 50, n_candidat
     for name, value in (("size", size), ("n_candidates", n_candidates)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise MetaHPOError(f"portfolio {name} must be a whole number >= 1, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise MetaHPOError(f"portfolio seed must be a whole number >= 0, got {seed!r}")
     space = tasks[0].task.space
     if any(t.task.space != space for t in tasks):
         raise MetaHPOError("all portfolio training tasks must share one search space")

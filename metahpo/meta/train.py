@@ -62,6 +62,9 @@ class TrainConfig:
         for name in ("lr", "grad_clip"):
             if not getattr(self, name) > 0:
                 raise MetaHPOError(f"meta-training: {name} must be > 0, got {getattr(self, name)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
+            raise MetaHPOError(f"meta-training: seed must be a whole number in [0, 2**64), got "
+                               f"{self.seed!r}")
         if not self.entropy_coef >= 0:
             raise MetaHPOError(f"meta-training: entropy_coef must be >= 0, got {self.entropy_coef}")
         if self.time_limit_s is not None and not self.time_limit_s > 0:
@@ -111,6 +114,12 @@ def meta_train(
         ``horizon`` trials), ``regret_mean`` (mean over trials), ``seconds`` and, at validation
         iterations, ``val_regret`` (mean over trials on the validation tasks).
     """
+    planned = max(policy_config.initial_design, policy_config.random_design)
+    if planned >= config.horizon:
+        raise MetaHPOError(
+            f"meta-training: an initial design of {planned} points fills the whole horizon of "
+            f"{config.horizon} trials, which leaves the policy nothing to learn: give a design "
+            f"shorter than the horizon")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
