@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from metahpo import MetaHPOError
-from metahpo.benchmarks.runner import Suite, load_records, run_suite
+from metahpo.benchmarks.runner import Suite, load_records, run_suite, suite_commands
 from metahpo.reports.summary import summarize, write_report
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.synthetic import SyntheticTask
@@ -97,10 +97,11 @@ def test_resume_skips_finished_runs_and_report_rerenders(tiny):
     after = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}
     assert before == after
     assert json.loads((out / "suite.json").read_text())["commands"] == ["test"]
-    paths = write_report(load_records(out), out)
+    paths = write_report(load_records(out), out, commands=suite_commands(out))
     for key in ("json", "markdown", "regret", "rank", "step"):
         assert paths[key].exists()
     assert "| random |" in paths["markdown"].read_text() or "| grid |" in paths["markdown"].read_text()
+    assert paths["markdown"].read_text().endswith("Produced by:\n\n    test\n")
 
 
 def test_a_resumed_suite_refuses_kept_runs_it_did_not_ask_for(tiny):
@@ -122,6 +123,7 @@ def test_a_resumed_suite_refuses_kept_runs_it_did_not_ask_for(tiny):
 
 
 def test_a_run_file_cut_short_is_named_and_rerun_once_deleted(tiny, tmp_path):
+    """So is a cut suite file (the list of commands that produced the results)."""
     import shutil
 
     suite, kept = tiny
@@ -138,6 +140,15 @@ def test_a_run_file_cut_short_is_named_and_rerun_once_deleted(tiny, tmp_path):
     run_suite(suite, out, progress=False)
     rerun, first = json.loads(cut.read_text()), json.loads(whole)
     assert (rerun["params"], rerun["values"]) == (first["params"], first["values"])
+    suite_file = out / "suite.json"
+    suite_file.write_text(suite_file.read_text()[:40])
+    for act in (lambda: suite_commands(out), lambda: run_suite(suite, out, progress=False)):
+        with pytest.raises(MetaHPOError, match=f"'{suite_file}' is not a suite record .*; "
+                                               "delete it"):
+            act()
+    suite_file.unlink()
+    run_suite(suite, out, progress=False, command="again")
+    assert suite_commands(out) == ["again"]
 
 
 @pytest.mark.parametrize("optimizers, options, message", [

@@ -300,11 +300,12 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
         raise MetaHPOError(f"results folder {str(out)!r} is a file; give a folder (new or of "
                            "an earlier run of this suite) to write the results into")
     out.mkdir(parents=True, exist_ok=True)
-    meta_path = out / "suite.json"
-    history = json.loads(meta_path.read_text()).get("commands", []) if meta_path.exists() else []
+    history = suite_commands(out)
     fresh = [command] if command and command not in history else []
     meta = {"suite": _suite_dict(suite), "commands": history + fresh}
-    meta_path.write_text(json.dumps(meta, indent=1))
+    partial = out / "suite.json.partial"
+    partial.write_text(json.dumps(meta, indent=1))
+    os.replace(partial, out / "suite.json")
     for task in tasks:
         if task.cheap:
             task_bounds(task)
@@ -389,6 +390,24 @@ def load_records(out: str | Path) -> list[dict[str, Any]]:
     if not paths:
         raise MetaHPOError(f"no benchmark results under {str(out / 'raw')!r}")
     return [read_record(p) for p in paths]
+
+
+def suite_commands(out: str | Path) -> list[str]:
+    """The commands that produced the results in ``out`` (from its ``suite.json``; none where
+    there is none yet), each once, oldest first."""
+    path = Path(out) / "suite.json"
+    if not path.exists():
+        return []
+    try:
+        commands = json.loads(path.read_text()).get("commands", [])
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise MetaHPOError(f"{str(path)!r} is not a suite record ({exc}); delete it (the commands "
+                           "that produced the results are then forgotten) and run again") from None
+    if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+        raise MetaHPOError(f"{str(path)!r} is not a suite record ('commands' is not a list of "
+                           "strings); delete it (the commands that produced the results are then "
+                           "forgotten) and run again")
+    return commands
 
 
 def read_record(path: Path) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _label_options(texts: Sequence[str]) -> dict[str, dict[str, Any]]:
 def _cmd_bench(args: argparse.Namespace) -> None:
     import shlex
 
-    from metahpo.benchmarks.runner import Suite, load_records, run_suite
+    from metahpo.benchmarks.runner import Suite, load_records, run_suite, suite_commands
     from metahpo.integrations.optuna_study_loop import OptunaStudyLoop
     from metahpo.reports.summary import markdown_table, write_report
     from metahpo.tasks.registry import parse_dims
@@ -48,17 +48,17 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     run_suite(suite, args.out, workers=args.workers, command=command, progress=not args.quiet,
               backend=args.backend, address=args.address, drivers={"optuna": OptunaStudyLoop})
     records = load_records(args.out)
-    paths = write_report(records, args.out)
+    paths = write_report(records, args.out, commands=suite_commands(args.out))
     print(markdown_table(json.loads(paths["json"].read_text())))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
 
-    from metahpo.benchmarks.runner import load_records
+    from metahpo.benchmarks.runner import load_records, suite_commands
     from metahpo.reports.summary import markdown_table, write_report
 
-    paths = write_report(load_records(args.dir), args.dir)
+    paths = write_report(load_records(args.dir), args.dir, commands=suite_commands(args.dir))
     print(markdown_table(json.loads(paths["json"].read_text())))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 

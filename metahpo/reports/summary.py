@@ -268,21 +268,18 @@ def per_task_table(summary: dict[str, Any]) -> str:
 
 
 def write_report(records: Sequence[dict[str, Any]], out: str | Path,
-                 budgets: Sequence[int] = DEFAULT_BUDGETS) -> dict[str, Path]:
+                 budgets: Sequence[int] = DEFAULT_BUDGETS,
+                 commands: Sequence[str] = ()) -> dict[str, Path]:
     """Write ``summary.json``, ``summary.md``, ``per_task.md`` (suites of several tasks),
     ``regret.png``, ``rank.png`` and (when records carry unit-cube points) ``step.png`` into
-    ``out``."""
+    ``out``; ``summary.md`` ends with ``commands``, the commands that produced the records."""
     from metahpo.reports.plots import plot_curves
 
     out = Path(out)
     summary = summarize(records, budgets)
     paths = {"json": out / "summary.json", "markdown": out / "summary.md"}
     paths["json"].write_text(json.dumps(summary, indent=1))
-    suite_file = out / "suite.json"
-    command = ""
-    if suite_file.exists():
-        cmds = json.loads(suite_file.read_text()).get("commands", [])
-        command = "\n".join(f"    {c}" for c in cmds)
+    command = "\n".join(f"    {c}" for c in commands)
     text = "# Benchmark summary\n\n" + markdown_table(summary)
     if command:
         text += f"\nProduced by:\n\n{command}\n"
