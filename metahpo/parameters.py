@@ -65,12 +65,21 @@ def _check_name(name: Any) -> None:
 
 
 def _check_finite(name: str, **values: Any) -> None:
-    """Each of ``values`` a finite number: a Python or NumPy one (``np.float32(0.1)``, a bound
-    read from an array), not a bool."""
+    """Each of ``values`` a finite number that a float holds: a Python or NumPy one
+    (``np.float32(0.1)``, a bound read from an array), not a bool."""
     for label, v in values.items():
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**1024:
+            raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number that a float "
+                               f"holds (up to about 1.8e308), got {_shown_int(v)}")
         if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
                 or not math.isfinite(v)):
             raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number, got {v!r}")
+
+
+def _shown_int(v: int) -> str:
+    """``v`` for a message: its digits, or its size where they would fill the screen (Python
+    refuses to print an int of more than 4300 digits)."""
+    return repr(v) if v.bit_length() <= 128 else f"an int of {v.bit_length()} bits"
 
 
 def _grid_count(name: str, low: float, high: float, step: float) -> int:
@@ -225,7 +234,7 @@ class Int(_DecodedAlone):
             if abs(v) > _LARGEST_EXACT_INT:
                 raise MetaHPOError(
                     f"parameter {self.name!r}: {label} must lie within ±2**53 "
-                    f"({_LARGEST_EXACT_INT}), got {v!r}: larger integers have no exact float, "
+                    f"({_LARGEST_EXACT_INT}), got {_shown_int(v)}: larger integers have no exact float, "
                     "the form in which optimizers and Optuna's storages hold a parameter"
                 )
         _check_order(self.name, self.low, self.high)

@@ -229,6 +229,10 @@ def outcome(value: Any, error: str | None) -> tuple[TrialState, float | None, st
     else:
         try:
             v = float(value)
+        except OverflowError:
+            return (TrialState.FAILED, None,
+                    f"objective returned {type(value).__name__} beyond the range of a float "
+                    "(±1.8e308)")
         except (TypeError, ValueError):
             v = _only_element(value)
     if v is None:

@@ -350,7 +350,7 @@ def test_results_evaluated_elsewhere_are_told_as_ray_tunes_other_searchers_take_
     searcher.add_evaluated_point({"lr": 0.03, "net": {"widths": [8]}, "epochs": 10}, None,
                                  error=True)
     searcher.add_evaluated_point({"lr": 0.04, "net": {"widths": [8]}, "epochs": 10}, 0.1,
-                                 pruned=True, intermediate_values=[0.05, 0.1, float("nan")])
+                                 pruned=True, intermediate_values=[0.05, 0.1, float("nan"), 10**400])
     history = searcher._opt.history
     assert [(r.params["lr"], r.state, r.value) for r in history] == [
         (0.01, TrialState.COMPLETE, 0.9), (0.001, TrialState.COMPLETE, 0.7),

@@ -30,6 +30,10 @@ LCBENCH_CONFIGSPACE = Path(__file__).resolve().parents[2] / "shared/data/yahpo/l
         (lambda: Int("n", 0, 10**30), r"high must lie within ±2\*\*53 \(9007199254740992\)"),
         (lambda: Int("n", -2**60, 0), "low must lie within"),
         (lambda: Float("x", -1.7e308, 1.7e308), "wider than a float holds"),
+        (lambda: Float("x", 0, 10**400), r"high must be a finite number that a float holds \(up "
+                                         r"to about 1.8e308\), got an int of 1329 bits"),
+        (lambda: Int("n", 0, 10**5000), r"high must lie within ±2\*\*53 \(9007199254740992\), got "
+                                        "an int of 16610 bits"),
         (lambda: Int("n", 2**53 - 4, 2**53, log=True), "too narrow for a log scale"),
         (lambda: Categorical("c", []), "must not be empty"),
         (lambda: Categorical("c", ["a", "b", "a"]), "duplicate choice 'a'"),

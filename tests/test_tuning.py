@@ -68,6 +68,8 @@ def test_tensor_and_numpy_results_are_recorded_as_their_numbers():
     assert [t.value for t in study.trials] == pytest.approx([quadratic(t.params) for t in study.trials])
     study = tune(lambda p: np.array([1.0, 2.0]), SPACE, n_trials=1, show_progress=False)
     assert study.trials[0].error == "objective returned ndarray, not a number"
+    study = tune(lambda p: 10**400, SPACE, n_trials=1, show_progress=False)
+    assert study.trials[0].error == "objective returned int beyond the range of a float (±1.8e308)"
 
 
 def test_a_dict_of_metrics_fails_its_trial_with_a_hint_to_user_attrs():

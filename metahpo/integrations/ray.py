@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import warnings
 from typing import Any, Dict, Optional
 
@@ -50,7 +49,7 @@ from metahpo.optimizers.registry import check_options, restore_optimizer
 from metahpo.scalars import python_scalar
 from metahpo.shared_study import check_points
 from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
-from metahpo.trial import PRUNED
+from metahpo.trial import PRUNED, outcome
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
@@ -284,8 +283,9 @@ class MetaHPOSearcher(Searcher):
             opt.space.validate(params)
         except MetaHPOError as exc:
             raise MetaHPOError(f"add_evaluated_point: {exc}") from None
-        reports = [(step, float(v)) for step, v in enumerate(intermediate_values or [])
-                   if isinstance(v, (int, float)) and math.isfinite(v)]
+        reports = [(step, v) for step, v in enumerate(outcome(x, None)[1]
+                                                      for x in intermediate_values or [])
+                   if v is not None]
         if pruned:
             opt.add_trial(params, error=f"{PRUNED} by a Ray Tune scheduler",
                           last_report=reports[-1] if reports else None)
