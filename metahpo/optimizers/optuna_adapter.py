@@ -144,7 +144,7 @@ class OptunaSamplerOptimizer(Optimizer):
                 return
             self._study.add_trial(self._frozen(self._inner_params(record.params),
                                                _readable(record.value), {}))
-            self._inner[record.number] = self._study.trials[-1].number
+            self._inner[record.number] = self._study.get_trials(deepcopy=False)[-1].number
 
     def _inner_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A configuration from elsewhere as the private study holds it: as it is when asked
