@@ -53,7 +53,7 @@ def ask_seconds(built: Path, optimizer: str, folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="250,500,1000,2000")
-    parser.add_argument("--optimizers", default="random,meta,tpe,cmaes")
+    parser.add_argument("--optimizers", default="random,meta,tpe,cmaes,gp")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
