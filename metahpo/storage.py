@@ -7,9 +7,11 @@ and makes every metahpo study readable by Optuna's tools (``optuna-dashboard``, 
 
 * ``None`` — an in-memory storage (lost with the process).
 * ``sqlite:///path.db`` — the embedded default; ``postgresql://...``, ``mysql://...`` — servers.
-* an Optuna storage object, e.g. ``JournalStorage(JournalFileBackend("studies.log"))`` for
-  workers on several machines that share a file system but no database server (Optuna's
-  advice for NFS, where SQLite's locks are unreliable).
+* ``journal:///studies.log`` — an Optuna journal file (``journal:////shared/studies.log`` for
+  an absolute path, as with SQLite), for workers on several machines that share a file system
+  but no database server (Optuna's advice for NFS, where SQLite's locks are unreliable): Optuna's
+  ``JournalStorage(JournalFileBackend(path))``.
+* an Optuna storage object, e.g. that journal storage built by hand.
 
 Trials keep the host and process id that run them, and RDB storages a heartbeat, so that a trial
 left RUNNING by a process that died is recognised and marked FAILED when the study resumes
@@ -40,6 +42,8 @@ from typing import Any, Mapping
 from metahpo.errors import MetaHPOError
 from metahpo.trial import PRUNED, TrialRecord, TrialState
 
+#: How a journal file storage's URL begins (see the module docstring).
+JOURNAL_URL = "journal:///"
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 60
 HOST_ATTR = "metahpo:host"
@@ -91,13 +95,11 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
             "storage must be a database URL such as sqlite:///studies.db or an Optuna storage, "
             f"got {url!r}"
         )
+    if url.startswith(JOURNAL_URL):
+        return _journal(url, _local_file(url, JOURNAL_URL, must_exist))
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-        if must_exist and not path.exists():
-            raise MetaHPOError(f"storage {url!r}: the file {str(path)!r} does not exist")
-        if not path.parent.exists():
-            raise MetaHPOError(f"storage {url!r}: the folder {str(path.parent)!r} does not exist")
+        _local_file(url, "sqlite:///", must_exist)
         engine_kwargs = {"connect_args": {"timeout": 60}}
     error: Exception | None = None
     for attempt in range(5):
@@ -118,6 +120,40 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
             time.sleep(0.2 * (attempt + 1))  # another process is creating the schema right now
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     raise MetaHPOError(f"cannot open storage {url!r}: {type(error).__name__}: {first_line}")
+
+
+def _local_file(url: str, prefix: str, must_exist: bool) -> Path:
+    """The file a ``prefix``-scheme URL names, with a clear error where its folder is missing
+    (or, with ``must_exist``, the file itself)."""
+    path = Path(url[len(prefix):])
+    if must_exist and not path.exists():
+        raise MetaHPOError(f"storage {url!r}: the file {str(path)!r} does not exist")
+    if not path.parent.exists():
+        raise MetaHPOError(f"storage {url!r}: the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _journal(url: str, path: Path) -> Any:
+    """The journal storage in ``path``. A file that exists must begin with a journal entry:
+    Optuna reads anything else as an empty journal and appends to it (an application's log
+    named by mistake)."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if path.is_dir():
+        raise MetaHPOError(f"storage {url!r}: {str(path)!r} is a folder, not a journal file")
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            first = f.readline()
+        try:
+            entry = json.loads(first)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or "op_code" not in entry:
+            raise MetaHPOError(f"storage {url!r}: {str(path)!r} is not an Optuna journal file "
+                               "(its first line is no journal entry); name a new file or a "
+                               "journal that studies were recorded in")
+    return JournalStorage(JournalFileBackend(str(path)))
 
 
 def _cached(storage: Any) -> Any:

@@ -270,7 +270,8 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
 
     Args:
         space: the search space.
-        storage: a database URL, an Optuna storage object, or ``None`` (in memory).
+        storage: a database URL, ``journal:///PATH`` (an Optuna journal file), an Optuna
+            storage object, or ``None`` (in memory).
         study_name: default: a new unique name.
         direction: ``"minimize"`` or ``"maximize"``.
         directions: instead of ``direction``, one per objective of a study of several

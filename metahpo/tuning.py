@@ -163,9 +163,10 @@ def tune(
             front. The optimizer proposes for one trade-off per trial, drawn at random
             (:class:`~metahpo.optimizers.multi_objective.MultiObjective`); no pruner.
         seed: the optimizer's seed (with an optimizer name).
-        storage: database URL (e.g. ``sqlite:///studies.db``) or an Optuna storage object (e.g.
-            ``JournalStorage(JournalFileBackend("studies.log"))`` for workers on several
-            machines sharing a file system); ``None`` keeps the study in memory.
+        storage: database URL (e.g. ``sqlite:///studies.db``), ``journal:///studies.log`` (an
+            Optuna journal file, for workers on several machines sharing a file system but no
+            database server) or an Optuna storage object; ``None`` keeps the study in memory
+            (see :mod:`metahpo.storage`).
         study_name: name of the study to create or resume; default: a new unique name.
         timeout: start no new trial after this many seconds.
         show_progress: show a progress bar with the best value so far.

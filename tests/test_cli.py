@@ -19,6 +19,16 @@ def workdir(tmp_path):
     return tmp_path
 
 
+def test_a_journal_file_holds_studies_for_workers_without_a_database_server(workdir):
+    url = "journal:///studies.log"
+    for trials in (3, 5):
+        out = run(workdir, "tune", "objective_mod:objective", "--space", "space.yaml",
+                  "--optimizer", "random", "--trials", str(trials), "--storage", url, "--study",
+                  "j", "--quiet")
+        assert out.returncode == 0, out.stderr
+    assert run(workdir, "studies", "--storage", url).stdout.startswith("j\tminimize\t5 trials")
+
+
 def test_help_lists_the_commands(tmp_path):
     out = run(tmp_path, "--help")
     assert out.returncode == 0
@@ -432,6 +442,8 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
          "meta-training: seed must be a whole number in [0, 2**64), got -1"),
         (["portfolio", "build", "--tasks", "synthetic:sphere", "--out", "p.json", "--seed", "-1"],
          "portfolio seed must be a whole number >= 0, got -1"),
+        (["studies", "--storage", "journal:///space.yaml"],
+         "'space.yaml' is not an Optuna journal file (its first line is no journal entry)"),
         (["bench", "--tasks", "synthetic:sphere", "--optimizers", ",", "--out", "b"],
          "a benchmark needs at least one optimizer"),
         (["meta-train", "--tasks", "synthetic:spheres", "--out", "p.safetensors"],

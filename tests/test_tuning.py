@@ -145,11 +145,12 @@ def test_sqlite_study_outlives_the_process_and_resumes(tmp_path):
 
 
 def test_a_journal_storage_on_a_shared_file_system_holds_and_resumes_a_study(tmp_path):
+    """Opened by hand or by its URL, journal:///PATH, as the command line opens it."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     path = str(tmp_path / "studies.log")
-    tune(quadratic, SPACE, n_trials=4, seed=0, storage=JournalStorage(JournalFileBackend(path)),
+    tune(quadratic, SPACE, n_trials=4, seed=0, storage=f"journal:///{path}",
          study_name="s", points_to_evaluate=POINTS[:1], show_progress=False)
     storage = JournalStorage(JournalFileBackend(path))
     study = tune(quadratic, SPACE, n_trials=7, seed=0, storage=storage, study_name="s",

@@ -76,8 +76,10 @@ def add_storage_option(p: Any, *, in_memory: bool) -> None:
     (a command whose study lives as long as the command: ``tune``, ``demo``)."""
     memory = f"; '{IN_MEMORY}' records nothing" if in_memory else ""
     p.add_argument("--storage", default=DEFAULT_STORAGE, metavar="URL",
-                   help=f"database URL, e.g. sqlite:///studies.db or postgresql://... (default: "
-                        f"{DEFAULT_STORAGE}, a file in the current directory{memory})")
+                   help=f"database URL, e.g. sqlite:///studies.db or postgresql://..., or "
+                        f"journal:///studies.log, a journal file for workers that share a "
+                        f"network file system (default: {DEFAULT_STORAGE}, a file in the current "
+                        f"directory{memory})")
 
 
 def storage_url(args: Any, *, reads: bool) -> str | None:
