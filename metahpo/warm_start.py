@@ -111,17 +111,21 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     pool = np.array([point for point, _ in entries])
     quantiles = np.column_stack([_quantiles(p, y, pool[:, shared]) for p, y, shared in usable])
     chosen: list[int] = []
+    points_out: list[dict[str, Any]] = []
     covered = np.ones(quantiles.shape[1])
     own = quantiles.mean(axis=1)
-    for _ in range(min(n, len(pool))):
+    while len(points_out) < n and len(chosen) < len(pool):
         scores = np.minimum(quantiles, covered).mean(axis=1)
         scores[chosen] = np.inf
         tied = np.flatnonzero(scores == scores.min())
         best = int(tied[np.argmin(own[tied])])
         chosen.append(best)
         covered = np.minimum(covered, quantiles[best])
-    return [dict(entries[i][1]) if entries[i][1] is not None else space.decode(entries[i][0])
-            for i in chosen]
+        point, params = entries[best]
+        config = dict(params) if params is not None else space.decode(point)
+        if config not in points_out:  # a candidate a rounding away from one already chosen
+            points_out.append(config)
+    return points_out
 
 
 def _quantiles(points: np.ndarray, y: np.ndarray, pool: np.ndarray) -> np.ndarray:

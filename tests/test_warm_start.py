@@ -79,6 +79,16 @@ def test_one_past_study_gives_its_best_configurations_first(tmp_path):
     assert all(p in best_quarter for p in points), (points, best_quarter)
 
 
+def test_no_configuration_is_offered_twice():
+    """A past study of random search drawn from the seed of the uniform candidates holds them
+    to a rounding (a log scale's encoding and decoding): each is offered once."""
+    past = metahpo.tune(related(0.0), SPACE, optimizer="random", n_trials=25, seed=0,
+                        show_progress=False)
+    points = metahpo.warm_start_points([past], SPACE, n=10, candidates=25, seed=0)
+    assert len(points) == 10
+    assert len({tuple(p.items()) for p in points}) == 10, points
+
+
 def test_studies_weigh_the_same_whatever_their_units_and_direction(tmp_path):
     url = f"sqlite:///{tmp_path / 'past.db'}"
     past = past_studies(url)
