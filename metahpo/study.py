@@ -37,6 +37,18 @@ class Study:
         self.name = name
         self._stop = threading.Event()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A study pickles with its storage (``pickle`` / ``joblib.dump``, or passed to another
+        process), as an Optuna study does: an in-memory study is saved that way; a stop request
+        belongs to the run it stops and is not kept."""
+        state = self.__dict__.copy()
+        del state["_stop"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stop = threading.Event()
+
     def stop(self) -> None:
         """Ask the :func:`metahpo.tune` call running on this study to start no further trial,
         as Optuna's ``Study.stop``: from a callback, e.g. once a target value is reached.

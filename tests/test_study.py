@@ -271,6 +271,20 @@ def test_a_sqlite_study_reads_each_finished_trial_once_and_sees_other_writers(tm
     assert len(reader.trials) == 13 and read == []
 
 
+def test_an_in_memory_study_is_saved_with_pickle_and_tuned_on_after_loading():
+    import pickle
+
+    study = tune(lambda p: (p["x"] - 1.0) ** 2 + p["n"], SPACE, n_trials=4, seed=0,
+                 show_progress=False)
+    study.stop()
+    loaded = pickle.loads(pickle.dumps(study))
+    assert [t.params for t in loaded.trials] == [t.params for t in study.trials]
+    assert not loaded.stop_requested
+    again = tune(lambda p: (p["x"] - 1.0) ** 2 + p["n"], SPACE, n_trials=6, seed=0,
+                 storage=loaded.storage, study_name=loaded.name, show_progress=False)
+    assert len(again.trials) == 6 and again.trials[3].params == study.trials[3].params
+
+
 def test_best_trials_of_one_objective_are_those_with_the_best_value():
     study = create_study(SearchSpace([Float("x", 0.0, 1.0)]), direction="maximize")
     for x, value in [(0.1, 1.0), (0.2, 3.0), (0.3, 3.0), (0.4, 2.0)]:
