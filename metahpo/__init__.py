@@ -9,6 +9,8 @@ Public API::
     print(study.best_params, study.best_value)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.registry import (
@@ -24,7 +26,23 @@ from metahpo.tasks.command import CommandObjective
 from metahpo.trial import Trial, TrialPruned, TrialRecord, TrialState, TuningInterrupted
 from metahpo.tuning import tune
 from metahpo.version import __version__
-from metahpo.warm_start import warm_start_points
+
+if TYPE_CHECKING:
+    from metahpo.warm_start import warm_start_points
+
+
+def __getattr__(name: str) -> Any:
+    """``warm_start_points`` on first use: it brings SciPy, which the command line's record
+    keeping (``tell``, ``studies``, ``enqueue``) does not need, a sixth of its start-up."""
+    if name == "warm_start_points":
+        from metahpo.warm_start import warm_start_points
+
+        return warm_start_points
+    raise AttributeError(f"module 'metahpo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "warm_start_points"])
 
 
 __all__ = [
