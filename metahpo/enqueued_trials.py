@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.base import Optimizer
+from metahpo.parameters import shown_value
 from metahpo.space import SearchSpace
 from metahpo.storage import FIXED_PARAMS_ATTR, HOST_ATTR, PID_ATTR, RESERVATION_ATTR
 
@@ -45,10 +46,12 @@ def check_enqueued(params: Any, space: SearchSpace) -> dict[str, Any]:
     unknown = [n for n in params if n not in space.names]
     outside = [n for n in params if n in space.names and not space[n].contains(params[n])]
     if unknown or outside:
-        ranges = ", ".join(f"{n}={params[n]!r} ({space[n].to_dict()})" for n in outside)
+        ranges = ", ".join(f"{n}={shown_value(params[n])} ({space[n].to_dict()})"
+                           for n in outside)
         parts = ([f"unknown parameters {unknown}"] if unknown else []) + (
-            [f"values out of range: {ranges}"] if outside else [])
-        raise MetaHPOError(f"the enqueued configuration {dict(params)} does not fit the search "
+            [f"values outside the space: {ranges}"] if outside else [])
+        shown = ", ".join(f"{n!r}: {shown_value(v)}" for n, v in params.items())
+        raise MetaHPOError(f"the enqueued configuration {{{shown}}} does not fit the search "
                            f"space: {'; '.join(parts)}")
     return dict(params)
 

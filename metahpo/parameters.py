@@ -70,16 +70,18 @@ def _check_finite(name: str, **values: Any) -> None:
     for label, v in values.items():
         if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**1024:
             raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number that a float "
-                               f"holds (up to about 1.8e308), got {_shown_int(v)}")
+                               f"holds (up to about 1.8e308), got {shown_value(v)}")
         if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
                 or not math.isfinite(v)):
             raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number, got {v!r}")
 
 
-def _shown_int(v: int) -> str:
-    """``v`` for a message: its digits, or its size where they would fill the screen (Python
-    refuses to print an int of more than 4300 digits)."""
-    return repr(v) if v.bit_length() <= 128 else f"an int of {v.bit_length()} bits"
+def shown_value(value: Any) -> str:
+    """``value`` for a message: its repr, or an int's size where its digits would fill the
+    screen (Python refuses to print an int of more than 4300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length()} bits"
+    return repr(value)
 
 
 def _grid_count(name: str, low: float, high: float, step: float) -> int:
@@ -184,6 +186,8 @@ class Float(_DecodedAlone):
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
+        if isinstance(value, int) and abs(value) >= 2**1024:
+            return False
         v = float(value)
         tol = _REL_TOL * max(abs(self.low), abs(self.high), 1.0)
         if not (self.low - tol <= v <= self.high + tol):
@@ -234,7 +238,7 @@ class Int(_DecodedAlone):
             if abs(v) > _LARGEST_EXACT_INT:
                 raise MetaHPOError(
                     f"parameter {self.name!r}: {label} must lie within ±2**53 "
-                    f"({_LARGEST_EXACT_INT}), got {_shown_int(v)}: larger integers have no exact float, "
+                    f"({_LARGEST_EXACT_INT}), got {shown_value(v)}: larger integers have no exact float, "
                     "the form in which optimizers and Optuna's storages hold a parameter"
                 )
         _check_order(self.name, self.low, self.high)

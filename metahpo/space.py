@@ -24,7 +24,17 @@ import numpy as np
 
 from metahpo.conditions import Condition, active_mask, active_names, check_conditions
 from metahpo.errors import MetaHPOError
-from metahpo.parameters import Block, Categorical, ChoiceValue, Float, Int, Parameter, clip, scale_of
+from metahpo.parameters import (
+    Block,
+    Categorical,
+    ChoiceValue,
+    Float,
+    Int,
+    Parameter,
+    clip,
+    scale_of,
+    shown_value,
+)
 from metahpo.space_formats import (
     condition_from_configspace,
     parameter_from_configspace,
@@ -239,7 +249,8 @@ class SearchSpace:
             if name not in self._names or isinstance(value, (bool, np.bool_)):
                 continue
             kind = self[name]
-            number = isinstance(value, (int, float, np.integer, np.floating))
+            number = (isinstance(value, (int, float, np.integer, np.floating))
+                      and not (isinstance(value, int) and abs(value) >= 2**1024))
             if isinstance(kind, Int) and number and float(value).is_integer():
                 out[name] = int(value)
             elif isinstance(kind, Float) and number:
@@ -263,7 +274,8 @@ class SearchSpace:
         for p in self._params:
             if p.name in params and not p.contains(params[p.name]):
                 raise MetaHPOError(
-                    f"parameter {p.name!r}: value {params[p.name]!r} is outside {p.to_dict()}"
+                    f"parameter {p.name!r}: value {shown_value(params[p.name])} is outside "
+                    f"{p.to_dict()}"
                 )
         inactive = [n for n in params if n not in names]
         if inactive:

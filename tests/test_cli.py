@@ -81,7 +81,7 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
         {"study": "cli", "number": 9, "params": {"n": 2}},
         {"study": "cli", "number": 10, "params": {"x": 0.25, "n": 3}}]
     bad = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '{"n": 99}')
-    assert bad.returncode == 2 and "values out of range: n=99" in bad.stderr
+    assert bad.returncode == 2 and "values outside the space: n=99" in bad.stderr
     empty = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
     assert empty.returncode == 2 and "holds no configuration to queue" in empty.stderr
     many = json.dumps([{"x": k / 100, "n": 1} for k in range(30)])

@@ -37,7 +37,7 @@ def test_queued_configurations_run_first_in_order_and_a_bad_one_fails_alone(tmp_
     assert trials[3].state is TrialState.COMPLETE and trials[3].params["layers"] == 4
     assert set(trials[3].params) == {"lr", "layers", "act"}
     assert trials[4].state is TrialState.FAILED
-    assert "layers=9" in trials[4].error and "out of range" in trials[4].error
+    assert "values outside the space: layers=9" in trials[4].error
     assert all(t.state is TrialState.COMPLETE for t in trials[5:])
     study.enqueue_trial({"layers": 3.0})
     full = metahpo.tune(loss, SPACE, n_trials=8, storage=url, study_name="s", seed=0,
@@ -72,8 +72,11 @@ def test_a_configuration_outside_the_space_is_refused_when_queued():
     study = metahpo.create_study(SPACE)
     with pytest.raises(MetaHPOError, match=r"unknown parameters \['depth'\]"):
         study.enqueue_trial({"depth": 3})
-    with pytest.raises(MetaHPOError, match="values out of range: act='gelu'"):
+    with pytest.raises(MetaHPOError, match="values outside the space: act='gelu'"):
         study.enqueue_trial({"act": "gelu"})
+    with pytest.raises(MetaHPOError, match=r"\{'lr': an int of 16610 bits\} does not fit the "
+                                           "search space: values outside the space: lr=an int"):
+        study.enqueue_trial({"lr": 10**5000})
 
 
 def test_a_long_run_of_bad_queued_configurations_fails_each_and_goes_on():
