@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence, Union, cast
 import numpy as np
 
 from metahpo.errors import MetaHPOError
-from metahpo.scalars import python_scalar
+from metahpo.scalars import beyond_float, python_scalar
 
 ChoiceValue = Union[None, bool, int, float, str]
 
@@ -68,7 +68,7 @@ def _check_finite(name: str, **values: Any) -> None:
     """Each of ``values`` a finite number that a float holds: a Python or NumPy one
     (``np.float32(0.1)``, a bound read from an array), not a bool."""
     for label, v in values.items():
-        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**1024:
+        if beyond_float(v):
             raise MetaHPOError(f"parameter {name!r}: {label} must be a finite number that a float "
                                f"holds (up to about 1.8e308), got {shown_value(v)}")
         if (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
@@ -186,7 +186,7 @@ class Float(_DecodedAlone):
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        if isinstance(value, int) and abs(value) >= 2**1024:
+        if beyond_float(value):
             return False
         v = float(value)
         tol = _REL_TOL * max(abs(self.low), abs(self.high), 1.0)
@@ -238,8 +238,8 @@ class Int(_DecodedAlone):
             if abs(v) > _LARGEST_EXACT_INT:
                 raise MetaHPOError(
                     f"parameter {self.name!r}: {label} must lie within ±2**53 "
-                    f"({_LARGEST_EXACT_INT}), got {shown_value(v)}: larger integers have no exact float, "
-                    "the form in which optimizers and Optuna's storages hold a parameter"
+                    f"({_LARGEST_EXACT_INT}), got {shown_value(v)}: larger integers have no exact "
+                    "float, the form in which optimizers and Optuna's storages hold a parameter"
                 )
         _check_order(self.name, self.low, self.high)
         if self.log and self.low < 1:

@@ -35,6 +35,7 @@ from metahpo.parameters import (
     scale_of,
     shown_value,
 )
+from metahpo.scalars import beyond_float
 from metahpo.space_formats import (
     condition_from_configspace,
     parameter_from_configspace,
@@ -250,7 +251,7 @@ class SearchSpace:
                 continue
             kind = self[name]
             number = (isinstance(value, (int, float, np.integer, np.floating))
-                      and not (isinstance(value, int) and abs(value) >= 2**1024))
+                      and not beyond_float(value))
             if isinstance(kind, Int) and number and float(value).is_integer():
                 out[name] = int(value)
             elif isinstance(kind, Float) and number:

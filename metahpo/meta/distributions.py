@@ -88,7 +88,8 @@ class SyntheticFamily(TaskDistribution):
                  *, center: float | None = None, spread: float = 0.05) -> None:
         unknown = set(families) - set(FAMILIES)
         if unknown:
-            raise MetaHPOError(f"unknown synthetic families {sorted(unknown)}; known: {', '.join(FAMILIES)}")
+            raise MetaHPOError(f"unknown synthetic families {sorted(unknown)}; known: "
+                               f"{', '.join(FAMILIES)}")
         self.families = list(families)
         self.dims = [int(d) for d in dims]
         self.center, self.spread = center, spread
