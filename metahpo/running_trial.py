@@ -54,6 +54,11 @@ class RunningTrial:
         self._pruning = pruning
         self._interrupted = interrupted or threading.Event()
 
+    @property
+    def objectives(self) -> int:
+        """How many values the objective returns: one per direction of the study."""
+        return len(self._study.directions)
+
     def interrupted(self) -> bool:
         """Whether the tune call is being interrupted (``KeyboardInterrupt`` in the caller, or
         an error in another job) while this trial runs in a job of its own (``n_jobs > 1``):

@@ -86,6 +86,8 @@ def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
      "the command exited with status 3; end of its standard error: 'diverged'"),
     ("print('accuracy: 0.9')", "must be the trial's value (a number), got 'accuracy: 0.9'"),
     ("pass", "the command printed nothing on standard output"),
+    ("print(0.9, 12.5)", "holds 2 numbers, and the study has one objective: print its value last "
+                         "(other metrics as 'METAHPO_ATTR NAME VALUE' lines)"),
 ])
 def test_a_failing_command_fails_its_trial_with_the_cause(tmp_path, caplog, script, error):
     """The trial's error and the log say the cause; the log without metahpo's call stack,

@@ -70,7 +70,7 @@ import time
 from collections import deque
 from pathlib import Path
 from string import Formatter
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from metahpo.errors import CommandFailed, MetaHPOError
 from metahpo.space import SearchSpace, read_space
@@ -223,6 +223,11 @@ class CommandObjective:
         if not values:
             raise CommandFailed("the last line of the command's standard output must be the "
                                f"trial's value (a number), got {last[:200]!r}")
+        if len(values) > 1 and trial.objectives == 1:
+            raise CommandFailed(f"the last line of the command's standard output holds "
+                                f"{len(values)} numbers, and the study has one objective: print "
+                                f"its value last (other metrics as '{ATTR} NAME VALUE' lines), "
+                                "or tune several objectives, one direction per number")
         return values[0] if len(values) == 1 else values
 
 
@@ -277,11 +282,7 @@ class CommandTask(Task):
         self.direction = check_direction(direction)
 
     def evaluate(self, params: Mapping[str, Any]) -> float:
-        value = self.objective(dict(params), _Detached())
-        if isinstance(value, tuple):
-            raise CommandFailed(f"a benchmark task has one objective; the command printed "
-                               f"{len(value)} numbers on its last line")
-        return value
+        return cast(float, self.objective(dict(params), _Detached()))
 
 
 class _Detached:
@@ -290,6 +291,7 @@ class _Detached:
 
     number = 0
     retry_of = None
+    objectives = 1
 
     def report(self, step: int, value: float) -> None:
         pass
