@@ -71,6 +71,8 @@ SPACES = {
     "fixed": SearchSpace([Float("x", -1.0, 1.0), Int("epochs", 10, 10),
                           Categorical("act", ["relu"]), Float("wd", 1e-4, 1e-4, log=True),
                           Int("n", 1, 8)]),
+    "wide_ints": SearchSpace([Int("seed", 0, 10**12), Int("rows", 1, 10**12, log=True),
+                              Int("k", -10**15, 10**15, step=1000), Float("x", 0.0, 1.0)]),
 }
 
 

@@ -26,10 +26,10 @@ import abc
 import warnings
 from typing import Any, Literal, Mapping, cast
 
-from metahpo.distributions import space_to_optuna, suggest
+from metahpo.distributions import suggest, to_optuna
 from metahpo.loss_range import representable_loss
 from metahpo.optimizers.base import Optimizer
-from metahpo.space import SearchSpace
+from metahpo.space import Parameter, SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState
 
 
@@ -66,7 +66,7 @@ class OptunaSamplerOptimizer(Optimizer):
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         self._replaying = False
         super().__init__(space, **kwargs)
-        self._distributions = space_to_optuna(space)
+        self._distributions = {p.name: self._inner_distribution(p) for p in space}
         self._inactive_values = {p.name: p.decode(u) for p, u in zip(space, space.middle())}
         self._study = _quiet_study(self.direction)
         self._inner: dict[int, int] = {}
@@ -74,6 +74,14 @@ class OptunaSamplerOptimizer(Optimizer):
     @abc.abstractmethod
     def _make_sampler(self, seed: int) -> Any:
         """A new Optuna sampler seeded with ``seed``."""
+
+    def _inner_distribution(self, param: Parameter) -> Any:
+        """The Optuna distribution the sampler is asked for ``param``: ``param``'s own."""
+        return to_optuna(param)
+
+    def _outer_value(self, param: Parameter, value: Any) -> Any:
+        """``param``'s value for the sampler's ``value`` of :meth:`_inner_distribution`."""
+        return value
 
     def _propose(self) -> dict[str, Any]:
         import optuna
@@ -95,7 +103,9 @@ class OptunaSamplerOptimizer(Optimizer):
             finally:
                 optuna.logging.set_verbosity(previous)
         self._last_inner = ot.number
-        return {name: ot.params[name] for name in self.space.active_names(ot.params)}
+        params = {name: self._outer_value(self.space[name], value)
+                  for name, value in ot.params.items()}
+        return {name: params[name] for name in self.space.active_names(params)}
 
     def ask(self) -> Trial:
         trial = super().ask()
