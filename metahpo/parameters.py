@@ -14,6 +14,7 @@ with the parameter's name and what to change.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Sequence, Union, cast
@@ -26,6 +27,16 @@ from metahpo.scalars import beyond_float, python_scalar
 ChoiceValue = Union[None, bool, int, float, str]
 
 _REL_TOL = 1e-9
+
+#: The finest step a ``Float`` takes, relative to the larger magnitude of its bounds: a value
+#: ``low + k * step`` carries a rounding error of a few ``float_eps * magnitude``, which stays
+#: below a thousandth of a step there (:func:`_on_grid` allows for it).
+_FINEST_STEP = 2.0**-40
+
+#: Steps from which a decoded grid value is rounded to 12 decimals (``0.1 * 3`` shows as
+#: ``0.3``, not ``0.30000000000000004``); for finer steps that rounding would move a value off
+#: its grid, so it is left as computed.
+_ROUNDED_STEP = 1e-6
 
 
 def clip(x: np.ndarray, low: float | np.ndarray, high: float | np.ndarray) -> np.ndarray:
@@ -97,6 +108,13 @@ def _grid_count(name: str, low: float, high: float, step: float) -> int:
     return int(round(k)) + 1
 
 
+def _on_grid(value: float, low: float, high: float, step: float) -> bool:
+    """Whether ``value`` is ``low + k * step`` up to the rounding of floats of its magnitude."""
+    k = (value - low) / step
+    slack = 1e-6 + 8 * sys.float_info.epsilon * max(abs(low), abs(high)) / step
+    return abs(k - round(k)) < slack
+
+
 class _DecodedAlone:
     """What each parameter kind shares: decoding as a :class:`Block` of one."""
 
@@ -119,7 +137,9 @@ class Float(_DecodedAlone):
         low, high: bounds, ``low <= high`` (equal: the parameter is fixed at that value); with
             ``log=True`` both must be ``> 0``.
         log: sample on a logarithmic scale (learning rates, weight decays).
-        step: restrict values to ``low + k * step``; must divide ``high - low``; not with ``log``.
+        step: restrict values to ``low + k * step``; must divide ``high - low`` and be at least
+            2**-40 of the bounds' magnitude (finer, floats cannot tell the values apart); not
+            with ``log``.
     """
 
     name: str
@@ -151,6 +171,13 @@ class Float(_DecodedAlone):
                 raise MetaHPOError(f"parameter {self.name!r}: step cannot be combined with log")
             object.__setattr__(self, "step", float(self.step))
             _grid_count(self.name, self.low, self.high, self.step)
+            finest = max(abs(self.low), abs(self.high)) * _FINEST_STEP
+            if self.step < finest:
+                raise MetaHPOError(
+                    f"parameter {self.name!r}: step {self.step!r} is too fine for values near "
+                    f"{max(abs(self.low), abs(self.high)):g}: a float there cannot tell "
+                    f"such values apart; use a step of at least {finest:.3g}, or none"
+                )
 
     @property
     def log_ends(self) -> tuple[float, float]:
@@ -193,8 +220,7 @@ class Float(_DecodedAlone):
         if not (self.low - tol <= v <= self.high + tol):
             return False
         if self.step is not None:
-            k = (v - self.low) / self.step
-            return abs(k - round(k)) < 1e-6
+            return _on_grid(v, self.low, self.high, self.step)
         return True
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,7 +436,9 @@ class Block:
         k = np.minimum(np.floor(u * self._n), self._n - 1)
         if kind == "int":
             return self._low + k * self._step
-        return np.minimum(np.round(self._low + k * self._step, 12), self._high)
+        values = self._low + k * self._step
+        return np.minimum(np.where(self._step >= _ROUNDED_STEP, np.round(values, 12), values),
+                          self._high)
 
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Encodings ``(..., len(params))`` of the values ``u`` decodes to (see

@@ -71,8 +71,6 @@ SPACES = {
     "fixed": SearchSpace([Float("x", -1.0, 1.0), Int("epochs", 10, 10),
                           Categorical("act", ["relu"]), Float("wd", 1e-4, 1e-4, log=True),
                           Int("n", 1, 8)]),
-    "wide_ints": SearchSpace([Int("seed", 0, 10**12), Int("rows", 1, 10**12, log=True),
-                              Int("k", -10**15, 10**15, step=1000), Float("x", 0.0, 1.0)]),
 }
 
 
@@ -93,8 +91,7 @@ def _check_params(space: SearchSpace, params: dict[str, Any]) -> None:
             assert isinstance(v, float), f"{p.name}: {v!r} is not a float"
             assert p.low <= v <= p.high, f"{p.name}: {v} outside [{p.low}, {p.high}]"
             if p.step is not None:
-                k = (v - p.low) / p.step
-                assert abs(k - round(k)) < 1e-6, f"{p.name}: {v} is not on the step grid"
+                assert p.contains(v), f"{p.name}: {v} is not on the step grid"
         elif isinstance(p, Int):
             assert type(v) is int, f"{p.name}: {v!r} is not an int"
             assert p.low <= v <= p.high, f"{p.name}: {v} outside [{p.low}, {p.high}]"
@@ -292,6 +289,23 @@ def check_trials_from_elsewhere(name: str, **options: Any) -> None:
     assert _run(resumed, 3) == _run(clone, 3), "restored optimizer diverged from the original"
 
 
+def check_wide_and_fine_grids(name: str, **options: Any) -> None:
+    """Integers of 10**12 values and more, and steps a billionth of their range, are proposed
+    on their grids and taken in from elsewhere, as any other parameter: methods that list every
+    value (Optuna's GP) or check a value's grid position to 1e-8 steps (Optuna's trials) fail
+    there unless they treat such a grid as continuous."""
+    space = SearchSpace([Int("seed", 0, 10**12), Int("rows", 1, 10**12, log=True),
+                         Int("k", -10**15, 10**15, step=1000), Float("w", 0.0, 1e6, step=1e-3),
+                         Float("x", -1.0, 1.0)])
+    rng = np.random.default_rng(0)
+    opt = _make(name, space, options, seed=8)
+    for u in rng.random((20, space.dim)):
+        params = space.decode(u)
+        opt.add_trial(params, _objective(space, params))
+    for params in _run(opt, 6):
+        _check_params(space, params)
+
+
 def check_conditional_space(name: str, **options: Any) -> None:
     """In a conditional space every proposal holds exactly its active parameters, also after
     trials from elsewhere (which hold only theirs), pending and failed trials, and a restored
@@ -323,5 +337,6 @@ CONFORMANCE_CHECKS = [
     check_state_round_trip,
     check_replayed_trials,
     check_trials_from_elsewhere,
+    check_wide_and_fine_grids,
     check_conditional_space,
 ]

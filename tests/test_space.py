@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace
+from metahpo.distributions import to_optuna
 from metahpo.testing import mixed_space
 
 LCBENCH_CONFIGSPACE = Path(__file__).resolve().parents[2] / "shared/data/yahpo/lcbench/config_space.json"
@@ -25,6 +26,8 @@ LCBENCH_CONFIGSPACE = Path(__file__).resolve().parents[2] / "shared/data/yahpo/l
         (lambda: Int("n", 0, 10, step=3), "does not fit"),
         (lambda: Float("x", 0.0, 1.0, step=-0.5), "step must be positive"),
         (lambda: Float("x", 1e-3, 1.0, log=True, step=0.001), "step cannot be combined with log"),
+        (lambda: Float("x", 0.0, 1e6, step=1e-9),
+         r"step 1e-09 is too fine for values near 1e\+06: .* at least 9.09e-07, or none"),
         (lambda: Float("x", 0.0, math.inf), "finite number"),
         (lambda: Int("n", 0.5, 3), "must be an integer"),
         (lambda: Int("n", 0, 10**30), r"high must lie within ±2\*\*53 \(9007199254740992\)"),
@@ -78,6 +81,24 @@ def test_ints_and_steps_land_on_their_grid_with_equal_bins():
     logint = Int("b", 16, 512, log=True)
     assert logint.decode(0.0) == 16 and logint.decode(1.0) == 512
     assert all(isinstance(logint.decode(u), int) for u in np.linspace(0, 1, 50))
+
+
+def test_the_finest_steps_keep_their_values_on_the_grid_optuna_records():
+    """Fine grids keep their values on the grid by Optuna's own check (that of its trials):
+    decoding rounded values to 12 decimals, off a grid of 1e-13 steps from 5e-14. Values
+    1e-5 apart near 1e6 are on the grid by metahpo's check, which allows for a float's rounding
+    there (it did not); Optuna's allows 1e-8 steps, so the Optuna-based optimizers treat such grids as
+    continuous (the conformance suite's ``check_wide_and_fine_grids``)."""
+    import optuna
+
+    rng = np.random.default_rng(0)
+    for p in (Float("x", 5e-14, 1.00000005e-6, step=1e-13), Float("x", 1000.0, 1001.0, step=1e-4)):
+        for v in p.decode_array(rng.random(300)):
+            assert p.contains(float(v))
+            optuna.trial.create_trial(params={"x": float(v)}, distributions={"x": to_optuna(p)},
+                                      value=0.0)
+    finest = Float("x", 1e6, 1e6 + 1, step=1e-5)
+    assert all(finest.contains(float(v)) for v in finest.decode_array(rng.random(1000)))
 
 
 def test_categorical_equal_bins_and_exact_types():

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from metahpo.optimizers.optuna_adapter import OptunaSamplerOptimizer
-from metahpo.space import Int, Parameter, SearchSpace
+from metahpo.space import Float, Int, Parameter, SearchSpace
 
-#: Integer parameters with more values than this are given to the GP as continuous ranges and
-#: their proposals rounded to the nearest allowed integer. Optuna's GPSampler lists every value
-#: of an integer parameter when it optimizes its acquisition function: an ``Int("n", 0,
-#: 10**12)`` asks for 7 TiB, ``10**8`` values cost 1.7 s per proposal, while up to 2**20 values
-#: cost no more than a float does (0.14 s at ``10**6`` against 0.11 at ``10**5``, 20 trials). At
-#: such widths one integer step is far below what the kernel resolves, so nothing is lost.
-WIDEST_LISTED_INT = 2**20
+#: Integer and stepped parameters with more values than this are given to the GP as continuous
+#: ranges (:meth:`OptunaSamplerOptimizer._relaxed`). Optuna's GPSampler lists every value of
+#: such a parameter when it optimizes its acquisition function: an ``Int("n", 0, 10**12)`` asks
+#: for 7 TiB, ``10**8`` values cost 1.7 s per proposal, while up to 2**20 values cost no more
+#: than a float does (0.14 s at ``10**6`` against 0.11 at ``10**5``, 20 trials). At such widths
+#: one step is far below what the kernel resolves, so nothing is lost.
+WIDEST_LISTED = 2**20
 
 
 class GaussianProcessBO(OptunaSamplerOptimizer):
@@ -37,15 +37,6 @@ class GaussianProcessBO(OptunaSamplerOptimizer):
 
         return GPSampler(seed=seed, **self._sampler_options)
 
-    def _inner_distribution(self, param: Parameter) -> Any:
-        if isinstance(param, Int) and param.n_values > WIDEST_LISTED_INT:
-            from optuna.distributions import FloatDistribution
-
-            return FloatDistribution(param.low, param.high, log=param.log)
-        return super()._inner_distribution(param)
-
-    def _outer_value(self, param: Parameter, value: Any) -> Any:
-        if isinstance(param, Int) and param.n_values > WIDEST_LISTED_INT:
-            k = round((value - param.low) / param.step)
-            return min(param.low + k * param.step, param.high)
-        return value
+    def _relaxed(self, param: Parameter) -> bool:
+        return super()._relaxed(param) or (
+            isinstance(param, (Int, Float)) and (param.n_values or 0) > WIDEST_LISTED)
