@@ -97,6 +97,34 @@ def test_a_long_search_keeps_its_factor_and_scores_as_if_it_factored_afresh(monk
     np.testing.assert_allclose(other, posterior(changed, y, candidates), rtol=1e-9, atol=1e-12)
 
 
+def test_a_very_long_search_screens_with_the_trials_nearest_its_incumbent(monkeypatch):
+    """Past the screened limit the GP reads only the trials nearest the incumbent, so its cost
+    stops growing with the search: what the far trials scored moves the choice while every
+    trial is read, and no longer past the limit."""
+    import metahpo.screening as screening
+
+    monkeypatch.setattr(screening, "FRESH_FACTOR_UP_TO", 20)
+    monkeypatch.setattr(screening, "FACTOR_BLOCK", 4)
+    monkeypatch.setattr(screening, "SCREENED_UP_TO", 40)
+    monkeypatch.setattr(screening, "NEAREST_SCREENED", 16)
+    rng = np.random.default_rng(1)
+    points = rng.random((60, 3))
+    distance = ((points - 0.3) ** 2).sum(1)
+    losses, failed = distance.copy(), np.zeros(60, dtype=bool)
+    incumbent = points[np.argmin(losses)]
+    candidates = np.clip(incumbent + 0.05 * rng.normal(size=(32, 3)), 0.0, 1.0)
+    far = np.argsort(((points - incumbent) ** 2).sum(1))[16:]
+    shuffles = []
+    for _ in range(8):
+        shuffled = losses.copy()
+        shuffled[far] = rng.permutation(losses[far])
+        shuffles.append(shuffled)
+    kept = GramFactors()
+    assert len({pick(points, s, failed, candidates, factors=kept) for s in shuffles}) == 1
+    monkeypatch.setattr(screening, "SCREENED_UP_TO", 100)
+    assert len({pick(points, s, failed, candidates, factors=kept) for s in shuffles}) > 1
+
+
 def run(task, seed, budget, **options):
     opt = create_optimizer("meta", task.space, direction="minimize", seed=seed, **options)
     for _ in range(budget):
