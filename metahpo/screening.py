@@ -257,10 +257,11 @@ def _near_incumbent(points: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
     ``scores`` ``(n,)`` nearest the incumbent (the first lowest score), in their order.
 
     A long search's GP needs the trials around the incumbent, where the policy draws its
-    candidates, not the whole history: with all of it, a proposal cost 18 ms at 2000 trials
-    and grew with the square of the trials, and the kept factor with them (800 MB at 10000).
-    Read afresh from the nearest 1024, a proposal's cost stays at the 2000-trial one
-    (``benchmarks/results/very_long_search``)."""
+    candidates, not the whole history: with all of it, an ask cost 18 ms at 2000 trials and
+    81 ms at 5000, growing with the square of the trials as the kept factor's memory does (the
+    factor alone 800 MB at 10000). Read afresh from the nearest 512, an ask costs 9 ms from
+    2048 trials on, and a search of 5000 trials peaked at 378 MiB instead of 717, with the same
+    best accuracy on three lcbench instances (``benchmarks/results/very_long_search``)."""
     incumbent = points[np.argmin(scores)]
     nearest = np.argsort(((points - incumbent) ** 2).sum(1), kind="stable")[:NEAREST_SCREENED]
     keep = np.sort(nearest)
@@ -269,10 +270,11 @@ def _near_incumbent(points: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
 
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
-    """Context in which BLAS / LAPACK use one thread. The screen's matrices have at most a few
-    hundred rows, where a BLAS thread pool adds only synchronization; worse, when several
-    searches run side by side in processes (benchmark workers, Ray Tune trials) every process's
-    pool spins on the same cores: with two processes on two cores a screened ask took 7 ms
+    """Context in which BLAS / LAPACK use one thread. The screen's matrices have a few dozen
+    to a few hundred rows in most searches (at most about 2000, :data:`SCREENED_UP_TO`), where
+    a BLAS thread pool adds only synchronization; worse, when several searches run side by
+    side in processes (benchmark workers, Ray Tune trials) every process's pool spins on the
+    same cores: with two processes on two cores a screened ask took 7 ms
     instead of 1 ms. Each loaded BLAS library (numpy's and scipy's) is set and restored through
     its threadpoolctl controller, about 5 microseconds in all (``ThreadpoolController.limit``
     re-inspects every library per call, 25). The thread count is process-wide, so screens in
