@@ -47,6 +47,33 @@ def grid_levels(space: SearchSpace, resolution: int) -> list[np.ndarray]:
     return levels
 
 
+#: Elements of the largest array of distances :func:`_nearest_distances` builds at once
+#: (32 MB of float64).
+_CHUNK_ELEMENTS = 2**22
+
+
+def _nearest_distances(cands: np.ndarray, selected: list[np.ndarray]) -> np.ndarray:
+    """Distance ``(k,)`` from each of ``cands`` ``(k, D)`` to the nearest of ``selected`` (unit
+    cube points), ``inf`` without any.
+
+    The squared differences are summed one coordinate at a time over a ``(k, block)`` array,
+    for a block of ``selected`` at a time: built at once, ``(k, n, D)``, they took 490 MB per
+    proposal at 100 trials of a 300-parameter space, growing with the trials, and their sum
+    over the short last axis cost 40 ms per proposal at 1000 trials of lcbench's 7."""
+    mindist = np.full(len(cands), np.inf)
+    if not selected:
+        return mindist
+    sel = np.stack(selected)
+    block = max(1, _CHUNK_ELEMENTS // len(cands))
+    for start in range(0, len(sel), block):
+        part = sel[start:start + block]
+        squared = np.zeros((len(cands), len(part)))
+        for j in range(cands.shape[1]):
+            squared += (cands[:, j, None] - part[None, :, j]) ** 2
+        mindist = np.minimum(mindist, np.sqrt(squared).min(axis=1))
+    return mindist
+
+
 class GridSearch(Optimizer):
     """Grid search in farthest-point order.
 
@@ -66,6 +93,9 @@ class GridSearch(Optimizer):
         self.resolution = resolution
         self.exact_limit = int(exact_limit)
         self.n_candidates = int(n_candidates)
+        #: Each trial's unit-cube point by number, with the parameters it encodes: every
+        #: proposal reads all trials, and encoding them anew cost 160 ms per proposal at 2000.
+        self._encodings: dict[int, tuple[Mapping[str, Any], np.ndarray]] = {}
         self._set_grid(resolution)
 
     def _set_grid(self, resolution: int) -> None:
@@ -85,9 +115,16 @@ class GridSearch(Optimizer):
         self._mindist = None
 
     def _selected(self) -> dict[int, np.ndarray]:
-        out = {r.number: self.space.encode(r.params) for r in self._history}
-        out.update({t.number: self.space.encode(t.params) for t in self._pending.values()})
+        out = {r.number: self._encoded(r.number, r.params) for r in self._history}
+        out.update({t.number: self._encoded(t.number, t.params) for t in self._pending.values()})
         return {k: v for k, v in out.items() if k >= self._offset}
+
+    def _encoded(self, number: int, params: Mapping[str, Any]) -> np.ndarray:
+        """Trial ``number``'s unit-cube point, encoded once per parameters object."""
+        kept = self._encodings.get(number)
+        if kept is None or kept[0] is not params:
+            kept = self._encodings[number] = (params, self.space.encode(params))
+        return kept[1]
 
     def _propose(self) -> dict[str, Any]:
         for _ in range(64):
@@ -120,12 +157,7 @@ class GridSearch(Optimizer):
             cands = np.stack([lv[i] for lv, i in zip(self._levels, idx)], axis=1)
             centre = np.array([lv[np.argmin(np.abs(lv - 0.5))] for lv in self._levels])
             cands = self._distinct(np.vstack([centre[None, :], cands]))
-            if selected:
-                sel = np.stack(list(selected.values()))
-                d = np.sqrt(((cands[:, None, :] - sel[None, :, :]) ** 2).sum(axis=2))
-                mindist = d.min(axis=1)
-            else:
-                mindist = np.full(len(cands), np.inf)
+            mindist = _nearest_distances(cands, list(selected.values()))
         best = mindist.max()
         if best <= 1e-9:
             return None
