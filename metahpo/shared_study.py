@@ -189,8 +189,8 @@ class Peers:
 
 def _own_number(fts: list[Any], token: str) -> int:
     """The number of the trial among ``fts`` (Optuna ``FrozenTrial`` s) reserved with
-    ``token``."""
-    for ft in fts:
+    ``token``, looked for from the newest (where the trial just reserved is)."""
+    for ft in reversed(fts):
         if ft.system_attrs.get(RESERVATION_ATTR) == token:
             return int(ft.number)
     raise MetaHPOError("the trial this process reserved is missing from the study's trials: "
@@ -254,6 +254,8 @@ def point_to_evaluate(fts: list[Any], points: list[dict[str, Any]]) -> dict[str,
     """The first of ``points`` that none of a study's trials ``fts`` (Optuna ``FrozenTrial`` s)
     holds yet, or ``None``. An interrupted trial holds its point too: its configuration runs
     again as a retry (:func:`retry_to_run`), or was given up."""
+    if not points:
+        return None
     held = [ft.params for ft in fts]
     return next((point for point in points if point not in held), None)
 
