@@ -66,6 +66,7 @@ class OptunaSamplerOptimizer(Optimizer):
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         self._replaying = False
         super().__init__(space, **kwargs)
+        self._relaxed_names = {p.name for p in space if self._relaxed(p)}
         self._distributions = {p.name: self._inner_distribution(p) for p in space}
         self._inactive_values = {p.name: p.decode(u) for p, u in zip(space, space.middle())}
         self._study = _quiet_study(self.direction)
@@ -86,7 +87,7 @@ class OptunaSamplerOptimizer(Optimizer):
 
     def _inner_distribution(self, param: Parameter) -> Any:
         """The Optuna distribution the sampler is asked for ``param``."""
-        if self._relaxed(param):
+        if param.name in self._relaxed_names:
             from optuna.distributions import FloatDistribution
 
             numeric = cast(Union[Int, Float], param)
@@ -95,7 +96,7 @@ class OptunaSamplerOptimizer(Optimizer):
 
     def _outer_value(self, param: Parameter, value: Any) -> Any:
         """``param``'s value for the sampler's ``value`` of :meth:`_inner_distribution`."""
-        if not self._relaxed(param):
+        if param.name not in self._relaxed_names:
             return value
         if isinstance(param, Int):
             k = round((value - param.low) / param.step)
