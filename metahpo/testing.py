@@ -136,7 +136,9 @@ def check_same_seed_same_sequence(name: str, **options: Any) -> None:
 
 
 def check_failed_trials(name: str, **options: Any) -> None:
-    """None, NaN, inf and explicit errors are recorded as FAILED and the optimizer carries on."""
+    """None, NaN, inf and explicit errors are recorded as FAILED and the optimizer carries on,
+    also through a long streak of failures after good trials (a region where training runs out
+    of memory)."""
     for space in (SPACES["float1"], SPACES["mixed20"]):
         opt = _make(name, space, options, seed=1)
         bad = [None, math.nan, math.inf, -math.inf, "error"]
@@ -156,6 +158,12 @@ def check_failed_trials(name: str, **options: Any) -> None:
             trial = all_failed.ask()
             _check_params(space, dict(trial.params))
             all_failed.tell(trial, error="always fails")
+    space = SPACES["float1"]
+    streak = _make(name, space, options, seed=3)
+    for i in range(18):
+        trial = streak.ask()
+        _check_params(space, dict(trial.params))
+        streak.tell(trial, _objective(space, trial.params) if i < 6 else None)
 
 
 def check_values_of_any_magnitude(name: str, **options: Any) -> None:

@@ -24,7 +24,7 @@ OPTIONS: dict[str, dict] = {
     "gp": {"n_startup_trials": 3},
     "cmaes": {"n_startup_trials": 2},
     "evolution": {"population_size": 4, "tournament_size": 2},
-    "rl": {"update_every": 3, "random_design": 2},
+    "rl": {"update_every": 3, "update_window": 4, "random_design": 2},
     "portfolio": {"portfolio": lambda space: _portfolio_file(space)},
 }
 

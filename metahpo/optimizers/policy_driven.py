@@ -174,6 +174,20 @@ class PolicyDrivenOptimizer(Optimizer):
                 if r.state is TrialState.COMPLETE]
         return float(np.median(done)) if done else self._loss(record.last_report[1])
 
+    def _read_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The policy's LSTM state ``(h, c)``, each ``(1, hidden)``, after each told trial under
+        the current weights: the kept states, extended by the trials told since (call it without
+        gradients: the states are kept across calls)."""
+        policy = self._policy
+        points, losses, failed = self._tensors()
+        states = self._states
+        for t in range(len(states), points.shape[1]):
+            score = score_features(losses, failed, t)
+            step = policy.step_feature(t, 1)
+            before = states[-1] if states else policy.initial_state(1)
+            states.append(policy.observe(before, points[:, t], score, step, self._descriptors))
+        return states
+
     def _tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The told trials: points ``(1, n, D)``, losses and failed flags ``(1, n)``."""
         return self._told.tensors()
@@ -198,12 +212,7 @@ class PolicyDrivenOptimizer(Optimizer):
         skipped too."""
         policy = self._policy
         points, losses, failed = self._tensors()
-        states = self._states
-        for t in range(len(states), points.shape[1]):
-            score = score_features(losses, failed, t)
-            step = policy.step_feature(t, 1)
-            before = states[-1] if states else policy.initial_state(1)
-            states.append(policy.observe(before, points[:, t], score, step, self._descriptors))
+        states = self._read_states()
         state = states[-1] if states else policy.initial_state(1)
         ctx = context_features(points, losses, failed, points.shape[1], policy.config)
         mean, log_std = policy.distribution(state[0], ctx, self._descriptors)
