@@ -71,10 +71,14 @@ class RunningTrial:
     def report(self, step: int, value: float) -> None:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
         number >= 0, a NumPy integer too), stored with the trial (optuna-dashboard plots them as
-        learning curves)."""
+        learning curves). The step comes first, as in the learning curve's ``(x, y)``
+        (Optuna's ``trial.report`` takes ``(value, step)``: a float there as the step is
+        refused by name)."""
         step = python_scalar(step)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r}")
+            raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r} "
+                               "(the step comes first: trial.report(step, value); Optuna's "
+                               "trial.report takes (value, step))")
         state, v, err = outcome(value, None)
         if err is not None:
             raise MetaHPOError(f"trial.report: the value at step {step} is not a number: {err}")

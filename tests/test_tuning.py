@@ -387,10 +387,15 @@ def test_report_refuses_what_is_not_a_step_and_a_number():
     def bad(params, trial):
         trial.report(-1, 0.5)
 
+    def optuna_order(params, trial):
+        trial.report(0.93, 3)
+
     def nan(params, trial):
         trial.report(0, float("nan"))
 
     for objective, message in ((bad, "step must be a whole number >= 0"),
+                               (optuna_order, "got 0.93 (the step comes first: "
+                                              "trial.report(step, value); Optuna's"),
                                (nan, "the value at step 0 is not a number")):
         study = tune(objective, SPACE, n_trials=1, show_progress=False)
         assert message in study.trials[0].error
