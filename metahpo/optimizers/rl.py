@@ -22,9 +22,9 @@ length, which made the whole search's cost grow with its cube (400 trials of a 5
 function took 22 s, 19 of them in updates; 2000 did not finish in 10 minutes). A window of recent
 trials is also the classic controller's batch: trials drawn by much older weights are off-policy
 for REINFORCE. On synthetic functions in 5 dimensions (12 tasks, 5 seeds,
-``benchmarks/results/rl_update_window``) regret at 200 trials was no worse with windows of 50
-or 100 trials than over the whole history; 50, the cheaper, is the default (searches of up to
-50 trials are unchanged). The update depends on the history alone, so replaying a history
+``benchmarks/results/rl_update_window``) regret at 200 trials was 0.093 with a window of 50
+trials, 0.099 with 100 and 0.106 over the whole history (standard errors 0.018; random search
+0.136), so 50, the cheapest, is the default (searches of up to 50 trials are unchanged). The update depends on the history alone, so replaying a history
 rebuilds the same weights.
 """
 
