@@ -18,6 +18,8 @@ from metahpo.testing import CONFORMANCE_CHECKS
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "custom_optimizer.py")
 ONE_PLUS_ONE = f"{EXAMPLE}:OnePlusOne"
+QMC = "optuna.samplers:QMCSampler"
+NSGA2 = "optuna.samplers:NSGAIISampler"
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
 
 
@@ -38,10 +40,43 @@ def test_a_reference_builds_saves_and_restores_like_a_name():
         metahpo.create_optimizer(ONE_PLUS_ONE, SPACE, step=0.1)
     with pytest.raises(MetaHPOError, match=r"cannot import optimizer .*: .* has no class 'Nope'"):
         metahpo.create_optimizer(f"{EXAMPLE}:Nope", SPACE)
-    with pytest.raises(MetaHPOError, match="'os:path' is not a subclass of metahpo.Optimizer"):
+    with pytest.raises(MetaHPOError, match="'os:path' is neither a subclass of metahpo.Optimizer nor an Optuna sampler"):
         metahpo.create_optimizer("os:path", SPACE)
     with pytest.raises(MetaHPOError, match="or MODULE:CLASS naming a metahpo.Optimizer subclass"):
         metahpo.create_optimizer("one_plus_one", SPACE)
+
+
+@pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
+def test_an_optuna_sampler_class_passes_the_conformance_suite(check):
+    check(NSGA2, population_size=4)
+
+
+def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options():
+    """QMCSampler keeps its position in the sequence in the study: built anew for every
+    proposal, and restored from JSON, it goes on with the same Sobol sequence (after a random
+    first point, as in Optuna: the first trial has no search space to sample relative to)."""
+    from scipy.stats import qmc
+
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    opt = metahpo.create_optimizer(QMC, space, seed=0)
+    assert type(opt).__name__ == "QMCSampler" and opt.reference == QMC
+    assert metahpo.optimizer_options(QMC)["qmc_type"] == "sobol"
+    points = []
+    for i in range(8):
+        trial = opt.ask()
+        points.append([trial.params["x"], trial.params["y"]])
+        opt.tell(trial, sum(points[-1]))
+        if i == 3:
+            opt = metahpo.restore_optimizer(json.loads(json.dumps(opt.state_dict())))
+    assert points[1:] == qmc.Sobol(2, scramble=False).random(7).tolist()
+    with pytest.raises(MetaHPOError, match="has no option 'nope'; its options: qmc_type"):
+        metahpo.create_optimizer(QMC, space, nope=1)
+    with pytest.raises(MetaHPOError, match="the sampler refused its options {'qmc_type': 'x'}"):
+        metahpo.create_optimizer(QMC, space, qmc_type="x")
+    brute = metahpo.create_optimizer("optuna.samplers:BruteForceSampler", space, seed=0)
+    with pytest.raises(MetaHPOError, match="'optuna.samplers:BruteForceSampler' failed to "
+                                           "propose: ValueError: FloatDistribution.step"):
+        brute.ask()
 
 
 def test_the_optuna_sampler_runs_a_users_optimizer():
@@ -86,6 +121,11 @@ def test_tune_ask_and_bench_take_a_module_or_a_file_reference(tmp_path):
     assert len(records) == 6
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert set(summary["optimizers"]) == {"random", "OnePlusOne", "corner"}
+    qmc = run("bench", "--tasks", "synthetic:sphere", "--dims", "3", "--instances", "1",
+              "--optimizers", f"qmc={QMC}", "--option", "qmc.qmc_type=halton", "--budget", "4",
+              "--seeds", "1", "--out", "q", "--quiet")
+    assert qmc.returncode == 0, qmc.stderr
+    assert [r["label"] for r in load_records(tmp_path / "q")] == ["qmc"]
     assert "| OnePlusOne |" in (tmp_path / "b" / "summary.md").read_text()
     refused = run("bench", "--tasks", "synthetic:sphere", "--optimizers", "random",
                   "--option", "random.step=1", "--out", "c")

@@ -163,7 +163,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
     p.add_argument("--optimizers", required=True,
                    help="comma-separated NAME or LABEL=NAME; a NAME may be MODULE:CLASS or "
-                        "FILE.py:CLASS, a metahpo.Optimizer subclass of your own (labelled CLASS)")
+                        "FILE.py:CLASS, a metahpo.Optimizer subclass of your own or an Optuna "
+                        "sampler class (optuna.samplers:QMCSampler; labelled CLASS)")
     p.add_argument("--option", action="append", default=[], metavar="LABEL.KEY=VALUE",
                    help="optimizer option, e.g. meta.policy=lcbench, or a harness option: "
                         "LABEL.parallel=K (K trials pending at once), LABEL.via=optuna (run as "

@@ -307,7 +307,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (see 'metahpo optimizers'; default: meta, the meta-learned "
                         "one with its 'default' policy), or MODULE:CLASS / FILE.py:CLASS naming a "
-                        "metahpo.Optimizer subclass of your own")
+                        "metahpo.Optimizer subclass of your own or an Optuna sampler class")
     p.add_argument("--trials", type=int,
                    help="number of trials the study should hold (without it: until --timeout)")
     p.add_argument("--direction", choices=["minimize", "maximize"], action="append",

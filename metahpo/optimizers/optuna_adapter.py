@@ -7,8 +7,9 @@ reuses them rather than writing them again. The adapter keeps a private in-memor
 
 Reproducibility and state: a fresh sampler is built for every ``ask`` with a seed drawn from the
 optimizer's own generator, so the whole state is that generator, the history and the samplers'
-per-trial system attributes (where CMA-ES keeps its search distribution). ``state_dict`` stores
-those attributes, and a restored optimizer continues exactly where the original was.
+system attributes of the study and its trials (where CMA-ES keeps its search distribution).
+``state_dict`` stores those attributes, and a restored optimizer continues exactly where the
+original was.
 
 Conditional spaces: TPE (``define_by_run``) is asked as an Optuna objective would ask it: a
 parameter is suggested only once its parent's value makes it active, so the private study's
@@ -201,6 +202,7 @@ class OptunaSamplerOptimizer(Optimizer):
         trials = self._study.get_trials(deepcopy=False)
         return {
             "inner": {str(k): v for k, v in self._inner.items()},
+            "study_attrs": self._study._storage.get_study_system_attrs(self._study._study_id),
             "system_attrs": [dict(t.system_attrs) for t in trials],
             "params": [dict(t.params) for t in trials],
             "values": [t.value for t in trials],
@@ -220,6 +222,8 @@ class OptunaSamplerOptimizer(Optimizer):
                 else:
                     study.add_trial(self._frozen(params, value if state == "COMPLETE" else None,
                                                  attrs))
+            for key, value in extra.get("study_attrs", {}).items():
+                study._storage.set_study_system_attr(study._study_id, key, value)
         self._study = study
         self._inner = {int(k): v for k, v in extra["inner"].items()}
 

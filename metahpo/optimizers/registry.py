@@ -8,7 +8,9 @@ Wherever a name is taken, a user's own :class:`~metahpo.optimizers.base.Optimize
 too, by reference: ``module.path:Class`` or ``path/to/file.py:Class`` (imported again by each
 process that builds one: benchmark workers, ``ask`` calls). It then runs everywhere the shipped
 ones run: ``tune``, ``ask``, ``metahpo bench`` beside them under the same protocol, the Optuna
-sampler, the Ray Tune searcher, and the conformance checks of :mod:`metahpo.testing`.
+sampler, the Ray Tune searcher, and the conformance checks of :mod:`metahpo.testing`. So does
+any Optuna sampler class named the same way (``optuna.samplers:QMCSampler``; see
+:mod:`metahpo.optimizers.optuna_sampler_reference`).
 """
 
 from __future__ import annotations
@@ -43,16 +45,25 @@ def available_optimizers() -> list[str]:
 
 def optimizer_class(name: str) -> type[Optimizer]:
     """The class of a registered name, or of a ``MODULE:CLASS`` reference to a user's own
-    :class:`Optimizer` subclass."""
+    :class:`Optimizer` subclass or to an Optuna sampler class."""
     if isinstance(name, str) and ":" in name:
         cls = import_reference(name, "optimizer", "MODULE:CLASS")
-        if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
-            raise MetaHPOError(f"optimizer {name!r} is not a subclass of metahpo.Optimizer")
-        return cls
+        if isinstance(cls, type) and issubclass(cls, Optimizer):
+            return cls
+        from metahpo.optimizers.optuna_sampler_reference import (
+            is_optuna_sampler,
+            sampler_optimizer,
+        )
+
+        if is_optuna_sampler(cls):
+            return sampler_optimizer(name, cls)
+        raise MetaHPOError(f"optimizer {name!r} is neither a subclass of metahpo.Optimizer nor "
+                           "an Optuna sampler class")
     if name not in _REGISTRY:
         raise MetaHPOError(
             f"unknown optimizer {name!r}; available: {', '.join(available_optimizers())}, or "
-            "MODULE:CLASS naming a metahpo.Optimizer subclass of your own"
+            "MODULE:CLASS naming a metahpo.Optimizer subclass of your own or an Optuna sampler "
+            "class (optuna.samplers:QMCSampler)"
         )
     module, cls_name = _REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls_name)
