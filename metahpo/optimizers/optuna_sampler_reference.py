@@ -23,7 +23,10 @@ the study counts this optimizer's own proposals only: trials it is told from els
 (another worker's, or a study's when a search resumes) do not move QMC's position, so a QMC
 search resumed from a study's trials, or run by several workers, starts its sequence again
 and repeats their points. Samplers whose state lies in the trials (TPE, GP, CMA-ES, NSGA-II)
-have no such limit; the conformance suite of :mod:`metahpo.testing` checks NSGA-II.
+have no such limit; the conformance suite of :mod:`metahpo.testing` checks NSGA-II. In a
+study of several objectives the sampler minimizes one scalarization per trial, as every
+optimizer does there (:mod:`metahpo.optimizers.multi_objective`), rebuilt for each proposal:
+NSGA-II's own multi-objective selection and its generations do not act.
 
 Options must be JSON values (numbers, strings, lists, dicts), as every optimizer's are: they
 are recorded in its state and passed on the command line as JSON. A sampler constructor
