@@ -44,6 +44,13 @@ def test_optimizers_lists_each_with_its_options_and_defaults(tmp_path):
     assert "resolution=5" in lines["grid"]
     assert "policy='default'" in lines["meta"] and "screen=None" in lines["meta"]
     assert "greedy_first=False" in lines["rl"]
+    sampler = run(tmp_path, "optimizers", "optuna.samplers:QMCSampler", "optuna.samplers:GridSampler")
+    assert sampler.returncode == 0, sampler.stderr
+    lines = {line.split()[0]: line for line in sampler.stdout.splitlines()}
+    assert "qmc_type='sobol' scramble=False" in lines["optuna.samplers:QMCSampler"]
+    assert lines["optuna.samplers:GridSampler"].split()[1] == "search_space"
+    unknown = run(tmp_path, "optimizers", "nope")
+    assert unknown.returncode == 2 and "unknown optimizer 'nope'" in unknown.stderr
 
 
 def test_tune_into_sqlite_then_list_and_show(workdir):

@@ -89,12 +89,15 @@ def _cmd_portfolio(args: argparse.Namespace) -> None:
 
 
 def _cmd_optimizers(args: argparse.Namespace) -> None:
+    import inspect
+
     from metahpo.optimizers.registry import available_optimizers, optimizer_options
 
-    names = available_optimizers()
+    names = args.names or available_optimizers()
     width = max(map(len, names))
     for name in names:
-        options = " ".join(f"{key}={value!r}" for key, value in optimizer_options(name).items())
+        options = " ".join(key if value is inspect.Parameter.empty else f"{key}={value!r}"
+                           for key, value in optimizer_options(name).items())
         print(f"{name:<{width}}  {options}".rstrip())
 
 
@@ -205,4 +208,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_portfolio, argv=None)
 
     p = sub.add_parser("optimizers", help="list the available optimizers and their options")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="list these only: registered names or MODULE:CLASS references (your own "
+                        "optimizer, an Optuna sampler class such as optuna.samplers:QMCSampler)")
     p.set_defaults(func=_cmd_optimizers)
