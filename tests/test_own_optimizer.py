@@ -73,6 +73,12 @@ def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options()
         metahpo.create_optimizer(QMC, space, nope=1)
     with pytest.raises(MetaHPOError, match="the sampler refused its options {'qmc_type': 'x'}"):
         metahpo.create_optimizer(QMC, space, qmc_type="x")
+    grid = metahpo.create_optimizer("optuna.samplers:GridSampler", space, seed=0,
+                                    search_space={"x": [0.0, 1.0], "y": [0.5]})
+    for _ in range(3):  # past the grid's end, where GridSampler calls study.stop()
+        trial = grid.ask()
+        grid.tell(trial, trial.params["x"])
+    assert sorted(r.params["x"] for r in grid.history[:2]) == [0.0, 1.0]
     brute = metahpo.create_optimizer("optuna.samplers:BruteForceSampler", space, seed=0)
     with pytest.raises(MetaHPOError, match="'optuna.samplers:BruteForceSampler' failed to "
                                            "propose: ValueError: FloatDistribution.step"):

@@ -35,7 +35,12 @@ from metahpo.trial import Trial, TrialRecord, TrialState
 
 
 def _quiet_study(direction: str) -> Any:
-    """A private in-memory Optuna study, created without Optuna's log line."""
+    """A private in-memory Optuna study, created without Optuna's log line.
+
+    A sampler that ends its search calls ``study.stop()`` (``GridSampler``, once its grid is
+    done), which Optuna refuses outside ``study.optimize``: the private study ignores it, as
+    the search's own budget decides when it ends (the sampler then proposes again as it
+    does after its end in Optuna: ``GridSampler`` its grid's points anew)."""
     import optuna
 
     previous = optuna.logging.get_verbosity()
@@ -43,12 +48,14 @@ def _quiet_study(direction: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return optuna.create_study(storage=optuna.storages.InMemoryStorage(),
-                                       direction=cast(Literal["minimize", "maximize"],
-                                                      direction),
-                                       sampler=optuna.samplers.RandomSampler(seed=0))
+            study: Any = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                             direction=cast(Literal["minimize", "maximize"],
+                                                            direction),
+                                             sampler=optuna.samplers.RandomSampler(seed=0))
     finally:
         optuna.logging.set_verbosity(previous)
+    study.stop = lambda: None
+    return study
 
 
 def _readable(value: float | None) -> float | None:
