@@ -28,9 +28,10 @@ study of several objectives the sampler minimizes one scalarization per trial, a
 optimizer does there (:mod:`metahpo.optimizers.multi_objective`), rebuilt for each proposal:
 NSGA-II's own multi-objective selection and its generations do not act.
 
-Options must be JSON values (numbers, strings, lists, dicts), as every optimizer's are: they
-are recorded in its state and passed on the command line as JSON. A sampler constructor
-argument that takes an object (``independent_sampler``) keeps its default.
+Options are JSON values (numbers, strings, lists, dicts) on the command line, and should be
+from Python too, as every optimizer's: they are recorded in its state, which is JSON. A sampler
+constructor argument that takes an object (``independent_sampler``) is best left at its
+default; given one from Python, the optimizer runs, but its state no longer serializes.
 """
 
 from __future__ import annotations

@@ -19,13 +19,14 @@ advantage, the standardized loss improvement over the window's mean (higher for 
 The policy reads the trials before the window without gradients, as it does to propose, so an
 update costs the same however long the search; over the whole history it grew with the search's
 length, which made the whole search's cost grow with its cube (400 trials of a 5-dimensional
-function took 22 s, 19 of them in updates; 2000 did not finish in 10 minutes). A window of recent
-trials is also the classic controller's batch: trials drawn by much older weights are off-policy
-for REINFORCE. On synthetic functions in 5 dimensions (12 tasks, 5 seeds,
+function took 22 s, 19 of them in updates, now 8 s; 2000 did not finish in 10 minutes, now
+106 s, most of it reading the history again under each update's new weights to propose). A
+window of recent trials is also the classic controller's batch: trials drawn by much older
+weights are off-policy for REINFORCE. On synthetic functions in 5 dimensions (12 tasks, 5 seeds,
 ``benchmarks/results/rl_update_window``) regret at 200 trials was 0.093 with a window of 50
 trials, 0.099 with 100 and 0.106 over the whole history (standard errors 0.018; random search
-0.136), so 50, the cheapest, is the default (searches of up to 50 trials are unchanged). The update depends on the history alone, so replaying a history
-rebuilds the same weights.
+0.136), so 50, the cheapest, is the default (searches of up to 50 trials are unchanged). The
+update depends on the history alone, so replaying a history rebuilds the same weights.
 """
 
 from __future__ import annotations
