@@ -40,7 +40,8 @@ def test_a_reference_builds_saves_and_restores_like_a_name():
         metahpo.create_optimizer(ONE_PLUS_ONE, SPACE, step=0.1)
     with pytest.raises(MetaHPOError, match=r"cannot import optimizer .*: .* has no class 'Nope'"):
         metahpo.create_optimizer(f"{EXAMPLE}:Nope", SPACE)
-    with pytest.raises(MetaHPOError, match="'os:path' is neither a subclass of metahpo.Optimizer nor an Optuna sampler"):
+    with pytest.raises(MetaHPOError, match="'os:path' is neither a subclass of "
+                                           "metahpo.Optimizer nor an Optuna sampler"):
         metahpo.create_optimizer("os:path", SPACE)
     with pytest.raises(MetaHPOError, match="or MODULE:CLASS naming a metahpo.Optimizer subclass"):
         metahpo.create_optimizer("one_plus_one", SPACE)
