@@ -101,10 +101,17 @@ class Peers:
         self._told: set[int] = set()
         self._running: dict[int, Trial] = {}
         self._given_up: set[int] = set()
-        #: The study's trials as the last sync read them (Optuna ``FrozenTrial`` s),
-        #: and the configurations among them whose last run was interrupted.
+        #: The study's trials as the last sync read them (Optuna ``FrozenTrial`` s, queued ones
+        #: included), and the configurations among them whose last run was interrupted.
         self.trials: list[Any] = []
         self.stopped: Runs = []
+        #: How many of the study's first trials (numbers 0 .. n-1) are finished and taken in,
+        #: so that a sync reads them no more (finished trials do not change); of those, how
+        #: many count towards ``n_trials``, and whether one was interrupted (retries then read
+        #: every trial).
+        self._settled = 0
+        self._settled_counted = 0
+        self._settled_interrupted = False
 
     def sync(self) -> None:
         """Tell the optimizer what happened in the study since the last call."""
@@ -127,7 +134,7 @@ class Peers:
         space = self._opt.space
         deadline = time.monotonic() + self.WAIT_S
         while before is not None:
-            waiting = [ft.number for ft in fts
+            waiting = [ft.number for ft in self._unsettled(fts)
                        if ft.number < before and in_flight(ft, space)
                        and ft.number not in self.mine and ft.number not in self._given_up]
             if not waiting:
@@ -138,21 +145,55 @@ class Peers:
             time.sleep(0.005)
             fts = self._trials()
         self.trials = fts
-        self.stopped = stopped_runs(fts, space)
+        tail = self._unsettled(fts)
+        self.stopped = (stopped_runs(fts, space)
+                        if self._settled_interrupted or any(interrupted(ft) for ft in tail) else [])
         failed = given_up(self.stopped, self.max_retries)
-        mine, told = self.mine, self._told
-        new = [ft for ft in fts if ft.number not in told and ft.number not in mine]
-        for ft in sorted(new, key=lambda f: f.number):
-            self._take(ft, ft.number in failed)
-
-    def _trials(self) -> list[Any]:
         from optuna.trial import TrialState as OptunaState
 
-        return self._study.storage.get_all_trials(
-            self._study.study_id, deepcopy=False,
-            states=(OptunaState.COMPLETE, OptunaState.FAIL, OptunaState.PRUNED,
-                    OptunaState.RUNNING),
-        )
+        mine, told = self.mine, self._told
+        new = [ft for ft in tail if ft.number not in told and ft.number not in mine
+               and ft.state != OptunaState.WAITING]
+        for ft in sorted(new, key=lambda f: f.number):
+            self._take(ft, ft.number in failed)
+        self._settle(fts)
+
+    def _unsettled(self, fts: list[Any]) -> list[Any]:
+        """The trials of ``fts`` (the study's, as just read, in number order) after the settled
+        ones; all of them if the read does not begin with the settled trials (it always does:
+        finished trials do not change, and numbers follow the order of creation)."""
+        k = self._settled
+        if k and not (len(fts) >= k and fts[k - 1].number == k - 1):
+            self._settled, self._settled_counted, self._settled_interrupted = 0, 0, False
+            return fts
+        return fts[k:]
+
+    def _settle(self, fts: list[Any]) -> None:
+        """Extend the settled trials over the finished, taken-in ones that follow them in
+        ``fts`` (a running or queued trial stops them)."""
+        mine, told = self.mine, self._told
+        k = self._settled
+        while k < len(fts):
+            ft = fts[k]
+            if (ft.number != k or ft.datetime_complete is None
+                    or (ft.number not in told and ft.number not in mine)):
+                break
+            stopped = interrupted(ft)
+            self._settled_interrupted |= stopped
+            self._settled_counted += not stopped
+            k += 1
+        self._settled = k
+
+    def counted(self) -> int:
+        """How many of the study's trials as the last sync read them count towards
+        ``n_trials`` (:func:`counted`), reading the settled ones no more."""
+        return self._settled_counted + counted(self._unsettled(self.trials))
+
+    def _trials(self) -> list[Any]:
+        """The study's trials, queued ones included (a read filtered by state costs a pass over
+        the study in Optuna's in-memory storage: 0.5 ms at 8000 trials; the queued ones are
+        left out where the trials are taken in)."""
+        return self._study.storage.get_all_trials(self._study.study_id, deepcopy=False)
 
     def _take(self, ft: Any, failure: bool = False) -> None:
         """Tell the optimizer about trial ``ft``: pending while it runs, then its outcome; an
@@ -219,24 +260,43 @@ def counted(trials: list[Any]) -> int:
     return sum(not interrupted(ft) and ft.state != OptunaState.WAITING for ft in trials)
 
 
-def fail_dead_and_count(study: Study) -> tuple[int, bool]:
-    """:func:`fail_dead`, then the study's size (the trials that count towards ``n_trials``,
-    :func:`counted`) and whether a queued trial waits (:func:`any_waiting`), from one read of its
-    trials (a read costs a few milliseconds in an RDB storage, and the tune loop does both
-    before every trial) and one pass over them (0.9 ms at 3000 trials in memory, against 1.4
-    for a pass each)."""
-    from optuna.trial import TrialState as OptunaState
+class StudySize:
+    """The size of a study as one tune call counts it before every trial: :meth:`read`."""
 
-    running, waiting, size = [], False, 0
-    for ft in study.storage.get_all_trials(study.study_id, deepcopy=False):
-        state = ft.state
-        if state == OptunaState.RUNNING:
-            running.append(ft)
-        elif state == OptunaState.WAITING:
-            waiting = True
-        elif not interrupted(ft):
-            size += 1
-    return size + len(running) - len(fail_dead(study, running)), waiting
+    def __init__(self) -> None:
+        #: How many of the study's first trials are finished (they do not change), and how
+        #: many of those count towards ``n_trials``.
+        self._settled = 0
+        self._settled_counted = 0
+
+    def read(self, study: Study) -> tuple[int, bool]:
+        """:func:`fail_dead`, then the study's size (the trials that count towards
+        ``n_trials``, :func:`counted`) and whether a queued trial waits (:func:`any_waiting`),
+        from one read of its trials (a read costs a few milliseconds in an RDB storage, and the
+        tune loop does both before every trial) and one pass over those after the finished
+        trials it began with the last time (0.9 ms at 3000 trials in memory for a pass over
+        all, against 1.4 for a pass each)."""
+        from optuna.trial import TrialState as OptunaState
+
+        trials = study.storage.get_all_trials(study.study_id, deepcopy=False)
+        k = self._settled
+        if k and not (len(trials) >= k and trials[k - 1].number == k - 1):
+            k = self._settled = self._settled_counted = 0
+        running, waiting, size = [], False, 0
+        for ft in trials[k:]:
+            state = ft.state
+            if state == OptunaState.RUNNING:
+                running.append(ft)
+            elif state == OptunaState.WAITING:
+                waiting = True
+            elif not interrupted(ft):
+                size += 1
+        size += self._settled_counted + len(running) - len(fail_dead(study, running))
+        while k < len(trials) and trials[k].datetime_complete is not None:
+            self._settled_counted += not interrupted(trials[k])
+            k += 1
+        self._settled = k
+        return size, waiting
 
 
 def check_points(points: Sequence[Mapping[str, Any]] | None,
