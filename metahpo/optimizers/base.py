@@ -174,6 +174,7 @@ class Optimizer(abc.ABC):
                                f"length), got {n!r}")
         removed = self._history[n:]
         del self._history[n:]
+        self.__dict__.pop("_best_read", None)
         self._forget_after(n)
         return removed
 
@@ -205,13 +206,20 @@ class Optimizer(abc.ABC):
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best COMPLETE trial so far, or ``None`` (also with several objectives, which
-        have a front of best trials instead)."""
-        done = [r for r in self._history if r.state is TrialState.COMPLETE]
-        if not done or len(self.directions) > 1:
+        """The best COMPLETE trial so far (the first of equals), or ``None`` (also with
+        several objectives, which have a front of best trials instead). Kept from one call to
+        the next, so a call reads only the trials told since (a progress bar asks for it after
+        every trial)."""
+        if len(self.directions) > 1:
             return None
-        key = (lambda r: r.value) if self.direction == "minimize" else (lambda r: -r.value)
-        return min(done, key=key)
+        read, best = self.__dict__.get("_best_read", (0, None))
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        for r in self._history[read:]:
+            if r.state is TrialState.COMPLETE and (
+                    best is None or sign * cast(float, r.value) < sign * cast(float, best.value)):
+                best = r
+        self._best_read = (len(self._history), best)
+        return best
 
     @property
     def front(self) -> list[TrialRecord]:
