@@ -47,7 +47,8 @@ from metahpo.scalars import python_scalar
 from metahpo.shared_study import (
     Heartbeat,
     Peers,
-    StudySize,
+    SettledTrials,
+    fail_dead_and_count,
     interrupt,
     start_trial,
     stop_requested,
@@ -227,7 +228,7 @@ def tune(
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, StudySize().read(study)[0]),
+                 _progress(show_progress, n_trials, fail_dead_and_count(study)[0]),
                  Pruning(study, pruner) if takes_trial else None, max_retries)
     workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
                for opt, device in zip(opts[1:], devices_of_jobs[1:])]
@@ -278,7 +279,8 @@ class _Loop:
         #: Held by a job from counting the study to storing its next trial's configuration, so
         #: that two jobs that count the study's last free place do not both fill it.
         self._starting = threading.Lock()
-        self._size = StudySize()
+        #: The study's finished first trials, which the count before each trial reads once.
+        self._settled = SettledTrials()
 
     def run_job(self, opt: Optimizer, reraise: bool = False, device: str | None = None) -> None:
         """Run trials with ``opt`` on ``device``; an exception stops the other jobs and is
@@ -324,14 +326,14 @@ class _Loop:
 
     def _going_on(self) -> tuple[bool, bool]:
         """Whether a job should start another trial, counting the study after failing the
-        trials of dead processes (:meth:`StudySize.read`), so that a dead peer's trial
+        trials of dead processes (:func:`fail_dead_and_count`), so that a dead peer's trial
         does not hold a place that its configuration's retry needs; and whether a queued
         trial waits in it."""
         if self.stop.is_set() or self.study.stop_requested:
             return False, False
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return False, False
-        size, waiting = self._size.read(self.study)
+        size, waiting = fail_dead_and_count(self.study, self._settled)
         return self.n_trials is None or size < self.n_trials, waiting
 
     def _show(self, opt: Optimizer, peers: Peers) -> None:

@@ -134,3 +134,26 @@ def test_processes_sharing_a_sqlite_file_run_each_queued_configuration_once(tmp_
     queued_runs = sorted(x for x in ran if x.is_integer())
     assert queued_runs == [float(k) for k in range(24)]
     assert all(t.state is TrialState.COMPLETE for t in metahpo.load_study("s", url).trials)
+
+
+def test_a_configuration_queued_while_a_search_runs_is_counted_and_run_once():
+    """A running tune call reads the study's finished first trials once: a configuration
+    queued mid-search (by a callback here, by another process in practice) for the study's
+    last places still run, once each (a queued trial is no finished one: counted as one, the
+    second would have lost its place unrun)."""
+    queued = [{"lr": 0.05, "layers": 2, "act": "tanh"}, {"lr": 0.002, "layers": 3, "act": "relu"}]
+
+    def enqueue_for_the_last_places(study, record):
+        if record.number == 4:
+            for params in queued:
+                study.enqueue_trial(params)
+
+    study = metahpo.tune(loss, SPACE, n_trials=7, seed=0, show_progress=True,
+                         callbacks=[enqueue_for_the_last_places])
+    trials = study.trials
+    assert len(trials) == 7 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert [t.params for t in trials[5:]] == queued
+    resumed = metahpo.tune(loss, SPACE, n_trials=9, seed=0, show_progress=False,
+                           storage=study.storage, study_name=study.name)
+    assert len(resumed.trials) == 9
+    assert all([t.params for t in resumed.trials].count(params) == 1 for params in queued)
