@@ -71,6 +71,10 @@ class Optimizer(abc.ABC):
         self._pending: dict[int, Trial] = {}
         self._next_number = 0
         self._options: dict[str, Any] = {}
+        #: Each trial's parameters and unit-cube point (:meth:`unit_point`); how many trials of
+        #: the history :attr:`best` has read, and the best of them.
+        self._encodings: dict[int, tuple[Mapping[str, Any], np.ndarray]] = {}
+        self._best_read: tuple[int, TrialRecord | None] = (0, None)
         cls = type(self)
         own = cls.__module__.startswith("metahpo.optimizers.") and cls.name
         #: What :func:`~metahpo.create_optimizer` takes to build this class again (a registered
@@ -174,7 +178,7 @@ class Optimizer(abc.ABC):
                                f"length), got {n!r}")
         removed = self._history[n:]
         del self._history[n:]
-        self.__dict__.pop("_best_read", None)
+        self._best_read = (0, None)
         self._forget_after(n)
         return removed
 
@@ -212,7 +216,7 @@ class Optimizer(abc.ABC):
         every trial)."""
         if len(self.directions) > 1:
             return None
-        read, best = self.__dict__.get("_best_read", (0, None))
+        read, best = self._best_read
         sign = 1.0 if self.direction == "minimize" else -1.0
         for r in self._history[read:]:
             if r.state is TrialState.COMPLETE and (
@@ -307,10 +311,9 @@ class Optimizer(abc.ABC):
         """Trial ``number``'s unit-cube point ``(dim,)`` (not to be changed in place), encoded
         once per parameters object: optimizers that read every trial per proposal encoded them
         all anew, 90 ms per proposal at 100 trials of 300 parameters, 20 at 2000 of lcbench's 7."""
-        encodings = self.__dict__.setdefault("_encodings", {})
-        kept = encodings.get(number)
+        kept = self._encodings.get(number)
         if kept is None or kept[0] is not params:
-            kept = encodings[number] = (params, self.space.encode(params))
+            kept = self._encodings[number] = (params, self.space.encode(params))
         return kept[1]
 
     @abc.abstractmethod
