@@ -32,9 +32,11 @@ from metahpo.storage import (
     fail_dead_trials,
     in_flight,
     interrupted,
+    optimizer_attrs,
     record_from_optuna,
     reserve_trial,
     store_finished_trial,
+    store_optimizer_attrs,
     user_attrs,
 )
 from metahpo.trial import Trial, TrialState, TuningInterrupted, as_told
@@ -173,7 +175,8 @@ class Peers:
         if ft.state == OptunaState.RUNNING:
             if ft.number not in self._running and not self._opt.space.missing(ft.params):
                 try:
-                    self._running[ft.number] = self._opt.add_pending(ft.params)
+                    self._running[ft.number] = self._opt.add_pending(
+                        ft.params, optimizer_attrs=optimizer_attrs(ft))
                 except MetaHPOError:
                     self._told.add(ft.number)
             return
@@ -193,7 +196,8 @@ class Peers:
             if pending is not None:
                 self._opt.tell(pending, value, error=error, last_report=rec.last_report)
             else:
-                self._opt.add_trial(rec.params, value, error=error, last_report=rec.last_report)
+                self._opt.add_trial(rec.params, value, error=error, last_report=rec.last_report,
+                                    optimizer_attrs=rec.optimizer_attrs)
         except MetaHPOError:
             logger.warning("trial %d does not fit the search space; not replayed", ft.number)
 
@@ -484,6 +488,7 @@ def _start_one_trial(study: Study, opt: Optimizer, peers: Peers, points: list[di
         else:
             point = point_to_evaluate(peers.trials, points)
             trial = opt.ask() if point is None else opt.add_pending(point)
+        store_optimizer_attrs(st, trial_id, trial.optimizer_attrs)
         distributions = space_to_optuna(opt.space)
         for name, value in trial.params.items():
             dist = distributions[name]

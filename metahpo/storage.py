@@ -68,6 +68,10 @@ FIXED_PARAMS_ATTR = "fixed_params"
 #: as stale, an error escaped the objective) runs again by default (``max_retries`` of
 #: :func:`metahpo.tune` and :meth:`metahpo.Study.ask`).
 DEFAULT_MAX_RETRIES = 2
+#: How the trial system attributes that hold a trial's ``optimizer_attrs`` begin
+#: (:class:`~metahpo.trial.Trial`): one per key, so that each stays as small as the optimizer
+#: made it (Optuna's samplers keep theirs under 2046 characters for RDB storages).
+OPTIMIZER_ATTR_PREFIX = "metahpo:optimizer:"
 #: How the trial user attributes metahpo keeps for itself begin (besides :data:`ERROR_ATTR`).
 OWN_ATTR_PREFIX = "metahpo:"
 #: How a trial's constraint ``NAME`` is stored (system attribute ``constraints:NAME``), as
@@ -198,6 +202,18 @@ def store_finished_trial(storage: Any, study_id: int, params: dict[str, Any],
     return _create_trial(storage, study_id, state, params, distributions, value,
                          {**(attrs or {}), **({} if error is None else {ERROR_ATTR: error})},
                          system)
+
+
+def store_optimizer_attrs(storage: Any, trial_id: int, attrs: Mapping[str, Any]) -> None:
+    """Keep a trial's ``optimizer_attrs`` with it (:data:`OPTIMIZER_ATTR_PREFIX`)."""
+    for key, value in attrs.items():
+        storage.set_trial_system_attr(trial_id, OPTIMIZER_ATTR_PREFIX + key, value)
+
+
+def optimizer_attrs(ft: Any) -> dict[str, Any]:
+    """The ``optimizer_attrs`` an Optuna ``FrozenTrial`` holds."""
+    n = len(OPTIMIZER_ATTR_PREFIX)
+    return {k[n:]: v for k, v in ft.system_attrs.items() if k.startswith(OPTIMIZER_ATTR_PREFIX)}
 
 
 def checked_user_attr(key: Any, value: Any) -> Any:
@@ -377,6 +393,7 @@ def record_from_optuna(ft: Any) -> TrialRecord:
         retry_of=ft.system_attrs.get(RETRY_OF_ATTR),
         interrupted=interrupted(ft),
         constraints=constraints(ft),
+        optimizer_attrs=optimizer_attrs(ft),
     )
 
 

@@ -81,8 +81,11 @@ class Study:
         result when it is known, from any process. The optimizer is built afresh for every
         call from the study's space and directions and reads every trial of the study: finished
         ones as results, running ones (asked, or run by :func:`metahpo.tune` workers) as
-        pending, so proposals steer away from what is being evaluated. A seeded optimizer's
-        draws restart from the seed and the trial count, so each call proposes anew.
+        pending, so proposals steer away from what is being evaluated, each with what its
+        optimizer kept with it (:attr:`Trial.optimizer_attrs`: CMA-ES's generations, a QMC
+        sequence's position), so that an optimizer with a state goes on where the search is. A
+        seeded optimizer's draws restart from the seed and the trial count, so each call
+        proposes anew.
 
         Args:
             optimizer: a registered name (default: the meta-learned optimizer) or

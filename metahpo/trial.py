@@ -75,15 +75,22 @@ class Trial:
     Attributes:
         number: the trial's position in the history (0-based, unique within a study or optimizer).
         params: decoded parameter values, ``{name: value}``, in the space's order.
+        optimizer_attrs: what the optimizer that proposed the trial keeps with it,
+            ``{key: JSON value}`` (empty for most): a study stores it with the trial, and an
+            optimizer built again from the study's trials (a resumed search, another worker,
+            ``metahpo ask``) is told it back, as Optuna's samplers keep their state in trial
+            system attributes (:mod:`metahpo.optimizers.optuna_adapter`).
     """
 
     number: int
     params: dict[str, Any]
+    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:
             raise MetaHPOError(f"a trial number must be a non-negative int, got {self.number!r}")
         object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "optimizer_attrs", dict(self.optimizer_attrs))
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class TrialRecord:
             (:meth:`metahpo.RunningTrial.set_constraint`, or Optuna's), a training script
             printed or a tell passed; the trial is feasible where every value is 0 or
             less, and best trials are chosen among the feasible ones.
+        optimizer_attrs: as in :class:`Trial`.
     """
 
     number: int
@@ -129,10 +137,12 @@ class TrialRecord:
     interrupted: bool = field(default=False, compare=False)
     values: tuple[float, ...] | None = None
     constraints: dict[str, float] = field(default_factory=dict, compare=False)
+    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "user_attrs", dict(self.user_attrs))
+        object.__setattr__(self, "optimizer_attrs", dict(self.optimizer_attrs))
         object.__setattr__(self, "constraints", {str(k): float(v)
                                                  for k, v in self.constraints.items()})
         object.__setattr__(self, "state", TrialState(self.state))

@@ -55,7 +55,9 @@ def test_an_optuna_sampler_class_passes_the_conformance_suite(check):
 def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options():
     """QMCSampler keeps its position in the sequence in the study: built anew for every
     proposal, and restored from JSON, it goes on with the same Sobol sequence (after a random
-    first point, as in Optuna: the first trial has no search space to sample relative to)."""
+    first point, as in Optuna: the first trial has no search space to sample relative to), and
+    so do asks of a study, each with an optimizer built from the study's trials (each of them
+    proposed the sequence's first point again)."""
     from scipy.stats import qmc
 
     space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
@@ -74,6 +76,21 @@ def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options()
         metahpo.create_optimizer(QMC, space, nope=1)
     with pytest.raises(MetaHPOError, match="the sampler refused its options {'qmc_type': 'x'}"):
         metahpo.create_optimizer(QMC, space, qmc_type="x")
+    study = metahpo.create_study(space, study_name="qmc")
+    asked = []
+    for i in range(8):  # asked two at a time: the second reads the first as pending
+        asked.append(study.ask(QMC, seed=0))
+        if i % 2:
+            for trial in asked[-2:]:
+                study.tell(trial.number, sum(trial.params.values()))
+    assert [[t.params["x"], t.params["y"]] for t in asked[1:]] == points[1:]
+    scrambled = metahpo.create_optimizer(QMC, space, seed=0, scramble=True)
+    study = metahpo.create_study(space, study_name="scrambled")
+    for _ in range(6):
+        trial, asked_trial = scrambled.ask(), study.ask(QMC, seed=0, scramble=True)
+        assert trial.params == asked_trial.params
+        scrambled.tell(trial, sum(trial.params.values()))
+        study.tell(asked_trial.number, sum(asked_trial.params.values()))
     grid = metahpo.create_optimizer("optuna.samplers:GridSampler", space, seed=0,
                                     search_space={"x": [0.0, 1.0], "y": [0.5]})
     for _ in range(3):  # past the grid's end, where GridSampler calls study.stop()

@@ -914,6 +914,20 @@ def test_a_resumed_seeded_search_does_not_repeat_its_trials(tmp_path):
     assert len(configs) == 10 and len(set(configs)) == 10
 
 
+def test_a_resumed_grid_of_an_optuna_sampler_goes_on_with_its_unvisited_points(tmp_path):
+    """GridSampler names the point a trial takes by its place in the grid's order, which the
+    sampler's seed shuffles: one seed serves the whole search, so each point is taken once
+    across resumes (with a new seed for each proposal, 8 trials in one call repeated 3
+    points)."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    grid = {"x": [-4.0, -2.0, 0.0, 2.0], "n": [1, 8]}
+    for n in (3, 6, 8):
+        study = tune(quadratic, SPACE, optimizer="optuna.samplers:GridSampler", n_trials=n,
+                     seed=0, storage=url, study_name="s", show_progress=False, search_space=grid)
+    configs = {tuple(t.params.values()) for t in study.trials}
+    assert configs == {(x, n) for x in grid["x"] for n in grid["n"]}
+
+
 def test_public_api_names():
     for name in ("Float", "Int", "Categorical", "SearchSpace", "create_optimizer", "tune",
                  "available_optimizers", "Study", "Trial", "MetaHPOError"):

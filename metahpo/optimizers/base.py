@@ -16,7 +16,9 @@ State rules:
   ``tell(trial, error="...")`` records a FAILED trial; the optimizer keeps working.
 * Each pending trial is told exactly once; telling an unknown or finished trial is an error.
 * ``add_trial(params, value)`` records a trial evaluated elsewhere (a resumed study, another
-  worker) as if it had been asked and told; it gets the next trial number.
+  worker) as if it had been asked and told; it gets the next trial number. Its
+  ``optimizer_attrs`` (see :class:`~metahpo.trial.Trial`) are what the optimizer that proposed
+  it kept with it, which an optimizer of the same kind reads back.
 * ``add_pending(params)`` records a trial running elsewhere (another process on the same study)
   as if it had been asked: proposals take it into account like the optimizer's own pending
   trials, and ``tell`` completes it. It gets the next trial number.
@@ -87,7 +89,8 @@ class Optimizer(abc.ABC):
         """Propose the next configuration as a pending :class:`Trial`."""
         params = self._propose()
         self.space.validate(params)
-        trial = Trial(number=self._next_number, params=params)
+        trial = Trial(number=self._next_number, params=params,
+                      optimizer_attrs=self._proposal_attrs())
         self._next_number += 1
         self._pending[trial.number] = trial
         return trial
@@ -113,16 +116,20 @@ class Optimizer(abc.ABC):
     def add_trial(
         self, params: Mapping[str, Any], value: Any = None, *, error: str | None = None,
         last_report: tuple[int, float] | None = None,
+        optimizer_attrs: Mapping[str, Any] | None = None,
     ) -> TrialRecord:
         """Record a trial evaluated outside this optimizer (resume, other workers); arguments
-        as for :meth:`tell`."""
-        return self._keep(self._new_record(self._outside_trial(params), value, error, last_report))
+        as for :meth:`tell`, and the ``optimizer_attrs`` its proposal came with."""
+        trial = self._outside_trial(params, optimizer_attrs)
+        return self._keep(self._new_record(trial, value, error, last_report))
 
-    def add_pending(self, params: Mapping[str, Any]) -> Trial:
+    def add_pending(self, params: Mapping[str, Any], *,
+                    optimizer_attrs: Mapping[str, Any] | None = None) -> Trial:
         """Record a trial running elsewhere (another worker on the same study) as pending, so
         that the next proposals steer away from it as from this optimizer's own pending trials;
-        complete it with :meth:`tell` once its result is known."""
-        trial = self._outside_trial(params)
+        complete it with :meth:`tell` once its result is known. ``optimizer_attrs``: those its
+        proposal came with."""
+        trial = self._outside_trial(params, optimizer_attrs)
         self._pending[trial.number] = trial
         self._pending_added(trial)
         return trial
@@ -136,10 +143,15 @@ class Optimizer(abc.ABC):
         del self._pending[trial.number]
         self._withdrawn(trial)
 
-    def _outside_trial(self, params: Mapping[str, Any]) -> Trial:
+    def _outside_trial(self, params: Mapping[str, Any],
+                       optimizer_attrs: Mapping[str, Any] | None) -> Trial:
         """A numbered trial for ``params`` proposed elsewhere; restarts the random draws."""
         self.space.validate(params)
-        trial = Trial(number=self._next_number, params=dict(params))
+        if optimizer_attrs is not None and not isinstance(optimizer_attrs, Mapping):
+            raise MetaHPOError(f"optimizer_attrs must be a dict {{key: value}}, got "
+                               f"{optimizer_attrs!r}")
+        trial = Trial(number=self._next_number, params=dict(params),
+                      optimizer_attrs=dict(optimizer_attrs or {}))
         self._next_number += 1
         self.restart_draws(self._next_number)
         return trial
@@ -249,10 +261,12 @@ class Optimizer(abc.ABC):
             "history": [
                 {"number": r.number, "params": dict(r.params), "state": r.state.value,
                  "value": r.value if r.values is None else list(r.values), "error": r.error,
-                 "last_report": r.last_report}
+                 "last_report": r.last_report, "optimizer_attrs": dict(r.optimizer_attrs)}
                 for r in self._history
             ],
-            "pending": [{"number": t.number, "params": dict(t.params)} for t in self._pending.values()],
+            "pending": [{"number": t.number, "params": dict(t.params),
+                         "optimizer_attrs": dict(t.optimizer_attrs)}
+                        for t in self._pending.values()],
             "next_number": self._next_number,
             "rng": self._rng.bit_generator.state,
             "extra": self._extra_state(),
@@ -260,12 +274,15 @@ class Optimizer(abc.ABC):
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
         for item in state["history"]:
-            trial = Trial(number=item["number"], params=item["params"])
+            trial = Trial(number=item["number"], params=item["params"],
+                          optimizer_attrs=item.get("optimizer_attrs") or {})
             report = item.get("last_report")
             self._keep(self._new_record(trial, item["value"], item["error"],
                                         None if report is None else tuple(report)))
         self._pending = {
-            p["number"]: Trial(number=p["number"], params=p["params"]) for p in state["pending"]
+            p["number"]: Trial(number=p["number"], params=p["params"],
+                               optimizer_attrs=p.get("optimizer_attrs") or {})
+            for p in state["pending"]
         }
         self._next_number = int(state["next_number"])
         self._rng.bit_generator.state = state["rng"]
@@ -281,6 +298,7 @@ class Optimizer(abc.ABC):
             value=None if isinstance(v, tuple) else v,
             values=v if isinstance(v, tuple) else None, error=err,
             finished_at=datetime.now(), last_report=last_report,
+            optimizer_attrs=trial.optimizer_attrs,
         )
 
     def _keep(self, record: TrialRecord) -> TrialRecord:
@@ -319,6 +337,11 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def _propose(self) -> dict[str, Any]:
         """Return the parameters of the next trial (validated by ``ask``)."""
+
+    def _proposal_attrs(self) -> dict[str, Any]:
+        """Hook called by ``ask`` right after :meth:`_propose`: the ``optimizer_attrs`` of
+        the trial it proposed, ``{key: JSON value}`` (none by default)."""
+        return {}
 
     def _observe(self, record: TrialRecord) -> None:
         """Hook called once per finished trial (told or added), in order."""

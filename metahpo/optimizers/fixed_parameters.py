@@ -135,6 +135,10 @@ class FixedParameters(Optimizer):
         self._inner_pending[self._next_number] = trial
         return self._complete(trial.params)
 
+    def _proposal_attrs(self) -> dict[str, Any]:
+        trial = self._inner_pending.get(self._next_number)
+        return {} if trial is None else dict(trial.optimizer_attrs)
+
     def _observe(self, record: TrialRecord) -> None:
         if self._inner is None:
             return
@@ -142,13 +146,15 @@ class FixedParameters(Optimizer):
         trial = self._inner_pending.pop(record.number, None)
         if trial is None:
             self._inner.add_trial(self._free(record.params), value, error=record.error,
-                                  last_report=record.last_report)
+                                  last_report=record.last_report,
+                                  optimizer_attrs=record.optimizer_attrs)
         else:
             self._inner.tell(trial, value, error=record.error, last_report=record.last_report)
 
     def _pending_added(self, trial: Trial) -> None:
         if self._inner is not None:
-            self._inner_pending[trial.number] = self._inner.add_pending(self._free(trial.params))
+            self._inner_pending[trial.number] = self._inner.add_pending(
+                self._free(trial.params), optimizer_attrs=trial.optimizer_attrs)
 
     def _withdrawn(self, trial: Trial) -> None:
         inner = self._inner_pending.pop(trial.number, None)

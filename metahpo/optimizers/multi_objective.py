@@ -69,6 +69,8 @@ class MultiObjective(Optimizer):
         create_optimizer(optimizer, space, seed=self._inner_seed, **self.options)  # checks
         self._options = {"directions": list(self._directions), "optimizer": optimizer,
                          "options": dict(self.options)}
+        #: The ``optimizer_attrs`` of the wrapped optimizer's last proposal.
+        self._last_attrs: dict[str, Any] = {}
 
     @property
     def directions(self) -> list[str]:
@@ -89,11 +91,17 @@ class MultiObjective(Optimizer):
         inner = create_optimizer(self.optimizer, self.space, seed=self._inner_seed,
                                  **self.options)
         for r in self._history:
-            inner.add_trial(r.params, loss_of.get(r.number), error=r.error)
+            inner.add_trial(r.params, loss_of.get(r.number), error=r.error,
+                            optimizer_attrs=r.optimizer_attrs)
         for t in self._pending.values():
-            inner.add_pending(t.params)
+            inner.add_pending(t.params, optimizer_attrs=t.optimizer_attrs)
         inner.restart_draws(number)
-        return dict(inner.ask().params)
+        trial = inner.ask()
+        self._last_attrs = trial.optimizer_attrs
+        return dict(trial.params)
+
+    def _proposal_attrs(self) -> dict[str, Any]:
+        return self._last_attrs
 
     def _extra_state(self) -> dict[str, Any]:
         return {"inner_seed": self._inner_seed}

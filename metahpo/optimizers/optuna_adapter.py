@@ -7,9 +7,24 @@ reuses them rather than writing them again. The adapter keeps a private in-memor
 
 Reproducibility and state: a fresh sampler is built for every ``ask`` with a seed drawn from the
 optimizer's own generator, so the whole state is that generator, the history and the samplers'
-system attributes of the study and its trials (where CMA-ES keeps its search distribution).
-``state_dict`` stores those attributes, and a restored optimizer continues exactly where the
-original was.
+system attributes of the study and its trials (where CMA-ES keeps its search distribution and
+generation, the GA samplers their generations, ``GridSampler`` which point a trial took, QMC its
+position in the sequence). ``state_dict`` stores those attributes, and a restored optimizer
+continues exactly where the original was.
+
+A proposal's trial also carries them as its ``optimizer_attrs`` (see
+:class:`~metahpo.trial.Trial`), which a study stores with the trial: the attributes the sampler
+gave the private trial (``trial:KEY``) and those of the private study it set or changed
+(``study:KEY``). An adapter built again from the study's trials (a resumed search, another
+worker, each ``metahpo ask``) adds them back to its private study's trials, and takes each study
+attribute from the latest trial that carries it, so the sampler goes on where the search was:
+without them CMA-ES started again from its first generation at every rebuild (an ask/tell loop
+of one process per trial never left its initial distribution), QMC proposed the first point of
+its sequence again and a grid its first points. What a sampler writes when a trial is told
+(Optuna's ``after_trial``) is kept by ``state_dict`` only. Study attributes that name the
+private study's trial ids (the GA samplers' cache of a generation's parents) match across
+processes where every process took the study's trials in the same order (nothing interrupted in
+between); elsewhere the sampler may pick other parents.
 
 Conditional spaces: TPE (``define_by_run``) is asked as an Optuna objective would ask it: a
 parameter is suggested only once its parent's value makes it active, so the private study's
@@ -24,6 +39,7 @@ middle, where metahpo's own encoding puts them.
 from __future__ import annotations
 
 import abc
+import json
 import warnings
 from typing import Any, Literal, Mapping, Union, cast
 
@@ -79,6 +95,11 @@ class OptunaSamplerOptimizer(Optimizer):
         self._inactive_values = {p.name: p.decode(u) for p, u in zip(space, space.middle())}
         self._study = _quiet_study(self.direction)
         self._inner: dict[int, int] = {}
+        #: The private study's attributes from proposals: for each key, the number of the
+        #: trial whose proposal set it last (the latest trial's value wins), and the
+        #: ``optimizer_attrs`` of the last proposal.
+        self._study_attr_from: dict[str, int] = {}
+        self._last_attrs: dict[str, Any] = {}
 
     @abc.abstractmethod
     def _make_sampler(self, seed: int) -> Any:
@@ -115,6 +136,8 @@ class OptunaSamplerOptimizer(Optimizer):
         import optuna
 
         seed = int(self._rng.integers(2**31 - 1))
+        storage, study_id = self._study._storage, self._study._study_id
+        before = dict(storage.get_study_system_attrs(study_id))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._study.sampler = self._make_sampler(seed)
@@ -131,14 +154,37 @@ class OptunaSamplerOptimizer(Optimizer):
             finally:
                 optuna.logging.set_verbosity(previous)
         self._last_inner = ot.number
+        changed = {key: value for key, value in storage.get_study_system_attrs(study_id).items()
+                   if key not in before or before[key] != value}
+        for key in changed:
+            self._study_attr_from[key] = self._next_number
+        self._last_attrs = {**_prefixed("trial:", storage.get_trial_system_attrs(ot._trial_id)),
+                            **_prefixed("study:", changed)}
         params = {name: self._outer_value(self.space[name], value)
                   for name, value in ot.params.items()}
         return {name: params[name] for name in self.space.active_names(params)}
+
+    def _proposal_attrs(self) -> dict[str, Any]:
+        return self._last_attrs
 
     def ask(self) -> Trial:
         trial = super().ask()
         self._inner[trial.number] = self._last_inner
         return trial
+
+    def _private_attrs(self, number: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """Of a trial from elsewhere and its ``optimizer_attrs``: the private trial's
+        attributes; its study attributes enter the private study where no later trial has
+        set them."""
+        storage, study_id = self._study._storage, self._study._study_id
+        for key, value in attrs.items():
+            if key.startswith("study:"):
+                name = key[len("study:"):]
+                if self._study_attr_from.get(name, -1) <= number:
+                    storage.set_study_system_attr(study_id, name, value)
+                    self._study_attr_from[name] = number
+        return {key[len("trial:"):]: value for key, value in attrs.items()
+                if key.startswith("trial:")}
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
         """Restore without replaying the history into a study that the saved one replaces."""
@@ -153,8 +199,9 @@ class OptunaSamplerOptimizer(Optimizer):
         samplers' constant liar (TPE) and CMA-ES's generation bookkeeping see it."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            attrs = self._private_attrs(trial.number, trial.optimizer_attrs)
             self._inner[trial.number] = _add_running(self._study, self._inner_params(trial.params),
-                                                     self._distributions, {})
+                                                     self._distributions, attrs)
 
     def _withdrawn(self, trial: Trial) -> None:
         """A withdrawn trial fails in the private study, where Optuna's samplers leave failed
@@ -180,8 +227,9 @@ class OptunaSamplerOptimizer(Optimizer):
                          else optuna.trial.TrialState.FAIL)
                 self._study.tell(inner, _readable(record.value), state=state)
                 return
+            attrs = self._private_attrs(record.number, record.optimizer_attrs)
             self._study.add_trial(self._frozen(self._inner_params(record.params),
-                                               _readable(record.value), {}))
+                                               _readable(record.value), attrs))
             self._inner[record.number] = self._study.get_trials(deepcopy=False)[-1].number
 
     def _inner_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,6 +257,7 @@ class OptunaSamplerOptimizer(Optimizer):
         trials = self._study.get_trials(deepcopy=False)
         return {
             "inner": {str(k): v for k, v in self._inner.items()},
+            "study_attr_from": dict(self._study_attr_from),
             "study_attrs": self._study._storage.get_study_system_attrs(self._study._study_id),
             "system_attrs": [dict(t.system_attrs) for t in trials],
             "params": [dict(t.params) for t in trials],
@@ -233,6 +282,19 @@ class OptunaSamplerOptimizer(Optimizer):
                 study._storage.set_study_system_attr(study._study_id, key, value)
         self._study = study
         self._inner = {int(k): v for k, v in extra["inner"].items()}
+        self._study_attr_from = dict(extra.get("study_attr_from", {}))
+
+
+def _prefixed(prefix: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``attrs`` whose values are JSON, as ``{prefix + key: value}`` (a study stores them)."""
+    kept = {}
+    for key, value in attrs.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        kept[prefix + key] = value
+    return kept
 
 
 def _add_running(study: Any, params: Mapping[str, Any], distributions: Mapping[str, Any],

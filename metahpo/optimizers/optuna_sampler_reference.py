@@ -15,16 +15,16 @@ every proposal, with a seed drawn from the optimizer's own generator (where its 
 takes a ``seed``). So the optimizer's state is JSON (its history, the study's system
 attributes and its trials', where Optuna's samplers keep what they carry from one proposal to
 the next: CMA-ES's distribution, NSGA-II's generations, the QMC sequence's position), and a
-restored optimizer proposes what the original would. What a sampler keeps in itself between
-calls is not kept: a scrambled QMC sequence (``scramble=True``) is scrambled anew for every
-point, so its points are those of a randomized sequence rather than of one low-discrepancy
-sequence (Optuna's default, ``scramble=False``, is kept whole). And what a sampler counts in
-the study counts this optimizer's own proposals only: trials it is told from elsewhere
-(another worker's, or a study's when a search resumes) do not move QMC's position, so a QMC
-search resumed from a study's trials, or run by several workers, starts its sequence again
-and repeats their points. Samplers whose state lies in the trials (TPE, GP, CMA-ES, NSGA-II)
-have no such limit; the conformance suite of :mod:`metahpo.testing` checks NSGA-II. In a
-study of several objectives the sampler minimizes one scalarization per trial, as every
+restored optimizer proposes what the original would; a study keeps those attributes with its
+trials, so a search resumed from a study, another worker's optimizer or each ``metahpo ask``
+goes on from them too (see :mod:`metahpo.optimizers.optuna_adapter`). Where a sampler's seed
+fixes a structure rather than draws, ``GridSampler``'s order of the grid's points (which its
+trials name by position) and ``QMCSampler``'s scrambling, the sampler is built with one seed for
+the whole search instead (the optimizer's, or one drawn once): with a new seed for each
+proposal, the positions named other points, and a grid of 8 points searched in 8 trials
+repeated 3 of them; a scrambled sequence was scrambled anew for every point. What else a
+sampler keeps in itself between calls is not kept. The conformance suite of
+:mod:`metahpo.testing` checks NSGA-II. In a study of several objectives the sampler minimizes one scalarization per trial, as every
 optimizer does there (:mod:`metahpo.optimizers.multi_objective`), rebuilt for each proposal:
 NSGA-II's own multi-objective selection and its generations do not act.
 
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.optuna_adapter import OptunaSamplerOptimizer
@@ -54,6 +54,14 @@ def is_optuna_sampler(obj: Any) -> bool:
     from optuna.samplers import BaseSampler
 
     return issubclass(obj, BaseSampler)
+
+
+def _seed_fixes_a_structure(sampler_class: type) -> bool:
+    """Whether ``sampler_class``'s seed orders or scrambles its points, so that one seed must
+    serve the whole search (see the module docstring)."""
+    from optuna.samplers import GridSampler, QMCSampler
+
+    return issubclass(sampler_class, (GridSampler, QMCSampler))
 
 
 def sampler_optimizer(reference: str, sampler_class: type) -> type[OptunaSamplerOptimizer]:
@@ -79,7 +87,8 @@ def sampler_optimizer(reference: str, sampler_class: type) -> type[OptunaSampler
         _MADE[key] = type(sampler_class.__name__, (ReferencedSampler,), {
             "__init__": __init__, "__doc__": f"The Optuna sampler ``{reference}``.",
             "name": reference, "sampler_class": sampler_class,
-            "sampler_options": tuple(names), "takes_seed": "seed" in params})
+            "sampler_options": tuple(names), "takes_seed": "seed" in params,
+            "one_seed": _seed_fixes_a_structure(sampler_class)})
     return _MADE[key]
 
 
@@ -87,19 +96,24 @@ class ReferencedSampler(OptunaSamplerOptimizer):
     """Base of the classes :func:`sampler_optimizer` makes: one Optuna sampler class, built
     anew for each proposal with the options given (see the module docstring)."""
 
-    #: The Optuna sampler class, the names of its constructor's options, and whether it takes a
-    #: ``seed``.
+    #: The Optuna sampler class, the names of its constructor's options, whether it takes a
+    #: ``seed``, and whether one seed serves the whole search (see the module docstring).
     sampler_class: ClassVar[type]
     sampler_options: ClassVar[tuple[str, ...]] = ()
     takes_seed: ClassVar[bool] = True
+    one_seed: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         given = {name: kwargs.pop(name) for name in self.sampler_options if name in kwargs}
         super().__init__(space, **kwargs)
         self._sampler_kwargs = given
+        #: The seed of every sampler of the search where :attr:`one_seed`.
+        self._search_seed = (int(self._rng.integers(2**31 - 1)) if self.seed is None
+                             else self.seed)
         self._make_sampler(0)
 
     def _make_sampler(self, seed: int) -> Any:
+        seed = self._search_seed if self.one_seed else seed
         kwargs = dict(self._sampler_kwargs, **({"seed": seed} if self.takes_seed else {}))
         try:
             with warnings.catch_warnings():
@@ -119,3 +133,10 @@ class ReferencedSampler(OptunaSamplerOptimizer):
         except Exception as exc:
             raise MetaHPOError(f"optimizer {self.name!r} failed to propose: "
                                f"{type(exc).__name__}: {exc}") from None
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {**super()._extra_state(), "search_seed": self._search_seed}
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        super()._load_extra_state(extra)
+        self._search_seed = int(extra.get("search_seed", self._search_seed))
