@@ -271,13 +271,15 @@ def check_replayed_trials(name: str, **options: Any) -> None:
 
 
 def check_trials_from_elsewhere(name: str, **options: Any) -> None:
-    """A seeded search resumed from another run's trials (``add_trial``) does not repeat them,
-    and trials running elsewhere (``add_pending``) are pending until told, then finished."""
+    """A seeded search resumed from another run's trials (``add_trial``, with the
+    ``optimizer_attrs`` each came with, as a study gives them) does not repeat them, and trials
+    running elsewhere (``add_pending``) are pending until told, then finished."""
     space = SearchSpace([Float("a", 0.0, 1.0), Float("b", -5.0, 5.0), Float("c", 1e-3, 1.0, log=True)])
-    first = _run(_make(name, space, options, seed=6), 6)
+    run = _make(name, space, options, seed=6)
+    first = _run(run, 6)
     resumed = _make(name, space, options, seed=6)
-    for params in first:
-        resumed.add_trial(params, _objective(space, params))
+    for record in run.history:
+        resumed.add_trial(record.params, record.value, optimizer_attrs=record.optimizer_attrs)
     seen = {tuple(sorted(p.items())) for p in first}
     for params in _run(resumed, 6):
         assert tuple(sorted(params.items())) not in seen, "the resumed search repeated a trial"

@@ -48,8 +48,12 @@ def test_a_reference_builds_saves_and_restores_like_a_name():
 
 
 @pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
-def test_an_optuna_sampler_class_passes_the_conformance_suite(check):
-    check(NSGA2, population_size=4)
+@pytest.mark.parametrize("sampler, options", [(NSGA2, {"population_size": 4}), (QMC, {})],
+                         ids=["nsga2", "qmc"])
+def test_an_optuna_sampler_class_passes_the_conformance_suite(check, sampler, options):
+    """QMC keeps its place in the sequence in the study's attributes: a search resumed from
+    trials without them repeated the first run's points."""
+    check(sampler, **options)
 
 
 def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options():
