@@ -71,6 +71,17 @@ def test_labelled_output_of_concurrent_runs_names_each_line_s_trial(tmp_path, tr
         assert f"[trial {t.number}] {t.value!r}" in shown.out
 
 
+def test_a_value_line_gives_the_value_whatever_the_script_prints_after_it(tmp_path):
+    """A framework's or logger's closing lines after the score; the last value line counts."""
+    (tmp_path / "job.py").write_text(
+        "print('METAHPO_VALUE 0.5')\nprint('METAHPO_VALUE 0.25', flush=True)\n"
+        "print('wandb: synced run 3')\nprint(7)\n")
+    objective = CommandObjective(f"{PYTHON} job.py --lr {{lr}}", SPACE, cwd=tmp_path)
+    study = metahpo.tune(objective, SPACE, optimizer="random", n_trials=2, seed=0,
+                         show_progress=False)
+    assert [t.value for t in study.trials] == [0.25, 0.25]
+
+
 def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
     space = SearchSpace([Categorical("opt", ["adam", "sgd"]), Float("momentum", 0.0, 0.9)],
                         conditions={"momentum": Condition("opt", "sgd")})
@@ -86,8 +97,12 @@ def test_an_argument_of_an_inactive_parameter_is_left_out(tmp_path):
      "the command exited with status 3; end of its standard error: 'diverged'"),
     ("print('accuracy: 0.9')", "must be the trial's value (a number), got 'accuracy: 0.9'"),
     ("pass", "the command printed nothing on standard output"),
-    ("print(0.9, 12.5)", "holds 2 numbers, and the study has one objective: print its value last "
-                         "(other metrics as 'METAHPO_ATTR NAME VALUE' lines)"),
+    ("print(0.9, 12.5)", "holds 2 numbers, and the study has one objective: print its value "
+                         "alone (other metrics as 'METAHPO_ATTR NAME VALUE' lines)"),
+    ("print(0.9); print('done.')", "got 'done.'; print the value last, or 'METAHPO_VALUE VALUE' "
+                                   "on a line of its own"),
+    ("print('METAHPO_VALUE acc=0.9'); print(0.5)",
+     "the command's METAHPO_VALUE line must be the trial's value (a number), got 'acc=0.9'"),
 ])
 def test_a_failing_command_fails_its_trial_with_the_cause(tmp_path, caplog, script, error):
     """The trial's error and the log say the cause; the log without metahpo's call stack,

@@ -292,9 +292,9 @@ def add_commands(sub: Any) -> None:
                         "take the parameters' values, {trial_number} the trial's number, "
                         "{first_trial_number} the number of the run an interrupted trial's "
                         "retry resumes (a checkpoint folder); the last line it prints is the "
-                        "trial's value; METAHPO_REPORT STEP VALUE, METAHPO_ATTR NAME VALUE and "
-                        "METAHPO_CONSTRAINT NAME VALUE lines record learning curves, other "
-                        "metrics and constraints")
+                        "trial's value (or a METAHPO_VALUE VALUE line anywhere); METAHPO_REPORT "
+                        "STEP VALUE, METAHPO_ATTR NAME VALUE and METAHPO_CONSTRAINT NAME VALUE "
+                        "lines record learning curves, other metrics and constraints")
     p.add_argument("--trial-timeout", type=float, metavar="SECONDS",
                    help="with --command: kill a run after this many seconds (a failed trial)")
     p.add_argument("--devices", metavar="ID,ID,...",

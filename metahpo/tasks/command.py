@@ -39,9 +39,11 @@ per trial, as ``metahpo tune --command`` does::
 - The trial's value is the **last line the command writes to standard output** (report,
   attribute and constraint lines aside), which must be a number: print the validation score
   last (in a study of several objectives, one number per objective on that line, in the order
-  of the study's directions, separated by spaces: ``print(accuracy, seconds)``). Both of its
+  of the study's directions, separated by spaces: ``print(accuracy, seconds)``). A script
+  that prints more after its score (a logger's or a framework's closing lines) prints
+  ``METAHPO_VALUE VALUE`` instead, anywhere (the last such line counts). Both of its
   output streams pass through as it runs, as if it were run by hand. A command that exits with
-  a non-zero status, whose last line is not a number, or that runs past ``timeout`` seconds
+  a non-zero status, whose value line is not a number, or that runs past ``timeout`` seconds
   makes a failed trial whose error names the cause (with the end of its standard error). It is
   killed with its whole process group when it times out or when the tune call is interrupted
   (``KeyboardInterrupt``, in whichever job it runs); an interrupted trial does not count and
@@ -84,6 +86,7 @@ NUMBERS = (TRIAL_NUMBER, FIRST_TRIAL_NUMBER)
 REPORT = "METAHPO_REPORT"
 ATTR = "METAHPO_ATTR"
 CONSTRAINT = "METAHPO_CONSTRAINT"
+VALUE = "METAHPO_VALUE"
 POLL_S = 0.1
 ERROR_LINES = 20
 ERROR_TAIL = 500
@@ -212,23 +215,12 @@ class CommandObjective:
             raise TrialPruned()
         if process.returncode != 0:
             raise CommandFailed(f"the command exited with status {process.returncode}{_tail(err)}")
+        if reports.value is not None:
+            return _values(reports.value, f"the command's {VALUE} line", trial)
         if not out:
             raise CommandFailed("the command printed nothing on standard output; its last line "
                                f"there must be the trial's value{_tail(err)}")
-        last = out[-1].strip()
-        try:
-            values = tuple(float(word) for word in last.split())
-        except ValueError:
-            values = ()
-        if not values:
-            raise CommandFailed("the last line of the command's standard output must be the "
-                               f"trial's value (a number), got {last[:200]!r}")
-        if len(values) > 1 and trial.objectives == 1:
-            raise CommandFailed(f"the last line of the command's standard output holds "
-                                f"{len(values)} numbers, and the study has one objective: print "
-                                f"its value last (other metrics as '{ATTR} NAME VALUE' lines), "
-                                "or tune several objectives, one direction per number")
-        return values[0] if len(values) == 1 else values
+        return _values(out[-1], "the last line of the command's standard output", trial)
 
 
     def _wait(self, process: subprocess.Popen, trial: Any, reports: _Reports,
@@ -253,6 +245,23 @@ class CommandObjective:
                 process.wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
                 continue
+
+
+def _values(line: str, where: str, trial: Any) -> float | tuple[float, ...]:
+    """The trial's value, or one per objective, that ``line`` (found ``where``) holds."""
+    text = line.strip()
+    try:
+        values = tuple(float(word) for word in text.split())
+    except ValueError:
+        values = ()
+    if not values:
+        raise CommandFailed(f"{where} must be the trial's value (a number), got {text[:200]!r}; "
+                            f"print the value last, or '{VALUE} VALUE' on a line of its own")
+    if len(values) > 1 and trial.objectives == 1:
+        raise CommandFailed(f"{where} holds {len(values)} numbers, and the study has one "
+                            f"objective: print its value alone (other metrics as '{ATTR} NAME "
+                            "VALUE' lines), or tune several objectives, one direction per number")
+    return values[0] if len(values) == 1 else values
 
 
 class CommandTask(Task):
@@ -312,22 +321,27 @@ class _Detached:
 class _Reports:
     """Intermediate values (``METAHPO_REPORT STEP VALUE``), user attributes
     (``METAHPO_ATTR NAME VALUE``) and constraints (``METAHPO_CONSTRAINT NAME VALUE``) a command
-    prints, passed to its running trial as they come,
-    and whether the trial's pruner stopped it (``stop`` set, with ``pruned`` or a malformed
-    line's ``error``)."""
+    prints, passed to its running trial as they come, what its last ``METAHPO_VALUE`` line
+    holds (``value``, the text after the keyword), and whether the trial's pruner stopped it
+    (``stop`` set, with ``pruned`` or a malformed line's ``error``)."""
 
     def __init__(self, trial: Any) -> None:
         self._trial = trial
         self.stop = threading.Event()
         self.pruned = False
         self.error: Exception | None = None
+        self.value: str | None = None
 
     def take(self, line: str) -> bool:
-        """Record ``line`` if it is a report or an attribute; whether it was one."""
+        """Record ``line`` if it is a report, an attribute, a constraint or the value;
+        whether it was one."""
         words = line.split()
-        if not words or words[0] not in (REPORT, ATTR, CONSTRAINT):
+        if not words or words[0] not in (REPORT, ATTR, CONSTRAINT, VALUE):
             return False
         if self.stop.is_set():
+            return True
+        if words[0] == VALUE:
+            self.value = line.strip()[len(VALUE):]
             return True
         if words[0] == ATTR:
             self._attr(line)
