@@ -117,6 +117,19 @@ def test_any_optimizer_proposes_for_several_objectives_and_restores_from_its_sta
     assert len(unseeded.history) == 6
 
 
+def test_a_sampler_with_a_state_goes_on_though_it_is_built_again_for_each_proposal():
+    """The wrapped optimizer is rebuilt from the trials for each proposal, each trial with
+    what the sampler kept with it: QMC goes on along its sequence (it proposed its first point
+    at every trial)."""
+    from scipy.stats import qmc
+
+    space = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
+    study = tune(lambda p: (p["x"], p["y"]), space, optimizer="optuna.samplers:QMCSampler",
+                 directions=["minimize", "maximize"], n_trials=9, seed=0, show_progress=False)
+    points = [[t.params["x"], t.params["y"]] for t in study.trials]
+    assert points[1:] == qmc.Sobol(2, scramble=False).random(8).tolist()
+
+
 def test_ask_and_tell_record_several_values():
     study = metahpo.create_study(SPACE, directions=["maximize", "minimize"])
     for _ in range(6):
