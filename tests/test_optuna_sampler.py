@@ -265,6 +265,25 @@ def test_study_resumed_after_its_process_was_killed(tmp_path):
     assert len(complete) == len(before) + 5
 
 
+def test_an_optimizer_with_a_state_goes_on_in_a_study_resumed_by_a_new_sampler(tmp_path):
+    """A new sampler (another process) reads what the wrapped optimizer kept with each trial:
+    QMC goes on along its sequence (it started it again with every new sampler)."""
+    from scipy.stats import qmc
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {"x": optuna.distributions.FloatDistribution(0.0, 1.0),
+             "y": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for _ in range(3):
+        study = optuna.create_study(study_name="q", storage=url, load_if_exists=True,
+                                    sampler=MetaHPOSampler("optuna.samplers:QMCSampler", seed=0,
+                                                           search_space=space))
+        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1),
+                       n_trials=3)
+    points = [[t.params["x"], t.params["y"]] for t in study.trials]
+    assert points[1:] == qmc.Sobol(2, scramble=False).random(8).tolist()
+
+
 def test_a_misspelt_option_is_refused_when_the_sampler_is_made():
     from metahpo import MetaHPOError
 

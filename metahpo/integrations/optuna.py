@@ -247,7 +247,7 @@ class MetaHPOSampler(BaseSampler):
             seed = _derived_seed(self._seed, trial.number)
             storage = replica.storage()
             replica = self._replica(free, space, direction, storage, seed, trials, trial, losses)
-        return {n: _to_python(v) for n, v in replica.propose(trial.number).items()}
+        return {n: _to_python(v) for n, v in replica.propose(trial).items()}
 
     def _propose_scalarized(self, study: optuna.Study, trial: FrozenTrial,
                             trials: list[FrozenTrial], free: dict[str, BaseDistribution],

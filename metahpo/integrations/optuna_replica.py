@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from metahpo.storage import constraints, last_report
+from metahpo.storage import constraints, last_report, optimizer_attrs, store_optimizer_attrs
 from metahpo.trial import as_told, violations
 
 
@@ -98,9 +98,11 @@ class StudyReplica:
                     self.opt.tell(self._pending.pop(t.number), value, error=error,
                                   last_report=report)
                 else:
-                    self.opt.add_trial(params, value, error=error, last_report=report)
+                    self.opt.add_trial(params, value, error=error, last_report=report,
+                                       optimizer_attrs=optimizer_attrs(t))
             elif t.state == TrialState.RUNNING and params is not None and pending is None:
-                self._pending[t.number] = self.opt.add_pending(params)
+                self._pending[t.number] = self.opt.add_pending(
+                    params, optimizer_attrs=optimizer_attrs(t))
         for number, record in again:
             self._tell_again(number, record)
         return True
@@ -109,14 +111,19 @@ class StudyReplica:
         """Tell a trial taken back by a rewind again, in its place."""
         self._order.append(number)
         self.opt.add_trial(record.params, record.value, error=record.error,
-                           last_report=record.last_report)
+                           last_report=record.last_report, optimizer_attrs=record.optimizer_attrs)
 
-    def propose(self, number: int) -> dict[str, Any]:
-        """The optimizer's proposal for study trial ``number``, kept as pending."""
-        self.opt.restart_draws(number)
-        trial = self.opt.ask()
-        self._pending[number] = trial
-        return dict(trial.params)
+    def propose(self, trial: FrozenTrial) -> dict[str, Any]:
+        """The optimizer's proposal for study trial ``trial``, kept as pending; what the
+        optimizer keeps with it (:attr:`metahpo.Trial.optimizer_attrs`) is stored with the
+        study's trial, where a replica built in another process reads it back."""
+        self.opt.restart_draws(trial.number)
+        proposed = self.opt.ask()
+        self._pending[trial.number] = proposed
+        storage = self.storage()
+        if storage is not None:
+            store_optimizer_attrs(storage, trial._trial_id, proposed.optimizer_attrs)
+        return dict(proposed.params)
 
 
 def violated_constraints(trial: FrozenTrial) -> str:
