@@ -1,5 +1,6 @@
 """MetaHPOSampler inside real Optuna studies, and Optuna's own sampler conformance tests."""
 
+import math
 import subprocess
 import sys
 import time
@@ -359,6 +360,27 @@ def test_a_declared_search_space_names_what_does_not_fit_it():
     study.optimize(both, n_trials=6)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert len({(t.params["x"], t.params.get("n")) for t in study.trials}) == 8
+
+
+def test_under_hyperband_the_sampler_reads_the_whole_study_not_one_bracket():
+    """Optuna hands samplers one bracket's trials under its HyperbandPruner; read so, each
+    bracket started the policy's design again and 40 trials held 32 configurations."""
+    def curve(trial):
+        lr, width = trial.suggest_float("lr", 1e-4, 1e-1, log=True), trial.suggest_int("w", 8, 256)
+        for epoch in range(9):
+            accuracy = (1 - abs(math.log10(lr) + 2.5) / 3) * (1 - math.exp(-(epoch + 1) / 3))
+            trial.report(accuracy * min(1.0, width / 64), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return accuracy * min(1.0, width / 64)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9)
+    study = optuna.create_study(direction="maximize", sampler=MetaHPOSampler(seed=0),
+                                pruner=pruner)
+    study.optimize(curve, n_trials=40)
+    assert len({tuple(t.params.values()) for t in study.trials}) == 40
+    assert any(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
 
 
 def test_pruned_trials_reach_the_optimizer_with_their_last_report():
