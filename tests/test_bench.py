@@ -1,6 +1,7 @@
 """The benchmark harness: raw records, summary numbers checked by hand, resume, held-out rule."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -90,10 +91,15 @@ def test_step_from_incumbent_matches_a_computation_by_hand(tiny):
         assert curve[1:] == pytest.approx(np.mean(steps, axis=0).tolist(), abs=1e-5)
 
 
-def test_resume_skips_finished_runs_and_report_rerenders(tiny):
+def test_resume_skips_finished_runs_and_report_rerenders(tiny, caplog):
+    """Kept runs are not run again, and a warning says so (results kept from before a change
+    to an optimizer's code were shown as the new code's)."""
     suite, out = tiny
     before = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}
-    run_suite(suite, out, progress=False, command="test")
+    with caplog.at_level(logging.WARNING, logger="metahpo"):
+        run_suite(suite, out, progress=False, command="test")
+    n = len(before)
+    assert f"{n} of the suite's {n} runs are kept from an earlier run into {out}" in caplog.text
     after = {p: p.stat().st_mtime_ns for p in (out / "raw").rglob("*.json")}
     assert before == after
     assert json.loads((out / "suite.json").read_text())["commands"] == ["test"]

@@ -16,6 +16,7 @@ refused.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -33,6 +34,7 @@ from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import make_tasks
 from metahpo.trial import TrialState
 
+logger = logging.getLogger("metahpo")
 
 HARNESS_OPTIONS = ("parallel", "via")
 
@@ -322,6 +324,11 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                 else:
                     _check_kept(path, out, label, name, suite.options.get(label, {}),
                                 suite.budget)
+    if len(jobs) < len(all_paths):
+        logger.warning("%d of the suite's %d runs are kept from an earlier run into %s, not run "
+                       "again (an optimizer's code changed since does not show in them: "
+                       "delete %s to run them again)", len(all_paths) - len(jobs),
+                       len(all_paths), out, out / "raw")
     bar = None
     if progress and jobs:
         from tqdm.auto import tqdm
