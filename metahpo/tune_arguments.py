@@ -79,6 +79,13 @@ def prepare(
     for callback in callbacks:
         if not callable(callback):
             raise MetaHPOError(f"callbacks must be callables f(study, trial), got {callback!r}")
+        if type(callback).__module__.split(".")[0] in ("optuna", "optuna_integration"):
+            raise MetaHPOError(
+                f"callback {type(callback).__name__} is Optuna's: it reads an optuna.Study and "
+                "a FrozenTrial, and metahpo calls each callback as f(study, record) with a "
+                "metahpo.Study and a metahpo.TrialRecord; here n_trials, timeout and "
+                "study.stop() end a search, and an Optuna study run by "
+                "metahpo.integrations.optuna.MetaHPOSampler takes Optuna's callbacks")
     if isinstance(optimizer, Optimizer):
         if optimizer.space.to_dict() != space.to_dict() or optimizer.directions != wanted:
             raise MetaHPOError("the optimizer instance was built for another space or direction"

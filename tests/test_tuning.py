@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pytest
 
 import metahpo
@@ -266,6 +267,12 @@ def test_a_failing_callback_stops_tuning_with_its_trial_recorded():
         tune(quadratic, SPACE, n_trials=5, callbacks=["log"], show_progress=False)
     with pytest.raises(MetaHPOError, match=r"a list of callables .*; pass \[callback\] for one"):
         tune(quadratic, SPACE, n_trials=5, callbacks=broken, show_progress=False)
+    # Optuna's own callbacks read Optuna's objects (MaxTrialsCallback failed after the first
+    # trial with "'Study' object has no attribute 'get_trials'"): refused before any trial
+    with pytest.raises(MetaHPOError, match="callback MaxTrialsCallback is Optuna's: it reads an "
+                                           "optuna.Study and a FrozenTrial"):
+        tune(quadratic, SPACE, n_trials=5, show_progress=False,
+             callbacks=[optuna.study.MaxTrialsCallback(3)])
 
 
 def test_stop_from_a_callback_stops_every_job():
