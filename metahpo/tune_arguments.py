@@ -116,11 +116,23 @@ def _check_option_names(optimizer: str, options: Mapping[str, Any]) -> None:
     arguments = [name for name, p in inspect.signature(tune).parameters.items()
                  if p.kind is inspect.Parameter.KEYWORD_ONLY]
     for key in options:
+        if key in known:
+            continue
         near = difflib.get_close_matches(key, arguments, n=1, cutoff=0.75)
-        if key not in known and near:
-            raise MetaHPOError(f"tune() has no argument {key!r}; did you mean {near[0]!r}? "
-                               f"(other keywords are options of optimizer {optimizer!r}: "
-                               f"{', '.join(known) or 'none'})")
+        hint = (f"did you mean {near[0]!r}?" if near else _OPTUNA_ARGUMENTS.get(key))
+        if hint:
+            raise MetaHPOError(f"tune() has no argument {key!r}; {hint} (other keywords are "
+                               f"options of optimizer {optimizer!r}: {', '.join(known) or 'none'})")
+
+
+#: What ``tune`` does instead of the ``create_study`` / ``optimize`` arguments of Optuna whose
+#: names are not close to one of its own.
+_OPTUNA_ARGUMENTS = {
+    "sampler": "it takes optimizer= (a name such as 'tpe', or an Optuna sampler class as "
+               "'optuna.samplers:QMCSampler')",
+    "load_if_exists": "a study named by study_name in its storage is always resumed",
+    "gc_after_trial": "call gc.collect() in the objective where a training needs it",
+}
 
 
 def job_count(n_jobs: Any) -> int:

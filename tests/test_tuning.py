@@ -717,6 +717,9 @@ def test_an_optimizer_instance_is_checked_before_anything_is_stored(tmp_path):
     with pytest.raises(MetaHPOError, match="tune\\(\\) has no argument 'show_progress_bar'; did "
                        "you mean 'show_progress'"):
         tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", show_progress_bar=False)
+    with pytest.raises(MetaHPOError, match="tune\\(\\) has no argument 'sampler'; it takes "
+                       "optimizer="):
+        tune(quadratic, SPACE, n_trials=3, storage=url, study_name="s", sampler="tpe")
     assert not (tmp_path / "studies.db").exists(), "a refused call created the storage"
     study = tune(quadratic, SPACE, optimizer=opt, n_trials=3, storage=url, study_name="s",
                  show_progress=False)
