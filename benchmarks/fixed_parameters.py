@@ -20,16 +20,14 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from summary_files import mean_and_stderr, mean_cells, save_run_summary
+from task_arguments import parser_with_tasks, tasks_of
 
 from metahpo import Categorical, Float, Int, SearchSpace, create_optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.tasks.bounds import task_bounds
-from metahpo.tasks.registry import make_tasks
 
 FIXED = [Int("epochs", 50, 50), Categorical("activation", ["relu"]),
          Float("label_smoothing", 0.1, 0.1)]
@@ -69,19 +67,9 @@ ROWS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget", type=int, default=50)
-    parser.add_argument("--tasks", default="yahpo:lcbench",
-                        help="tasks as for metahpo bench (default: the lcbench surrogate)")
-    parser.add_argument("--instances", default="test")
-    parser.add_argument("--dims", default="7,12", help="dimensions of synthetic tasks")
-    parser.add_argument("--yahpo-data", default=None)
-    args = parser.parse_args()
+    args = parser_with_tasks(__doc__.split("\n")[0], dims="7,12").parse_args()
     torch.set_num_threads(1)
-    tasks = make_tasks(args.tasks, instances=args.instances, data_path=args.yahpo_data,
-                       dims=[int(d) for d in args.dims.split(",")])
+    tasks = tasks_of(args)
     reported = [t for t in REPORTED if t <= args.budget]
     results = {}
     for label, (with_fixed, build) in ROWS.items():

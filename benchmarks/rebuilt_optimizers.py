@@ -21,16 +21,15 @@ Writes ``summary.md`` (with this command) and ``summary.json`` into ``--out``.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import numpy as np
 import torch
 from summary_files import mean_and_stderr, mean_cells, save_run_summary
+from task_arguments import parser_with_tasks, tasks_of
 
 from metahpo import Optimizer, create_optimizer
 from metahpo.tasks.bounds import task_bounds
-from metahpo.tasks.registry import make_tasks
 
 REPORTED = (5, 10, 20, 50)
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -70,19 +69,9 @@ def search(name: str, options: dict[str, Any], task: Any, seed: int, budget: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget", type=int, default=50)
-    parser.add_argument("--tasks", default="yahpo:lcbench",
-                        help="tasks as for metahpo bench (default: the lcbench surrogate)")
-    parser.add_argument("--instances", default="test")
-    parser.add_argument("--dims", default="7", help="dimensions of synthetic tasks")
-    parser.add_argument("--yahpo-data", default=None)
-    args = parser.parse_args()
+    args = parser_with_tasks(__doc__.split("\n")[0], dims="7").parse_args()
     torch.set_num_threads(1)
-    tasks = make_tasks(args.tasks, instances=args.instances, data_path=args.yahpo_data,
-                       dims=[int(d) for d in args.dims.split(",")])
+    tasks = tasks_of(args)
     reported = [t for t in REPORTED if t <= args.budget]
     results: dict[str, dict[str, Any]] = {}
     for label, (name, options) in OPTIMIZERS.items():
