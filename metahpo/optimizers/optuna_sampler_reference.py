@@ -23,10 +23,11 @@ trials name by position) and ``QMCSampler``'s scrambling, the sampler is built w
 the whole search instead (the optimizer's, or one drawn once): with a new seed for each
 proposal, the positions named other points, and a grid of 8 points searched in 8 trials
 repeated 3 of them; a scrambled sequence was scrambled anew for every point. What else a
-sampler keeps in itself between calls is not kept. The conformance suite of
-:mod:`metahpo.testing` checks NSGA-II. In a study of several objectives the sampler minimizes one scalarization per trial, as every
-optimizer does there (:mod:`metahpo.optimizers.multi_objective`), rebuilt for each proposal:
-NSGA-II's own multi-objective selection and its generations do not act.
+sampler keeps in itself between calls is not kept. NSGA-II and QMC pass the conformance suite
+of :mod:`metahpo.testing`. In a study of several objectives the sampler minimizes one
+scalarization per trial, as every optimizer does there
+(:mod:`metahpo.optimizers.multi_objective`): NSGA-II's own multi-objective selection does not
+act (it selects on those scalarizations).
 
 Options are JSON values (numbers, strings, lists, dicts) on the command line, and should be
 from Python too, as every optimizer's: they are recorded in its state, which is JSON. A sampler
