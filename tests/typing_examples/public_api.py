@@ -104,6 +104,10 @@ for _ in range(20):
     except RuntimeError as exc:
         opt.tell(trial, error=str(exc))
 incumbent: metahpo.TrialRecord | None = opt.best
+rebuilt = metahpo.create_optimizer("cmaes", space, direction="maximize", seed=0)
+for record in opt.history:
+    rebuilt.add_trial(record.params, record.value, optimizer_attrs=record.optimizer_attrs)
+kept: dict[str, Any] = rebuilt.ask().optimizer_attrs
 names: list[str] = metahpo.available_optimizers()
 options: dict[str, Any] = metahpo.optimizer_options("grid")
 
