@@ -79,12 +79,13 @@ class Trial:
             ``{key: JSON value}`` (empty for most): a study stores it with the trial, and an
             optimizer built again from the study's trials (a resumed search, another worker,
             ``metahpo ask``) is told it back, as Optuna's samplers keep their state in trial
-            system attributes (:mod:`metahpo.optimizers.optuna_adapter`).
+            system attributes (:mod:`metahpo.optimizers.optuna_adapter`). Left out of the
+            trial's ``repr``: a sampler's state can run to kilobytes (CMA-ES's, pickled).
     """
 
     number: int
     params: dict[str, Any]
-    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:
@@ -137,7 +138,7 @@ class TrialRecord:
     interrupted: bool = field(default=False, compare=False)
     values: tuple[float, ...] | None = None
     constraints: dict[str, float] = field(default_factory=dict, compare=False)
-    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+    optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

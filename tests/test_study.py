@@ -347,4 +347,5 @@ def test_an_optimizer_with_a_state_goes_on_from_ask_to_ask():
         study.tell(trial.number, losses[-1])
     generations = [r.optimizer_attrs.get("trial:cmawm:generation") for r in study.trials]
     assert max(g for g in generations if g is not None) >= 3
+    assert all("optimizer_attrs" not in repr(record) for record in study.trials)
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
