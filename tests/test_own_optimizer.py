@@ -14,6 +14,7 @@ import metahpo
 from metahpo import Float, Int, MetaHPOError, SearchSpace
 from metahpo.benchmarks.runner import load_records
 from metahpo.integrations.optuna import MetaHPOSampler
+from metahpo.optimizers.random import RandomSearch
 from metahpo.testing import CONFORMANCE_CHECKS
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "custom_optimizer.py")
@@ -105,6 +106,43 @@ def test_an_optuna_sampler_class_is_an_optimizer_with_its_constructors_options()
     with pytest.raises(MetaHPOError, match="'optuna.samplers:BruteForceSampler' failed to "
                                            "propose: ValueError: FloatDistribution.step"):
         brute.ask()
+
+
+class Stepper(RandomSearch):
+    """Keeps a counter that the trials' values cannot give back, with each trial."""
+
+    def __init__(self, space, **kwargs):
+        super().__init__(space, **kwargs)
+        self.steps = 0
+        self.extra = {}
+
+    def _proposal_attrs(self):
+        self.steps += 1
+        return {"steps": self.steps, **self.extra}
+
+    def _observe(self, record):
+        self.steps = max(self.steps, record.optimizer_attrs.get("steps", 0))
+
+    def _pending_added(self, trial):
+        self.steps = max(self.steps, trial.optimizer_attrs.get("steps", 0))
+
+
+def test_a_users_optimizer_keeps_what_it_needs_with_its_trials_in_a_study():
+    """Each ask builds the optimizer again from the study: what ``_proposal_attrs`` returned
+    comes back in ``_observe`` and ``_pending_added``; what a study cannot store is refused by
+    name."""
+    study = metahpo.create_study(SPACE, study_name="mine")
+    reference = f"{__file__}:Stepper"
+    asked = [study.ask(reference, seed=0) for _ in range(3)]
+    study.tell(asked[0].number, 1.0)
+    asked.append(study.ask(reference, seed=0))
+    assert [study.trial(t.number).optimizer_attrs for t in asked] == [
+        {"steps": k} for k in (1, 2, 3, 4)]
+    opt = Stepper(SPACE, seed=0)
+    opt.extra = {"bad": {1, 2}}
+    with pytest.raises(MetaHPOError, match=r"optimizer_attrs\['bad'\] cannot be stored with a "
+                                           r"trial \(Object of type set is not JSON"):
+        opt.ask()
 
 
 def test_the_optuna_sampler_runs_a_users_optimizer():

@@ -37,6 +37,7 @@ hooks; everything else (validation, numbering, failed trials, direction) lives h
 from __future__ import annotations
 
 import abc
+import json
 from datetime import datetime
 from typing import Any, ClassVar, Mapping, cast
 
@@ -90,7 +91,7 @@ class Optimizer(abc.ABC):
         params = self._propose()
         self.space.validate(params)
         trial = Trial(number=self._next_number, params=params,
-                      optimizer_attrs=self._proposal_attrs())
+                      optimizer_attrs=self._checked_attrs(self._proposal_attrs()))
         self._next_number += 1
         self._pending[trial.number] = trial
         return trial
@@ -342,6 +343,24 @@ class Optimizer(abc.ABC):
         """Hook called by ``ask`` right after :meth:`_propose`: the ``optimizer_attrs`` of
         the trial it proposed, ``{key: JSON value}`` (none by default)."""
         return {}
+
+    def _checked_attrs(self, attrs: Any) -> dict[str, Any]:
+        """``attrs`` from :meth:`_proposal_attrs` if a study can store them (string keys,
+        JSON values); a clear error naming the optimizer otherwise."""
+        if not isinstance(attrs, Mapping):
+            raise MetaHPOError(f"optimizer {self.reference!r}: _proposal_attrs() must return a "
+                               f"dict {{key: JSON value}}, got {type(attrs).__name__}")
+        for key, value in attrs.items():
+            try:
+                if not isinstance(key, str):
+                    raise TypeError(f"its key is a {type(key).__name__}")
+                json.dumps(value)
+            except (TypeError, ValueError) as exc:
+                raise MetaHPOError(f"optimizer {self.reference!r}: optimizer_attrs[{key!r}] "
+                                   f"cannot be stored with a trial ({exc}); keep str keys and "
+                                   "JSON values (lists, not arrays; float, not numpy.float32)"
+                                   ) from None
+        return dict(attrs)
 
     def _observe(self, record: TrialRecord) -> None:
         """Hook called once per finished trial (told or added), in order."""
