@@ -32,6 +32,7 @@ from metahpo.storage import (
     record_from_optuna,
     set_constraint,
 )
+from metahpo.study_optimizer import note_optimizer
 from metahpo.trial import Trial, TrialRecord, objective_outcome
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     max_retries = python_scalar(max_retries)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
+    note_optimizer(study, optimizer, options)
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False,
                                           states=(OptunaState.RUNNING, OptunaState.WAITING))
     fail_dead(study, trials)

@@ -57,6 +57,7 @@ from metahpo.shared_study import (
 from metahpo.space import SearchSpace
 from metahpo.storage import DEFAULT_MAX_RETRIES, last_report, record_from_optuna
 from metahpo.study import Study, create_study
+from metahpo.study_optimizer import note_optimizer
 from metahpo.trial import (
     PRUNED,
     Trial,
@@ -225,6 +226,10 @@ def tune(
                        n_jobs, ", ".join(devices[n_jobs:]), len(devices))
     study = create_study(space, storage=storage, study_name=study_name, direction=direction,
                          directions=directions)
+    if isinstance(optimizer, Optimizer):
+        note_optimizer(study, optimizer.reference, optimizer._options)
+    else:
+        note_optimizer(study, optimizer, options)
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,

@@ -32,6 +32,7 @@ LAYERS = [
     ("metahpo.storage", 2),
     ("metahpo.optimizers", 3),
     ("metahpo.study", 4),
+    ("metahpo.study_optimizer", 4),
     ("metahpo.tuning", 4),
     ("metahpo.tune_arguments", 4),
     ("metahpo.running_trial", 4),

@@ -1,6 +1,7 @@
 """Studies as records, and Study.ask / Study.tell for trials evaluated elsewhere."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -349,3 +350,22 @@ def test_an_optimizer_with_a_state_goes_on_from_ask_to_ask():
     assert max(g for g in generations if g is not None) >= 3
     assert all("optimizer_attrs" not in repr(record) for record in study.trials)
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+
+
+def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog):
+    """A job queue's ask that forgets its --optimizer searches the study with the default:
+    the study keeps which optimizer searched it, and a call with another warns once."""
+    study = create_study(SPACE, study_name="jobs")
+    with caplog.at_level(logging.WARNING, logger="metahpo"):
+        for optimizer in ("cmaes", "cmaes", "meta", "meta"):
+            study.tell(study.ask(optimizer, seed=0).number, 1.0)
+    warnings = [r.getMessage() for r in caplog.records if "until now" in r.getMessage()]
+    assert warnings == ["study 'jobs' was searched by 'cmaes' until now; this call searches it "
+                        "with 'meta' (give every call on a study the same optimizer and "
+                        "options to go on with its search)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="metahpo"):
+        tune(quadratic, SPACE, optimizer="meta", n_trials=5, storage=study.storage,
+             study_name="jobs", show_progress=False, screen=0)
+    assert "searched by 'meta' until now; this call searches it with 'meta' with options " \
+           "{'screen': 0}" in caplog.text

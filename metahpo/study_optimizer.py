@@ -1,0 +1,44 @@
+"""Which optimizer searches a study, kept in the study so that a call that searches it with
+another one says so.
+
+Every call that proposes trials (``tune``, each ``Study.ask`` / ``metahpo ask``) builds its
+optimizer from what it is given, and a job queue's asks each name theirs: one that forgets
+``--optimizer cmaes`` searches the study with ``meta``, the default, and its stored state
+(:attr:`metahpo.Trial.optimizer_attrs`) means nothing to it. The study's system attribute
+``metahpo:optimizer`` holds the optimizer (its name or reference) and options of the last call
+that proposed; a call with others logs a warning once and takes its place, so that a search that
+changes its optimizer on purpose (a few random trials, then ``meta``) is told once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from metahpo.study import Study
+
+logger = logging.getLogger("metahpo")
+OPTIMIZER_ATTR = "metahpo:optimizer"
+
+
+def note_optimizer(study: Study, name: str, options: Mapping[str, Any]) -> None:
+    """Record that optimizer ``name`` with ``options`` searches ``study``; warn if the study
+    was searched by another (or with other options) until now."""
+    wanted = {"optimizer": name, "options": json.loads(json.dumps(dict(options), default=repr,
+                                                                  sort_keys=True))}
+    before = study.storage.get_study_system_attrs(study.study_id).get(OPTIMIZER_ATTR)
+    if before == wanted:
+        return
+    if before is not None:
+        logger.warning("study %r was searched by %s until now; this call searches it with %s "
+                       "(give every call on a study the same optimizer and options to go on "
+                       "with its search)", study.name, _described(before), _described(wanted))
+    study.storage.set_study_system_attr(study.study_id, OPTIMIZER_ATTR, wanted)
+
+
+def _described(record: Mapping[str, Any]) -> str:
+    """``'cmaes'`` or ``'meta' with options {'policy': 'lcbench'}``."""
+    options = record.get("options") or {}
+    return repr(record.get("optimizer")) + (f" with options {options}" if options else "")
