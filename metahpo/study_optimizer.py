@@ -38,6 +38,14 @@ def note_optimizer(study: Study, name: str, options: Mapping[str, Any]) -> None:
     study.storage.set_study_system_attr(study.study_id, OPTIMIZER_ATTR, wanted)
 
 
+def searched_by(study: Study) -> str | None:
+    """The optimizer that searched ``study`` last, as :func:`note_optimizer` recorded it
+    (``'cmaes'``, ``'meta' with options {...}``), or ``None`` (none proposed there yet, or a
+    study Optuna made)."""
+    record = study.storage.get_study_system_attrs(study.study_id).get(OPTIMIZER_ATTR)
+    return None if record is None else _described(record)
+
+
 def _described(record: Mapping[str, Any]) -> str:
     """``'cmaes'`` or ``'meta' with options {'policy': 'lcbench'}``."""
     options = record.get("options") or {}

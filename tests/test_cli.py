@@ -69,7 +69,8 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
     top = run(workdir, "studies", "show", "cli", "--storage", url, "--top", "3")
     lines = top.stdout.strip().splitlines()
-    assert lines[0] == "study cli (minimize): the 3 best of 9 complete trials"
+    assert lines[0] == ("study cli (minimize; searched by 'grid' with options {'resolution': 3}): "
+                        "the 3 best of 9 complete trials")
     values = [float(line.split()[2]) for line in lines[1:]]
     assert len(values) == 3 and values == sorted(values)
     assert values[0] == min(t.value for t in load_study("cli", url).trials)
@@ -274,7 +275,7 @@ def test_ask_and_tell_from_separate_processes_as_a_job_queue_would(workdir):
     failed = run(workdir, "tell", *base, "--trial", "0", "--error", "node lost")
     assert failed.stdout.strip() == "trial 0: failed: node lost"
     shown = run(workdir, "studies", "show", "queue", "--storage", url)
-    assert shown.stdout.startswith("study queue (maximize)")
+    assert shown.stdout.startswith("study queue (maximize; searched by 'random')")
     assert "| node='gpu-3', test_acc=0.7" in shown.stdout
     batch = run(workdir, "ask", *base, "--count", "3", "--seed", "0")
     trials = [json.loads(line) for line in batch.stdout.splitlines()]

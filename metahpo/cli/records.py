@@ -14,6 +14,7 @@ from metahpo.errors import MetaHPOError
 
 def _cmd_studies(args: argparse.Namespace) -> None:
     from metahpo.study import delete_study, list_studies, load_study, params_table, values_text
+    from metahpo.study_optimizer import searched_by
     from metahpo.trial import violations
 
     url = storage_url(args, reads=True)
@@ -54,6 +55,8 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"wrote {len(study.trials)} trials to {args.csv}")
         return
     trials = study.trials
+    optimizer = searched_by(study)
+    searched = "" if optimizer is None else f"; searched by {optimizer}"
     if args.top is not None:
         if args.top < 1:
             raise MetaHPOError(f"--top must be >= 1, got {args.top}")
@@ -67,10 +70,10 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         infeasible = sum(r.value is not None and not r.feasible for r in trials)
         left_out = f" ({infeasible} that broke a constraint left out)" if infeasible else ""
         trials = [entry[2] for entry in ranked[:args.top]]
-        print(f"study {study.name} ({study.direction}): the {len(trials)} best of "
+        print(f"study {study.name} ({study.direction}{searched}): the {len(trials)} best of "
               f"{len(ranked)} complete trials{left_out}")
     else:
-        print(f"study {study.name} ({', '.join(directions)})")
+        print(f"study {study.name} ({', '.join(directions)}{searched})")
     for t in trials:
         value = values_text(t) or "-"
         extra = f"  | {params_table(t.user_attrs)}" if t.user_attrs else ""
