@@ -16,6 +16,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, Mapping
 
+from metahpo.scalars import python_scalar
+
 if TYPE_CHECKING:
     from metahpo.study import Study
 
@@ -26,8 +28,9 @@ OPTIMIZER_ATTR = "metahpo:optimizer"
 def note_optimizer(study: Study, name: str, options: Mapping[str, Any]) -> None:
     """Record that optimizer ``name`` with ``options`` searches ``study``; warn if the study
     was searched by another (or with other options) until now."""
-    wanted = {"optimizer": name, "options": json.loads(json.dumps(dict(options), default=repr,
-                                                                  sort_keys=True))}
+    plain = {key: python_scalar(value) for key, value in options.items()}
+    wanted = {"optimizer": name,
+              "options": json.loads(json.dumps(plain, default=repr, sort_keys=True))}
     before = study.storage.get_study_system_attrs(study.study_id).get(OPTIMIZER_ATTR)
     if before == wanted:
         return
