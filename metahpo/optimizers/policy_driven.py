@@ -134,7 +134,6 @@ class PolicyDrivenOptimizer(Optimizer):
         self._choices = [(j, p.n_values) for j, p in enumerate(space.parameters)
                          if switching and isinstance(p, Categorical) and p.n_values > 1]
         self._told = _TensorHistory(space.dim)
-        self._score_cache: list[torch.Tensor] = []
         self._gram = GramFactors()
         self._fake_rng = np.random.default_rng(None if self.seed is None else [self.seed, 7])
         self._planned: np.ndarray | None = None
@@ -154,7 +153,6 @@ class PolicyDrivenOptimizer(Optimizer):
 
     def _forget_after(self, n: int) -> None:
         self._told.truncate(n)
-        del self._score_cache[n:]
         del self._states[n:]
 
     def _reset_reader(self) -> None:
@@ -176,30 +174,21 @@ class PolicyDrivenOptimizer(Optimizer):
                 if r.state is TrialState.COMPLETE]
         return float(np.median(done)) if done else self._loss(record.last_report[1])
 
-    def _scores(self) -> list[torch.Tensor]:
-        """The :func:`~metahpo.policy_inputs.score_features` of each told trial, ``(1, 4)``
-        each, computed once per trial: they depend on the told trials alone, not on the policy's
-        weights, which per-task RL changes and then reads the whole history again with
-        (recomputing them was 40% of that). Made outside inference mode, so that a
-        policy-gradient update may read them."""
-        scores = self._score_cache
-        if len(scores) < len(self._told):
-            with torch.inference_mode(False), torch.no_grad():
-                _, losses, failed = self._told.tensors()
-                for t in range(len(scores), losses.shape[1]):
-                    scores.append(score_features(losses, failed, t))
-        return scores
+    def _score(self, losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.Tensor:
+        """:func:`~metahpo.policy_inputs.score_features` of told trial ``t`` of ``losses`` and
+        ``failed`` (the told trials, ``(1, n)``), ``(1, 4)`` (per-task RL keeps them, as it reads
+        every trial again after each update)."""
+        return score_features(losses, failed, t)
 
     def _read_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The policy's LSTM state ``(h, c)``, each ``(1, hidden)``, after each told trial under
         the current weights: the kept states, extended by the trials told since (call it without
         gradients: the states are kept across calls)."""
         policy = self._policy
-        points, _, _ = self._tensors()
-        scores = self._scores()
+        points, losses, failed = self._tensors()
         states = self._states
         for t in range(len(states), points.shape[1]):
-            score = scores[t]
+            score = self._score(losses, failed, t)
             step = policy.step_feature(t, 1)
             before = states[-1] if states else policy.initial_state(1)
             states.append(policy.observe(before, points[:, t], score, step, self._descriptors))

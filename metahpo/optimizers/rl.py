@@ -22,9 +22,9 @@ length, which made the whole search's cost grow with its cube (400 trials of a 5
 function took 22 s, 19 of them in updates; 2000 did not finish in 10 minutes). With the window,
 most of the rest went into reading the history again under each update's new weights to
 propose, which recomputed every trial's score features though they do not depend on the
-weights; kept once per trial, 400 / 1000 / 2000 trials take 4.9 / 16.6 / 46.9 s, against
-7.4 / 31.3 / 104.4 s with the window alone (timed by hand on one core; the proposals are the
-same to the bit). A window of recent trials is also the classic controller's batch: trials drawn by much older
+weights; kept once per trial (:meth:`PerTaskRL._score`), 400 / 1000 / 2000 trials take
+5.4 / 17.8 / 49.1 s, against 7.4 / 31.3 / 104.4 s with the window alone (timed by hand on one
+core; the proposals are the same to the bit). A window of recent trials is also the classic controller's batch: trials drawn by much older
 weights are off-policy for REINFORCE. On synthetic functions in 5 dimensions (12 tasks, 5 seeds,
 ``benchmarks/results/rl_update_window``) regret at 200 trials was 0.093 with a window of 50
 trials, 0.099 with 100 and 0.106 over the whole history (standard errors 0.018; random search
@@ -40,7 +40,7 @@ import torch
 
 from metahpo.optimizers.policy_driven import PolicyDrivenOptimizer, follow_process_threads
 from metahpo.policy import LSTMPolicy, PolicyConfig
-from metahpo.policy_inputs import context_features
+from metahpo.policy_inputs import context_features, score_features
 from metahpo.space import SearchSpace
 
 
@@ -75,6 +75,7 @@ class PerTaskRL(PolicyDrivenOptimizer):
                                                random_design=random_design, local_start=local_start))
         torch.random.set_rng_state(gen_state)
         self._optim = torch.optim.Adam(self._policy.parameters(), lr=lr)
+        self._scores: list[torch.Tensor] = []
         self.update_every = max(1, int(update_every))
         self.update_window = max(2, int(update_window))
         self.entropy_coef = float(entropy_coef)
@@ -83,6 +84,19 @@ class PerTaskRL(PolicyDrivenOptimizer):
     def can_rewind(self) -> bool:
         """No: every ``update_every`` told trials change the weights."""
         return False
+
+    def _score(self, losses: torch.Tensor, failed: torch.Tensor, t: int) -> torch.Tensor:
+        """Trial ``t``'s score features, computed once: they depend on the told trials alone,
+        not on the weights, and after every update the policy reads the whole history again
+        (recomputing them was 40% of that). Made outside inference mode, so that an update
+        may read the ones a proposal made."""
+        scores = self._scores
+        if t >= len(scores):
+            with torch.inference_mode(False), torch.no_grad():
+                _, told_losses, told_failed = self._told.tensors()
+                for k in range(len(scores), t + 1):
+                    scores.append(score_features(told_losses, told_failed, k))
+        return scores[t]
 
     def _observe(self, record: Any) -> None:
         super()._observe(record)
@@ -109,15 +123,14 @@ class PerTaskRL(PolicyDrivenOptimizer):
                 h, c = self._read_states()[start - 1]
             state = (h.clone(), c.clone())
         log_probs, entropies = [], []
-        scores = self._scores()
         for t in range(start, n):
             ctx = context_features(points, losses, failed, t, policy.config)
             m, log_std = policy.distribution(state[0], ctx, self._descriptors)
             dist = torch.distributions.Normal(m[0], log_std.exp()[0])
             log_probs.append(dist.log_prob(z[t - start]).sum())
             entropies.append(dist.entropy().sum())
-            state = policy.observe(state, points[:, t], scores[t], policy.step_feature(t, 1),
-                                   self._descriptors)
+            state = policy.observe(state, points[:, t], self._score(losses, failed, t),
+                                   policy.step_feature(t, 1), self._descriptors)
         loss = -(advantage * torch.stack(log_probs)).mean() - self.entropy_coef * torch.stack(entropies).mean()
         self._optim.zero_grad()
         loss.backward()
