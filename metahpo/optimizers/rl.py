@@ -24,12 +24,13 @@ most of the rest went into reading the history again under each update's new wei
 propose, which recomputed every trial's score features though they do not depend on the
 weights; kept once per trial (:meth:`PerTaskRL._score`), 400 / 1000 / 2000 trials take
 5.4 / 17.8 / 49.1 s, against 7.4 / 31.3 / 104.4 s with the window alone (timed by hand on one
-core; the proposals are the same to the bit). A window of recent trials is also the classic controller's batch: trials drawn by much older
-weights are off-policy for REINFORCE. On synthetic functions in 5 dimensions (12 tasks, 5 seeds,
-``benchmarks/results/rl_update_window``) regret at 200 trials was 0.093 with a window of 50
-trials, 0.099 with 100 and 0.106 over the whole history (standard errors 0.018; random search
-0.136), so 50, the cheapest, is the default (searches of up to 50 trials are unchanged). The
-update depends on the history alone, so replaying a history rebuilds the same weights.
+core; the proposals are the same to the bit). A window of recent trials is also the classic
+controller's batch: trials drawn by much older weights are off-policy for REINFORCE. On
+synthetic functions in 5 dimensions (12 tasks, 5 seeds, ``benchmarks/results/rl_update_window``)
+regret at 200 trials was 0.093 with a window of 50 trials, 0.099 with 100 and 0.106 over the
+whole history (standard errors 0.018; random search 0.136), so 50, the cheapest, is the default
+(searches of up to 50 trials are unchanged). The update depends on the history alone, so
+replaying a history rebuilds the same weights.
 """
 
 from __future__ import annotations
