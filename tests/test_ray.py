@@ -374,3 +374,68 @@ def test_a_quantized_log_domain_says_its_step_is_not_kept():
     with pytest.warns(UserWarning, match="'n': a log scale takes no quantization step"):
         space = space_from_ray({"n": tune.qlograndint(2, 64, 2)})
     assert space["n"] == Int("n", 2, 64, log=True)
+
+
+def epochs(config):
+    """Four epochs of a training whose loss falls with each; best near ``x = 0.3``."""
+    for epoch in range(1, 5):
+        report({"loss": (config["x"] - 0.3) ** 2 + 1.0 / epoch})
+
+
+def test_trials_a_scheduler_stops_early_are_read_as_pruned_at_their_last_report(local_ray,
+                                                                                tmp_path):
+    from ray.tune.schedulers import ASHAScheduler
+
+    from metahpo import TrialState
+
+    searcher = MetaHPOSearcher(optimizer="meta", seed=0, max_t=4)
+    results = tune.Tuner(
+        epochs, param_space={"x": tune.uniform(0, 1)},
+        tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min",
+                                    scheduler=ASHAScheduler(max_t=4, grace_period=1),
+                                    num_samples=8, max_concurrent_trials=2),
+        run_config=run_config(tmp_path)).fit()
+    assert len(results) == 8 and not results.errors
+    history = searcher._opt.history
+    loss = lambda r, epoch: (r.params["x"] - 0.3) ** 2 + 1.0 / epoch  # noqa: E731
+    finished = [r for r in history if r.state is TrialState.COMPLETE]
+    stopped = [r for r in history if r.pruned]
+    assert finished and stopped and len(finished) + len(stopped) == 8
+    assert all(r.value == loss(r, 4) for r in finished)
+    assert all(r.last_report[0] < 4 and r.last_report[1] == loss(r, r.last_report[0])
+               and "at training_iteration" in r.error for r in stopped)
+
+
+def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_continue():
+    """The Searcher calls Ray Tune makes: a trial stopped at a result it was not let continue
+    after, before ``max_t``, is pruned; one that returns on its own, or at ``max_t``, finished;
+    without ``max_t`` all are finished, with a warning once trials end at different steps."""
+    space = SearchSpace([Float("x", 0.0, 1.0)])
+
+    def run(searcher, let_continue, end):
+        trial_id = str(len(searcher._opt.history) if searcher._opt else 0)
+        searcher.suggest(trial_id)
+        for step in let_continue:
+            searcher.on_trial_result(trial_id, {"loss": 1.0 / step, "training_iteration": step})
+        searcher.on_trial_complete(trial_id, {"loss": 1.0 / end, "training_iteration": end,
+                                              "done": True})
+        return searcher._opt.history[-1]
+
+    searcher = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min", max_t=3)
+    assert run(searcher, [1, 2], 3).value == 1 / 3  # stopped at max_t
+    assert run(searcher, [1, 2], 2).value == 1 / 2  # returned on its own, before max_t
+    stopped = run(searcher, [], 1)
+    assert stopped.pruned and stopped.last_report == (1, 1.0)
+    plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
+    assert run(plain, [1, 2], 3).value == 1 / 3
+    with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "
+                                         r"reached 3.*MetaHPOSearcher\(max_t=...\)"):
+        assert run(plain, [], 1).value == 1.0
+    two = MetaHPOSearcher(space, optimizer="random", metric=["loss", "t"], mode=["min", "min"],
+                          max_t=3)
+    two.suggest("a")
+    two.on_trial_complete("a", {"loss": 1.0, "t": 2.0, "training_iteration": 1})
+    assert two._opt.history[-1].pruned and two._opt.history[-1].last_report is None
+    from metahpo import MetaHPOError
+    with pytest.raises(MetaHPOError, match="max_t must be a positive number"):
+        MetaHPOSearcher(max_t=0)
