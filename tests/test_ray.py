@@ -409,16 +409,17 @@ def test_trials_a_scheduler_stops_early_are_read_as_pruned_at_their_last_report(
 def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_continue():
     """The Searcher calls Ray Tune makes: a trial stopped at a result it was not let continue
     after, before ``max_t``, is pruned; one that returns on its own, or at ``max_t``, finished;
-    without ``max_t`` all are finished, with a warning once trials end at different steps."""
+    a paused one stopped (no result) ended at its last; without ``max_t`` all are finished,
+    with a warning once trials end at different steps."""
     space = SearchSpace([Float("x", 0.0, 1.0)])
 
-    def run(searcher, let_continue, end):
+    def run(searcher, let_continue, end, **ending):
         trial_id = str(len(searcher._opt.history) if searcher._opt else 0)
         searcher.suggest(trial_id)
         for step in let_continue:
             searcher.on_trial_result(trial_id, {"loss": 1.0 / step, "training_iteration": step})
-        searcher.on_trial_complete(trial_id, {"loss": 1.0 / end, "training_iteration": end,
-                                              "done": True})
+        result = {"loss": 1.0 / end, "training_iteration": end, "done": True} if end else None
+        searcher.on_trial_complete(trial_id, result, **ending)
         return searcher._opt.history[-1]
 
     searcher = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min", max_t=3)
@@ -426,6 +427,12 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     assert run(searcher, [1, 2], 2).value == 1 / 2  # returned on its own, before max_t
     stopped = run(searcher, [], 1)
     assert stopped.pruned and stopped.last_report == (1, 1.0)
+    paused = run(searcher, [1, 2], None)  # a paused trial stopped: no result
+    assert paused.pruned and paused.last_report == (2, 0.5)
+    assert run(searcher, [1, 2, 3], None).value == 1 / 3  # paused at max_t, then stopped
+    never = run(searcher, [], None)
+    assert never.pruned and never.last_report is None
+    assert run(searcher, [1], None, error=True).error == "the Ray Tune trial errored"
     plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
     assert run(plain, [1, 2], 3).value == 1 / 3
     with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "

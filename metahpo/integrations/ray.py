@@ -20,7 +20,9 @@ with its last report, the default policy's regret after 20 trainings' worth unde
 0.116 against 0.093). A trial was stopped early when Ray Tune stopped it at a result it did not
 let it continue after (a trainable that returns gets its last result passed on first) and
 before ``max_t`` of ``time_attr``; trials stopped at ``max_t``, and trainables that end on their
-own earlier, are finished.
+own earlier, are finished. A trial stopped while paused (a synchronous ``HyperBandScheduler``
+pauses trials at its milestones, then stops some) reaches the searcher without a result: it ended
+at the last result it reported.
 
 Example::
 
@@ -281,40 +283,61 @@ class MetaHPOSearcher(Searcher):
                                for k, v in trial.params.items()})
 
     def on_trial_result(self, trial_id: str, result: Dict) -> None:
-        """Note where a running trial was let continue (a result Ray Tune stops a trial at
-        never comes here)."""
+        """Keep a running trial's latest result that Ray Tune let it continue after (a result
+        it stops a trial at never comes here)."""
         if trial_id in self._live:
-            self._continued[trial_id] = result.get(self._time_attr)
+            self._continued[trial_id] = result
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None,
                           error: bool = False) -> None:
+        """Tell the optimizer how a trial ended: failed where it errored, pruned where a
+        scheduler stopped it early (see the module docstring), finished otherwise. A trial
+        stopped while paused (a synchronous ``HyperBandScheduler`` stops the worse trials of a
+        bracket so) comes without a result: it ended at its last."""
         trial = self._live.pop(trial_id, None)
         continued = self._continued.pop(trial_id, None)
         if trial is None:
             return
-        metrics = self._metric if isinstance(self._metric, list) else [self._metric]
-        if error or not result or any(m not in result for m in metrics):
-            self._optimizer().tell(trial, error="the Ray Tune trial errored or reported no metric")
+        if error:
+            self._optimizer().tell(trial, error="the Ray Tune trial errored")
             return
-        values = [result[m] for m in metrics]
-        end = result.get(self._time_attr)
-        if self._stopped_early(end, continued):
-            step = result.get("training_iteration")
-            value = outcome(values[0], None)[1] if len(values) == 1 else None
-            report = (step, value) if isinstance(step, int) and value is not None else None
-            self._optimizer().tell(
-                trial, error=f"{PRUNED} by a Ray Tune scheduler at {self._time_attr} {end}",
-                last_report=report)
+        last = result if result is not None else continued
+        if last is None:
+            self._tell_stopped(trial, None)
+            return
+        metrics = self._metric if isinstance(self._metric, list) else [self._metric]
+        missing = [m for m in metrics if m not in last]
+        if missing:
+            self._optimizer().tell(trial, error=f"the Ray Tune trial reported no {missing[0]!r}")
+            return
+        end = last.get(self._time_attr)
+        stopped = result is None or continued is None or end != continued.get(self._time_attr)
+        if self._stopped_early(end, stopped):
+            self._tell_stopped(trial, last)
         else:
+            values = [last[m] for m in metrics]
             self._optimizer().tell(trial, values if len(values) > 1 else values[0])
 
-    def _stopped_early(self, end: Any, continued: Any) -> bool:
-        """Whether a trial that ended at ``time_attr`` value ``end``, let continue last at
-        ``continued``, was stopped early by a scheduler (see the module docstring); without
-        ``max_t``, a warning once trials stopped at a decision ended before others."""
+    def _tell_stopped(self, trial: Any, result: Optional[Dict]) -> None:
+        """Tell ``trial`` pruned by a scheduler, ``result`` its last (``None`` where it
+        reported none): its metric the last report, with one metric."""
+        result = result or {}
+        step = result.get("training_iteration")
+        value = (outcome(result.get(self._metric), None)[1]
+                 if isinstance(self._metric, str) else None)
+        report = ((step, value) if isinstance(step, int) and not isinstance(step, bool)
+                  and value is not None else None)
+        where = (f" at {self._time_attr} {result[self._time_attr]}"
+                 if self._time_attr in result else "")
+        self._optimizer().tell(trial, error=f"{PRUNED} by a Ray Tune scheduler{where}",
+                               last_report=report)
+
+    def _stopped_early(self, end: Any, stopped: bool) -> bool:
+        """Whether a trial that ended at ``time_attr`` value ``end``, ``stopped`` by Ray Tune
+        (not by returning), was stopped early by a scheduler (see the module docstring);
+        without ``max_t``, a warning once trials stopped so ended before others."""
         if isinstance(end, bool) or not isinstance(end, (int, float)):
             return False
-        stopped = end != continued
         if self._max_t is not None:
             return stopped and end < self._max_t
         self._longest = max(self._longest, end)
