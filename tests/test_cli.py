@@ -92,6 +92,9 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert bad.returncode == 2 and "values outside the space: n=99" in bad.stderr
     empty = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
     assert empty.returncode == 2 and "holds no configuration to queue" in empty.stderr
+    new = run(workdir, "enqueue", "--study", "new", "--storage", url, "--params", '{"n": 2}')
+    assert new.returncode == 2 and "no study named 'new'" in new.stderr
+    assert "pass them to the 'metahpo tune' or 'metahpo ask' that makes it" in new.stderr
     many = json.dumps([{"x": k / 100, "n": 1} for k in range(30)])
     assert len(many) > 255, "longer than a file name may be"
     long_inline = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", many)

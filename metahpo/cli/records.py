@@ -93,7 +93,13 @@ def _cmd_enqueue(args: argparse.Namespace) -> None:
     configurations = read_configurations(args.params, "--params")
     if not configurations:
         raise MetaHPOError(f"--params {args.params!r} holds no configuration to queue")
-    study = load_study(args.study, storage_url(args, reads=True))
+    try:
+        study = load_study(args.study, storage_url(args, reads=True))
+    except MetaHPOError as exc:
+        raise MetaHPOError(
+            f"{exc}. enqueue queues configurations in a study that exists; to run them first "
+            "in a new study, pass them to the 'metahpo tune' or 'metahpo ask' that makes it, "
+            "as --points-to-evaluate") from None
     for number in enqueue_trials(study, configurations):
         print(json.dumps({"study": study.name, "number": number,
                           "params": study.trial(number).params}))
