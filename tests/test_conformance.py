@@ -21,7 +21,7 @@ from metahpo.testing import (
 # (or that it needs to run at all): one entry per optimizer that needs any.
 OPTIONS: dict[str, dict] = {
     "tpe": {"n_startup_trials": 3},
-    "gp": {"n_startup_trials": 3},
+    "gp": {"n_startup_trials": 6},
     "cmaes": {"n_startup_trials": 2},
     "evolution": {"population_size": 4, "tournament_size": 2},
     "rl": {"update_every": 3, "update_window": 4, "random_design": 2},
