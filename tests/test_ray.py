@@ -433,6 +433,15 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     never = run(searcher, [], None)
     assert never.pruned and never.last_report is None
     assert run(searcher, [1], None, error=True).error == "the Ray Tune trial errored"
+    # Ray Tune runs an errored trial again as a new one (Tuner.restore(restart_errored=True)):
+    # its result, flattened, holds its configuration
+    searcher.on_trial_result("again", {"loss": 0.9, "training_iteration": 1})
+    searcher.on_trial_complete("again", {"loss": 0.8, "training_iteration": 2, "config/x": 0.25})
+    assert (searcher._opt.history[-1].params, searcher._opt.history[-1].pruned) == ({"x": 0.25},
+                                                                                    True)
+    with pytest.warns(UserWarning, match="trial elsewhere is not told: .*'x'"):
+        searcher.on_trial_complete("elsewhere", {"loss": 0.8, "training_iteration": 3,
+                                                 "config/x": 7.0})
     plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
     assert run(plain, [1, 2], 3).value == 1 / 3
     with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "

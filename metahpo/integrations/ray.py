@@ -194,42 +194,57 @@ class MetaHPOSearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: Dict) -> None:
         """Keep a running trial's latest result that Ray Tune let it continue after (a result
         it stops a trial at never comes here)."""
-        if trial_id in self._live:
-            self._continued[trial_id] = result
+        self._continued[trial_id] = result
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None,
                           error: bool = False) -> None:
         """Tell the optimizer how a trial ended: failed where it errored, pruned where a
         scheduler stopped it early (see the module docstring), finished otherwise. A trial
         stopped while paused (a synchronous ``HyperBandScheduler`` stops the worse trials of a
-        bracket so) comes without a result: it ended at its last."""
+        bracket so) comes without a result: it ended at its last. A trial this searcher did not
+        propose, or proposed and was told of, is told as a trial from elsewhere, with the
+        configuration of its result: Ray Tune runs errored trials again as new trials
+        (``Tuner.restore(..., restart_errored=True)``, after a fix), and an experiment restored
+        after a crash runs the trials it started after the searcher's last checkpoint. (Ray
+        Tune's ``max_concurrent_trials`` limiter passes on only the trials it started.)"""
         trial = self._live.pop(trial_id, None)
         continued = self._continued.pop(trial_id, None)
-        if trial is None:
-            return
+        if trial is not None:
+            value, told_error, report = self._ending(result, error, continued)
+            self._optimizer().tell(trial, value, error=told_error, last_report=report)
+        elif self._opt is not None and result is not None:
+            config = {k[len("config/"):]: v for k, v in result.items() if k.startswith("config/")}
+            try:
+                params = self._params_of(result.get("config") or config)
+            except MetaHPOError as exc:
+                warnings.warn(f"Ray Tune's trial {trial_id} is not told: {exc}", stacklevel=2)
+                return
+            value, told_error, report = self._ending(result, error, continued)
+            self._opt.add_trial(params, value, error=told_error, last_report=report)
+
+    def _ending(self, result: Optional[Dict], error: bool, continued: Optional[Dict]
+                ) -> tuple[Any, str | None, tuple[int, float] | None]:
+        """How a trial ended, as ``tell`` takes it: ``(value, error, last_report)``, from its
+        ``result`` at the end and the latest it was let ``continued`` after."""
         if error:
-            self._optimizer().tell(trial, error="the Ray Tune trial errored")
-            return
+            return None, "the Ray Tune trial errored", None
         last = result if result is not None else continued
         if last is None:
-            self._tell_stopped(trial, None)
-            return
+            return self._stopped(None)
         metrics = self._metric if isinstance(self._metric, list) else [self._metric]
         missing = [m for m in metrics if m not in last]
         if missing:
-            self._optimizer().tell(trial, error=f"the Ray Tune trial reported no {missing[0]!r}")
-            return
+            return None, f"the Ray Tune trial reported no {missing[0]!r}", None
         end = last.get(self._time_attr)
         stopped = result is None or continued is None or end != continued.get(self._time_attr)
         if self._stopped_early(end, stopped):
-            self._tell_stopped(trial, last)
-        else:
-            values = [last[m] for m in metrics]
-            self._optimizer().tell(trial, values if len(values) > 1 else values[0])
+            return self._stopped(last)
+        values = [last[m] for m in metrics]
+        return (values if len(values) > 1 else values[0]), None, None
 
-    def _tell_stopped(self, trial: Any, result: Optional[Dict]) -> None:
-        """Tell ``trial`` pruned by a scheduler, ``result`` its last (``None`` where it
-        reported none): its metric the last report, with one metric."""
+    def _stopped(self, result: Optional[Dict]) -> tuple[None, str, tuple[int, float] | None]:
+        """The ending of a trial a scheduler stopped early, ``result`` its last (``None`` where
+        it reported none): pruned, its metric the last report, with one metric."""
         result = result or {}
         step = result.get("training_iteration")
         value = (outcome(result.get(self._metric), None)[1]
@@ -238,8 +253,7 @@ class MetaHPOSearcher(Searcher):
                   and value is not None else None)
         where = (f" at {self._time_attr} {result[self._time_attr]}"
                  if self._time_attr in result else "")
-        self._optimizer().tell(trial, error=f"{PRUNED} by a Ray Tune scheduler{where}",
-                               last_report=report)
+        return None, f"{PRUNED} by a Ray Tune scheduler{where}", report
 
     def _stopped_early(self, end: Any, stopped: bool) -> bool:
         """Whether a trial that ended at ``time_attr`` value ``end``, ``stopped`` by Ray Tune
@@ -273,12 +287,8 @@ class MetaHPOSearcher(Searcher):
         Ray Tune reports them (a pruned trial is read with its last intermediate value, as
         the optimizers read a pruned trial)."""
         opt = self._optimizer()
-        flat = flatten_dict(parameters, delimiter="/")
         try:
-            typed = opt.space.cast(self._labelled_params(
-                {k: v for k, v in flat.items() if k in opt.space.names}))
-            params = {k: typed[k] for k in opt.space.active_names(typed) if k in typed}
-            opt.space.validate(params)
+            params = self._params_of(parameters)
         except MetaHPOError as exc:
             raise MetaHPOError(f"add_evaluated_point: {exc}") from None
         reports = [(step, v) for step, v in enumerate(outcome(x, None)[1]
@@ -291,6 +301,17 @@ class MetaHPOSearcher(Searcher):
             opt.add_trial(params, error="the Ray Tune trial errored")
         else:
             opt.add_trial(params, value)
+
+    def _params_of(self, config: Dict) -> Dict[str, Any]:
+        """The optimizer's parameters of a trial's ``config`` (nested like ``param_space``):
+        its constant entries, and parameters the configuration leaves inactive, left out."""
+        space = self._optimizer().space
+        flat = flatten_dict(config, delimiter="/")
+        typed = space.cast(self._labelled_params({k: v for k, v in flat.items()
+                                                  if k in space.names}))
+        params = {k: typed[k] for k in space.active_names(typed) if k in typed}
+        space.validate(params)
+        return params
 
     def get_state(self) -> Dict:
         return {
