@@ -442,6 +442,10 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     with pytest.warns(UserWarning, match="trial elsewhere is not told: .*'x'"):
         searcher.on_trial_complete("elsewhere", {"loss": 0.8, "training_iteration": 3,
                                                  "config/x": 7.0})
+    assert searcher.set_max_concurrency(1)  # Ray Tune then leaves the limiting to it
+    assert searcher.suggest("one") is not None and searcher.suggest("two") is None
+    searcher.on_trial_complete("one", {"loss": 0.5, "training_iteration": 3})
+    assert searcher.suggest("two") is not None
     plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
     assert run(plain, [1, 2], 3).value == 1 / 3
     with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "

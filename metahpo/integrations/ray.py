@@ -139,6 +139,7 @@ class MetaHPOSearcher(Searcher):
         self._max_t = max_t
         self._time_attr = time_attr
         self._continued: dict[str, Any] = {}
+        self._max_concurrent: int | None = None
         self._longest, self._shortest_stop = -math.inf, math.inf
         self._warned_stops = False
 
@@ -184,7 +185,16 @@ class MetaHPOSearcher(Searcher):
         module docstring)."""
         return {k: literal(k, v) if k in self._labelled else v for k, v in config.items()}
 
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Take Ray Tune's ``max_concurrent_trials``: the searcher proposes no more trials
+        while that many run (Ray Tune's own limiter would pass on only the trials it started,
+        and not the errored trials a restored experiment runs again)."""
+        self._max_concurrent = max_concurrent
+        return True
+
     def suggest(self, trial_id: str) -> Optional[Dict]:
+        if self._max_concurrent and len(self._live) >= self._max_concurrent:
+            return None
         opt = self._optimizer()
         trial = opt.add_pending(self._points.pop(0)) if self._points else opt.ask()
         self._live[trial_id] = trial
@@ -205,8 +215,7 @@ class MetaHPOSearcher(Searcher):
         propose, or proposed and was told of, is told as a trial from elsewhere, with the
         configuration of its result: Ray Tune runs errored trials again as new trials
         (``Tuner.restore(..., restart_errored=True)``, after a fix), and an experiment restored
-        after a crash runs the trials it started after the searcher's last checkpoint. (Ray
-        Tune's ``max_concurrent_trials`` limiter passes on only the trials it started.)"""
+        after a crash runs the trials it started after the searcher's last checkpoint."""
         trial = self._live.pop(trial_id, None)
         continued = self._continued.pop(trial_id, None)
         if trial is not None:
