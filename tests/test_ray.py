@@ -442,6 +442,9 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     with pytest.warns(UserWarning, match="trial elsewhere is not told: .*'x'"):
         searcher.on_trial_complete("elsewhere", {"loss": 0.8, "training_iteration": 3,
                                                  "config/x": 7.0})
+    told = len(searcher._opt.history)
+    searcher.on_trial_complete("again", {"loss": 0.8, "training_iteration": 2, "config/x": 0.25})
+    assert len(searcher._opt.history) == told  # a trial is told once
     assert searcher.set_max_concurrency(1)  # Ray Tune then leaves the limiting to it
     assert searcher.suggest("one") is not None and searcher.suggest("two") is None
     searcher.on_trial_complete("one", {"loss": 0.5, "training_iteration": 3})

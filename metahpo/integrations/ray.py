@@ -139,6 +139,7 @@ class MetaHPOSearcher(Searcher):
         self._max_t = max_t
         self._time_attr = time_attr
         self._continued: dict[str, Any] = {}
+        self._ended: set[str] = set()
         self._max_concurrent: int | None = None
         self._longest, self._shortest_stop = -math.inf, math.inf
         self._warned_stops = False
@@ -212,12 +213,15 @@ class MetaHPOSearcher(Searcher):
         scheduler stopped it early (see the module docstring), finished otherwise. A trial
         stopped while paused (a synchronous ``HyperBandScheduler`` stops the worse trials of a
         bracket so) comes without a result: it ended at its last. A trial this searcher did not
-        propose, or proposed and was told of, is told as a trial from elsewhere, with the
-        configuration of its result: Ray Tune runs errored trials again as new trials
-        (``Tuner.restore(..., restart_errored=True)``, after a fix), and an experiment restored
-        after a crash runs the trials it started after the searcher's last checkpoint."""
+        propose is told as a trial from elsewhere, with the configuration of its result: Ray
+        Tune runs errored trials again as new trials (``Tuner.restore(...,
+        restart_errored=True)``, after a fix), and an experiment restored after a crash runs
+        the trials it started after the searcher's last checkpoint. A trial is told once."""
         trial = self._live.pop(trial_id, None)
         continued = self._continued.pop(trial_id, None)
+        if trial_id in self._ended:
+            return
+        self._ended.add(trial_id)
         if trial is not None:
             value, told_error, report = self._ending(result, error, continued)
             self._optimizer().tell(trial, value, error=told_error, last_report=report)
@@ -330,6 +334,7 @@ class MetaHPOSearcher(Searcher):
             "metric": self._metric,
             "mode": self._mode,
             "labelled": self._labelled,
+            "ended": sorted(self._ended),
         }
 
     def set_state(self, state: Dict) -> None:
@@ -340,6 +345,7 @@ class MetaHPOSearcher(Searcher):
         self._labelled = list(state.get("labelled", []))
         pending = {t.number: t for t in opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
+        self._ended = set(state.get("ended", []))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "w") as fh:
