@@ -370,6 +370,20 @@ def test_results_evaluated_elsewhere_are_told_as_ray_tunes_other_searchers_take_
         MetaHPOSearcher(points_to_evaluate=known, evaluated_rewards=[0.9])
 
 
+def test_a_ray_tune_search_space_is_taken_where_a_space_is_as_ray_tunes_searchers_take_it():
+    from metahpo import MetaHPOError
+
+    searcher = MetaHPOSearcher({"lr": tune.loguniform(1e-4, 1e-1),
+                                "net": {"widths": tune.choice([[8], [8, 8]])}},
+                               optimizer="random", metric="m", mode="max", seed=0)
+    config = searcher.suggest("0")
+    assert 1e-4 <= config["lr"] <= 1e-1 and config["net"]["widths"] in ([8], [8, 8])
+    assert searcher._opt.space.names == ["lr", "net/widths"]
+    with pytest.raises(MetaHPOError, match="space must be a metahpo SearchSpace or a Ray Tune "
+                                           "search space .*got list"):
+        MetaHPOSearcher([Float("x", 0.0, 1.0)])
+
+
 def test_a_quantized_log_domain_says_its_step_is_not_kept():
     with pytest.warns(UserWarning, match="'n': a log scale takes no quantization step"):
         space = space_from_ray({"n": tune.qlograndint(2, 64, 2)})

@@ -78,7 +78,9 @@ class MetaHPOSearcher(Searcher):
     """A Ray Tune searcher backed by a metahpo optimizer.
 
     Args:
-        space: a metahpo ``SearchSpace``; ``None`` takes it from Ray Tune's ``param_space``.
+        space: a metahpo ``SearchSpace``, or a Ray Tune search space (a dict of ``tune.uniform``
+            and such, as Ray Tune's other searchers take it); ``None`` takes it from the
+            Tuner's ``param_space``.
         optimizer: a metahpo optimizer name, default ``"meta"``, or ``MODULE:CLASS`` naming an
             optimizer of your own (see ``metahpo.create_optimizer``).
         metric, mode: the reported metric and ``"min"`` / ``"max"`` (or set by ``TuneConfig``);
@@ -104,7 +106,7 @@ class MetaHPOSearcher(Searcher):
     ``add_evaluated_point`` / ``add_evaluated_trials``.
     """
 
-    def __init__(self, space: SearchSpace | None = None, optimizer: str = "meta", *,
+    def __init__(self, space: SearchSpace | Dict[str, Any] | None = None, optimizer: str = "meta", *,
                  metric: str | list[str] | None = None, mode: str | list[str] | None = None,
                  seed: int | None = None, points_to_evaluate: list[Dict] | None = None,
                  evaluated_rewards: list[Any] | None = None, max_t: float | None = None,
@@ -127,6 +129,12 @@ class MetaHPOSearcher(Searcher):
                 or len(evaluated_rewards) != len(points_to_evaluate or [])):
             raise MetaHPOError("evaluated_rewards must be a list of one metric value per point "
                                "of points_to_evaluate")
+        self._labelled: list[str] = []
+        if isinstance(space, dict):
+            space, self._labelled = ray_space(space)
+        elif space is not None and not isinstance(space, SearchSpace):
+            raise MetaHPOError(f"space must be a metahpo SearchSpace or a Ray Tune search space "
+                               f"(a dict of tune.uniform and such), got {type(space).__name__}")
         self._space = space
         self._optimizer_name = optimizer
         self._seed = seed
@@ -135,7 +143,6 @@ class MetaHPOSearcher(Searcher):
         self._rewards = list(evaluated_rewards or [])
         self._opt: Optimizer | None = None
         self._live: dict[str, Any] = {}
-        self._labelled: list[str] = []
         self._max_t = max_t
         self._time_attr = time_attr
         self._continued: dict[str, Any] = {}
