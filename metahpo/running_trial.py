@@ -8,7 +8,7 @@ takes one; :class:`Pruning` holds the pruner of one tune call for all its jobs.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Union, overload
 
 from metahpo.errors import MetaHPOError
 from metahpo.scalars import python_scalar
@@ -68,12 +68,28 @@ class RunningTrial:
         from outside; without such a check the call waits for the trial's end."""
         return self._interrupted.is_set()
 
-    def report(self, step: int, value: float) -> None:
+    @overload
+    def report(self, step: int, value: float) -> None: ...
+
+    @overload
+    def report(self, value: float, *, step: int) -> None: ...
+
+    def report(self, *args: Any, step: Any = None, value: Any = None) -> None:
         """Record the objective's intermediate ``value`` after ``step`` (an epoch, say; a whole
         number >= 0, a NumPy integer too), stored with the trial (optuna-dashboard plots them as
-        learning curves). The step comes first, as in the learning curve's ``(x, y)``
-        (Optuna's ``trial.report`` takes ``(value, step)``: a float there as the step is
-        refused by name)."""
+        learning curves). The step comes first, as in the learning curve's ``(x, y)``:
+        ``trial.report(epoch, accuracy)``. Optuna's ``trial.report`` takes ``(value, step)``:
+        its keyword form ``trial.report(accuracy, step=epoch)`` is read as it means, and a float
+        in the place of the step (``trial.report(accuracy, epoch)``) is refused by name."""
+        if len(args) == 1 and step is not None and value is None:
+            value = args[0]
+        elif len(args) == 1 and value is not None and step is None:
+            step = args[0]
+        elif len(args) == 2 and step is None and value is None:
+            step, value = args
+        elif args or step is None or value is None:
+            raise MetaHPOError("trial.report takes a step and a value: trial.report(step, value) "
+                               "or trial.report(value, step=step)")
         step = python_scalar(step)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise MetaHPOError(f"trial.report: step must be a whole number >= 0, got {step!r} "

@@ -400,12 +400,30 @@ def test_report_refuses_what_is_not_a_step_and_a_number():
     def nan(params, trial):
         trial.report(0, float("nan"))
 
+    def no_value(params, trial):
+        trial.report(3)
+
     for objective, message in ((bad, "step must be a whole number >= 0"),
                                (optuna_order, "got 0.93 (the step comes first: "
                                               "trial.report(step, value); Optuna's"),
-                               (nan, "the value at step 0 is not a number")):
+                               (nan, "the value at step 0 is not a number"),
+                               (no_value, "trial.report takes a step and a value")):
         study = tune(objective, SPACE, n_trials=1, show_progress=False)
         assert message in study.trials[0].error
+
+
+def test_report_reads_optunas_keyword_form_as_it_means():
+    """``trial.report(value, step=epoch)``, as Optuna users write it, and both keywords."""
+    def objective(params, trial):
+        trial.report(0.25, step=1)
+        trial.report(value=0.5, step=2)
+        trial.report(step=3, value=0.75)
+        trial.report(4, 1.0)
+        return 1.0
+
+    study = tune(objective, SPACE, n_trials=1, show_progress=False)
+    ft = study.storage.get_all_trials(study.study_id)[0]
+    assert ft.intermediate_values == {1: 0.25, 2: 0.5, 3: 0.75, 4: 1.0}
 
 
 def test_report_takes_numpy_steps():
