@@ -17,6 +17,27 @@ from metahpo.study import Study
 from metahpo.trial import outcome
 
 
+def _define_by_run(name: str) -> MetaHPOError:
+    """The error for Optuna's ``trial.suggest_*`` called on what metahpo gives an objective."""
+    return MetaHPOError(
+        f"{name}(): metahpo.tune proposes the parameters of a space declared up front and calls "
+        "objective(params) or objective(params, trial) with them (read params['lr']); an Optuna "
+        "objective that suggests its own parameters runs in Optuna with metahpo's sampler: "
+        "optuna.create_study(sampler=metahpo.integrations.optuna.MetaHPOSampler())"
+        ".optimize(objective)")
+
+
+class ObjectiveParams(dict):  # type: ignore[type-arg]
+    """The parameters :func:`metahpo.tune` gives an objective: a plain ``{name: value}`` dict,
+    on which Optuna's ``trial.suggest_*`` (an Optuna objective passed to ``tune``) is refused
+    with what to do, where a dict would say only that it has no such attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("suggest_"):
+            raise _define_by_run(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
 class RunningTrial:
     """The trial an objective is evaluating, passed as its second argument when it takes one:
     ``objective(params, trial)``. For learning curves and early stopping, as in Optuna::
@@ -53,6 +74,11 @@ class RunningTrial:
         self._trial_id = trial_id
         self._pruning = pruning
         self._interrupted = interrupted or threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("suggest_"):
+            raise _define_by_run(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def objectives(self) -> int:

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import CommandFailed
 from metahpo.optimizers.base import Optimizer
-from metahpo.running_trial import Objective, Pruning, RunningTrial
+from metahpo.running_trial import Objective, ObjectiveParams, Pruning, RunningTrial
 from metahpo.scalars import python_scalar
 from metahpo.shared_study import (
     Heartbeat,
@@ -90,11 +90,11 @@ def _run_trial(
     pruned, report, running = False, None, None
     try:
         if pruning is None:
-            value, error = objective(dict(trial.params)), None
+            value, error = objective(ObjectiveParams(trial.params)), None
         else:
             running = RunningTrial(study, trial_id, number, trial.params, pruning, interrupted,
                                    retry_of, device)
-            value, error = objective(dict(trial.params), running), None
+            value, error = objective(ObjectiveParams(trial.params), running), None
     except (TrialPruned, OptunaTrialPruned):
         report = last_report(st.get_trial(trial_id))
         value, error, pruned = None, f"{PRUNED} at step {report[0]}" if report else PRUNED, True

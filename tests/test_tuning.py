@@ -960,3 +960,19 @@ def test_public_api_names():
     for name in ("Float", "Int", "Categorical", "SearchSpace", "create_optimizer", "tune",
                  "available_optimizers", "Study", "Trial", "MetaHPOError"):
         assert hasattr(metahpo, name)
+
+
+def test_an_optuna_objective_that_suggests_its_own_parameters_is_told_what_to_do():
+    """An Optuna objective passed to ``tune``: ``trial.suggest_*`` on the params dict or on the
+    running trial names metahpo's way and Optuna's with metahpo's sampler."""
+    def optuna_objective(trial):
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    def with_trial(params, trial):
+        return trial.suggest_int("n", 1, 3)
+
+    for objective in (optuna_objective, with_trial):
+        study = tune(objective, SPACE, n_trials=1, show_progress=False)
+        error = study.trials[0].error
+        assert "(): metahpo.tune proposes the parameters of a space declared up front" in error
+        assert "MetaHPOSampler()).optimize(objective)" in error
