@@ -1,41 +1,34 @@
 """The trial an objective is evaluating, as it sees it: reports, pruning, interruption, user
 attributes and, for a trial that runs an interrupted one again, which one.
 
-:func:`metahpo.tune` passes a :class:`RunningTrial` as the objective's second argument when it
-takes one; :class:`Pruning` holds the pruner of one tune call for all its jobs.
+:func:`metahpo.tune` passes the trial's parameters as :class:`ObjectiveParams` (a dict) and a
+:class:`RunningTrial` as the objective's second argument when it takes one; :class:`Pruning`
+holds the pruner of one tune call for all its jobs.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union, overload
 
 from metahpo.errors import MetaHPOError
+from metahpo.optuna_habits import define_by_run_error
 from metahpo.scalars import python_scalar
 from metahpo.storage import checked_user_attr, set_constraint
 from metahpo.study import Study
 from metahpo.trial import outcome
 
 
-def _define_by_run(name: str) -> MetaHPOError:
-    """The error for Optuna's ``trial.suggest_*`` called on what metahpo gives an objective."""
-    return MetaHPOError(
-        f"{name}(): metahpo.tune proposes the parameters of a space declared up front and calls "
-        "objective(params) or objective(params, trial) with them (read params['lr']); an Optuna "
-        "objective that suggests its own parameters runs in Optuna with metahpo's sampler: "
-        "optuna.create_study(sampler=metahpo.integrations.optuna.MetaHPOSampler())"
-        ".optimize(objective)")
-
-
-class ObjectiveParams(dict):  # type: ignore[type-arg]
+class ObjectiveParams(dict[str, Any]):
     """The parameters :func:`metahpo.tune` gives an objective: a plain ``{name: value}`` dict,
     on which Optuna's ``trial.suggest_*`` (an Optuna objective passed to ``tune``) is refused
     with what to do, where a dict would say only that it has no such attribute."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("suggest_"):
-            raise _define_by_run(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # type checkers still flag an attribute a dict lacks
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("suggest_"):
+                raise define_by_run_error(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 class RunningTrial:
@@ -75,10 +68,11 @@ class RunningTrial:
         self._pruning = pruning
         self._interrupted = interrupted or threading.Event()
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("suggest_"):
-            raise _define_by_run(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # type checkers still flag an attribute the trial lacks
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("suggest_"):
+                raise define_by_run_error(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def objectives(self) -> int:

@@ -13,12 +13,13 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
 from metahpo.scalarization import as_losses, dominated
 from metahpo.scalars import python_scalar
 from metahpo.space import SearchSpace, check_space
+from metahpo.optuna_habits import missing_study_attribute
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
 
@@ -48,6 +49,12 @@ class Study:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._stop = threading.Event()
+
+    if not TYPE_CHECKING:  # type checkers still flag an attribute the study lacks
+        def __getattr__(self, name: str) -> Any:
+            """Where an attribute of Optuna's ``Study`` that this study lacks is (an
+            ``AttributeError`` that says so)."""
+            raise missing_study_attribute(name)
 
     def stop(self) -> None:
         """Ask the :func:`metahpo.tune` call running on this study to start no further trial,

@@ -10,6 +10,7 @@ import os
 from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
+from metahpo.optuna_habits import TUNE_ARGUMENTS
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import optimizer_options
@@ -119,20 +120,10 @@ def _check_option_names(optimizer: str, options: Mapping[str, Any]) -> None:
         if key in known:
             continue
         near = difflib.get_close_matches(key, arguments, n=1, cutoff=0.75)
-        hint = (f"did you mean {near[0]!r}?" if near else _OPTUNA_ARGUMENTS.get(key))
+        hint = (f"did you mean {near[0]!r}?" if near else TUNE_ARGUMENTS.get(key))
         if hint:
             raise MetaHPOError(f"tune() has no argument {key!r}; {hint} (other keywords are "
                                f"options of optimizer {optimizer!r}: {', '.join(known) or 'none'})")
-
-
-#: What ``tune`` does instead of the ``create_study`` / ``optimize`` arguments of Optuna whose
-#: names are not close to one of its own.
-_OPTUNA_ARGUMENTS = {
-    "sampler": "it takes optimizer= (a name such as 'tpe', or an Optuna sampler class as "
-               "'optuna.samplers:QMCSampler')",
-    "load_if_exists": "a study named by study_name in its storage is always resumed",
-    "gc_after_trial": "call gc.collect() in the objective where a training needs it",
-}
 
 
 def job_count(n_jobs: Any) -> int:

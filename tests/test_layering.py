@@ -17,6 +17,7 @@ LAYERS = [
     ("metahpo.imports", 0),
     ("metahpo.scalars", 0),
     ("metahpo.loss_range", 0),
+    ("metahpo.optuna_habits", 0),
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.conditions", 1),

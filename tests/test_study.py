@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import subprocess
 import sys
 
@@ -369,3 +370,23 @@ def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog
              study_name="jobs", show_progress=False, screen=0)
     assert "searched by 'meta' until now; this call searches it with 'meta' with options " \
            "{'screen': 0}" in caplog.text
+
+
+def test_optunas_study_attributes_it_lacks_say_where_they_are():
+    """An Optuna user's ``study.optimize`` / ``trials_dataframe`` / ``user_attrs`` on a metahpo
+    study: an AttributeError (``hasattr`` stays false) that names what to use."""
+    import optuna
+
+    study = metahpo.tune(lambda p: p["x"], SearchSpace([Float("x", 0.0, 1.0)]),
+                         optimizer="random", n_trials=2, seed=0, show_progress=False)
+    for name, hint in [("optimize", "metahpo.tune(objective, space, storage=study.storage"),
+                       ("trials_dataframe", "study.to_dataframe()"),
+                       ("study_name", "study.name is its name"),
+                       ("set_user_attr", "optuna.load_study(study_name=study.name, "
+                                         "storage=study.storage) gives Optuna's")]:
+        with pytest.raises(AttributeError, match=re.escape(hint)):
+            getattr(study, name)
+    assert not hasattr(study, "no_such_thing") and not hasattr(study, "_private")
+    optuna_study = optuna.load_study(study_name=study.name, storage=study.storage)
+    optuna_study.set_user_attr("owner", "me")
+    assert len(optuna_study.trials) == 2 and optuna_study.user_attrs["owner"] == "me"
