@@ -463,6 +463,14 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     assert searcher.suggest("one") is not None and searcher.suggest("two") is None
     searcher.on_trial_complete("one", {"loss": 0.5, "training_iteration": 3})
     assert searcher.suggest("two") is not None
+    # restored with "two" running: it holds its place once it reports (a trial Ray Tune does
+    # not run again, Tuner.restore(resume_unfinished=False), says nothing and holds none)
+    restored = MetaHPOSearcher()
+    restored.set_state(json.loads(json.dumps(searcher.get_state())))
+    assert restored.set_max_concurrency(1) and restored.suggest("three") is not None
+    restored.on_trial_complete("three", {"loss": 0.5, "training_iteration": 3})
+    restored.on_trial_result("two", {"loss": 0.9, "training_iteration": 1})
+    assert restored.suggest("four") is None
     plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
     assert run(plain, [1, 2], 3).value == 1 / 3
     with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "

@@ -148,6 +148,7 @@ class MetaHPOSearcher(Searcher):
         self._continued: dict[str, Any] = {}
         self._ended: set[str] = set()
         self._max_concurrent: int | None = None
+        self._restored: set[str] = set()
         self._longest, self._shortest_stop = -math.inf, math.inf
         self._warned_stops = False
 
@@ -196,12 +197,16 @@ class MetaHPOSearcher(Searcher):
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Take Ray Tune's ``max_concurrent_trials``: the searcher proposes no more trials
         while that many run (Ray Tune's own limiter would pass on only the trials it started,
-        and not the errored trials a restored experiment runs again)."""
+        and not the errored trials a restored experiment runs again). A trial that was running
+        when the searcher's state was saved counts once it reports after the restore: Ray Tune
+        tells nothing of the ones it does not run again (``Tuner.restore(...,
+        resume_unfinished=False)``), which would otherwise hold their places for good."""
         self._max_concurrent = max_concurrent
         return True
 
     def suggest(self, trial_id: str) -> Optional[Dict]:
-        if self._max_concurrent and len(self._live) >= self._max_concurrent:
+        running = len(self._live) - len(self._restored)
+        if self._max_concurrent and running >= self._max_concurrent:
             return None
         opt = self._optimizer()
         trial = opt.add_pending(self._points.pop(0)) if self._points else opt.ask()
@@ -213,6 +218,7 @@ class MetaHPOSearcher(Searcher):
         """Keep a running trial's latest result that Ray Tune let it continue after (a result
         it stops a trial at never comes here)."""
         self._continued[trial_id] = result
+        self._restored.discard(trial_id)
 
     def on_trial_complete(self, trial_id: str, result: Optional[Dict] = None,
                           error: bool = False) -> None:
@@ -226,6 +232,7 @@ class MetaHPOSearcher(Searcher):
         the trials it started after the searcher's last checkpoint. A trial is told once."""
         trial = self._live.pop(trial_id, None)
         continued = self._continued.pop(trial_id, None)
+        self._restored.discard(trial_id)
         if trial_id in self._ended:
             return
         self._ended.add(trial_id)
@@ -352,6 +359,7 @@ class MetaHPOSearcher(Searcher):
         self._labelled = list(state.get("labelled", []))
         pending = {t.number: t for t in opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
+        self._restored = set(self._live)
         self._ended = set(state.get("ended", []))
 
     def save(self, checkpoint_path: str) -> None:
