@@ -1,7 +1,8 @@
 """What metahpo says where an Optuna user reaches for Optuna's names: the arguments of
 ``create_study`` / ``optimize`` that :func:`metahpo.tune` has not, Optuna's ``trial.suggest_*``
-in an objective, and the attributes of Optuna's ``Study`` that :class:`metahpo.Study` has not.
-Each answer names what metahpo does instead.
+in an objective, and the attributes of Optuna's ``Study`` and ``FrozenTrial`` that
+:class:`metahpo.Study` and :class:`metahpo.TrialRecord` have not. Each answer names what metahpo
+does instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ _STUDY_ATTRIBUTES = {
     "trials_dataframe": "study.to_dataframe() gives its trials' table",
     "get_trials": "study.trials gives its trials",
     "study_name": "study.name is its name",
+    "sampler": "each tune or ask call names its optimizer (optimizer=...), and the study "
+               "records the last one's (metahpo studies show)",
+    "pruner": "each tune call takes its own (tune(..., pruner=...))",
+}
+
+#: What a :class:`metahpo.TrialRecord` offers for attributes of Optuna's ``FrozenTrial``.
+_TRIAL_ATTRIBUTES = {
+    "datetime_start": "trial.started_at is when it started",
+    "datetime_complete": "trial.finished_at is when it finished",
+    "duration": "trial.finished_at - trial.started_at is how long it ran",
 }
 
 
@@ -44,9 +55,31 @@ def missing_study_attribute(name: str) -> AttributeError:
     it is, for one of Optuna's ``Study``."""
     import optuna
 
-    if not name.startswith("_") and (name in _STUDY_ATTRIBUTES or hasattr(optuna.Study, name)):
-        hint = _STUDY_ATTRIBUTES.get(name, (
-            "a metahpo study is an Optuna study in its storage: optuna.load_study("
-            f"study_name=study.name, storage=study.storage) gives Optuna's, with {name}"))
-        return AttributeError(f"metahpo's Study has no attribute {name!r} of Optuna's; {hint}")
-    return AttributeError(f"'Study' object has no attribute {name!r}")
+    return _missing("Study", name, optuna.Study, _STUDY_ATTRIBUTES, (
+        "a metahpo study is an Optuna study in its storage: optuna.load_study("
+        f"study_name=study.name, storage=study.storage) gives Optuna's, with {name}"))
+
+
+def missing_trial_attribute(name: str) -> AttributeError:
+    """The ``AttributeError`` for attribute ``name`` that a :class:`metahpo.TrialRecord`
+    lacks: where it is, for one of Optuna's ``FrozenTrial``."""
+    import optuna
+
+    return _missing("TrialRecord", name, optuna.trial.FrozenTrial, _TRIAL_ATTRIBUTES, (
+        "a metahpo study's trials are Optuna's in its storage: optuna.load_study("
+        f"study_name=study.name, storage=study.storage).trials gives them, with {name}"))
+
+
+def _missing(owner: str, name: str, optuna_class: type, hints: dict[str, str],
+             elsewhere: str) -> AttributeError:
+    """The ``AttributeError`` for ``owner``'s missing attribute ``name``, saying where it is
+    when ``optuna_class`` has it, as a class attribute or one its constructor takes (``hints``,
+    else ``elsewhere``)."""
+    import inspect
+
+    if not name.startswith("_") and (
+            name in hints or hasattr(optuna_class, name)
+            or name in inspect.signature(optuna_class).parameters):
+        return AttributeError(f"metahpo's {owner} has no attribute {name!r} of Optuna's "
+                              f"{optuna_class.__name__}; {hints.get(name, elsewhere)}")
+    return AttributeError(f"{owner!r} object has no attribute {name!r}")

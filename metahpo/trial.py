@@ -11,9 +11,10 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
+from metahpo.optuna_habits import missing_trial_attribute
 
 DIRECTIONS = ("minimize", "maximize")
 #: How the error of a pruned trial begins ("pruned at step 4"); it is a FAILED trial.
@@ -139,6 +140,12 @@ class TrialRecord:
     values: tuple[float, ...] | None = None
     constraints: dict[str, float] = field(default_factory=dict, compare=False)
     optimizer_attrs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # type checkers still flag an attribute the record lacks
+        def __getattr__(self, name: str) -> Any:
+            """Where an attribute of Optuna's ``FrozenTrial`` that this record lacks is (an
+            ``AttributeError`` that says so)."""
+            raise missing_trial_attribute(name)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

@@ -372,9 +372,10 @@ def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog
            "{'screen': 0}" in caplog.text
 
 
-def test_optunas_study_attributes_it_lacks_say_where_they_are():
-    """An Optuna user's ``study.optimize`` / ``trials_dataframe`` / ``user_attrs`` on a metahpo
-    study: an AttributeError (``hasattr`` stays false) that names what to use."""
+def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():
+    """An Optuna user's ``study.optimize`` / ``trials_dataframe`` / ``trial.duration`` on a
+    metahpo study and its trials: an AttributeError (``hasattr`` stays false) that names what to
+    use."""
     import optuna
 
     study = metahpo.tune(lambda p: p["x"], SearchSpace([Float("x", 0.0, 1.0)]),
@@ -387,6 +388,13 @@ def test_optunas_study_attributes_it_lacks_say_where_they_are():
         with pytest.raises(AttributeError, match=re.escape(hint)):
             getattr(study, name)
     assert not hasattr(study, "no_such_thing") and not hasattr(study, "_private")
+    record = study.trials[0]
+    for name, hint in [("duration", "trial.finished_at - trial.started_at"),
+                       ("intermediate_values", "optuna.load_study(study_name=study.name, "
+                                               "storage=study.storage).trials gives them")]:
+        with pytest.raises(AttributeError, match=re.escape(hint)):
+            getattr(record, name)
+    assert not hasattr(record, "no_such_thing")
     optuna_study = optuna.load_study(study_name=study.name, storage=study.storage)
     optuna_study.set_user_attr("owner", "me")
     assert len(optuna_study.trials) == 2 and optuna_study.user_attrs["owner"] == "me"
