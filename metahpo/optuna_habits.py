@@ -35,7 +35,7 @@ _STUDY_ATTRIBUTES = {
 _TRIAL_ATTRIBUTES = {
     "datetime_start": "trial.started_at is when it started",
     "datetime_complete": "trial.finished_at is when it finished",
-    "duration": "trial.finished_at - trial.started_at is how long it ran",
+    "duration": "trial.duration_s is how long it ran, in seconds",
 }
 
 

@@ -389,7 +389,7 @@ def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():
             getattr(study, name)
     assert not hasattr(study, "no_such_thing") and not hasattr(study, "_private")
     record = study.trials[0]
-    for name, hint in [("duration", "trial.finished_at - trial.started_at"),
+    for name, hint in [("duration", "trial.duration_s is how long it ran, in seconds"),
                        ("intermediate_values", "optuna.load_study(study_name=study.name, "
                                                "storage=study.storage).trials gives them")]:
         with pytest.raises(AttributeError, match=re.escape(hint)):
