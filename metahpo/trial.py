@@ -182,6 +182,8 @@ class TrialRecord:
 
     @property
     def duration_s(self) -> float | None:
+        """How long the trial ran, in seconds (Optuna's ``duration``); ``None`` while it runs
+        or where a time is unknown."""
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
