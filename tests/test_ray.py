@@ -418,6 +418,12 @@ def test_trials_a_scheduler_stops_early_are_read_as_pruned_at_their_last_report(
     assert all(r.value == loss(r, 4) for r in finished)
     assert all(r.last_report[0] < 4 and r.last_report[1] == loss(r, r.last_report[0])
                and "at training_iteration" in r.error for r in stopped)
+    # the experiment read again by a new searcher, as Ray Tune's searchers take one
+    again = MetaHPOSearcher(optimizer="meta", seed=1, max_t=4)
+    again.set_search_properties("loss", "min", {"x": tune.uniform(0, 1)})
+    again.add_evaluated_trials(results._experiment_analysis, "loss")
+    key = lambda r: (r.params["x"], r.state, r.value, r.last_report)  # noqa: E731
+    assert sorted(map(key, again._opt.history)) == sorted(map(key, history))
 
 
 def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_continue():

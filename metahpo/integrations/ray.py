@@ -269,13 +269,15 @@ class MetaHPOSearcher(Searcher):
         values = [last[m] for m in metrics]
         return (values if len(values) > 1 else values[0]), None, None
 
-    def _stopped(self, result: Optional[Dict]) -> tuple[None, str, tuple[int, float] | None]:
+    def _stopped(self, result: Optional[Dict], metric: Any = None
+                 ) -> tuple[None, str, tuple[int, float] | None]:
         """The ending of a trial a scheduler stopped early, ``result`` its last (``None`` where
-        it reported none): pruned, its metric the last report, with one metric."""
+        it reported none): pruned, its ``metric`` (the searcher's) the last report, with one
+        metric."""
         result = result or {}
+        metric = metric or self._metric
         step = result.get("training_iteration")
-        value = (outcome(result.get(self._metric), None)[1]
-                 if isinstance(self._metric, str) else None)
+        value = outcome(result.get(metric), None)[1] if isinstance(metric, str) else None
         report = ((step, value) if isinstance(step, int) and not isinstance(step, bool)
                   and value is not None else None)
         where = (f" at {self._time_attr} {result[self._time_attr]}"
@@ -302,6 +304,38 @@ class MetaHPOSearcher(Searcher):
                 "scheduler's max_t (MetaHPOSearcher(max_t=...)) to read them as stopped early",
                 stacklevel=2)
         return False
+
+    def add_evaluated_trials(self, trials_or_analysis: Any, metric: str) -> None:
+        """Tell the optimizer of an earlier experiment's trials (an ``ExperimentAnalysis``, a
+        Ray Tune ``Trial`` or a list of them), as Ray Tune's searchers take them, with
+        ``max_t``: a trial that ended before it was stopped early by a scheduler, and is
+        pruned at its last result (Ray Tune's own reading takes it as finished, as a stopped
+        trial's last result says ``done``). Trials that never reported ``metric`` are left
+        out, unless they errored."""
+        from ray.tune.experiment import Trial as RayTrial
+
+        trials = getattr(trials_or_analysis, "trials", trials_or_analysis)
+        for trial in [trials] if isinstance(trials, RayTrial) else list(trials):
+            last = trial.last_result or {}
+            if trial.status == RayTrial.ERROR:
+                self.add_evaluated_point(trial.config, None, error=True)
+            elif metric in last:
+                end = last.get(self._time_attr)
+                if (self._max_t is not None and isinstance(end, (int, float))
+                        and not isinstance(end, bool) and end < self._max_t):
+                    self._add_stopped(trial.config, last, metric)
+                else:
+                    self.add_evaluated_point(trial.config, last[metric])
+
+    def _add_stopped(self, config: Dict, last: Dict, metric: str) -> None:
+        """Tell the optimizer of an earlier trial with ``config`` that a scheduler stopped at
+        result ``last``: pruned, ``metric`` its last report."""
+        try:
+            params = self._params_of(config)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"add_evaluated_trials: {exc}") from None
+        _, error, report = self._stopped(last, metric)
+        self._optimizer().add_trial(params, error=error, last_report=report)
 
     def add_evaluated_point(self, parameters: Dict, value: Any, error: bool = False,
                             pruned: bool = False,
