@@ -116,11 +116,12 @@ class Study:
 
         return ask_trial(self, optimizer, seed, options, points_to_evaluate, max_retries)
 
-    def tell(self, number: int, value: Any = None, *, error: str | None = None,
+    def tell(self, number: int | Trial, value: Any = None, *, error: str | None = None,
              user_attrs: Mapping[str, Any] | None = None,
              constraints: Mapping[str, float] | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
-        has left running): its objective value (a list of one per objective in a study of
+        has left running; the :class:`Trial` that :meth:`ask` returned names it too, as in
+        Optuna's ``study.tell(trial, value)``): its objective value (a list of one per objective in a study of
         several), or ``error`` for a failed trial (``None``, NaN and non-numbers fail it too,
         as in :func:`metahpo.tune`), what the job measured beside it, ``user_attrs`` (see
         :meth:`metahpo.RunningTrial.set_user_attr`), and the limits it must keep,
@@ -128,6 +129,8 @@ class Study:
         :meth:`metahpo.RunningTrial.set_constraint`)."""
         from metahpo.asked_trials import tell_trial
 
+        if isinstance(number, Trial):
+            number = number.number
         return tell_trial(self, number, value, error, user_attrs, constraints)
 
     def fail_stale(self, older_than: float) -> list[int]:

@@ -38,7 +38,7 @@ def test_asked_trials_run_elsewhere_steer_apart_and_are_told_later():
     for trial in reversed(asked):
         study.tell(trial.number, quadratic(trial.params))
     assert [t.value for t in study.trials] == [quadratic(t.params) for t in asked]
-    record = study.tell(study.ask(seed=0).number, None)
+    record = study.tell(study.ask(seed=0), None)  # the trial itself, as in Optuna
     assert record.state is TrialState.FAILED and record.error == "objective returned None"
 
 
