@@ -1,13 +1,12 @@
 """What metahpo says where an Optuna user reaches for Optuna's names: the arguments of
 ``create_study`` / ``optimize`` that :func:`metahpo.tune` has not, Optuna's ``trial.suggest_*``
-in an objective, and the attributes of Optuna's ``Study`` and ``FrozenTrial`` that
-:class:`metahpo.Study` and :class:`metahpo.TrialRecord` have not. Each answer names what metahpo
-does instead.
+in an objective or on an asked trial, and the attributes of Optuna's ``Study`` and
+``FrozenTrial`` that :class:`metahpo.Study` and :class:`metahpo.TrialRecord` have not. Each
+answer names what metahpo does instead; the missing attributes raise ``AttributeError`` (so
+``hasattr`` stays false).
 """
 
 from __future__ import annotations
-
-from metahpo.errors import MetaHPOError
 
 #: What ``tune`` does instead of the ``create_study`` / ``optimize`` arguments of Optuna whose
 #: names are not close to one of its own.
@@ -39,15 +38,25 @@ _TRIAL_ATTRIBUTES = {
 }
 
 
-def define_by_run_error(name: str) -> MetaHPOError:
+def define_by_run_error(name: str) -> AttributeError:
     """The error for Optuna's ``trial.suggest_*`` (``name``) called on what :func:`metahpo.tune`
     gives an objective: its params, or the running trial."""
-    return MetaHPOError(
+    return AttributeError(
         f"{name}(): metahpo.tune proposes the parameters of a space declared up front and calls "
         "objective(params) or objective(params, trial) with them (read params['lr']); an Optuna "
         "objective that suggests its own parameters runs in Optuna with metahpo's sampler: "
         "optuna.create_study(sampler=metahpo.integrations.optuna.MetaHPOSampler())"
         ".optimize(objective)")
+
+
+def asked_suggest_error(name: str) -> AttributeError:
+    """The error for Optuna's ``trial.suggest_*`` (``name``) called on a proposed
+    :class:`metahpo.Trial` (``study.ask()``, ``optimizer.ask()``)."""
+    return AttributeError(
+        f"{name}(): metahpo's ask proposes every parameter of the space at once: read "
+        "trial.params['lr']; Optuna's define-by-run ask and tell run in an Optuna study with "
+        "metahpo's sampler, optuna.create_study(sampler=metahpo.integrations.optuna."
+        "MetaHPOSampler())")
 
 
 def missing_study_attribute(name: str) -> AttributeError:

@@ -395,6 +395,11 @@ def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():
         with pytest.raises(AttributeError, match=re.escape(hint)):
             getattr(record, name)
     assert not hasattr(record, "no_such_thing")
+    asked = create_study(SPACE).ask("random", seed=0)
+    with pytest.raises(AttributeError, match=re.escape("suggest_float(): metahpo's ask proposes "
+                                                       "every parameter of the space at once")):
+        asked.suggest_float("x", -5.0, 5.0)
+    assert not hasattr(asked, "suggest_int")
     optuna_study = optuna.load_study(study_name=study.name, storage=study.storage)
     optuna_study.set_user_attr("owner", "me")
     assert len(optuna_study.trials) == 2 and optuna_study.user_attrs["owner"] == "me"
