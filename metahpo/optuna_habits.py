@@ -59,14 +59,19 @@ def asked_suggest_error(name: str) -> AttributeError:
         "MetaHPOSampler())")
 
 
+#: Where Optuna's object for a metahpo study is: its functions (``optuna.importance``,
+#: ``optuna.visualization``) take that one.
+_OPTUNA_STUDY = "optuna.load_study(study_name=study.name, storage=study.storage)"
+
+
 def missing_study_attribute(name: str) -> AttributeError:
     """The ``AttributeError`` for attribute ``name`` that a :class:`metahpo.Study` lacks: where
-    it is, for one of Optuna's ``Study``."""
+    it is, for one of Optuna's ``Study`` (also where an Optuna function was given a metahpo
+    study)."""
     import optuna
 
-    return _missing("Study", name, optuna.Study, _STUDY_ATTRIBUTES, (
-        "a metahpo study is an Optuna study in its storage: optuna.load_study("
-        f"study_name=study.name, storage=study.storage) gives Optuna's, with {name}"))
+    return _missing("Study", name, optuna.Study, _STUDY_ATTRIBUTES,
+                    f"the Optuna study of the same storage has it: {_OPTUNA_STUDY}")
 
 
 def missing_trial_attribute(name: str) -> AttributeError:
@@ -74,21 +79,24 @@ def missing_trial_attribute(name: str) -> AttributeError:
     lacks: where it is, for one of Optuna's ``FrozenTrial``."""
     import optuna
 
-    return _missing("TrialRecord", name, optuna.trial.FrozenTrial, _TRIAL_ATTRIBUTES, (
-        "a metahpo study's trials are Optuna's in its storage: optuna.load_study("
-        f"study_name=study.name, storage=study.storage).trials gives them, with {name}"))
+    return _missing("TrialRecord", name, optuna.trial.FrozenTrial, _TRIAL_ATTRIBUTES,
+                    f"the trials of the Optuna study of the same storage have it: "
+                    f"{_OPTUNA_STUDY}.trials")
 
 
 def _missing(owner: str, name: str, optuna_class: type, hints: dict[str, str],
              elsewhere: str) -> AttributeError:
     """The ``AttributeError`` for ``owner``'s missing attribute ``name``, saying where it is
     when ``optuna_class`` has it, as a class attribute or one its constructor takes (``hints``,
-    else ``elsewhere``)."""
+    else ``elsewhere``; Optuna's functions, which reach for such attributes, private ones too,
+    are pointed to Optuna's study)."""
     import inspect
 
-    if not name.startswith("_") and (
+    if not name.startswith("__") and (
             name in hints or hasattr(optuna_class, name)
             or name in inspect.signature(optuna_class).parameters):
+        where = (f"{hints[name]} (an Optuna function takes the Optuna study of the same "
+                 f"storage: {_OPTUNA_STUDY})" if name in hints else elsewhere)
         return AttributeError(f"metahpo's {owner} has no attribute {name!r} of Optuna's "
-                              f"{optuna_class.__name__}; {hints.get(name, elsewhere)}")
+                              f"{optuna_class.__name__}; {where}")
     return AttributeError(f"{owner!r} object has no attribute {name!r}")

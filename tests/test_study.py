@@ -383,15 +383,19 @@ def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():
     for name, hint in [("optimize", "metahpo.tune(objective, space, storage=study.storage"),
                        ("trials_dataframe", "study.to_dataframe()"),
                        ("study_name", "study.name is its name"),
-                       ("set_user_attr", "optuna.load_study(study_name=study.name, "
-                                         "storage=study.storage) gives Optuna's")]:
+                       ("set_user_attr", "the Optuna study of the same storage has it: "
+                                         "optuna.load_study(study_name=study.name, "
+                                         "storage=study.storage)")]:
         with pytest.raises(AttributeError, match=re.escape(hint)):
             getattr(study, name)
     assert not hasattr(study, "no_such_thing") and not hasattr(study, "_private")
+    with pytest.raises(AttributeError, match=r"get_trials.*an Optuna function takes the Optuna "
+                                             r"study of the same storage"):
+        optuna.importance.get_param_importances(study)  # an Optuna function given this study
     record = study.trials[0]
     for name, hint in [("duration", "trial.duration_s is how long it ran, in seconds"),
-                       ("intermediate_values", "optuna.load_study(study_name=study.name, "
-                                               "storage=study.storage).trials gives them")]:
+                       ("intermediate_values", "the trials of the Optuna study of the same "
+                                               "storage have it")]:
         with pytest.raises(AttributeError, match=re.escape(hint)):
             getattr(record, name)
     assert not hasattr(record, "no_such_thing")
