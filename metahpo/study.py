@@ -16,10 +16,10 @@ import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from metahpo.errors import MetaHPOError
+from metahpo.optuna_habits import missing_study_attribute
 from metahpo.scalarization import as_losses, dominated
 from metahpo.scalars import python_scalar
 from metahpo.space import SearchSpace, check_space
-from metahpo.optuna_habits import missing_study_attribute
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
 
@@ -121,11 +121,11 @@ class Study:
              constraints: Mapping[str, float] | None = None) -> TrialRecord:
         """Record the outcome of running trial ``number`` (from :meth:`ask`, or one a process
         has left running; the :class:`Trial` that :meth:`ask` returned names it too, as in
-        Optuna's ``study.tell(trial, value)``): its objective value (a list of one per objective in a study of
-        several), or ``error`` for a failed trial (``None``, NaN and non-numbers fail it too,
-        as in :func:`metahpo.tune`), what the job measured beside it, ``user_attrs`` (see
-        :meth:`metahpo.RunningTrial.set_user_attr`), and the limits it must keep,
-        ``constraints`` (``{"latency": latency_ms - 10}``, feasible at 0 or less; see
+        Optuna's ``study.tell(trial, value)``): its objective value (a list of one per objective
+        in a study of several), or ``error`` for a failed trial (``None``, NaN and non-numbers
+        fail it too, as in :func:`metahpo.tune`), what the job measured beside it,
+        ``user_attrs`` (see :meth:`metahpo.RunningTrial.set_user_attr`), and the limits it must
+        keep, ``constraints`` (``{"latency": latency_ms - 10}``, feasible at 0 or less; see
         :meth:`metahpo.RunningTrial.set_constraint`)."""
         from metahpo.asked_trials import tell_trial
 

@@ -10,10 +10,10 @@ import os
 from typing import Any, Callable, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
-from metahpo.optuna_habits import TUNE_ARGUMENTS
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import optimizer_options
+from metahpo.optuna_habits import TUNE_ARGUMENTS
 from metahpo.running_trial import Objective
 from metahpo.shared_study import check_max_retries, check_points
 from metahpo.space import SearchSpace, check_space

@@ -106,8 +106,9 @@ class MetaHPOSearcher(Searcher):
     ``add_evaluated_point`` / ``add_evaluated_trials``.
     """
 
-    def __init__(self, space: SearchSpace | Dict[str, Any] | None = None, optimizer: str = "meta", *,
-                 metric: str | list[str] | None = None, mode: str | list[str] | None = None,
+    def __init__(self, space: SearchSpace | Dict[str, Any] | None = None,
+                 optimizer: str = "meta", *, metric: str | list[str] | None = None,
+                 mode: str | list[str] | None = None,
                  seed: int | None = None, points_to_evaluate: list[Dict] | None = None,
                  evaluated_rewards: list[Any] | None = None, max_t: float | None = None,
                  time_attr: str = "training_iteration", **options: Any) -> None:
