@@ -426,35 +426,59 @@ def test_trials_a_scheduler_stops_early_are_read_as_pruned_at_their_last_report(
     assert sorted(map(key, again._opt.history)) == sorted(map(key, history))
 
 
+def end_trial(searcher, let_continue, end, **ending):
+    """One trial through the Searcher calls Ray Tune makes: suggested, let continue after the
+    results of steps ``let_continue``, ended at step ``end`` (``None``: without a result, as a
+    paused trial stopped); the record it left."""
+    trial_id = str(len(searcher._opt.history) if searcher._opt else 0)
+    searcher.suggest(trial_id)
+    for step in let_continue:
+        searcher.on_trial_result(trial_id, {"loss": 1.0 / step, "training_iteration": step})
+    result = {"loss": 1.0 / end, "training_iteration": end, "done": True} if end else None
+    searcher.on_trial_complete(trial_id, result, **ending)
+    return searcher._opt.history[-1]
+
+
+LINE = SearchSpace([Float("x", 0.0, 1.0)])
+
+
 def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_continue():
-    """The Searcher calls Ray Tune makes: a trial stopped at a result it was not let continue
-    after, before ``max_t``, is pruned; one that returns on its own, or at ``max_t``, finished;
-    a paused one stopped (no result) ended at its last; without ``max_t`` all are finished,
-    with a warning once trials end at different steps."""
-    space = SearchSpace([Float("x", 0.0, 1.0)])
+    """A trial stopped at a result it was not let continue after, before ``max_t``, is pruned;
+    one that returns on its own, or at ``max_t``, finished; a paused one stopped (no result)
+    ended at its last; without ``max_t`` all are finished, with a warning once trials end at
+    different steps."""
+    from metahpo import MetaHPOError
 
-    def run(searcher, let_continue, end, **ending):
-        trial_id = str(len(searcher._opt.history) if searcher._opt else 0)
-        searcher.suggest(trial_id)
-        for step in let_continue:
-            searcher.on_trial_result(trial_id, {"loss": 1.0 / step, "training_iteration": step})
-        result = {"loss": 1.0 / end, "training_iteration": end, "done": True} if end else None
-        searcher.on_trial_complete(trial_id, result, **ending)
-        return searcher._opt.history[-1]
-
-    searcher = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min", max_t=3)
-    assert run(searcher, [1, 2], 3).value == 1 / 3  # stopped at max_t
-    assert run(searcher, [1, 2], 2).value == 1 / 2  # returned on its own, before max_t
-    stopped = run(searcher, [], 1)
+    searcher = MetaHPOSearcher(LINE, optimizer="random", metric="loss", mode="min", max_t=3)
+    assert end_trial(searcher, [1, 2], 3).value == 1 / 3  # stopped at max_t
+    assert end_trial(searcher, [1, 2], 2).value == 1 / 2  # returned on its own, before max_t
+    stopped = end_trial(searcher, [], 1)
     assert stopped.pruned and stopped.last_report == (1, 1.0)
-    paused = run(searcher, [1, 2], None)  # a paused trial stopped: no result
+    paused = end_trial(searcher, [1, 2], None)  # a paused trial stopped: no result
     assert paused.pruned and paused.last_report == (2, 0.5)
-    assert run(searcher, [1, 2, 3], None).value == 1 / 3  # paused at max_t, then stopped
-    never = run(searcher, [], None)
+    assert end_trial(searcher, [1, 2, 3], None).value == 1 / 3  # paused at max_t, then stopped
+    never = end_trial(searcher, [], None)
     assert never.pruned and never.last_report is None
-    assert run(searcher, [1], None, error=True).error == "the Ray Tune trial errored"
-    # Ray Tune runs an errored trial again as a new one (Tuner.restore(restart_errored=True)):
-    # its result, flattened, holds its configuration
+    assert end_trial(searcher, [1], None, error=True).error == "the Ray Tune trial errored"
+    plain = MetaHPOSearcher(LINE, optimizer="random", metric="loss", mode="min")
+    assert end_trial(plain, [1, 2], 3).value == 1 / 3
+    with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "
+                                         r"reached 3.*MetaHPOSearcher\(max_t=...\)"):
+        assert end_trial(plain, [], 1).value == 1.0
+    two = MetaHPOSearcher(LINE, optimizer="random", metric=["loss", "t"], mode=["min", "min"],
+                          max_t=3)
+    two.suggest("a")
+    two.on_trial_complete("a", {"loss": 1.0, "t": 2.0, "training_iteration": 1})
+    assert two._opt.history[-1].pruned and two._opt.history[-1].last_report is None
+    with pytest.raises(MetaHPOError, match="max_t must be a positive number"):
+        MetaHPOSearcher(max_t=0)
+
+
+def test_a_trial_ray_tune_runs_again_is_read_from_its_result_and_each_trial_once():
+    """Ray Tune runs an errored trial again as a new one (``Tuner.restore(...,
+    restart_errored=True)``): its result, flattened, holds its configuration."""
+    searcher = MetaHPOSearcher(LINE, optimizer="random", metric="loss", mode="min", max_t=3)
+    assert end_trial(searcher, [1], None, error=True).error == "the Ray Tune trial errored"
     searcher.on_trial_result("again", {"loss": 0.9, "training_iteration": 1})
     searcher.on_trial_complete("again", {"loss": 0.8, "training_iteration": 2, "config/x": 0.25})
     assert (searcher._opt.history[-1].params, searcher._opt.history[-1].pruned) == ({"x": 0.25},
@@ -465,28 +489,20 @@ def test_which_trials_a_scheduler_stopped_is_read_from_where_ray_tune_let_them_c
     told = len(searcher._opt.history)
     searcher.on_trial_complete("again", {"loss": 0.8, "training_iteration": 2, "config/x": 0.25})
     assert len(searcher._opt.history) == told  # a trial is told once
-    assert searcher.set_max_concurrency(1)  # Ray Tune then leaves the limiting to it
+
+
+def test_the_searcher_keeps_to_max_concurrent_trials_also_after_a_restore():
+    """Ray Tune leaves the limiting to a searcher that takes it; a trial restored as running
+    holds its place once it reports (one Ray Tune does not run again,
+    ``Tuner.restore(resume_unfinished=False)``, says nothing and holds none)."""
+    searcher = MetaHPOSearcher(LINE, optimizer="random", metric="loss", mode="min")
+    assert searcher.set_max_concurrency(1)
     assert searcher.suggest("one") is not None and searcher.suggest("two") is None
     searcher.on_trial_complete("one", {"loss": 0.5, "training_iteration": 3})
     assert searcher.suggest("two") is not None
-    # restored with "two" running: it holds its place once it reports (a trial Ray Tune does
-    # not run again, Tuner.restore(resume_unfinished=False), says nothing and holds none)
     restored = MetaHPOSearcher()
     restored.set_state(json.loads(json.dumps(searcher.get_state())))
     assert restored.set_max_concurrency(1) and restored.suggest("three") is not None
     restored.on_trial_complete("three", {"loss": 0.5, "training_iteration": 3})
     restored.on_trial_result("two", {"loss": 0.9, "training_iteration": 1})
     assert restored.suggest("four") is None
-    plain = MetaHPOSearcher(space, optimizer="random", metric="loss", mode="min")
-    assert run(plain, [1, 2], 3).value == 1 / 3
-    with pytest.warns(UserWarning, match="stopped a trial at training_iteration 1 while another "
-                                         r"reached 3.*MetaHPOSearcher\(max_t=...\)"):
-        assert run(plain, [], 1).value == 1.0
-    two = MetaHPOSearcher(space, optimizer="random", metric=["loss", "t"], mode=["min", "min"],
-                          max_t=3)
-    two.suggest("a")
-    two.on_trial_complete("a", {"loss": 1.0, "t": 2.0, "training_iteration": 1})
-    assert two._opt.history[-1].pruned and two._opt.history[-1].last_report is None
-    from metahpo import MetaHPOError
-    with pytest.raises(MetaHPOError, match="max_t must be a positive number"):
-        MetaHPOSearcher(max_t=0)
