@@ -22,6 +22,7 @@ import argparse
 import numpy as np
 import optuna
 import torch
+from epoch_budgets import EPOCHS, REPORTED, regrets_at, summary_row, table_lines
 from summary_files import save_run_summary
 
 import metahpo
@@ -36,8 +37,6 @@ OPTIMIZERS = {
     "tpe": ("tpe", {}),
     "random": ("random", {}),
 }
-EPOCHS = 52
-REPORTED = (5, 10, 20, 30, 50)
 
 
 def search(task, name: str, options: dict, pruner: str, seed: int, budget: int
@@ -99,30 +98,17 @@ def main() -> None:
                 bounds = task_bounds(task)
                 for seed in range(args.seeds):
                     best, n, done = search(task, name, options, pruner, seed, args.budget)
-                    curve = bounds.regret(np.nan_to_num(best, nan=bounds.worst))
-                    regrets.append([curve[c * EPOCHS - 1] for c in reported])
+                    regrets.append(regrets_at(bounds, best, reported))
                     started.append(n)
                     completed.append(done)
-            results[f"{label}, {pruner}"] = {
-                "regret": {str(c): float(v) for c, v in zip(reported, np.mean(regrets, axis=0))},
-                "regret_se": {str(c): float(v) for c, v in
-                              zip(reported, np.std(regrets, axis=0) / np.sqrt(len(regrets)))},
-                "trials_started": float(np.mean(started)),
-                "trials_completed": float(np.mean(completed)),
-            }
+            results[f"{label}, {pruner}"] = summary_row(regrets, started, completed, reported)
             print(label, pruner, results[f"{label}, {pruner}"]["regret"], flush=True)
     write_summary(args, tasks, reported, results)
 
 
 def write_summary(args: argparse.Namespace, tasks: list, reported: list[int],
                   results: dict) -> None:
-    regret_columns = " | ".join(f"regret after {c} x 52 epochs" for c in reported)
-    header = f"| optimizer, pruner | {regret_columns} | trials started | trials completed |"
-    lines = [header, "|" + "---|" * (len(reported) + 3)]
-    for label, row in results.items():
-        cells = [f"{row['regret'][str(c)]:.4f} ± {row['regret_se'][str(c)]:.4f}" for c in reported]
-        lines.append(f"| {label} | " + " | ".join(cells)
-                     + f" | {row['trials_started']:.1f} | {row['trials_completed']:.1f} |")
+    lines = table_lines("optimizer, pruner", results, reported)
     note = (f"{len(tasks)} lcbench instances x {args.seeds} seeds; normalized regret of the "
             f"best final validation accuracy among completed trials (mean ± standard error; 1 "
             f"before the first completed trial)")

@@ -32,14 +32,13 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+from epoch_budgets import EPOCHS, REPORTED, regrets_at, summary_row, table_lines
 from summary_files import save_run_summary
 
 from metahpo.integrations.ray import MetaHPOSearcher
 from metahpo.tasks.bounds import task_bounds
 from metahpo.tasks.registry import make_tasks
 
-EPOCHS = 52
-REPORTED = (5, 10, 20, 30, 50)
 READINGS = {
     "finished, at the last metric (Ray Tune's; no max_t)": {},
     "pruned, at the last report (max_t=52)": {"max_t": EPOCHS},
@@ -49,7 +48,7 @@ READINGS = {
 def search(task, reading: dict, seed: int, budget: int) -> tuple[np.ndarray, int, int]:
     """One search under ASHA; the best final value found after each epoch spent
     ``(budget * EPOCHS,)`` (NaN before the first trial trained to the end), and the trials
-    started and trained to the end."""
+    started and trained to the end (completed)."""
     mode = "max" if task.direction == "maximize" else "min"
     searcher = MetaHPOSearcher(task.space, optimizer="meta", seed=seed, metric="acc", mode=mode,
                                **reading)
@@ -57,7 +56,7 @@ def search(task, reading: dict, seed: int, budget: int) -> tuple[np.ndarray, int
                               max_t=EPOCHS, grace_period=1, reduction_factor=3)
     sign = 1.0 if mode == "max" else -1.0
     best = np.full(budget * EPOCHS, np.nan)
-    spent, started, finished, incumbent = 0, 0, 0, -np.inf
+    spent, started, completed, incumbent = 0, 0, 0, -np.inf
     while spent < budget * EPOCHS:
         trial = SimpleNamespace(trial_id=str(started))
         config = searcher.suggest(trial.trial_id)
@@ -65,11 +64,11 @@ def search(task, reading: dict, seed: int, budget: int) -> tuple[np.ndarray, int
         started += 1
         for epoch, value in enumerate(task.learning_curve(config), 1):
             if spent >= budget * EPOCHS:
-                return best, started, finished
+                return best, started, completed
             spent += 1
             result = {"acc": float(value), "training_iteration": epoch}
             if epoch == EPOCHS:
-                finished += 1
+                completed += 1
                 incumbent = max(incumbent, sign * float(value))
                 best[spent - 1:] = sign * incumbent
             if scheduler.on_trial_result(None, trial, result) == TrialScheduler.STOP:
@@ -77,7 +76,7 @@ def search(task, reading: dict, seed: int, budget: int) -> tuple[np.ndarray, int
                 searcher.on_trial_complete(trial.trial_id, dict(result, done=True))
                 break
             searcher.on_trial_result(trial.trial_id, result)
-    return best, started, finished
+    return best, started, completed
 
 
 def main() -> None:
@@ -92,36 +91,23 @@ def main() -> None:
     reported = [c for c in REPORTED if c <= args.budget]
     results = {}
     for label, reading in READINGS.items():
-        regrets, started, finished = [], [], []
+        regrets, started, completed = [], [], []
         for task in tasks:
             bounds = task_bounds(task)
             for seed in range(args.seeds):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the searcher's warning without max_t
                     best, n, done = search(task, reading, seed, args.budget)
-                curve = bounds.regret(np.nan_to_num(best, nan=bounds.worst))
-                regrets.append([curve[c * EPOCHS - 1] for c in reported])
+                regrets.append(regrets_at(bounds, best, reported))
                 started.append(n)
-                finished.append(done)
-        results[label] = {
-            "regret": {str(c): float(v) for c, v in zip(reported, np.mean(regrets, axis=0))},
-            "regret_se": {str(c): float(v) for c, v in
-                          zip(reported, np.std(regrets, axis=0) / np.sqrt(len(regrets)))},
-            "trials_started": float(np.mean(started)),
-            "trials_finished": float(np.mean(finished)),
-        }
+                completed.append(done)
+        results[label] = summary_row(regrets, started, completed, reported)
         print(label, results[label]["regret"], flush=True)
-    regret_columns = " | ".join(f"regret after {c} x 52 epochs" for c in reported)
-    lines = [f"| ASHA's stopped trials read as | {regret_columns} | trials started | "
-             "trials trained to epoch 52 |", "|" + "---|" * (len(reported) + 3)]
-    for label, row in results.items():
-        cells = [f"{row['regret'][str(c)]:.4f} ± {row['regret_se'][str(c)]:.4f}" for c in reported]
-        lines.append(f"| {label} | " + " | ".join(cells)
-                     + f" | {row['trials_started']:.1f} | {row['trials_finished']:.1f} |")
+    lines = table_lines("ASHA's stopped trials read as", results, reported)
     note = (f"`meta` (default policy) under Ray Tune's ASHAScheduler; {len(tasks)} lcbench "
             f"instances x {args.seeds} seeds; normalized regret of the best final validation "
-            "accuracy among trials trained to epoch 52 (mean ± standard error; 1 before the "
-            "first)")
+            "accuracy among trials trained to epoch 52, the completed ones (mean ± standard error; 1 "
+            "before the first)")
     save_run_summary(args.out, "Ray Tune's ASHA and how its stopped trials are read", lines,
                      note, {"instances": [t.name for t in tasks], "results": results})
 
