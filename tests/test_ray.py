@@ -382,6 +382,13 @@ def test_a_ray_tune_search_space_is_taken_where_a_space_is_as_ray_tunes_searcher
     with pytest.raises(MetaHPOError, match="space must be a metahpo SearchSpace or a Ray Tune "
                                            "search space .*got list"):
         MetaHPOSearcher([Float("x", 0.0, 1.0)])
+    # a param_space of other domains beside it is declined (Ray Tune then says so by name: the
+    # trainable got them unresolved); one of constants, or of the same space, is taken
+    for param_space, taken in [({"y": tune.uniform(0, 1)}, False), ({"epochs": 10}, True),
+                               ({"x": tune.uniform(0.0, 1.0)}, True)]:
+        given = MetaHPOSearcher(SearchSpace([Float("x", 0.0, 1.0)]), optimizer="random")
+        assert given.set_search_properties("m", "max", param_space) is taken
+        assert (given.metric, given.mode) == ("m", "max")
 
 
 def test_a_quantized_log_domain_says_its_step_is_not_kept():

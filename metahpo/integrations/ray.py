@@ -48,7 +48,7 @@ from ray.tune.search import Searcher
 from ray.tune.utils.util import flatten_dict, unflatten_dict
 
 from metahpo.errors import MetaHPOError
-from metahpo.integrations.ray_space import literal, ray_space, space_from_ray
+from metahpo.integrations.ray_space import has_domains, literal, ray_space, space_from_ray
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import check_options, restore_optimizer
@@ -159,18 +159,22 @@ class MetaHPOSearcher(Searcher):
         """Take the experiment's metric, mode and ``param_space`` (Ray Tune calls this when a
         Tuner starts). A searcher already under way (results told with
         ``add_evaluated_trials``, a restored state) accepts only what it has: the same space,
-        metric and mode."""
+        metric and mode. A searcher given its space accepts a ``param_space`` of the same space
+        or of constants only: Ray Tune refuses other search spaces there, by name (accepted,
+        their domains reached the trainable unresolved, as ``Float`` objects)."""
+        searched = bool(config) and has_domains(config)
         if self._opt is not None:
-            return ((not config or ray_space(config)[0] == self._opt.space)
+            return ((not searched or ray_space(config)[0] == self._opt.space)
                     and metric in (None, self._metric) and mode in (None, self._mode))
         _check_metrics(metric, mode)
         if metric:
             self._metric = metric
         if mode:
             self._mode = mode
-        if self._space is None and config:
+        if self._space is None and searched:
             self._space, self._labelled = ray_space(config)
-        return True
+            return True
+        return not searched or ray_space(config)[0] == self._space
 
     def _optimizer(self) -> Optimizer:
         if self._opt is None:

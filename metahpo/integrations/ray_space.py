@@ -37,6 +37,12 @@ def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
     return ray_space(param_space)[0]
 
 
+def has_domains(param_space: Dict[str, Any]) -> bool:
+    """Whether ``param_space`` holds anything to search (else constants only)."""
+    _, domains, grid = parse_spec_vars(flatten_dict(param_space, prevent_delimiter=True))
+    return bool(domains or grid)
+
+
 def _plain(value: Any) -> Any:
     """``value`` with NumPy scalars, also inside lists and tuples, as the Python values they
     hold."""
