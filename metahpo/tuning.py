@@ -227,7 +227,7 @@ def tune(
     study = create_study(space, storage=storage, study_name=study_name, direction=direction,
                          directions=directions)
     if isinstance(optimizer, Optimizer):
-        note_optimizer(study, optimizer.reference, optimizer._options)
+        note_optimizer(study, optimizer.reference, optimizer.keyword_options)
     else:
         note_optimizer(study, optimizer, options)
     if on_start is not None:

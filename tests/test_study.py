@@ -21,6 +21,7 @@ from metahpo import (
     load_study,
     tune,
 )
+from metahpo.study_optimizer import searched_by
 
 SPACE = SearchSpace([Float("x", -5.0, 5.0), Int("n", 1, 8)])
 
@@ -370,6 +371,10 @@ def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog
              study_name="jobs", show_progress=False, screen=0)
     assert "searched by 'meta' until now; this call searches it with 'meta' with options " \
            "{'screen': 0}" in caplog.text
+    instance = metahpo.create_optimizer("grid", SPACE, seed=0, resolution=3)
+    tune(quadratic, SPACE, optimizer=instance, n_trials=7, storage=study.storage,
+         study_name="jobs", show_progress=False)
+    assert searched_by(study) == "'grid' with options {'resolution': 3}"
 
 
 def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():

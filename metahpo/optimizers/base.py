@@ -205,6 +205,12 @@ class Optimizer(abc.ABC):
         return 0
 
     @property
+    def keyword_options(self) -> dict[str, Any]:
+        """The keyword options it was made with (by :func:`metahpo.create_optimizer`; empty
+        for one built directly), as its state records them."""
+        return dict(self._options)
+
+    @property
     def history(self) -> list[TrialRecord]:
         """Finished trials (COMPLETE and FAILED), in the order they were told."""
         return list(self._history)
