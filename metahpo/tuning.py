@@ -38,10 +38,11 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 from metahpo.errors import CommandFailed
 from metahpo.optimizers.base import Optimizer
+from metahpo.progress import Progress, open_progress
 from metahpo.running_trial import Objective, ObjectiveParams, Pruning, RunningTrial
 from metahpo.scalars import python_scalar
 from metahpo.shared_study import (
@@ -170,7 +171,9 @@ def tune(
             (see :mod:`metahpo.storage`).
         study_name: name of the study to create or resume; default: a new unique name.
         timeout: start no new trial after this many seconds.
-        show_progress: show a progress bar with the best value so far.
+        show_progress: show a progress bar with the best value so far where standard error
+            is a terminal (or in a notebook), else a line per finished trial there, for the
+            log files of cluster jobs (:mod:`metahpo.progress`).
         catch: exception types recorded as failed trials instead of stopping the loop.
         n_jobs: trials run at once (``-1``: one per CPU), in threads of this process (like
             Optuna's ``n_jobs``), each with its own optimizer that takes the other jobs' trials
@@ -233,7 +236,7 @@ def tune(
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,
-                 _progress(show_progress, n_trials, fail_dead_and_count(study)[0]),
+                 open_progress(show_progress, n_trials, fail_dead_and_count(study)[0]),
                  Pruning(study, pruner) if takes_trial else None, max_retries)
     workers = [threading.Thread(target=loop.run_job, args=(opt, False, device), daemon=True)
                for opt, device in zip(opts[1:], devices_of_jobs[1:])]
@@ -265,7 +268,7 @@ class _Loop:
     def __init__(self, study: Study, objective: Objective, n_trials: int | None,
                  timeout: float | None, catch: tuple[type[BaseException], ...],
                  points: list[dict[str, Any]], callbacks: list[Callable[[Study, TrialRecord], Any]],
-                 progress: Any, pruning: Pruning | None, max_retries: int):
+                 progress: Progress | None, pruning: Pruning | None, max_retries: int):
         self.study = study
         self.max_retries = max_retries
         self.pruning = pruning
@@ -279,7 +282,7 @@ class _Loop:
         self.stop = threading.Event()
         self.interrupted = threading.Event()
         self.errors: list[BaseException] = []
-        self._best: float | None = None
+        self._best: TrialRecord | None = None
         self._lock = threading.Lock()
         #: Held by a job from counting the study to storing its next trial's configuration, so
         #: that two jobs that count the study's last free place do not both fill it.
@@ -301,10 +304,12 @@ class _Loop:
                     started = start_trial(self.study, opt, peers, self.points, waiting)
                 trial_id = _run_trial(self.study, opt, self.objective, started, self.catch,
                                       self.pruning, self.interrupted, device)
-                self._show(opt, peers)
-                if self.callbacks:
-                    # Read back only for callbacks: a read costs a few ms in an RDB storage.
+                record = None
+                if self.callbacks or (self.progress is not None and self.progress.needs_record):
+                    # Read back only where needed: a read costs a few ms in an RDB storage.
                     record = record_from_optuna(self.study.storage.get_trial(trial_id))
+                self._show(opt, peers, record)
+                if record is not None:
                     for callback in self.callbacks:
                         callback(self.study, record)
         except BaseException as exc:
@@ -341,32 +346,20 @@ class _Loop:
         size, waiting = fail_dead_and_count(self.study, self._settled)
         return self.n_trials is None or size < self.n_trials, waiting
 
-    def _show(self, opt: Optimizer, peers: Peers) -> None:
-        """Update the progress bar: the study's size as this job's ``peers`` last read it (when
-        its trial started; trials started since show at the next update, which saves reading
-        the study again) and the best value any job has seen (a job's optimizer may not have
-        seen the other jobs' latest trials yet), or with several objectives the size of the
-        Pareto front as this job's optimizer knows it."""
+    def _show(self, opt: Optimizer, peers: Peers, record: TrialRecord | None) -> None:
+        """Show the progress after this job's trial ``record`` (``None`` where the progress
+        does not read it): the study's size as this job's ``peers`` last read it (when its
+        trial started; trials started since show at the next update, which saves reading the
+        study again) and the best trial any job has seen (a job's optimizer may not have seen
+        the other jobs' latest trials yet), or with several objectives the size of the Pareto
+        front as this job's optimizer knows it."""
         if self.progress is None:
             return
         with self._lock:
-            size = peers.counted()
-            self.progress.n = size if self.n_trials is None else min(size, self.n_trials)
-            if len(opt.directions) > 1:
-                self.progress.set_postfix(front=len(opt.front), refresh=False)
-            record = opt.best
-            best = None if record is None else record.value
+            front = len(opt.front) if len(opt.directions) > 1 else None
+            best = opt.best
             sign = 1.0 if opt.direction == "minimize" else -1.0
-            if best is not None and (self._best is None or sign * best < sign * self._best):
+            if best is not None and (self._best is None or sign * cast(float, best.value)
+                                     < sign * cast(float, self._best.value)):
                 self._best = best
-                self.progress.set_postfix(best=f"{best:.6g}", refresh=False)
-            self.progress.refresh()
-
-
-def _progress(show: bool, total: int | None, initial: int) -> Any:
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    start = initial if total is None else min(initial, total)
-    return tqdm(total=total, initial=start, desc="metahpo", unit="trial")
+            self.progress.show(peers.counted(), record, self._best, front)

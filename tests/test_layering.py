@@ -35,6 +35,7 @@ LAYERS = [
     ("metahpo.study", 4),
     ("metahpo.study_optimizer", 4),
     ("metahpo.tuning", 4),
+    ("metahpo.progress", 4),
     ("metahpo.tune_arguments", 4),
     ("metahpo.running_trial", 4),
     ("metahpo.shared_study", 4),

@@ -642,9 +642,12 @@ def test_jobs_that_resume_together_run_an_interrupted_configuration_again_once(t
     assert [t.params for t in sorted(retries, key=lambda t: t.retry_of)] == [t.params for t in lost]
 
 
-def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
+@pytest.mark.parametrize("terminal", [True, False], ids=["bar", "lines"])
+def test_the_progress_shows_the_best_value_of_every_job(capsys, monkeypatch, terminal):
     import re
     import threading
+
+    monkeypatch.setattr("metahpo.progress._is_terminal", lambda stream: terminal)
 
     second_started, first_done = threading.Event(), threading.Event()
 
@@ -659,8 +662,45 @@ def test_the_progress_bar_shows_the_best_value_of_every_job(capsys):
         return 7.0 + trial.number
 
     tune(objective, SPACE, optimizer="random", n_trials=4, seed=0, n_jobs=2)
-    shown = [float(v) for v in re.findall(r"best=([-\d.e+]+)", capsys.readouterr().err)]
-    assert shown and set(shown) == {0.5}
+    err = capsys.readouterr().err
+    if terminal:
+        shown = [float(v) for v in re.findall(r"best=([-\d.e+]+)", err)]
+        assert shown and set(shown) == {0.5}
+    else:
+        lines = re.findall(r"trial (\d) complete .*; best ([-\d.e+]+) \(trial (\d)\)", err)
+        assert sorted(n for n, _, _ in lines) == ["0", "1", "2", "3"]
+        assert {(best, of) for _, best, of in lines} == {("0.5", "0")}
+
+
+def test_without_a_terminal_every_finished_trial_gets_a_line(capsys):
+    """Where standard error is a file (a cluster job's log), a line per trial replaces the
+    progress bar: its outcome, the count, the best so far and its configuration."""
+    import re
+
+    def objective(params, trial):
+        if trial.number == 1:
+            raise ValueError("diverged")
+        if trial.number == 2:
+            trial.report(3, 9.0)
+            raise metahpo.TrialPruned()
+        return params["x"] ** 2
+
+    study = tune(objective, SPACE, optimizer="random", n_trials=4, seed=0)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    t0, t3 = study.trial(0), study.trial(3)
+    best = min((t0, t3), key=lambda t: t.value)
+    stamp, took = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]", r"in [\d.e+-]+ s"
+    expected = [
+        rf"{stamp} trial 0 complete {took} \(1/4\): {t0.value:.6g}; best {t0.value:.6g} "
+        rf"\(trial 0\); x={t0.params['x']:.6g}, n={t0.params['n']}",
+        rf"{stamp} trial 1 failed {took} \(2/4\); best {t0.value:.6g} \(trial 0\); x=",
+        rf"{stamp} trial 2 pruned at step 3 {took} \(3/4\); best",
+        rf"{stamp} trial 3 complete {took} \(4/4\): {t3.value:.6g}; best {best.value:.6g} "
+        rf"\(trial {best.number}\)",
+    ]
+    assert len(lines) == 4
+    for line, pattern in zip(lines, expected):
+        assert re.match(pattern, line), (line, pattern)
 
 
 def test_an_uncaught_error_in_one_job_stops_all_and_is_raised(tmp_path):

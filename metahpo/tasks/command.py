@@ -407,13 +407,14 @@ def _read(stream: Any, echo: Any, prefix: str, kept: deque[str],
           reports: _Reports | None = None) -> None:
     """Pass the lines of ``stream`` through to ``echo`` (unless it is false), after
     ``prefix``, as they come, keeping the last non-empty ones in ``kept`` (its ``maxlen``) and
-    handing reports to ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar on the terminal out
-    of their way."""
+    handing reports to ``reports``. Lines go through ``tqdm.write``, which lifts a progress bar
+    on the terminal out of their way; a last line without its line end gets one, so that what
+    follows it (the next trial's output, a line of progress) starts a line of its own."""
     from tqdm import tqdm
 
     for line in stream:
         if echo:
-            tqdm.write(prefix + line, file=echo, end="")
+            tqdm.write(prefix + line, file=echo, end="" if line.endswith("\n") else "\n")
         if reports is not None and reports.take(line):
             continue
         if line.strip():
