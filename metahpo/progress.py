@@ -1,15 +1,16 @@
-"""How :func:`metahpo.tune` shows its progress: a progress bar on a terminal or in a notebook,
-else a line per finished trial.
+"""How long jobs show their progress: a progress bar on a terminal or in a notebook, else lines.
 
 A job's standard error is a file where a cluster's scheduler (SLURM, Kubernetes) or ``nohup``
-runs it, and there a progress bar's redraws pile up into one long line that says little; a
-line per trial, with its time, outcome and the best value so far, is what such a log needs (as
-Optuna logs a line per trial).
+runs it, and there a progress bar's redraws pile up into one long line that says little. There
+:func:`metahpo.tune` writes a line per finished trial, with its time, outcome and the best value
+so far (as Optuna logs a line per trial), and benchmarks and meta-training, which count runs or
+iterations by the hundred, a line of their count every half minute and at the end.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -96,9 +97,81 @@ def open_progress(show: bool, total: int | None, initial: int) -> Progress | Non
     (whose widgets draw it), else :class:`TrialLines`."""
     if not show:
         return None
-    if _is_terminal(sys.stderr) or "ipykernel" in sys.modules:
+    if _draws_bars():
         return ProgressBar(total, initial)
     return TrialLines(total)
+
+
+class CountLines:
+    """A count's progress as a line on ``stream`` (default: standard error) at most every
+    ``every_s`` seconds and once at the end, e.g. ``[2026-12-05 23:41:07] bench: 12/385 runs
+    after 2.2 min, about 65 min left``, with the latest ``postfix`` values after it."""
+
+    def __init__(self, total: int, desc: str, unit: str, *, every_s: float = 30.0,
+                 stream: TextIO | None = None) -> None:
+        self.total, self.desc, self.unit, self.every_s = total, desc, unit, every_s
+        self.stream = stream
+        self.n = 0
+        self._postfix: dict[str, Any] = {}
+        self._start = self._said = time.monotonic()
+        self._said_n = 0
+
+    def update(self, n: int = 1, **postfix: Any) -> None:
+        """Count ``n`` more; ``postfix``: values to show beside the count (``regret=0.031``)."""
+        self.n += n
+        self._postfix.update(postfix)
+        if time.monotonic() - self._said >= self.every_s:
+            self._say()
+
+    def close(self) -> None:
+        """Say the final count, unless the last line said it."""
+        if self.n != self._said_n:
+            self._say()
+
+    def _say(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self._start
+        line = (f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {self.desc}: {self.n}/{self.total} "
+                f"{self.unit} after {_minutes(elapsed)}")
+        if 0 < self.n < self.total:
+            line += f", about {_minutes(elapsed / self.n * (self.total - self.n))} left"
+        if self._postfix:
+            line += "; " + ", ".join(f"{k}={v}" for k, v in self._postfix.items())
+        print(line, file=self.stream or sys.stderr, flush=True)
+        self._said, self._said_n = now, self.n
+
+
+class CountBar:
+    """A tqdm bar of a count, with :class:`CountLines`' methods."""
+
+    def __init__(self, total: int, desc: str, unit: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, desc=desc, unit=unit)
+
+    def update(self, n: int = 1, **postfix: Any) -> None:
+        self._bar.update(n)
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def open_count(total: int, desc: str, unit: str) -> CountBar | CountLines:
+    """The progress of a count of ``total`` ``unit`` (runs, iterations): a bar where one is
+    drawn (as :func:`open_progress`), else :class:`CountLines`."""
+    return CountBar(total, desc, unit) if _draws_bars() else CountLines(total, desc, unit)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _draws_bars() -> bool:
+    """Whether a progress bar is drawn where it shows: standard error is a terminal, or the
+    code runs in a Jupyter kernel (whose widgets draw it)."""
+    return _is_terminal(sys.stderr) or "ipykernel" in sys.modules
 
 
 def _is_terminal(stream: Any) -> bool:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import subprocess
 import sys
 
@@ -227,9 +228,13 @@ def test_bench_compares_optimizers_on_the_users_own_objective(tmp_path):
     inline = subprocess.run([*cmd[:6], "--space", '{"lr": {"type": "float", "low": 1e-4, '
                              '"high": 0.1}, "layers": {"type": "int", "low": 1, "high": 3}}',
                              *cmd[8:10], "--optimizers", "random", "--budget", "3", "--seeds", "1",
-                             "--out", "d", "--quiet"],
+                             "--out", "d"],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert inline.returncode == 0, inline.stderr
+    # standard error is no terminal: a line of the count, not a progress bar
+    assert re.search(r"^\[[-\d :]+\] bench: 1/1 runs after [\d.]+ s$", inline.stderr,
+                     re.MULTILINE), inline.stderr
+    assert "\r" not in inline.stderr
     assert len(load_records(tmp_path / "d")) == 1
 
 

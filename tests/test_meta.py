@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -145,9 +146,13 @@ def test_meta_train_command_writes_policy_curve_and_command(tmp_path):
     out = tmp_path / "p.safetensors"
     cmd = [sys.executable, "-m", "metahpo", "meta-train", "--tasks", "synthetic:sphere", "--dims",
            "2", "--out", str(out), "--iterations", "3", "--tasks-per-batch", "2", "--episodes",
-           "2", "--horizon", "4", "--hidden", "8", "--embed", "8", "--quiet"]
+           "2", "--horizon", "4", "--hidden", "8", "--embed", "8"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
+    # standard error is no terminal: a line of the count, not a progress bar
+    assert re.search(r"^\[[-\d :]+\] meta-train: 3/3 iterations after [\d.]+ s; regret=[\d.]+$",
+                     res.stderr, re.MULTILINE), res.stderr
+    assert "\r" not in res.stderr
     _, info = load_policy(out)
     assert info.command.startswith("metahpo meta-train --tasks synthetic:sphere")
     assert (tmp_path / "p.curve.png").stat().st_size > 1000

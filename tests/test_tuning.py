@@ -672,6 +672,23 @@ def test_the_progress_shows_the_best_value_of_every_job(capsys, monkeypatch, ter
         assert {(best, of) for _, best, of in lines} == {("0.5", "0")}
 
 
+def test_a_count_without_a_terminal_says_where_it_is_every_so_often_and_at_the_end():
+    """Benchmarks and meta-training count runs by the hundred: a line every ``every_s``
+    seconds, and the final count once."""
+    import io
+
+    from metahpo.progress import CountLines
+
+    for every_s, said in ((0.0, 4), (3600.0, 1)):
+        out = io.StringIO()
+        count = CountLines(4, "bench", "runs", every_s=every_s, stream=out)
+        for _ in range(4):
+            count.update(1, regret=0.5)
+        count.close()
+        lines = out.getvalue().splitlines()
+        assert len(lines) == said and lines[-1].endswith("bench: 4/4 runs after 0.0 s; regret=0.5")
+
+
 def test_without_a_terminal_every_finished_trial_gets_a_line(capsys):
     """Where standard error is a file (a cluster job's log), a line per trial replaces the
     progress bar: its outcome, the count, the best so far and its configuration."""

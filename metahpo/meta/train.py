@@ -22,6 +22,7 @@ import torch
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import TaskDistribution, TrainingTask
 from metahpo.meta.rollout import REWARDS, reinforce_loss, rollout
+from metahpo.progress import CountBar, CountLines, open_count
 from metahpo.policy import LSTMPolicy, PolicyConfig
 
 
@@ -136,11 +137,9 @@ def meta_train(
     curve: list[dict[str, Any]] = []
     best_val, best_state = np.inf, None
     start = time.monotonic()
-    bar = None
+    bar: CountBar | CountLines | None = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.iterations, desc="meta-train", unit="it")
+        bar = open_count(config.iterations, "meta-train", "iterations")
     try:
         for it in range(config.iterations):
             policy.train()
@@ -174,8 +173,7 @@ def meta_train(
             if on_iteration is not None:
                 on_iteration(row)
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(regret=f"{row['regret_mean']:.4f}", refresh=False)
+                bar.update(1, regret=f"{row['regret_mean']:.4f}")
             if last:
                 break
     finally:
