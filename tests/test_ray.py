@@ -51,13 +51,16 @@ def trainable(config):
 
 
 def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
-    start = {"lr": 0.01, "layers": 1, "act": "tanh", "widths": (64, 64)}
+    start = {"lr": 0.01, "layers": 1, "act": "tanh", "widths": (64, 64),
+             "model": {"type": "cnn", "kernel": 5}}
     searcher = MetaHPOSearcher(optimizer="meta", seed=0, points_to_evaluate=[start])
     tuner = tune.Tuner(
         trainable,
         param_space={"lr": tune.loguniform(1e-4, 1e-1), "layers": tune.randint(1, 5),
                      "act": tune.choice(["relu", "tanh"]),
-                     "widths": tune.choice([[32], (64, 64), [128, 64, 32]])},
+                     "widths": tune.choice([[32], (64, 64), [128, 64, 32]]),
+                     "model": tune.choice([{"type": "mlp", "depth": tune.randint(1, 3)},
+                                           {"type": "cnn", "kernel": tune.choice([3, 5])}])},
         tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max",
                                     num_samples=8, max_concurrent_trials=2),
         run_config=run_config(tmp_path),
@@ -67,8 +70,12 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     configs = [r.config for r in results]
     assert all(1e-4 <= c["lr"] <= 1e-1 and c["layers"] in (1, 2, 3, 4) for c in configs)
     assert all(c["widths"] in ([32], (64, 64), [128, 64, 32]) for c in configs)
+    assert all(c["model"] in ({"type": "mlp", "depth": 1}, {"type": "mlp", "depth": 2},
+                              {"type": "cnn", "kernel": 3}, {"type": "cnn", "kernel": 5})
+               for c in configs)
     assert len(searcher._opt.history) == 8
-    recorded = dict(start, widths="(64, 64)")  # a choice among tuples, by its literal
+    # a choice among tuples by its literal, a choice among dicts by its number
+    recorded = {**start, "widths": "(64, 64)", "model": 1, "model/1/kernel": 5}
     assert recorded in [r.params for r in searcher._opt.history]  # in the order trials ended
     assert results.get_best_result().config == start
 
@@ -268,15 +275,63 @@ def test_a_sample_function_in_param_space_is_refused_with_what_to_do_instead():
         space_from_ray(param_space)
 
 
-def test_a_choice_among_dicts_is_refused_with_what_to_do_instead():
+def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_path):
+    """Ray Tune's conditional space (HyperOpt's nested choice): each choice's domains are
+    parameters active where the choice is made; suggestions, points to evaluate, results from
+    elsewhere and a restored state all speak of the dicts."""
     from metahpo import MetaHPOError
 
-    param_space = {"lr": tune.loguniform(1e-4, 1e-1),
-                   "model": tune.choice([{"type": "mlp", "layers": tune.randint(1, 4)},
-                                         {"type": "cnn", "kernel": tune.choice([3, 5])}])}
-    with pytest.raises(MetaHPOError, match="'model': a tune.choice among dicts.*"
-                                           r"MetaHPOSearcher\(space=SearchSpace"):
-        space_from_ray(param_space)
+    optimizers = [{"name": "sgd", "momentum": tune.uniform(0.0, 0.99)}, {"name": "adam"}]
+    param_space = {"lr": tune.loguniform(1e-4, 1e-1), "seed": 7,
+                   "model": tune.choice([
+                       {"type": "mlp", "layers": tune.randint(1, 4),
+                        "opt": tune.choice(optimizers)},
+                       {"type": "cnn", "kernel": tune.choice([3, 5]),
+                        "widths": tune.choice([[8], [16, 16]])},
+                       None])}
+    space = space_from_ray(param_space)
+    assert space == SearchSpace(
+        [Float("lr", 1e-4, 1e-1, log=True), Categorical("model", [0, 1, 2]),
+         Int("model/0/layers", 1, 3), Categorical("model/0/opt", [0, 1]),
+         Float("model/0/opt/0/momentum", 0.0, 0.99), Categorical("model/1/kernel", [3, 5]),
+         Categorical("model/1/widths", ["[8]", "[16, 16]"])],
+        conditions={"model/0/layers": Condition("model", 0),
+                    "model/0/opt": Condition("model", 0),
+                    "model/0/opt/0/momentum": Condition("model/0/opt", 0),
+                    "model/1/kernel": Condition("model", 1), "model/1/widths": Condition("model", 1)})
+    first = {"lr": 0.01, "seed": 7, "model": {"type": "mlp", "layers": 2,
+                                              "opt": {"name": "sgd", "momentum": 0.9}}}
+    a = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
+    a.set_search_properties("m", "max", param_space)
+    configs = []
+    for i in range(30):
+        configs.append(a.suggest(str(i)))
+        a.on_trial_complete(str(i), {"m": float(i)})
+    assert configs[0] == {"lr": 0.01, "model": first["model"]}
+    kinds = {repr(sorted(c["model"])) if c["model"] else "None" for c in configs}
+    assert kinds == {"['layers', 'opt', 'type']", "['kernel', 'type', 'widths']", "None"}
+    for c in configs:
+        model = c["model"]
+        if model and model["type"] == "mlp":
+            assert model["layers"] in (1, 2, 3) and model["opt"] in (
+                {"name": "adam"}, {"name": "sgd", "momentum": model["opt"].get("momentum")})
+        elif model:
+            assert model["kernel"] in (3, 5) and model["widths"] in ([8], [16, 16])
+    assert a._opt.history[0].params == {"lr": 0.01, "model": 0, "model/0/layers": 2,
+                                        "model/0/opt": 0, "model/0/opt/0/momentum": 0.9}
+    a.add_evaluated_point(
+        {"lr": 0.02, "model": {"type": "cnn", "kernel": 3, "widths": [16, 16]}}, 0.5)
+    assert a._opt.history[-1].params == {"lr": 0.02, "model": 1, "model/1/kernel": 3,
+                                         "model/1/widths": "[16, 16]"}
+    with pytest.raises(MetaHPOError, match="parameter 'model': the configuration's 'model' is "
+                                           "none of its tune.choice's choices"):
+        a.add_evaluated_point({"lr": 0.02, "model": {"type": "rnn", "kernel": 3}}, 0.5)
+    a.save(str(tmp_path / "searcher.json"))
+    b = MetaHPOSearcher(optimizer="random")
+    b.restore(str(tmp_path / "searcher.json"))
+    assert a.suggest("next") == b.suggest("next")
+    with pytest.raises(MetaHPOError, match="'model/0/act': the choice <built-in function abs>"):
+        space_from_ray({"model": tune.choice([{"act": abs, "n": tune.randint(1, 3)}, None])})
 
 
 @pytest.mark.parametrize("param_space, message", [

@@ -4,7 +4,8 @@
 one machine or a cluster while the metahpo optimizer proposes. The space is a metahpo
 ``SearchSpace`` or is taken from Ray Tune's ``param_space`` (``tune.uniform``, ``loguniform``,
 ``quniform``, ``randint``, ``lograndint``, ``qrandint``, ``choice``; nested dicts become
-``"outer/inner"`` names; a choice among lists or tuples is searched by their literals, see
+``"outer/inner"`` names; a choice among lists or tuples is searched by their literals, a choice
+among dicts with domains of their own as a conditional space, see
 :mod:`metahpo.integrations.ray_space`). ``save``/``restore`` write the optimizer's state as JSON
 (no pickle).
 
@@ -38,17 +39,16 @@ Example::
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, cast
 
 from ray.tune.search import Searcher
-from ray.tune.utils.util import flatten_dict, unflatten_dict
+from ray.tune.utils.util import flatten_dict
 
 from metahpo.errors import MetaHPOError
-from metahpo.integrations.ray_space import has_domains, literal, ray_space, space_from_ray
+from metahpo.integrations.ray_space import RaySpace, has_domains, ray_space, space_from_ray
 from metahpo.optimizers.base import Optimizer
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import check_options, restore_optimizer
@@ -131,13 +131,12 @@ class MetaHPOSearcher(Searcher):
                 or len(evaluated_rewards) != len(points_to_evaluate or [])):
             raise MetaHPOError("evaluated_rewards must be a list of one metric value per point "
                                "of points_to_evaluate")
-        self._labelled: list[str] = []
-        if isinstance(space, dict):
-            space, self._labelled = ray_space(space)
-        elif space is not None and not isinstance(space, SearchSpace):
+        if space is not None and not isinstance(space, (dict, SearchSpace)):
             raise MetaHPOError(f"space must be a metahpo SearchSpace or a Ray Tune search space "
                                f"(a dict of tune.uniform and such), got {type(space).__name__}")
-        self._space = space
+        self._space: RaySpace | None = (
+            ray_space(space) if isinstance(space, dict)
+            else None if space is None else RaySpace(space))
         self._optimizer_name = optimizer
         self._seed = seed
         self._options = dict(options)
@@ -164,7 +163,7 @@ class MetaHPOSearcher(Searcher):
         their domains reached the trainable unresolved, as ``Float`` objects)."""
         searched = bool(config) and has_domains(config)
         if self._opt is not None:
-            return ((not searched or ray_space(config)[0] == self._opt.space)
+            return ((not searched or ray_space(config).space == self._opt.space)
                     and metric in (None, self._metric) and mode in (None, self._mode))
         _check_metrics(metric, mode)
         if metric:
@@ -172,9 +171,10 @@ class MetaHPOSearcher(Searcher):
         if mode:
             self._mode = mode
         if self._space is None and searched:
-            self._space, self._labelled = ray_space(config)
+            self._space = ray_space(config)
             return True
-        return not searched or ray_space(config)[0] == self._space
+        return not searched or (self._space is not None
+                                and ray_space(config).space == self._space.space)
 
     def _optimizer(self) -> Optimizer:
         if self._opt is None:
@@ -183,22 +183,22 @@ class MetaHPOSearcher(Searcher):
             if not self._mode or not self._metric:
                 raise MetaHPOError("MetaHPOSearcher needs metric and mode ('min' or 'max')")
             _check_metrics(self._metric, self._mode)
-            self._points = check_points([self._labelled_params(p) for p in self._points],
-                                        self._space)
+            points = []
+            for i, point in enumerate(self._points):
+                try:
+                    points.append(self._space.params(point))
+                except MetaHPOError as exc:
+                    raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
+            self._points = check_points(points, self._space.space)
             modes = self._mode if isinstance(self._mode, list) else [self._mode]
             directions = ["maximize" if m == "max" else "minimize" for m in modes]
-            self._opt = optimizer_for(self._optimizer_name, self._space, directions,
+            self._opt = optimizer_for(self._optimizer_name, self._space.space, directions,
                                       seed=self._seed, **self._options)
             if self._rewards:
                 for params, reward in zip(self._points, self._rewards):
                     self._opt.add_trial(params, reward)
                 self._points = []
         return self._opt
-
-    def _labelled_params(self, config: Dict) -> Dict:
-        """A flat configuration with its choices among lists as their literals (see the
-        module docstring)."""
-        return {k: literal(k, v) if k in self._labelled else v for k, v in config.items()}
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Take Ray Tune's ``max_concurrent_trials``: the searcher proposes no more trials
@@ -217,8 +217,7 @@ class MetaHPOSearcher(Searcher):
         opt = self._optimizer()
         trial = opt.add_pending(self._points.pop(0)) if self._points else opt.ask()
         self._live[trial_id] = trial
-        return unflatten_dict({k: ast.literal_eval(v) if k in self._labelled else v
-                               for k, v in trial.params.items()})
+        return cast(RaySpace, self._space).config(trial.params)
 
     def on_trial_result(self, trial_id: str, result: Dict) -> None:
         """Keep a running trial's latest result that Ray Tune let it continue after (a result
@@ -373,9 +372,7 @@ class MetaHPOSearcher(Searcher):
         """The optimizer's parameters of a trial's ``config`` (nested like ``param_space``):
         its constant entries, and parameters the configuration leaves inactive, left out."""
         space = self._optimizer().space
-        flat = flatten_dict(config, delimiter="/")
-        typed = space.cast(self._labelled_params({k: v for k, v in flat.items()
-                                                  if k in space.names}))
+        typed = space.cast(cast(RaySpace, self._space).params(config))
         params = {k: typed[k] for k in space.active_names(typed) if k in typed}
         space.validate(params)
         return params
@@ -387,16 +384,15 @@ class MetaHPOSearcher(Searcher):
             "points_to_evaluate": self._points,
             "metric": self._metric,
             "mode": self._mode,
-            "labelled": self._labelled,
+            **cast(RaySpace, self._space).state(),
             "ended": sorted(self._ended),
         }
 
     def set_state(self, state: Dict) -> None:
         opt = restore_optimizer(state["optimizer"])
-        self._opt, self._space = opt, opt.space
+        self._opt, self._space = opt, RaySpace.from_state(opt.space, state)
         self._metric, self._mode = state["metric"], state["mode"]
         self._points = list(state.get("points_to_evaluate", []))
-        self._labelled = list(state.get("labelled", []))
         pending = {t.number: t for t in opt.pending}
         self._live = {k: pending[n] for k, n in state["live"].items() if n in pending}
         self._restored = set(self._live)

@@ -1,5 +1,6 @@
 """Ray Tune's ``param_space`` as a metahpo ``SearchSpace``, as
-:class:`~metahpo.integrations.ray.MetaHPOSearcher` reads it.
+:class:`~metahpo.integrations.ray.MetaHPOSearcher` reads it, and the way between the
+configurations of the two (:class:`RaySpace`).
 
 Ray Tune's sampled domains map to metahpo parameters: ``tune.uniform``, ``loguniform``,
 ``quniform``, ``randint`` (its upper bound exclusive), ``lograndint``, ``qrandint`` and ``choice``;
@@ -7,15 +8,25 @@ nested dicts become ``"outer/inner"`` names. A ``tune.choice`` among lists or tu
 widths, ``tune.choice([[64, 64], [128]])``) is common in Ray Tune, where metahpo's choices are
 plain values (as Optuna's are, to be stored): such a choice becomes a categorical parameter whose
 choices are the Python literals of the values (``"[64, 64]"``), which the searcher turns back
-into the values it suggests. What cannot be searched (``tune.grid_search``, ``tune.sample_from``,
-a choice among dicts) is refused by name, with what to do instead.
+into the values it suggests.
+
+A ``tune.choice`` among dicts with domains of their own is Ray Tune's conditional space (as
+HyperOpt's nested ``hp.choice``): ``"model": tune.choice([{"type": "mlp", "layers":
+tune.randint(1, 4)}, {"type": "cnn", "kernel": tune.choice([3, 5])}])`` becomes a categorical
+``model`` of the choices' numbers (0, 1) and a parameter per domain of each choice, named by the
+choice's number (``model/0/layers``, ``model/1/kernel``), active where ``model`` holds that
+number; a suggestion holds the chosen dict with its domains filled in (``{"type": "mlp",
+"layers": 2}``). Such choices nest. Their constant entries (``"type": "mlp"``) must be plain
+values or lists of them, as the searcher's saved state holds them. What cannot be searched
+(``tune.grid_search``, ``tune.sample_from``) is refused by name, with what to do instead.
 """
 
 from __future__ import annotations
 
 import ast
 import warnings
-from typing import Any, Dict
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping
 
 import numpy as np
 from ray.tune.search.sample import Categorical as RayCategorical
@@ -24,17 +35,136 @@ from ray.tune.search.sample import Function as RayFunction
 from ray.tune.search.sample import Integer as RayInteger
 from ray.tune.search.sample import LogUniform, Quantized, Uniform
 from ray.tune.search.variant_generator import parse_spec_vars
-from ray.tune.utils.util import flatten_dict
+from ray.tune.utils.util import flatten_dict, unflatten_dict
 
 from metahpo.errors import MetaHPOError
 from metahpo.scalars import python_scalar
-from metahpo.space import Categorical, Float, Int, Parameter, SearchSpace
+from metahpo.space import Categorical, Condition, Float, Int, Parameter, SearchSpace
 
 
 def space_from_ray(param_space: Dict[str, Any]) -> SearchSpace:
     """Convert a Ray Tune ``param_space`` (its sampled domains) into a metahpo space. A choice
-    among lists or tuples takes their literals as choices (see the module docstring)."""
-    return ray_space(param_space)[0]
+    among lists or tuples takes their literals as choices, a choice among dicts their numbers
+    (see the module docstring)."""
+    return ray_space(param_space).space
+
+
+@dataclass(frozen=True)
+class DictChoice:
+    """A ``tune.choice`` among dicts, searched as the categorical parameter ``name`` of the
+    choices' numbers. Choice ``i`` holds its flat constant entries ``constants[i]`` (``{"":
+    value}`` for a choice that is a plain value, not a dict) and the flat keys of its domains
+    ``keys[i]``, each the parameter ``name/i/KEY``."""
+
+    name: str
+    constants: tuple[dict[str, Any], ...]
+    keys: tuple[tuple[str, ...], ...]
+
+    def child(self, i: int, key: str) -> str:
+        return f"{self.name}/{i}/{key}"
+
+
+@dataclass(frozen=True)
+class RaySpace:
+    """A metahpo ``space`` with what turns its parameters into a Ray Tune configuration and
+    back: the names of its choices among literals (``labelled``) and its choices among dicts
+    (``choices``, by name)."""
+
+    space: SearchSpace
+    labelled: tuple[str, ...] = ()
+    choices: Mapping[str, DictChoice] = field(default_factory=dict)
+
+    def config(self, params: Mapping[str, Any]) -> Dict[str, Any]:
+        """The nested Ray Tune configuration of a trial's ``params`` (active ones only)."""
+        nested = self._nested()
+        flat = {k: self._value(k, params) for k in params if k not in nested}
+        return unflatten_dict(flat)
+
+    def params(self, config: Mapping[str, Any]) -> Dict[str, Any]:
+        """The parameters of a Ray Tune configuration (nested, or flat with ``/`` between
+        levels): its constant entries left out, choices among literals as their literals,
+        choices among dicts as the number of the choice the configuration holds; a clear error
+        where a configuration's dict is none of its choices."""
+        flat = flatten_dict(dict(config), delimiter="/")
+        params: Dict[str, Any] = {}
+        nested = self._nested()
+        for name in self.space.names:
+            if name in nested:
+                continue
+            if name in self.choices:
+                self._read_choice(name, name, flat, params)
+            elif name in flat:
+                params[name] = self._label(name, flat[name])
+        return params
+
+    def state(self) -> Dict[str, Any]:
+        """What a searcher's saved state keeps (JSON), read back by :meth:`from_state`."""
+        return {"labelled": list(self.labelled),
+                "dict_choices": [{"name": c.name, "constants": [repr(k) for k in c.constants],
+                                  "keys": [list(k) for k in c.keys]}
+                                 for c in self.choices.values()]}
+
+    @classmethod
+    def from_state(cls, space: SearchSpace, state: Mapping[str, Any]) -> RaySpace:
+        choices = {c["name"]: DictChoice(c["name"],
+                                         tuple(ast.literal_eval(k) for k in c["constants"]),
+                                         tuple(tuple(k) for k in c["keys"]))
+                   for c in state.get("dict_choices", [])}
+        return cls(space, tuple(state.get("labelled", [])), choices)
+
+    def _nested(self) -> set[str]:
+        """The parameters that belong to a choice among dicts."""
+        return {c.child(i, k) for c in self.choices.values() for i, keys in enumerate(c.keys)
+                for k in keys}
+
+    def _label(self, name: str, value: Any) -> Any:
+        return literal(name, value) if name in self.labelled else value
+
+    def _value(self, name: str, params: Mapping[str, Any]) -> Any:
+        """The configuration's value of parameter ``name`` (a choice among dicts: the chosen
+        dict, its domains filled in from ``params``)."""
+        choice = self.choices.get(name)
+        if choice is None:
+            value = params[name]
+            return ast.literal_eval(value) if name in self.labelled else value
+        i = params[name]
+        if "" in choice.constants[i]:
+            return choice.constants[i][""]
+        flat = dict(choice.constants[i])
+        for key in choice.keys[i]:
+            flat[key] = self._value(choice.child(i, key), params)
+        return unflatten_dict(flat)
+
+    def _read_choice(self, name: str, path: str, flat: Mapping[str, Any],
+                     params: Dict[str, Any]) -> None:
+        """Put into ``params`` the choice among dicts ``name`` that the flat configuration
+        holds at ``path``, with the parameters of its domains (the first choice that fits)."""
+        choice = self.choices[name]
+        inner = {k[len(path) + 1:]: v for k, v in flat.items() if k.startswith(path + "/")}
+        if path in flat:
+            inner = {"": flat[path]}
+        for i, (constants, keys) in enumerate(zip(choice.constants, choice.keys)):
+            if any(k not in inner or inner[k] != v for k, v in constants.items()):
+                continue
+            if not all(k in inner or any(x.startswith(k + "/") for x in inner)
+                       or choice.child(i, k) in self.choices for k in keys):
+                continue
+            found = {name: i}
+            try:
+                for key in keys:
+                    child = choice.child(i, key)
+                    if child in self.choices:
+                        self._read_choice(child, f"{path}/{key}", flat, found)
+                    else:
+                        found[child] = self._label(child, inner[key])
+            except MetaHPOError:
+                continue
+            if not all(self.space[k].contains(v) for k, v in self.space.cast(found).items()):
+                continue
+            params.update(found)
+            return
+        raise MetaHPOError(f"parameter {name!r}: the configuration's {path!r} is none of its "
+                           f"tune.choice's choices ({_shown(inner)})")
 
 
 def has_domains(param_space: Dict[str, Any]) -> bool:
@@ -67,17 +197,35 @@ def literal(name: str, value: Any) -> str:
     return label
 
 
-def ray_space(param_space: Dict[str, Any]) -> tuple[SearchSpace, list[str]]:
-    """:func:`space_from_ray`'s space, and the names of its choices among literals."""
+def _shown(inner: Mapping[str, Any]) -> str:
+    return repr(inner[""]) if "" in inner else repr(unflatten_dict(dict(inner)))
+
+
+def ray_space(param_space: Dict[str, Any]) -> RaySpace:
+    """:func:`space_from_ray`'s space, with the way from its parameters to Ray Tune's
+    configurations and back."""
     if parse_spec_vars(param_space)[2]:
         raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a searcher "
                            "proposes every parameter); use tune.choice")
-    flat = flatten_dict(param_space, prevent_delimiter=True)
-    _, domains, _ = parse_spec_vars(flat)
     params: list[Parameter] = []
     labelled: list[str] = []
+    choices: dict[str, DictChoice] = {}
+    conditions: dict[str, Condition] = {}
+    _convert(param_space, "", params, labelled, choices, conditions)
+    return RaySpace(SearchSpace(params, conditions=conditions), tuple(labelled), choices)
+
+
+def _convert(param_space: Dict[str, Any], prefix: str, params: list[Parameter],
+             labelled: list[str], choices: dict[str, DictChoice],
+             conditions: dict[str, Condition]) -> list[str]:
+    """Add the parameters of ``param_space``'s domains, named after ``prefix``, to ``params``
+    (with the conditions of choices among dicts); return the flat keys of its domains."""
+    flat = flatten_dict(param_space, prevent_delimiter=True)
+    _, domains, _ = parse_spec_vars(flat)
+    keys = []
     for path, domain in domains:
-        name = "/".join(path)
+        keys.append("/".join(path))
+        name = prefix + keys[-1]
         sampler = domain.get_sampler()
         q = None
         if isinstance(sampler, Quantized):
@@ -87,12 +235,8 @@ def ray_space(param_space: Dict[str, Any]) -> tuple[SearchSpace, list[str]]:
                               f"its values are not rounded to multiples of {q}", stacklevel=2)
         if isinstance(domain, RayCategorical):
             if any(isinstance(c, dict) for c in domain.categories):
-                raise MetaHPOError(
-                    f"parameter {name!r}: a tune.choice among dicts (choices with parameters "
-                    "of their own) is not supported; declare the choice and its "
-                    "parameters as a conditional space, MetaHPOSearcher(space=SearchSpace([...], "
-                    "conditions={...})), and no param_space")
-            if all(c is None or isinstance(c, (bool, int, float, str, np.generic))
+                _convert_choice(name, domain.categories, params, labelled, choices, conditions)
+            elif all(c is None or isinstance(c, (bool, int, float, str, np.generic))
                    for c in domain.categories):
                 params.append(Categorical(name, domain.categories))
             else:
@@ -118,4 +262,39 @@ def ray_space(param_space: Dict[str, Any]) -> tuple[SearchSpace, list[str]]:
                 f"{type(domain).__name__} is not supported; metahpo takes tune.uniform, "
                 "loguniform, quniform, qloguniform, randint, lograndint, qrandint, qlograndint "
                 "and choice")
-    return SearchSpace(params), labelled
+    return keys
+
+
+def _convert_choice(name: str, categories: list[Any], params: list[Parameter],
+                    labelled: list[str], choices: dict[str, DictChoice],
+                    conditions: dict[str, Condition]) -> None:
+    """Add the choice among dicts ``name`` (see :class:`DictChoice`) and its choices'
+    parameters, each active where ``name`` holds its choice's number."""
+    params.append(Categorical(name, list(range(len(categories)))))
+    constants: list[dict[str, Any]] = []
+    keys: list[tuple[str, ...]] = []
+    for i, category in enumerate(categories):
+        if not isinstance(category, dict):
+            constants.append({"": _constant(name, category)})
+            keys.append(())
+            continue
+        _, _, grid = parse_spec_vars(category)
+        if grid:
+            raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a "
+                               "searcher proposes every parameter); use tune.choice")
+        start = len(params)
+        keys.append(tuple(_convert(category, f"{name}/{i}/", params, labelled, choices,
+                                   conditions)))
+        for p in params[start:]:
+            conditions.setdefault(p.name, Condition(name, [i]))
+        resolved, _, _ = parse_spec_vars(flatten_dict(category, prevent_delimiter=True))
+        constants.append({"/".join(path): _constant(f"{name}/{i}/{'/'.join(path)}", value)
+                          for path, value in resolved})
+    choices[name] = DictChoice(name, tuple(constants), tuple(keys))
+
+
+def _constant(name: str, value: Any) -> Any:
+    """``value``, a constant entry of a choice among dicts, as a plain value; a clear error
+    where the searcher's saved state could not hold it."""
+    literal(name, value)
+    return _plain(value)
