@@ -46,6 +46,10 @@ from metahpo.trial import PRUNED, TrialRecord, TrialState
 JOURNAL_URL = "journal:///"
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 60
+#: The pip package of a database driver that SQLAlchemy imports by module name, where the two
+#: differ (``postgresql://`` takes ``psycopg``, ``mysql://`` ``MySQLdb``).
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary",
+                    "MySQLdb": "mysqlclient", "pymysql": "PyMySQL"}
 HOST_ATTR = "metahpo:host"
 PID_ATTR = "metahpo:pid"
 ERROR_ATTR = "error"
@@ -122,6 +126,11 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
             if not any(text in str(exc) for text in racing):
                 break
             time.sleep(0.2 * (attempt + 1))  # another process is creating the schema right now
+    missing = error.__cause__ if isinstance(error, ImportError) else None
+    if isinstance(missing, ModuleNotFoundError) and missing.name:
+        package = _DRIVER_PACKAGES.get(missing.name.split(".")[0], missing.name)
+        raise MetaHPOError(f"cannot open storage {url!r}: its database driver is not installed "
+                           f"({missing}); pip install '{package}'")
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     raise MetaHPOError(f"cannot open storage {url!r}: {type(error).__name__}: {first_line}")
 

@@ -397,6 +397,8 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
+        (["studies", "list", "--storage", "mysql+pymysql://user@localhost/studies"],
+         "its database driver is not installed (No module named 'pymysql'); pip install 'PyMySQL'"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),
         (["studies", "list"], "no metahpo.db in"),
         (["tune", "objective_mod:objective", "--space", "space.yaml", "--trials", "3",
