@@ -237,14 +237,20 @@ def test_a_training_stopped_by_sigterm_resumes_from_its_checkpoint_when_the_stud
             f"{PYTHON} ckpt.py runs/{{first_trial_number}} {{lr}}", "--space", "space.yaml",
             "--trials", "1", "--quiet", "--storage", "sqlite:///s.db", "--study", "s",
             "--max-retries", "0"]
-    tune = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    # -X faulthandler: a process that does not end dumps its threads' stacks on SIGABRT
+    tune = subprocess.Popen([args[0], "-X", "faulthandler", *args[1:]], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (tmp_path / "runs" / "0" / "ckpt").exists():
         assert time.monotonic() < deadline and tune.poll() is None, tune.communicate()
         time.sleep(0.05)
     tune.send_signal(signal.SIGTERM)
-    assert tune.wait(timeout=30) == 143
+    try:
+        tune.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        tune.send_signal(signal.SIGABRT)
+        pytest.fail(f"metahpo did not end on SIGTERM:\n{tune.communicate(timeout=30)[1]}")
+    assert tune.returncode == 143, tune.communicate()
     resumed = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert (tmp_path / "runs" / "0" / "resumed").read_text() == "0"
