@@ -22,7 +22,7 @@ class TrialLines:
     """A line per finished trial on ``stream`` (default: standard error at the time of
     writing, so that a redirection made after ``tune`` started is followed), e.g.
     ``[2026-12-05 23:41:07] trial 3 complete in 12.4 s (4/30): 0.934; best 0.951 (trial 1);
-    learning_rate=0.00316, batch_size=54``."""
+    learning_rate=0.00316, batch_size=54`` (durations past 90 s in minutes)."""
 
     needs_record = True
 
@@ -40,10 +40,12 @@ class TrialLines:
         count = str(size) if self.total is None else f"{min(size, self.total)}/{self.total}"
         took = ""
         if record.started_at is not None and record.finished_at is not None:
-            took = f" in {(record.finished_at - record.started_at).total_seconds():.3g} s"
+            took = f" in {_minutes((record.finished_at - record.started_at).total_seconds())}"
         line = f"[{datetime.now():%Y-%m-%d %H:%M:%S}] trial {record.number} "
         if record.state is TrialState.COMPLETE:
             line += f"complete{took} ({count}): {values_text(record)}"
+            if not record.feasible:
+                line += " (breaks a constraint)"
         elif record.pruned:
             line += f"{record.error}{took} ({count})"
         else:
