@@ -430,7 +430,8 @@ def read_space(source: str | Path) -> SearchSpace:
     JSON), or inline JSON as Optuna's ``ask --search-space`` takes it
     (``'{"lr": {"type": "float", ...}}'``)."""
     text = str(source)
-    if text.lstrip().startswith("{"):
+    inline = text.lstrip()[:1]
+    if inline == "{" or (inline == "[" and not Path(text).exists()):
         try:
             return SearchSpace.from_json(text)
         except MetaHPOError as exc:

@@ -379,6 +379,8 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
           "--points-to-evaluate", "[1, 2]"], "expected a parameter dict or a list of them"),
         (["tune", "--space", "space.yaml", "--trials", "3"],
          "tune needs one of an objective (MODULE:FUNCTION) and --command TEMPLATE"),
+        (["tune", "objective_mod:objective", "--space", '[{"x": 1}]', "--trials", "3"],
+         "--space (inline JSON): a search space file must hold a mapping from parameter name"),
         (["tune", "objective_mod:objective", "--command", "echo 1", "--space", "space.yaml",
           "--trials", "3"], "tune needs one of an objective (MODULE:FUNCTION) and --command"),
         (["tune", "--command", "echo {y}", "--space", "space.yaml", "--trials", "3"],
