@@ -341,6 +341,8 @@ def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_pa
      "cannot take tune.grid_search entries"),
     ({"noise": tune.randn(0.0, 1.0)},
      "'noise': Ray Tune's Normal sampling of a Float is not supported; metahpo takes"),
+    ({"widths": [tune.randint(8, 64), 32]},
+     "'widths/0': a domain inside a list is not supported"),
 ])
 def test_domains_a_searcher_cannot_propose_are_refused_by_name(param_space, message):
     """A grid (nested too: it was passed to the trainable as the literal dict before) and a

@@ -224,8 +224,14 @@ def _convert(param_space: Dict[str, Any], prefix: str, params: list[Parameter],
     _, domains, _ = parse_spec_vars(flat)
     keys = []
     for path, domain in domains:
-        keys.append("/".join(path))
+        keys.append("/".join(str(p) for p in path))
         name = prefix + keys[-1]
+        if not all(isinstance(p, str) for p in path):
+            raise MetaHPOError(
+                f"parameter {name!r}: a domain inside a list is not supported (the searcher "
+                "suggests dicts of values); give each its own key ({'widths': {'layer0': "
+                "tune.randint(...), ...}}), or search whole lists with tune.choice([[64, 64], "
+                "[128]])")
         sampler = domain.get_sampler()
         q = None
         if isinstance(sampler, Quantized):
