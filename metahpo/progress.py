@@ -40,7 +40,7 @@ class TrialLines:
         count = str(size) if self.total is None else f"{min(size, self.total)}/{self.total}"
         took = ""
         if record.started_at is not None and record.finished_at is not None:
-            took = f" in {_minutes((record.finished_at - record.started_at).total_seconds())}"
+            took = f" in {_duration((record.finished_at - record.started_at).total_seconds())}"
         line = f"[{datetime.now():%Y-%m-%d %H:%M:%S}] trial {record.number} "
         if record.state is TrialState.COMPLETE:
             line += f"complete{took} ({count}): {values_text(record)}"
@@ -134,9 +134,9 @@ class CountLines:
         now = time.monotonic()
         elapsed = now - self._start
         line = (f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {self.desc}: {self.n}/{self.total} "
-                f"{self.unit} after {_minutes(elapsed)}")
+                f"{self.unit} after {_duration(elapsed)}")
         if 0 < self.n < self.total:
-            line += f", about {_minutes(elapsed / self.n * (self.total - self.n))} left"
+            line += f", about {_duration(elapsed / self.n * (self.total - self.n))} left"
         if self._postfix:
             line += "; " + ", ".join(f"{k}={v}" for k, v in self._postfix.items())
         print(line, file=self.stream or sys.stderr, flush=True)
@@ -166,7 +166,7 @@ def open_count(total: int, desc: str, unit: str) -> CountBar | CountLines:
     return CountBar(total, desc, unit) if _draws_bars() else CountLines(total, desc, unit)
 
 
-def _minutes(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 

@@ -298,7 +298,8 @@ def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_pa
         conditions={"model/0/layers": Condition("model", 0),
                     "model/0/opt": Condition("model", 0),
                     "model/0/opt/0/momentum": Condition("model/0/opt", 0),
-                    "model/1/kernel": Condition("model", 1), "model/1/widths": Condition("model", 1)})
+                    "model/1/kernel": Condition("model", 1),
+                    "model/1/widths": Condition("model", 1)})
     first = {"lr": 0.01, "seed": 7, "model": {"type": "mlp", "layers": 2,
                                               "opt": {"name": "sgd", "momentum": 0.9}}}
     a = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
