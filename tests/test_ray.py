@@ -52,7 +52,7 @@ def trainable(config):
 
 def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     start = {"lr": 0.01, "layers": 1, "act": "tanh", "widths": (64, 64),
-             "model": {"type": "cnn", "kernel": 5}}
+             "model": {"type": "cnn", "kernel": 5}, "hidden": [12, 16]}
     searcher = MetaHPOSearcher(optimizer="meta", seed=0, points_to_evaluate=[start])
     tuner = tune.Tuner(
         trainable,
@@ -60,7 +60,8 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
                      "act": tune.choice(["relu", "tanh"]),
                      "widths": tune.choice([[32], (64, 64), [128, 64, 32]]),
                      "model": tune.choice([{"type": "mlp", "depth": tune.randint(1, 3)},
-                                           {"type": "cnn", "kernel": tune.choice([3, 5])}])},
+                                           {"type": "cnn", "kernel": tune.choice([3, 5])}]),
+                     "hidden": [tune.randint(8, 64), 16]},
         tune_config=tune.TuneConfig(search_alg=searcher, metric="score", mode="max",
                                     num_samples=8, max_concurrent_trials=2),
         run_config=run_config(tmp_path),
@@ -73,9 +74,13 @@ def test_tune_run_with_the_meta_searcher(local_ray, tmp_path):
     assert all(c["model"] in ({"type": "mlp", "depth": 1}, {"type": "mlp", "depth": 2},
                               {"type": "cnn", "kernel": 3}, {"type": "cnn", "kernel": 5})
                for c in configs)
+    assert all(len(c["hidden"]) == 2 and 8 <= c["hidden"][0] < 64 and c["hidden"][1] == 16
+               for c in configs)
     assert len(searcher._opt.history) == 8
-    # a choice among tuples by its literal, a choice among dicts by its number
-    recorded = {**start, "widths": "(64, 64)", "model": 1, "model/1/kernel": 5}
+    # a choice among tuples by its literal, a choice among dicts by its number, a domain in a
+    # list by its place
+    recorded = {**{k: v for k, v in start.items() if k != "hidden"}, "widths": "(64, 64)",
+                "model": 1, "model/1/kernel": 5, "hidden/0": 12}
     assert recorded in [r.params for r in searcher._opt.history]  # in the order trials ended
     assert results.get_best_result().config == start
 
@@ -342,8 +347,8 @@ def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_pa
      "cannot take tune.grid_search entries"),
     ({"noise": tune.randn(0.0, 1.0)},
      "'noise': Ray Tune's Normal sampling of a Float is not supported; metahpo takes"),
-    ({"widths": [tune.randint(8, 64), 32]},
-     "'widths/0': a domain inside a list is not supported"),
+    ({"m": tune.choice([{"widths": [tune.randint(8, 64), 32]}, None])},
+     "'m/0/widths/0': a domain inside a list is supported outside a tune.choice among dicts"),
 ])
 def test_domains_a_searcher_cannot_propose_are_refused_by_name(param_space, message):
     """A grid (nested too: it was passed to the trainable as the literal dict before) and a
@@ -352,6 +357,34 @@ def test_domains_a_searcher_cannot_propose_are_refused_by_name(param_space, mess
 
     with pytest.raises(MetaHPOError, match=message):
         space_from_ray(param_space)
+
+
+def test_domains_inside_lists_are_suggested_in_their_lists(tmp_path):
+    """``[tune.randint(8, 64), 32]``, as Ray Tune's variant generator resolves it: each domain
+    is a parameter named by its place, and suggestions, points, results read back and a
+    restored state keep the list's constants."""
+    param_space = {"net": {"hidden": [tune.randint(8, 64), 32, {"p": tune.uniform(0.0, 0.5),
+                                                                 "act": "relu"}]}}
+    assert space_from_ray(param_space) == SearchSpace(
+        [Int("net/hidden/0", 8, 63), Float("net/hidden/2/p", 0.0, 0.5)])
+    first = {"net": {"hidden": [10, 32, {"p": 0.25, "act": "relu"}]}}
+    a = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
+    a.set_search_properties("m", "max", param_space)
+    configs = []
+    for i in range(6):
+        configs.append(a.suggest(str(i)))
+        a.on_trial_complete(str(i), {"m": float(i)})
+    assert configs[0] == first
+    assert all(h[1] == 32 and h[2]["act"] == "relu" and 8 <= h[0] < 64 and 0 <= h[2]["p"] <= 0.5
+               for h in (c["net"]["hidden"] for c in configs))
+    assert a._opt.history[0].params == {"net/hidden/0": 10, "net/hidden/2/p": 0.25}
+    a.on_trial_complete("elsewhere", {"m": 9.0, "config/net/hidden": [20, 32, {"p": 0.1,
+                                                                               "act": "relu"}]})
+    assert a._opt.history[-1].params == {"net/hidden/0": 20, "net/hidden/2/p": 0.1}
+    a.save(str(tmp_path / "searcher.json"))
+    b = MetaHPOSearcher(optimizer="random")
+    b.restore(str(tmp_path / "searcher.json"))
+    assert a.suggest("next") == b.suggest("next")
 
 
 def test_a_choice_among_lists_suggests_the_lists_and_survives_a_restore(tmp_path):

@@ -17,19 +17,25 @@ tune.randint(1, 4)}, {"type": "cnn", "kernel": tune.choice([3, 5])}])`` becomes 
 choice's number (``model/0/layers``, ``model/1/kernel``), active where ``model`` holds that
 number; a suggestion holds the chosen dict with its domains filled in (``{"type": "mlp",
 "layers": 2}``). Such choices nest. Their constant entries (``"type": "mlp"``) must be plain
-values or lists of them, as the searcher's saved state holds them. What cannot be searched
-(``tune.grid_search``, ``tune.sample_from``) is refused by name, with what to do instead.
+values or lists of them, as the searcher's saved state holds them.
+
+A domain inside a list (``"hidden": [tune.randint(8, 64), 32]``) is a parameter named by its
+place (``hidden/0``); a suggestion holds the whole list, its constants kept (outside choices
+among dicts only). What cannot be searched (``tune.grid_search``, ``tune.sample_from``) is
+refused by name, with what to do instead.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping
 
 import numpy as np
 from ray.tune.search.sample import Categorical as RayCategorical
+from ray.tune.search.sample import Domain
 from ray.tune.search.sample import Float as RayFloat
 from ray.tune.search.sample import Function as RayFunction
 from ray.tune.search.sample import Integer as RayInteger
@@ -73,11 +79,20 @@ class RaySpace:
     space: SearchSpace
     labelled: tuple[str, ...] = ()
     choices: Mapping[str, DictChoice] = field(default_factory=dict)
+    #: The lists of ``param_space`` that hold domains, by their flat key: each with its
+    #: constants, and ``None`` where a domain is (parameter ``KEY/INDEX``, ``KEY/INDEX/NAME``
+    #: for a dict in the list).
+    lists: Mapping[str, list[Any]] = field(default_factory=dict)
 
     def config(self, params: Mapping[str, Any]) -> Dict[str, Any]:
         """The nested Ray Tune configuration of a trial's ``params`` (active ones only)."""
         nested = self._nested()
         flat = {k: self._value(k, params) for k in params if k not in nested}
+        for key, skeleton in self.lists.items():
+            filled = copy.deepcopy(skeleton)
+            for name in [k for k in flat if k.startswith(key + "/")]:
+                _put(filled, name[len(key) + 1:].split("/"), flat.pop(name))
+            flat[key] = filled
         return unflatten_dict(flat)
 
     def params(self, config: Mapping[str, Any]) -> Dict[str, Any]:
@@ -95,14 +110,23 @@ class RaySpace:
                 self._read_choice(name, name, flat, params)
             elif name in flat:
                 params[name] = self._label(name, flat[name])
+            elif (key := self._list_of(name)) is not None and key in flat:
+                found, value = _get(flat[key], name[len(key) + 1:].split("/"))
+                if found:
+                    params[name] = self._label(name, value)
         return params
+
+    def _list_of(self, name: str) -> str | None:
+        """The flat key of the list that parameter ``name`` lies in, if it lies in one."""
+        return next((k for k in self.lists if name.startswith(k + "/")), None)
 
     def state(self) -> Dict[str, Any]:
         """What a searcher's saved state keeps (JSON), read back by :meth:`from_state`."""
         return {"labelled": list(self.labelled),
                 "dict_choices": [{"name": c.name, "constants": [repr(k) for k in c.constants],
                                   "keys": [list(k) for k in c.keys]}
-                                 for c in self.choices.values()]}
+                                 for c in self.choices.values()],
+                "lists": {k: repr(v) for k, v in self.lists.items()}}
 
     @classmethod
     def from_state(cls, space: SearchSpace, state: Mapping[str, Any]) -> RaySpace:
@@ -110,7 +134,8 @@ class RaySpace:
                                          tuple(ast.literal_eval(k) for k in c["constants"]),
                                          tuple(tuple(k) for k in c["keys"]))
                    for c in state.get("dict_choices", [])}
-        return cls(space, tuple(state.get("labelled", [])), choices)
+        lists = {k: ast.literal_eval(v) for k, v in state.get("lists", {}).items()}
+        return cls(space, tuple(state.get("labelled", [])), choices, lists)
 
     def _nested(self) -> set[str]:
         """The parameters that belong to a choice among dicts."""
@@ -211,15 +236,19 @@ def ray_space(param_space: Dict[str, Any]) -> RaySpace:
     labelled: list[str] = []
     choices: dict[str, DictChoice] = {}
     conditions: dict[str, Condition] = {}
-    _convert(param_space, "", params, labelled, choices, conditions)
-    return RaySpace(SearchSpace(params, conditions=conditions), tuple(labelled), choices)
+    lists: dict[str, list[Any]] = {}
+    _convert(param_space, "", params, labelled, choices, conditions, lists)
+    return RaySpace(SearchSpace(params, conditions=conditions), tuple(labelled), choices, lists)
 
 
 def _convert(param_space: Dict[str, Any], prefix: str, params: list[Parameter],
              labelled: list[str], choices: dict[str, DictChoice],
-             conditions: dict[str, Condition]) -> list[str]:
+             conditions: dict[str, Condition], lists: dict[str, list[Any]] | None = None
+             ) -> list[str]:
     """Add the parameters of ``param_space``'s domains, named after ``prefix``, to ``params``
-    (with the conditions of choices among dicts); return the flat keys of its domains."""
+    (with the conditions of choices among dicts) and the lists that hold domains to ``lists``
+    (``None``: inside a choice among dicts, where lists of domains are refused); return the
+    flat keys of its domains."""
     flat = flatten_dict(param_space, prevent_delimiter=True)
     _, domains, _ = parse_spec_vars(flat)
     keys = []
@@ -227,11 +256,15 @@ def _convert(param_space: Dict[str, Any], prefix: str, params: list[Parameter],
         keys.append("/".join(str(p) for p in path))
         name = prefix + keys[-1]
         if not all(isinstance(p, str) for p in path):
-            raise MetaHPOError(
-                f"parameter {name!r}: a domain inside a list is not supported (the searcher "
-                "suggests dicts of values); give each its own key ({'widths': {'layer0': "
-                "tune.randint(...), ...}}), or search whole lists with tune.choice([[64, 64], "
-                "[128]])")
+            if lists is None or (isinstance(domain, RayCategorical)
+                                 and any(isinstance(c, dict) for c in domain.categories)):
+                raise MetaHPOError(
+                    f"parameter {name!r}: a domain inside a list is supported outside a "
+                    "tune.choice among dicts only, and not as one; give each its own key "
+                    "({'layer0': tune.randint(...), ...}), or search whole lists with "
+                    "tune.choice([[64, 64], [128]])")
+            if path[0] not in lists:
+                lists[path[0]] = _skeleton(flat[path[0]], path[0])
         sampler = domain.get_sampler()
         q = None
         if isinstance(sampler, Quantized):
@@ -297,6 +330,41 @@ def _convert_choice(name: str, categories: list[Any], params: list[Parameter],
         constants.append({"/".join(path): _constant(f"{name}/{i}/{'/'.join(path)}", value)
                           for path, value in resolved})
     choices[name] = DictChoice(name, tuple(constants), tuple(keys))
+
+
+def _skeleton(value: Any, name: str) -> Any:
+    """``value`` (a list of ``param_space`` that holds domains) with ``None`` for its domains
+    and its constants as plain values (a clear error where one is not a literal)."""
+    if isinstance(value, Domain):
+        return None
+    if isinstance(value, list):
+        return [_skeleton(v, f"{name}/{i}") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _skeleton(v, f"{name}/{k}") for k, v in value.items()}
+    return _constant(name, value)
+
+
+def _step(container: Any, part: str) -> Any:
+    """The key of ``part`` (a name's level) in ``container``: an index in a list."""
+    return int(part) if isinstance(container, list) else part
+
+
+def _put(container: Any, parts: list[str], value: Any) -> None:
+    """Set ``value`` at the path ``parts`` in nested lists and dicts ``container``."""
+    for part in parts[:-1]:
+        container = container[_step(container, part)]
+    container[_step(container, parts[-1])] = value
+
+
+def _get(container: Any, parts: list[str]) -> tuple[bool, Any]:
+    """``(True, value)`` at the path ``parts`` in nested lists and dicts, or ``(False,
+    None)`` where the configuration has none there."""
+    for part in parts:
+        try:
+            container = container[_step(container, part)]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False, None
+    return True, container
 
 
 def _constant(name: str, value: Any) -> Any:
