@@ -49,7 +49,9 @@ class TrialLines:
         elif record.pruned:
             line += f"{record.error}{took} ({count})"
         else:
-            line += f"failed{took} ({count})"
+            cause = (record.error or "").strip().split("\n", 1)[0]
+            cause = cause if len(cause) <= 160 else cause[:157] + "..."
+            line += f"failed{took} ({count}): {cause}" if cause else f"failed{took} ({count})"
         if front is not None:
             line += f"; Pareto front of {front}"
         elif best is not None:

@@ -710,7 +710,8 @@ def test_without_a_terminal_every_finished_trial_gets_a_line(capsys):
     expected = [
         rf"{stamp} trial 0 complete {took} \(1/4\): {t0.value:.6g}; best {t0.value:.6g} "
         rf"\(trial 0\); x={t0.params['x']:.6g}, n={t0.params['n']}",
-        rf"{stamp} trial 1 failed {took} \(2/4\); best {t0.value:.6g} \(trial 0\); x=",
+        rf"{stamp} trial 1 failed {took} \(2/4\): ValueError: diverged; best {t0.value:.6g} "
+        rf"\(trial 0\); x=",
         rf"{stamp} trial 2 pruned at step 3 {took} \(3/4\); best",
         rf"{stamp} trial 3 complete {took} \(4/4\): {t3.value:.6g}; best {best.value:.6g} "
         rf"\(trial {best.number}\)",
