@@ -6,8 +6,8 @@ one machine or a cluster while the metahpo optimizer proposes. The space is a me
 ``quniform``, ``randint``, ``lograndint``, ``qrandint``, ``choice``; nested dicts become
 ``"outer/inner"`` names; a choice among lists or tuples is searched by their literals, a choice
 among dicts with domains of their own as a conditional space, a domain inside a list by its
-place, see :mod:`metahpo.integrations.ray_space`). ``save``/``restore`` write the optimizer's state as JSON
-(no pickle).
+place, see :mod:`metahpo.integrations.ray_space`). ``save``/``restore`` write the optimizer's
+state as JSON (no pickle).
 
 A trial that a scheduler (ASHA, Hyperband, the median stopping rule) stops early is handed to
 the searcher as finished, with the metric of its last report: an early epoch's score, on another
