@@ -280,6 +280,18 @@ def test_a_sample_function_in_param_space_is_refused_with_what_to_do_instead():
         space_from_ray(param_space)
 
 
+def _suggested(param_space, first, n):
+    """A random searcher over ``param_space`` that suggested ``first``, then ``n - 1`` more, each
+    told as it came; and the ``n`` configurations."""
+    searcher = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
+    searcher.set_search_properties("m", "max", param_space)
+    configs = []
+    for i in range(n):
+        configs.append(searcher.suggest(str(i)))
+        searcher.on_trial_complete(str(i), {"m": float(i)})
+    return searcher, configs
+
+
 def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_path):
     """Ray Tune's conditional space (HyperOpt's nested choice): each choice's domains are
     parameters active where the choice is made; suggestions, points to evaluate, results from
@@ -307,12 +319,7 @@ def test_a_choice_among_dicts_is_a_conditional_space_suggesting_the_dicts(tmp_pa
                     "model/1/widths": Condition("model", 1)})
     first = {"lr": 0.01, "seed": 7, "model": {"type": "mlp", "layers": 2,
                                               "opt": {"name": "sgd", "momentum": 0.9}}}
-    a = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
-    a.set_search_properties("m", "max", param_space)
-    configs = []
-    for i in range(30):
-        configs.append(a.suggest(str(i)))
-        a.on_trial_complete(str(i), {"m": float(i)})
+    a, configs = _suggested(param_space, first, 30)
     assert configs[0] == {"lr": 0.01, "model": first["model"]}
     kinds = {repr(sorted(c["model"])) if c["model"] else "None" for c in configs}
     assert kinds == {"['layers', 'opt', 'type']", "['kernel', 'type', 'widths']", "None"}
@@ -368,12 +375,7 @@ def test_domains_inside_lists_are_suggested_in_their_lists(tmp_path):
     assert space_from_ray(param_space) == SearchSpace(
         [Int("net/hidden/0", 8, 63), Float("net/hidden/2/p", 0.0, 0.5)])
     first = {"net": {"hidden": [10, 32, {"p": 0.25, "act": "relu"}]}}
-    a = MetaHPOSearcher(optimizer="random", seed=0, points_to_evaluate=[first])
-    a.set_search_properties("m", "max", param_space)
-    configs = []
-    for i in range(6):
-        configs.append(a.suggest(str(i)))
-        a.on_trial_complete(str(i), {"m": float(i)})
+    a, configs = _suggested(param_space, first, 6)
     assert configs[0] == first
     assert all(h[1] == 32 and h[2]["act"] == "relu" and 8 <= h[0] < 64 and 0 <= h[2]["p"] <= 0.5
                for h in (c["net"]["hidden"] for c in configs))
