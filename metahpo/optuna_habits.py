@@ -8,6 +8,8 @@ answer names what metahpo does instead; the missing attributes raise ``Attribute
 
 from __future__ import annotations
 
+from typing import Callable
+
 #: What ``tune`` does instead of the ``create_study`` / ``optimize`` arguments of Optuna whose
 #: names are not close to one of its own.
 TUNE_ARGUMENTS = {
@@ -47,6 +49,15 @@ def define_by_run_error(name: str) -> AttributeError:
         "objective that suggests its own parameters runs in Optuna with metahpo's sampler: "
         "optuna.create_study(sampler=metahpo.integrations.optuna.MetaHPOSampler())"
         ".optimize(objective)")
+
+
+def missing_attribute(owner: object, name: str, suggest_error: Callable[[str], AttributeError]
+                      ) -> AttributeError:
+    """The ``AttributeError`` for attribute ``name`` that ``owner`` lacks: ``suggest_error``'s
+    for Optuna's ``suggest_*``, Python's own otherwise."""
+    if name.startswith("suggest_"):
+        return suggest_error(name)
+    return AttributeError(f"{type(owner).__name__!r} object has no attribute {name!r}")
 
 
 def asked_suggest_error(name: str) -> AttributeError:

@@ -162,7 +162,10 @@ class CountBar:
         self._bar.close()
 
 
-def open_count(total: int, desc: str, unit: str) -> CountBar | CountLines:
+Count = CountBar | CountLines
+
+
+def open_count(total: int, desc: str, unit: str) -> Count:
     """The progress of a count of ``total`` ``unit`` (runs, iterations): a bar where one is
     drawn (as :func:`open_progress`), else :class:`CountLines`."""
     return CountBar(total, desc, unit) if _draws_bars() else CountLines(total, desc, unit)

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union, overload
 
 from metahpo.errors import MetaHPOError
-from metahpo.optuna_habits import define_by_run_error
+from metahpo.optuna_habits import define_by_run_error, missing_attribute
 from metahpo.scalars import python_scalar
 from metahpo.storage import checked_user_attr, set_constraint
 from metahpo.study import Study
@@ -26,9 +26,7 @@ class ObjectiveParams(dict[str, Any]):
 
     if not TYPE_CHECKING:  # type checkers still flag an attribute a dict lacks
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("suggest_"):
-                raise define_by_run_error(name)
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raise missing_attribute(self, name, define_by_run_error)
 
 
 class RunningTrial:
@@ -70,9 +68,7 @@ class RunningTrial:
 
     if not TYPE_CHECKING:  # type checkers still flag an attribute the trial lacks
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("suggest_"):
-                raise define_by_run_error(name)
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raise missing_attribute(self, name, define_by_run_error)
 
     @property
     def objectives(self) -> int:

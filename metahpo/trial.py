@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from metahpo.errors import MetaHPOError
-from metahpo.optuna_habits import asked_suggest_error, missing_trial_attribute
+from metahpo.optuna_habits import asked_suggest_error, missing_attribute, missing_trial_attribute
 
 DIRECTIONS = ("minimize", "maximize")
 #: How the error of a pruned trial begins ("pruned at step 4"); it is a FAILED trial.
@@ -90,9 +90,7 @@ class Trial:
 
     if not TYPE_CHECKING:  # type checkers still flag an attribute the trial lacks
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("suggest_"):
-                raise asked_suggest_error(name)
-            raise AttributeError(f"'Trial' object has no attribute {name!r}")
+            raise missing_attribute(self, name, asked_suggest_error)
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 0:

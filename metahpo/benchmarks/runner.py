@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from metahpo.errors import MetaHPOError
 from metahpo.optimizers.multi_objective import optimizer_for
 from metahpo.optimizers.registry import optimizer_class
-from metahpo.progress import CountBar, CountLines, open_count
+from metahpo.progress import Count, open_count
 from metahpo.ray_backend import connect_ray
 from metahpo.tasks.base import Task
 from metahpo.tasks.bounds import task_bounds
@@ -330,7 +330,7 @@ def run_suite(suite: Suite, out: str | Path, *, workers: int = 1, command: str =
                        "again (an optimizer's code changed since does not show in them: "
                        "delete %s to run them again)", len(all_paths) - len(jobs),
                        len(all_paths), out, out / "raw")
-    bar: CountBar | CountLines | None = None
+    bar: Count | None = None
     if progress and jobs:
         bar = open_count(len(jobs), "bench", "runs")
     try:

@@ -16,12 +16,12 @@ such a trial as pruned at its last report, which metahpo's optimizers read as th
 trials an Optuna pruner stops (see :mod:`metahpo.optimizers.policy_driven`). Under Ray Tune's
 ``ASHAScheduler`` on the held-out lcbench instances, ``meta``'s regret after 30 trainings' worth
 of epochs was 0.149 read so, against 0.172 read as finished
-(``benchmarks/results/ray_schedulers/``). A trial was stopped early when Ray Tune stopped it at a result it did not
-let it continue after (a trainable that returns gets its last result passed on first) and
-before ``max_t`` of ``time_attr``; trials stopped at ``max_t``, and trainables that end on their
-own earlier, are finished. A trial stopped while paused (a synchronous ``HyperBandScheduler``
-pauses trials at its milestones, then stops some) reaches the searcher without a result: it ended
-at the last result it reported.
+(``benchmarks/results/ray_schedulers/``). A trial was stopped early when Ray Tune stopped it at
+a result it did not let it continue after (a trainable that returns gets its last result passed
+on first) and before ``max_t`` of ``time_attr``; trials stopped at ``max_t``, and trainables
+that end on their own earlier, are finished. A trial stopped while paused (a synchronous
+``HyperBandScheduler`` pauses trials at its milestones, then stops some) reaches the searcher
+without a result: it ended at the last result it reported.
 
 Example::
 
@@ -45,7 +45,6 @@ import warnings
 from typing import Any, Dict, Optional, cast
 
 from ray.tune.search import Searcher
-from ray.tune.utils.util import flatten_dict
 
 from metahpo.errors import MetaHPOError
 from metahpo.integrations.ray_space import RaySpace, has_domains, ray_space, space_from_ray
@@ -140,7 +139,7 @@ class MetaHPOSearcher(Searcher):
         self._optimizer_name = optimizer
         self._seed = seed
         self._options = dict(options)
-        self._points = [flatten_dict(p, delimiter="/") for p in points_to_evaluate or []]
+        self._points = [dict(p) for p in points_to_evaluate or []]
         self._rewards = list(evaluated_rewards or [])
         self._opt: Optimizer | None = None
         self._live: dict[str, Any] = {}

@@ -31,6 +31,7 @@ import ast
 import copy
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -86,7 +87,7 @@ class RaySpace:
 
     def config(self, params: Mapping[str, Any]) -> Dict[str, Any]:
         """The nested Ray Tune configuration of a trial's ``params`` (active ones only)."""
-        nested = self._nested()
+        nested = self._nested
         flat = {k: self._value(k, params) for k in params if k not in nested}
         for key, skeleton in self.lists.items():
             filled = copy.deepcopy(skeleton)
@@ -102,7 +103,7 @@ class RaySpace:
         where a configuration's dict is none of its choices."""
         flat = flatten_dict(dict(config), delimiter="/")
         params: Dict[str, Any] = {}
-        nested = self._nested()
+        nested = self._nested
         for name in self.space.names:
             if name in nested:
                 continue
@@ -137,6 +138,7 @@ class RaySpace:
         lists = {k: ast.literal_eval(v) for k, v in state.get("lists", {}).items()}
         return cls(space, tuple(state.get("labelled", [])), choices, lists)
 
+    @cached_property
     def _nested(self) -> set[str]:
         """The parameters that belong to a choice among dicts."""
         return {c.child(i, k) for c in self.choices.values() for i, keys in enumerate(c.keys)
@@ -229,9 +231,7 @@ def _shown(inner: Mapping[str, Any]) -> str:
 def ray_space(param_space: Dict[str, Any]) -> RaySpace:
     """:func:`space_from_ray`'s space, with the way from its parameters to Ray Tune's
     configurations and back."""
-    if parse_spec_vars(param_space)[2]:
-        raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a searcher "
-                           "proposes every parameter); use tune.choice")
+    _refuse_grid(param_space)
     params: list[Parameter] = []
     labelled: list[str] = []
     choices: dict[str, DictChoice] = {}
@@ -317,10 +317,7 @@ def _convert_choice(name: str, categories: list[Any], params: list[Parameter],
             constants.append({"": _constant(name, category)})
             keys.append(())
             continue
-        _, _, grid = parse_spec_vars(category)
-        if grid:
-            raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a "
-                               "searcher proposes every parameter); use tune.choice")
+        _refuse_grid(category)
         start = len(params)
         keys.append(tuple(_convert(category, f"{name}/{i}/", params, labelled, choices,
                                    conditions)))
@@ -330,6 +327,13 @@ def _convert_choice(name: str, categories: list[Any], params: list[Parameter],
         constants.append({"/".join(path): _constant(f"{name}/{i}/{'/'.join(path)}", value)
                           for path, value in resolved})
     choices[name] = DictChoice(name, tuple(constants), tuple(keys))
+
+
+def _refuse_grid(param_space: Dict[str, Any]) -> None:
+    """A clear error where ``param_space`` (or a choice's dict) holds ``tune.grid_search``."""
+    if parse_spec_vars(param_space)[2]:
+        raise MetaHPOError("MetaHPOSearcher cannot take tune.grid_search entries (a searcher "
+                           "proposes every parameter); use tune.choice")
 
 
 def _skeleton(value: Any, name: str) -> Any:
@@ -368,7 +372,7 @@ def _get(container: Any, parts: list[str]) -> tuple[bool, Any]:
 
 
 def _constant(name: str, value: Any) -> Any:
-    """``value``, a constant entry of a choice among dicts, as a plain value; a clear error
-    where the searcher's saved state could not hold it."""
+    """``value``, a constant entry of a choice among dicts or of a list that holds domains, as
+    a plain value; a clear error where the searcher's saved state could not hold it."""
     literal(name, value)
     return _plain(value)

@@ -22,8 +22,8 @@ import torch
 from metahpo.errors import MetaHPOError
 from metahpo.meta.distributions import TaskDistribution, TrainingTask
 from metahpo.meta.rollout import REWARDS, reinforce_loss, rollout
-from metahpo.progress import CountBar, CountLines, open_count
 from metahpo.policy import LSTMPolicy, PolicyConfig
+from metahpo.progress import Count, open_count
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def meta_train(
     curve: list[dict[str, Any]] = []
     best_val, best_state = np.inf, None
     start = time.monotonic()
-    bar: CountBar | CountLines | None = None
+    bar: Count | None = None
     if progress:
         bar = open_count(config.iterations, "meta-train", "iterations")
     try:
