@@ -83,6 +83,16 @@ OWN_ATTR_PREFIX = "metahpo:"
 CONSTRAINT_ATTR_PREFIX = "constraints:"
 
 
+def _storage_hint(url: Any) -> str:
+    """What a common slip in a storage argument meant: a bare SQLite file name
+    (``studies.db``), or the command line's ``memory`` given to the Python API."""
+    if url == "memory":
+        return "; storage=None keeps a study in memory"
+    if isinstance(url, str) and url.endswith((".db", ".sqlite", ".sqlite3")):
+        return f"; for a SQLite file, sqlite:///{url}"
+    return ""
+
+
 def open_storage(url: Any, *, must_exist: bool = False) -> Any:
     """Open an Optuna storage by URL (``None``: in memory); an Optuna storage object is
     returned as it is.
@@ -100,8 +110,8 @@ def open_storage(url: Any, *, must_exist: bool = False) -> Any:
         return _cached(url)
     if not isinstance(url, str) or "://" not in url:
         raise MetaHPOError(
-            "storage must be a database URL such as sqlite:///studies.db or an Optuna storage, "
-            f"got {url!r}"
+            "storage must be a database URL such as sqlite:///studies.db, a journal file such as "
+            f"journal:///studies.log, or an Optuna storage, got {url!r}{_storage_hint(url)}"
         )
     if url.startswith(JOURNAL_URL):
         return _journal(url, _local_file(url, JOURNAL_URL, must_exist))

@@ -399,6 +399,8 @@ def test_an_objective_file_elsewhere_imports_the_modules_beside_it(workdir):
         (["studies", "list", "--storage", "sqlite:///missing.db"], "does not exist"),
         (["studies", "list", "--storage", "sqlite:///garbage.db"], "cannot open storage"),
         (["studies", "list", "--storage", "not-a-url"], "must be a database URL"),
+        (["studies", "list", "--storage", "runs/studies.db"],
+         "got 'runs/studies.db'; for a SQLite file, sqlite:///runs/studies.db"),
         (["studies", "list", "--storage", "mysql+pymysql://user@localhost/studies"],
          "its database driver is not installed (No module named 'pymysql'); pip install 'PyMySQL'"),
         (["studies", "show", "nope", "--storage", "sqlite:///empty.db"], "no study named 'nope'"),

@@ -51,6 +51,11 @@ def test_tune_in_memory_records_every_trial():
     assert all(t.started_at <= t.finished_at for t in study.trials)
 
 
+def test_the_command_lines_memory_storage_points_python_users_to_none():
+    with pytest.raises(MetaHPOError, match="got 'memory'; storage=None keeps a study in memory"):
+        tune(quadratic, SPACE, n_trials=1, storage="memory")
+
+
 @pytest.mark.filterwarnings("error")
 def test_tensor_and_numpy_results_are_recorded_as_their_numbers():
     import numpy as np
