@@ -83,6 +83,20 @@ class Condition:
         return cls(parent, values)
 
 
+def both(child: str, first: Condition, second: Condition) -> Condition:
+    """The condition under which ``first`` and ``second`` on ``child`` both hold (the values of
+    their parent they share); refused, naming ``child``, when they name different parents or
+    share no value."""
+    if first.parent != second.parent:
+        raise MetaHPOError(f"parameter {child!r} has conditions on {first.parent!r} and "
+                           f"{second.parent!r}: metahpo's conditions have one parent each")
+    shared = [v for v in first.values if v in second.values]
+    if not shared:
+        raise MetaHPOError(f"parameter {child!r}: its conditions on {first.parent!r} share no "
+                           "value, so it would never be active")
+    return Condition(first.parent, shared)
+
+
 def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
                      ) -> dict[str, Condition]:
     """``conditions`` (child name -> :class:`Condition` or ``{parent: values}``) checked against

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
-from metahpo.conditions import Condition, active_mask, active_names, check_conditions
+from metahpo.conditions import Condition, active_mask, active_names, both, check_conditions
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import (
     Block,
@@ -376,10 +376,12 @@ class SearchSpace:
 
         Supported types: uniform_float (``q`` becomes ``step``), uniform_int, categorical, ordinal
         (its ``sequence`` as ordered choices) and constant (a one-choice categorical). Conditions
-        of type ``EQ`` and ``IN`` become :class:`~metahpo.conditions.Condition` s (parents are
-        moved before their children); other condition types are refused, unless
-        ``ignore_conditions`` makes every parameter always active (for a surrogate model that
-        reads every parameter). Forbidden clauses are not represented: a document with some is
+        on one parent (``EQ``, ``NEQ``, ``LT``, ``GT``, ``IN`` and ``AND`` / ``OR`` conjunctions
+        of them, see :func:`~metahpo.space_formats.condition_from_configspace`) become
+        :class:`~metahpo.conditions.Condition` s (parents are moved before their children;
+        several conditions on one child must all hold); conditions on several parents of one
+        child are refused, unless ``ignore_conditions`` makes every
+        parameter always active (for a surrogate model that reads every parameter). Forbidden clauses are not represented: a document with some is
         read with a warning, and the objective must fail the configurations they forbid.
         """
         document: Any = data
@@ -407,8 +409,12 @@ class SearchSpace:
                           stacklevel=2)
         if ignore_conditions:
             return cls(params)
-        conditions = dict(condition_from_configspace(c)
-                          for c in document.get("conditions") or [])
+        by_name = {p.name: p for p in params}
+        conditions: dict[str, Condition] = {}
+        for c in document.get("conditions") or []:
+            child, condition = condition_from_configspace(c, by_name)
+            conditions[child] = both(child, conditions[child], condition) if (
+                child in conditions) else condition
         return cls(parents_first(params, conditions), conditions=conditions)
 
     def without(self, *names: str) -> "SearchSpace":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from metahpo.conditions import Condition
+from metahpo.conditions import Condition, both
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import Categorical, Float, Int, Parameter
 
@@ -67,19 +67,87 @@ def parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:
     raise MetaHPOError(f"ConfigSpace parameter {name!r}: type {kind!r} is not supported")
 
 
-def condition_from_configspace(cond: Any) -> tuple[str, Condition]:
-    """``(child, Condition)`` of a ConfigSpace JSON condition of type ``EQ`` or ``IN``."""
+#: A ``NEQ``, ``LT`` or ``GT`` condition's parent with more values than this is refused: the
+#: condition becomes the list of the parent values it allows.
+MAX_LISTED_VALUES = 10_000
+
+
+def condition_from_configspace(cond: Any, params: Mapping[str, Parameter]
+                               ) -> tuple[str, Condition]:
+    """``(child, Condition)`` of a ConfigSpace JSON condition; ``params``: the document's
+    parameters by name.
+
+    metahpo's conditions name one parent and the values it may hold, so every ConfigSpace
+    condition on one parent is read as such a list: ``EQ`` and ``IN`` as they are, ``NEQ`` as
+    the parent's other values, ``LT`` / ``GT`` as its values below / above the given one (in
+    the order of an ordinal's sequence), an ``OR`` of such conditions as the union of their
+    values and an ``AND`` as their intersection. Conjunctions over several parents, and
+    ``NEQ`` / ``LT`` / ``GT`` on a continuous parent, are refused by name."""
     if not isinstance(cond, Mapping):
         raise MetaHPOError(f"ConfigSpace condition must be a mapping, got {cond!r}")
-    kind = cond.get("type")
     child: Any = cond.get("child")
+    return child, _condition(child, cond, params)
+
+
+def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condition:
+    if not isinstance(cond, Mapping):
+        raise MetaHPOError(f"ConfigSpace condition on {child!r}: expected a mapping, got {cond!r}")
+    kind = cond.get("type")
+    if kind in ("AND", "OR"):
+        parts = [_condition(child, c, params) for c in cond.get("conditions") or []]
+        parents = sorted({str(part.parent) for part in parts})
+        if len(parents) != 1:
+            raise MetaHPOError(
+                f"ConfigSpace condition {kind!r} on {child!r} combines conditions on "
+                f"{parents or 'nothing'}: metahpo's conditions have one parent each")
+        combined = parts[0]
+        for part in parts[1:]:
+            combined = both(child, combined, part) if kind == "AND" else Condition(
+                part.parent, [*combined.values, *(v for v in part.values
+                                                  if v not in combined.values)])
+        return combined
     parent: Any = cond.get("parent")
     if kind == "EQ":
-        return child, Condition(parent, [cond.get("value")])
+        return Condition(parent, [cond.get("value")])
     if kind == "IN":
-        return child, Condition(parent, list(cond.get("values") or []))
-    raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: metahpo "
-                       "reads EQ and IN conditions (one parent each)")
+        return Condition(parent, list(cond.get("values") or []))
+    if kind not in ("NEQ", "LT", "GT"):
+        raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: "
+                           "metahpo reads EQ, NEQ, LT, GT, IN and conjunctions of them on one "
+                           "parent")
+    if parent not in params:
+        raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
+                           f"{parent!r}")
+    p = params[parent]
+    listed = _listed_values(p)
+    if listed is None:
+        raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: its parent {parent!r} "
+                           f"is continuous or has over {MAX_LISTED_VALUES} values; a "
+                           "condition's parent must be categorical, integer or stepped")
+    value = cond.get("value")
+    if not p.contains(value):
+        raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: {value!r} is not a "
+                           f"value of its parent {parent!r} ({p.to_dict()})")
+    at = p.encode(value)
+    allowed = [v for v in listed if {"NEQ": p.encode(v) != at, "LT": p.encode(v) < at,
+                                     "GT": p.encode(v) > at}[kind]]
+    if not allowed:
+        raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: no value of "
+                           f"{parent!r} meets it, so the parameter would never be active")
+    return Condition(parent, allowed)
+
+
+def _listed_values(p: Parameter) -> list[Any] | None:
+    """Every value of a discrete parameter in the order of its encoding (``None``: continuous,
+    or more than :data:`MAX_LISTED_VALUES` values)."""
+    n = p.n_values
+    if n is None or n > MAX_LISTED_VALUES:
+        return None
+    if isinstance(p, Categorical):
+        return list(p.choices)
+    if isinstance(p, Int):
+        return list(range(p.low, p.high + 1, p.step))
+    return [p.decode((k + 0.5) / n) for k in range(n)]
 
 
 def parents_first(params: list[Parameter], conditions: Mapping[str, Condition]) -> list[Parameter]:

@@ -103,13 +103,76 @@ def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
     assert space.decode([0.1, 0.5, 0.5]) == {"kernel": "linear"}
     assert SearchSpace.from_configspace(document, ignore_conditions=True).names == [
         "gamma", "degree", "kernel"]
-    document["conditions"].append({"child": "gamma", "parent": "degree", "type": "GT", "value": 2})
-    with pytest.raises(MetaHPOError, match="'GT' on 'gamma' is not supported"):
+    document["conditions"].append({"child": "gamma", "parent": "kernel", "type": "NEQ",
+                                   "value": "rbf"})
+    assert SearchSpace.from_configspace(document).conditions["gamma"] == Condition(
+        "kernel", ["poly"]), "two conditions on one child must both hold"
+    document["conditions"][-1] = {"child": "gamma", "parent": "degree", "type": "GT", "value": 2}
+    with pytest.raises(MetaHPOError, match="'gamma' has conditions on 'kernel' and 'degree'"):
         SearchSpace.from_configspace(document)
     document["conditions"].pop()
     document["forbiddens"] = [{"name": "degree", "type": "EQUALS", "value": 5}]
     with pytest.warns(UserWarning, match="1 forbidden clause.*may be proposed"):
         assert SearchSpace.from_configspace(document).names == space.names
+
+
+def test_configspace_conditions_on_one_parent_become_the_values_they_allow():
+    """ConfigSpace's other condition types and its conjunctions, as scikit-learn SVM and
+    network-depth spaces write them, read as the parent values under which the child is active."""
+    hyperparameters = [
+        {"name": "kernel", "type": "categorical", "choices": ["linear", "poly", "rbf", "sigmoid"]},
+        {"name": "depth", "type": "ordinal", "sequence": ["shallow", "medium", "deep"]},
+        {"name": "layers", "type": "uniform_int", "lower": 1, "upper": 64, "log": True},
+        {"name": "coef0", "type": "uniform_float", "lower": 0.0, "upper": 1.0},
+        {"name": "gamma", "type": "uniform_float", "lower": 1e-4, "upper": 1.0, "log": True},
+        {"name": "skip", "type": "categorical", "choices": [True, False]},
+        {"name": "width_3", "type": "uniform_int", "lower": 8, "upper": 64},
+        {"name": "lr", "type": "uniform_float", "lower": 1e-4, "upper": 1.0, "log": True},
+    ]
+    conditions = [
+        {"child": "coef0", "type": "OR", "conditions": [
+            {"child": "coef0", "parent": "kernel", "type": "EQ", "value": "poly"},
+            {"child": "coef0", "parent": "kernel", "type": "EQ", "value": "sigmoid"}]},
+        {"child": "gamma", "parent": "kernel", "type": "NEQ", "value": "linear"},
+        {"child": "skip", "parent": "depth", "type": "GT", "value": "shallow"},
+        {"child": "width_3", "type": "AND", "conditions": [
+            {"child": "width_3", "parent": "layers", "type": "GT", "value": 2},
+            {"child": "width_3", "parent": "layers", "type": "LT", "value": 5}]},
+    ]
+    space = SearchSpace.from_configspace({"hyperparameters": hyperparameters,
+                                          "conditions": conditions})
+    assert space.conditions == {
+        "coef0": Condition("kernel", ["poly", "sigmoid"]),
+        "gamma": Condition("kernel", ["poly", "rbf", "sigmoid"]),
+        "skip": Condition("depth", ["medium", "deep"]),
+        "width_3": Condition("layers", [3, 4]),
+    }
+    assert set(space.active_names({"kernel": "rbf", "depth": "shallow", "layers": 4})) == {
+        "kernel", "depth", "layers", "gamma", "width_3", "lr"}
+
+    def refusal(condition: dict) -> str:
+        with pytest.raises(MetaHPOError) as caught:
+            SearchSpace.from_configspace({"hyperparameters": hyperparameters,
+                                          "conditions": [condition]})
+        return str(caught.value)
+
+    assert "combines conditions on ['depth', 'kernel']: metahpo's conditions have one parent" in (
+        refusal({"child": "lr", "type": "AND", "conditions": [
+            {"child": "lr", "parent": "kernel", "type": "EQ", "value": "poly"},
+            {"child": "lr", "parent": "depth", "type": "EQ", "value": "deep"}]}))
+    assert "its parent 'coef0' is continuous" in refusal(
+        {"child": "lr", "parent": "coef0", "type": "GT", "value": 0.5})
+    assert "'huge' is not a value of its parent 'depth'" in refusal(
+        {"child": "lr", "parent": "depth", "type": "LT", "value": "huge"})
+    assert "no value of 'layers' meets it, so the parameter would never be active" in refusal(
+        {"child": "lr", "parent": "layers", "type": "LT", "value": 1})
+    assert "conditions on 'kernel' share no value, so it would never be active" in refusal(
+        {"child": "lr", "type": "AND", "conditions": [
+            {"child": "lr", "parent": "kernel", "type": "EQ", "value": "poly"},
+            {"child": "lr", "parent": "kernel", "type": "EQ", "value": "rbf"}]})
+    assert "unknown parent 'optimizer'" in refusal(
+        {"child": "lr", "parent": "optimizer", "type": "NEQ", "value": "sgd"})
+    assert "'XOR' on 'lr' is not supported" in refusal({"child": "lr", "type": "XOR"})
 
 
 def test_a_parent_cannot_be_removed_from_its_children():
