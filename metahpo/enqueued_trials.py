@@ -45,14 +45,17 @@ def check_enqueued(params: Any, space: SearchSpace) -> dict[str, Any]:
     params = space.cast(params)
     unknown = [n for n in params if n not in space.names]
     outside = [n for n in params if n in space.names and not space[n].contains(params[n])]
+    shown = ", ".join(f"{n!r}: {shown_value(v)}" for n, v in params.items())
     if unknown or outside:
         ranges = ", ".join(f"{n}={shown_value(params[n])} ({space[n].to_dict()})"
                            for n in outside)
         parts = ([f"unknown parameters {unknown}"] if unknown else []) + (
             [f"values outside the space: {ranges}"] if outside else [])
-        shown = ", ".join(f"{n!r}: {shown_value(v)}" for n, v in params.items())
         raise MetaHPOError(f"the enqueued configuration {{{shown}}} does not fit the search "
                            f"space: {'; '.join(parts)}")
+    clause = space.forbids(params)
+    if clause is not None:
+        raise MetaHPOError(f"the enqueued configuration {{{shown}}} is forbidden by {clause}")
     return dict(params)
 
 

@@ -309,6 +309,9 @@ def check_points(points: Sequence[Mapping[str, Any]] | None,
                 raise MetaHPOError(f"parameters must be a dict, got {type(point).__name__}")
             typed = space.cast(point)
             space.validate(typed)
+            clause = space.forbids(typed)
+            if clause is not None:
+                raise MetaHPOError(f"the configuration is forbidden by {clause}")
         except MetaHPOError as exc:
             raise MetaHPOError(f"points_to_evaluate[{i}]: {exc}") from None
         checked.append(typed)

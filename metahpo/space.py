@@ -5,11 +5,13 @@ Every optimizer in metahpo works in the unit cube ``[0, 1]^d``: each parameter (
 ``[0, 1]`` back to a valid value.
 
 A parameter may be conditional (active only for some values of another one, see
-:mod:`metahpo.conditions`): configurations then hold only their active parameters.
+:mod:`metahpo.conditions`): configurations then hold only their active parameters. Forbidden
+clauses (see :mod:`metahpo.forbidden`) name combinations of values no optimizer proposes.
 
 Spaces round-trip through JSON and YAML (a mapping from parameter name to its description, in
-order, with ``active_if: {parent: [values]}`` on a conditional parameter) and can be read from
-ConfigSpace JSON files, the format YAHPO Gym and SMAC publish.
+order, with ``active_if: {parent: [values]}`` on a conditional parameter, and the forbidden
+clauses as a list under ``forbidden``) and can be read from ConfigSpace JSON files, the format
+YAHPO Gym and SMAC publish.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ import numpy as np
 
 from metahpo.conditions import Condition, active_mask, active_names, both, check_conditions
 from metahpo.errors import MetaHPOError
+from metahpo.forbidden import (
+    MAX_DRAWS,
+    breaking,
+    check_forbidden,
+    forbidden_mask,
+)
 from metahpo.parameters import (
     Block,
     Categorical,
@@ -38,6 +46,7 @@ from metahpo.parameters import (
 from metahpo.scalars import beyond_float
 from metahpo.space_formats import (
     condition_from_configspace,
+    forbidden_from_configspace,
     parameter_from_configspace,
     parameter_from_spec,
     parents_first,
@@ -45,6 +54,9 @@ from metahpo.space_formats import (
 )
 
 __all__ = ["Categorical", "ChoiceValue", "Condition", "Float", "Int", "Parameter", "SearchSpace"]
+
+#: The key of a space file that lists forbidden clauses (see :mod:`metahpo.forbidden`).
+FORBIDDEN_KEY = "forbidden"
 
 
 class SearchSpace:
@@ -54,6 +66,8 @@ class SearchSpace:
         parameters: ``Float``, ``Int`` and ``Categorical`` parameters; names must be unique.
         conditions: conditional parameters, ``{child: Condition(parent, values)}`` (or
             ``{child: {parent: values}}``); see :mod:`metahpo.conditions`.
+        forbidden: combinations of values never to propose, ``[{name: value or [values],
+            ...}, ...]``; see :mod:`metahpo.forbidden`.
 
     Example::
 
@@ -63,7 +77,8 @@ class SearchSpace:
     """
 
     def __init__(self, parameters: Sequence[Parameter], *,
-                 conditions: Mapping[str, Any] | None = None) -> None:
+                 conditions: Mapping[str, Any] | None = None,
+                 forbidden: Sequence[Mapping[str, Any]] | None = None) -> None:
         params = list(parameters)
         if not params:
             raise MetaHPOError("a search space needs at least one parameter")
@@ -79,6 +94,11 @@ class SearchSpace:
         self._params: tuple[Parameter, ...] = tuple(params)
         self._names = tuple(p.name for p in params)
         self._conditions = check_conditions(self._params, conditions or {})
+        self._forbidden = check_forbidden(self._params, forbidden or [])
+        if self._forbidden and FORBIDDEN_KEY in names:
+            raise MetaHPOError(f"a space with forbidden clauses cannot have a parameter named "
+                               f"{FORBIDDEN_KEY!r} (its files list the clauses under that key); "
+                               "rename the parameter")
         self._fill = self.middle()  # the coordinates of inactive parameters
         scales: dict[str, list[int]] = {}
         for i, p in enumerate(self._params):
@@ -125,21 +145,54 @@ class SearchSpace:
         unconditional space); a child whose parent is missing from ``params`` is inactive."""
         return active_names(self._params, self._conditions, params)
 
+    @property
+    def forbidden(self) -> list[dict[str, list[Any]]]:
+        """The forbidden clauses, ``[{name: [values]}, ...]`` (see :mod:`metahpo.forbidden`)."""
+        return [clause.to_dict() for clause in self._forbidden]
+
+    def forbids(self, params: Mapping[str, Any]) -> str | None:
+        """The forbidden clause a valid configuration ``params`` breaks, as text for a
+        message, or ``None`` where it is allowed."""
+        clause = breaking(self._params, self._forbidden, params) if self._forbidden else None
+        return None if clause is None else str(clause)
+
+    def forbidden_mask(self, snapped: np.ndarray) -> np.ndarray:
+        """Which of the snapped unit-cube points ``(n, dim)`` (see :meth:`snap`) a forbidden
+        clause forbids: bool ``(n,)``, all false in a space without clauses."""
+        points = np.asarray(snapped, dtype=float).reshape(-1, self.dim)
+        if not self._forbidden:
+            return np.zeros(len(points), dtype=bool)
+        active = (active_mask(self._params, self._conditions, points) if self._conditions
+                  else np.ones(points.shape, dtype=bool))
+        return forbidden_mask(self._params, self._forbidden, points, active)
+
+    def sample_allowed(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A uniformly drawn configuration that no forbidden clause forbids."""
+        for _ in range(max(1, MAX_DRAWS // 1000)):
+            points = self.snap(rng.random((1000, self.dim)))
+            allowed = np.flatnonzero(~self.forbidden_mask(points))
+            if len(allowed):
+                return self.decode(points[allowed[0]])
+        raise MetaHPOError(f"no allowed configuration in {MAX_DRAWS} uniform draws: the "
+                           f"forbidden clauses {self.forbidden} leave (almost) nothing of the "
+                           "space")
+
     def missing(self, params: Mapping[str, Any]) -> list[str]:
         """Active parameters that ``params`` (a configuration being written, say) lacks."""
         return [n for n in self.active_names(params) if n not in params]
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, SearchSpace) and self._params == other._params
-                and self._conditions == other._conditions)
+                and self._conditions == other._conditions
+                and self._forbidden == other._forbidden)
 
     def __hash__(self) -> int:
-        return hash((self._params, tuple(self._conditions.items())))
+        return hash((self._params, tuple(self._conditions.items()), self._forbidden))
 
     def __repr__(self) -> str:
-        if self._conditions:
-            return f"SearchSpace({list(self._params)!r}, conditions={self._conditions!r})"
-        return f"SearchSpace({list(self._params)!r})"
+        extra = (f", conditions={self._conditions!r}" if self._conditions else "") + (
+            f", forbidden={self.forbidden!r}" if self._forbidden else "")
+        return f"SearchSpace({list(self._params)!r}{extra})"
 
     # encoding ---------------------------------------------------------------------------------
 
@@ -214,7 +267,8 @@ class SearchSpace:
         """Every configuration of an all-discrete space as unit-cube points ``(N, dim)`` (the
         encodings :meth:`snap` gives), or ``None`` if a parameter is continuous or there are more
         than ``limit`` combinations of values (counting inactive parameters' values too;
-        configurations that differ only in those are returned once)."""
+        configurations that differ only in those are returned once; forbidden ones are left
+        out)."""
         if not self.is_discrete or math.prod(cast(int, p.n_values) for p in self._params) > limit:
             return None
         coords = []
@@ -232,7 +286,7 @@ class SearchSpace:
         if self._conditions:
             _, first = np.unique(self.snap(points), axis=0, return_index=True)
             points = self.snap(points[np.sort(first)])
-        return points
+        return points[~self.forbidden_mask(points)]
 
     def sample_unit(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform points of the unit cube, shape ``(n, dim)``."""
@@ -291,17 +345,22 @@ class SearchSpace:
 
     # file formats -----------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, dict[str, Any]]:
+    def to_dict(self) -> dict[str, Any]:
         """``{name: {"type": ..., ...}}`` in parameter order (a conditional parameter with
-        ``"active_if": {parent: [values]}``); the JSON and YAML form."""
-        out = {p.name: p.to_dict() for p in self._params}
+        ``"active_if": {parent: [values]}``), then, where the space has forbidden clauses,
+        ``"forbidden": [{name: [values]}, ...]``; the JSON and YAML form."""
+        out: dict[str, Any] = {p.name: p.to_dict() for p in self._params}
         for child, cond in self._conditions.items():
             out[child]["active_if"] = cond.to_dict()
+        if self._forbidden:
+            out[FORBIDDEN_KEY] = self.forbidden
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchSpace":
-        """Build a space from ``{name: {"type": "float"|"int"|"categorical", ...}}``.
+        """Build a space from ``{name: {"type": "float"|"int"|"categorical", ...}}``, with
+        forbidden clauses as a list under the key ``forbidden`` (a parameter's description is a
+        mapping, so a parameter may still be named so).
 
         A ConfigSpace JSON document (with a ``"hyperparameters"`` list) is accepted too.
         """
@@ -313,12 +372,16 @@ class SearchSpace:
             return cls.from_configspace(data)
         params: list[Parameter] = []
         conditions: dict[str, Any] = {}
+        forbidden = data.get(FORBIDDEN_KEY)
         for name, spec in data.items():
+            if name == FORBIDDEN_KEY and isinstance(spec, list):
+                continue
             if isinstance(spec, Mapping) and "active_if" in spec:
                 conditions[name] = Condition.from_spec(name, spec["active_if"])
                 spec = {k: v for k, v in spec.items() if k != "active_if"}
             params.append(parameter_from_spec(name, spec))
-        return cls(params, conditions=conditions)
+        return cls(params, conditions=conditions,
+                   forbidden=forbidden if isinstance(forbidden, list) else None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -380,9 +443,11 @@ class SearchSpace:
         of them, see :func:`~metahpo.space_formats.condition_from_configspace`) become
         :class:`~metahpo.conditions.Condition` s (parents are moved before their children;
         several conditions on one child must all hold); conditions on several parents of one
-        child are refused, unless ``ignore_conditions`` makes every
-        parameter always active (for a surrogate model that reads every parameter). Forbidden clauses are not represented: a document with some is
-        read with a warning, and the objective must fail the configurations they forbid.
+        child are refused, unless ``ignore_conditions`` makes every parameter always active
+        (for a surrogate model that reads every parameter; it leaves the forbidden clauses out
+        too). Forbidden clauses (``EQUALS``, ``IN`` and ``AND`` conjunctions of them) become the
+        space's ``forbidden`` list; relations between two parameters (``RELATION_LT`` ...) are
+        not represented: a document with some is read without them, with a warning.
         """
         document: Any = data
         if isinstance(data, (str, Path)):
@@ -401,24 +466,27 @@ class SearchSpace:
         if not isinstance(hps, list):
             raise MetaHPOError("a ConfigSpace document needs a 'hyperparameters' list")
         params = [parameter_from_configspace(hp) for hp in hps]
-        if document.get("forbiddens"):
-            warnings.warn(f"the ConfigSpace document has {len(document['forbiddens'])} forbidden "
-                          "clause(s), which metahpo does not represent: configurations they "
-                          "forbid may be proposed; have the objective raise an error for them "
-                          "(a failed trial, which the optimizers steer away from)", UserWarning,
-                          stacklevel=2)
         if ignore_conditions:
             return cls(params)
+        read = [forbidden_from_configspace(f) for f in document.get("forbiddens") or []]
+        forbidden = [clause for clause in read if clause is not None]
+        if len(forbidden) < len(read):
+            warnings.warn(f"the ConfigSpace document has {len(read) - len(forbidden)} forbidden "
+                          "relation(s) between parameters, which metahpo does not represent: "
+                          "configurations they forbid may be proposed; have the objective "
+                          "raise an error for them (a failed trial, which the optimizers steer "
+                          "away from)", UserWarning, stacklevel=2)
         by_name = {p.name: p for p in params}
         conditions: dict[str, Condition] = {}
         for c in document.get("conditions") or []:
             child, condition = condition_from_configspace(c, by_name)
             conditions[child] = both(child, conditions[child], condition) if (
                 child in conditions) else condition
-        return cls(parents_first(params, conditions), conditions=conditions)
+        return cls(parents_first(params, conditions), conditions=conditions, forbidden=forbidden)
 
     def without(self, *names: str) -> "SearchSpace":
-        """A copy without the named parameters (e.g. a benchmark's instance or fidelity)."""
+        """A copy without the named parameters (e.g. a benchmark's instance or fidelity), and
+        without the forbidden clauses that name one."""
         unknown = set(names) - set(self.names)
         if unknown:
             raise MetaHPOError(f"unknown parameters {sorted(unknown)}")
@@ -428,7 +496,9 @@ class SearchSpace:
             raise MetaHPOError(f"cannot remove {sorted(names)}: parameters {orphans} depend on them")
         return SearchSpace([p for p in self._params if p.name not in names],
                            conditions={c: cond for c, cond in self._conditions.items()
-                                       if c not in names})
+                                       if c not in names},
+                           forbidden=[c.to_dict() for c in self._forbidden
+                                      if not any(name in names for name, _ in c.items)])
 
 
 def read_space(source: str | Path) -> SearchSpace:

@@ -137,6 +137,35 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
     return Condition(parent, allowed)
 
 
+def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | None:
+    """The forbidden clause ``{name: [values]}`` of a ConfigSpace JSON forbidden of type
+    ``EQUALS``, ``IN`` or an ``AND`` of them (one name twice: the values both list); ``None``
+    for a relation between two parameters (``RELATION_LT``, ...), which metahpo does not
+    represent."""
+    if not isinstance(item, Mapping):
+        raise MetaHPOError(f"ConfigSpace forbidden clause must be a mapping, got {item!r}")
+    kind = item.get("type")
+    name: Any = item.get("name")
+    if kind == "EQUALS":
+        return {name: [item.get("value")]}
+    if kind == "IN":
+        return {name: list(item.get("values") or [])}
+    if kind == "AND":
+        merged: dict[Any, list[Any]] = {}
+        for part in item.get("clauses") or []:
+            clause = forbidden_from_configspace(part)
+            if clause is None:
+                return None
+            for key, values in clause.items():
+                merged[key] = [v for v in merged[key] if v in values] if (
+                    key in merged) else values
+        return merged
+    if isinstance(kind, str) and kind.startswith("RELATION"):
+        return None
+    raise MetaHPOError(f"ConfigSpace forbidden clause of type {kind!r} is not supported: metahpo "
+                       "reads EQUALS, IN and AND (and skips relations, with a warning)")
+
+
 def _listed_values(p: Parameter) -> list[Any] | None:
     """Every value of a discrete parameter in the order of its encoding (``None``: continuous,
     or more than :data:`MAX_LISTED_VALUES` values)."""

@@ -19,7 +19,7 @@ from metahpo.errors import MetaHPOError
 from metahpo.optuna_habits import missing_study_attribute
 from metahpo.scalarization import as_losses, dominated
 from metahpo.scalars import python_scalar
-from metahpo.space import SearchSpace, check_space
+from metahpo.space import FORBIDDEN_KEY, SearchSpace, check_space
 from metahpo.storage import DEFAULT_MAX_RETRIES, open_storage, record_from_optuna
 from metahpo.trial import Trial, TrialRecord, TrialState, check_directions
 
@@ -311,13 +311,18 @@ def create_study(space: SearchSpace, *, storage: Any = None, study_name: str | N
 
 def space_changes(old: SearchSpace, new: SearchSpace) -> str:
     """What tells search space ``new`` from ``old``, in a few words: the parameters added,
-    removed and changed (range, scale, choices, condition)."""
+    removed and changed (range, scale, choices, condition), and whether the forbidden
+    combinations changed."""
     before, after = old.to_dict(), new.to_dict()
+    for d in (before, after):
+        d.pop(FORBIDDEN_KEY, None)
     parts = [f"{what}: {', '.join(names)}" for what, names in (
         ("added", [n for n in after if n not in before]),
         ("removed", [n for n in before if n not in after]),
         ("changed", [n for n in after if n in before and after[n] != before[n]]),
     ) if names]
+    if old.forbidden != new.forbidden:
+        parts.append("forbidden combinations changed")
     return "; ".join(parts)
 
 

@@ -108,6 +108,9 @@ def warm_start_points(studies: Sequence[Study], space: SearchSpace, n: int = 5, 
     for point in uniform:
         configs.setdefault(point.tobytes(), (point, None))
     entries = list(configs.values())
+    if space.forbidden:
+        allowed = ~space.forbidden_mask(np.array([point for point, _ in entries]))
+        entries = [entry for entry, keep in zip(entries, allowed) if keep]
     pool = np.array([point for point, _ in entries])
     quantiles = np.column_stack([_quantiles(p, y, pool[:, shared]) for p, y, shared in usable])
     chosen: list[int] = []

@@ -112,8 +112,7 @@ def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
         SearchSpace.from_configspace(document)
     document["conditions"].pop()
     document["forbiddens"] = [{"name": "degree", "type": "EQUALS", "value": 5}]
-    with pytest.warns(UserWarning, match="1 forbidden clause.*may be proposed"):
-        assert SearchSpace.from_configspace(document).names == space.names
+    assert SearchSpace.from_configspace(document).forbidden == [{"degree": [5]}]
 
 
 def test_configspace_conditions_on_one_parent_become_the_values_they_allow():

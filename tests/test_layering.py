@@ -21,6 +21,7 @@ LAYERS = [
     ("metahpo.parameters", 1),
     ("metahpo.space", 1),
     ("metahpo.conditions", 1),
+    ("metahpo.forbidden", 1),
     ("metahpo.space_formats", 1),
     ("metahpo.trial", 1),
     ("metahpo.distributions", 1),

@@ -133,8 +133,9 @@ class MetaHPOSampler(BaseSampler):
             ``MODULE:CLASS`` naming an optimizer of your own (``metahpo.create_optimizer``).
         seed: the optimizer's seed; its random draws restart from it and each trial's number.
         search_space: the parameters every trial suggests, ``{name: optuna distribution}`` or a
-            :class:`~metahpo.space.SearchSpace`; they are then sampled jointly from the first
-            trial on (see the module docstring). Default: Optuna's intersection search space
+            :class:`~metahpo.space.SearchSpace` (whose forbidden combinations are then never
+            proposed); they are then sampled jointly from the first trial on (see the module
+            docstring). Default: Optuna's intersection search space
             and the conditional parameters that the completed trials show (define-by-run).
         **options: keyword options of the optimizer (e.g. ``policy="default"`` for ``"meta"``).
     """
@@ -148,8 +149,10 @@ class MetaHPOSampler(BaseSampler):
         self._seed = (seed if seed is not None
                       else int(cast(int, np.random.SeedSequence().entropy) % 2**31))
         self._declared = None if search_space is None else _declared_space(search_space)
-        self._conditional = (search_space if isinstance(search_space, SearchSpace)
-                             and search_space.is_conditional else None)
+        #: The declared space where its conditions or forbidden clauses say more than Optuna
+        #: distributions can.
+        self._structured = (search_space if isinstance(search_space, SearchSpace)
+                            and (search_space.is_conditional or search_space.forbidden) else None)
         if self._declared is not None:
             free = {n: d for n, d in self._declared.items() if not _single_value(d)}
             if free:  # an optimizer that cannot serve the space says so now, not in a trial
@@ -183,15 +186,16 @@ class MetaHPOSampler(BaseSampler):
     def _optimizer_space(self, free: dict[str, BaseDistribution],
                          inferred: dict[str, Condition] | None = None) -> SearchSpace:
         """The metahpo space of the parameters ``free`` (those with more than one value), with
-        the declared conditions among them, or else the ``inferred`` ones
-        (:func:`define_by_run_space`; ``free`` lists each parent before its children)."""
-        if self._conditional is None:
+        the declared conditions and forbidden clauses among them, or else the ``inferred``
+        conditions (:func:`define_by_run_space`; ``free`` lists each parent before its
+        children)."""
+        if self._structured is None:
             return SearchSpace([from_optuna(n, d) for n, d in free.items()],
                                conditions={c: cond for c, cond in (inferred or {}).items()
                                            if c in free})
-        fixed = [n for n in self._conditional.names if n not in free]
+        fixed = [n for n in self._structured.names if n not in free]
         try:
-            return self._conditional.without(*fixed)
+            return self._structured.without(*fixed)
         except MetaHPOError as exc:
             raise MetaHPOError(f"search_space: a parameter with a single value cannot be the "
                                f"parent of a condition ({exc})") from None
@@ -308,8 +312,8 @@ class MetaHPOSampler(BaseSampler):
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         if self._declared is not None and param_name in self._declared:
-            condition = (self._conditional.conditions.get(param_name)
-                         if self._conditional is not None else None)
+            condition = (self._structured.conditions.get(param_name)
+                         if self._structured is not None else None)
             if condition is not None and param_distribution == self._declared[param_name]:
                 parent = trial.params.get(condition.parent, "not suggested yet")
                 raise MetaHPOError(

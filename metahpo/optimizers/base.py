@@ -24,6 +24,8 @@ State rules:
   trials, and ``tell`` completes it. It gets the next trial number.
 * ``withdraw(trial)`` forgets a pending trial that will have no outcome (it was interrupted):
   it enters no history, and proposals no longer steer away from it.
+* ``ask()`` never returns a configuration that one of the space's forbidden clauses forbids
+  (see :mod:`metahpo.forbidden`): it discards such a proposal and proposes again.
 * ``state_dict()`` returns JSON-serializable state, and ``restore_optimizer(state)`` rebuilds an
   optimizer whose future ``ask()`` calls match those of the original.
 * With the same seed and the same sequence of calls, an optimizer proposes the same trials.
@@ -44,6 +46,7 @@ from typing import Any, ClassVar, Mapping, cast
 import numpy as np
 
 from metahpo.errors import MetaHPOError
+from metahpo.forbidden import MAX_PROPOSALS
 from metahpo.scalarization import as_losses, dominated
 from metahpo.space import SearchSpace
 from metahpo.trial import Trial, TrialRecord, TrialState, check_direction, objective_outcome
@@ -87,11 +90,26 @@ class Optimizer(abc.ABC):
     # public contract --------------------------------------------------------------------------
 
     def ask(self) -> Trial:
-        """Propose the next configuration as a pending :class:`Trial`."""
+        """Propose the next configuration as a pending :class:`Trial`.
+
+        In a space with forbidden clauses (see :mod:`metahpo.forbidden`), a forbidden proposal
+        is discarded (:meth:`_discard_proposal`) and the optimizer proposes again; after
+        ``MAX_PROPOSALS`` forbidden ones in a row, the trial gets a uniformly drawn allowed
+        configuration instead (without optimizer attributes)."""
         params = self._propose()
         self.space.validate(params)
+        tries, drawn = 1, False
+        while self.space.forbids(params) is not None:
+            self._discard_proposal()
+            if tries == MAX_PROPOSALS:
+                params, drawn = self.space.sample_allowed(self._rng), True
+                break
+            params = self._propose()
+            self.space.validate(params)
+            tries += 1
+        attrs = {} if drawn else self._proposal_attrs()
         trial = Trial(number=self._next_number, params=params,
-                      optimizer_attrs=self._checked_attrs(self._proposal_attrs()))
+                      optimizer_attrs=self._checked_attrs(attrs))
         self._next_number += 1
         self._pending[trial.number] = trial
         return trial
@@ -344,6 +362,10 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def _propose(self) -> dict[str, Any]:
         """Return the parameters of the next trial (validated by ``ask``)."""
+
+    def _discard_proposal(self) -> None:
+        """Hook called by ``ask`` when the configuration :meth:`_propose` just returned is
+        forbidden and will not become a trial (for an optimizer that keeps state per proposal)."""
 
     def _proposal_attrs(self) -> dict[str, Any]:
         """Hook called by ``ask`` right after :meth:`_propose`: the ``optimizer_attrs`` of

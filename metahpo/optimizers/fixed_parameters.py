@@ -42,14 +42,29 @@ def only_value(p: Parameter) -> tuple[bool, Any]:
 
 
 def split_fixed(space: SearchSpace) -> tuple[SearchSpace | None, dict[str, Any]]:
-    """The space of ``space``'s free parameters, with the conditions among them (``None``
-    where every parameter is fixed), and the fixed parameters' values."""
+    """The space of ``space``'s free parameters, with the conditions and forbidden clauses
+    among them (``None`` where every parameter is fixed), and the fixed parameters' values."""
     fixed = {p.name: value for p in space.parameters for one, value in [only_value(p)] if one}
     free = [p for p in space.parameters if p.name not in fixed]
     if not free:
         return None, fixed
     return SearchSpace(free, conditions={c: cond for c, cond in space.conditions.items()
-                                         if c not in fixed and cond.parent not in fixed}), fixed
+                                         if c not in fixed and cond.parent not in fixed},
+                       forbidden=_free_clauses(space, fixed)), fixed
+
+
+def _free_clauses(space: SearchSpace, fixed: Mapping[str, Any]) -> list[dict[str, list[Any]]]:
+    """``space``'s forbidden clauses as they bear on its free parameters: the values a clause
+    lists for a fixed parameter can only be its one value, so a clause that names unconditional
+    fixed parameters forbids what it lists for the free ones. A clause naming a conditional
+    fixed parameter (or only fixed ones) is left to :meth:`Optimizer.ask`, which discards the
+    proposals it forbids."""
+    out = []
+    for clause in space.forbidden:
+        on_free = {name: values for name, values in clause.items() if name not in fixed}
+        if on_free and not any(name in fixed and name in space.conditions for name in clause):
+            out.append(on_free)
+    return out
 
 
 def has_fixed(space: SearchSpace) -> bool:
@@ -114,6 +129,12 @@ class FixedParameters(Optimizer):
         super().restart_draws(key)
         if self._inner is not None:
             self._inner.restart_draws(key)
+
+    def _discard_proposal(self) -> None:
+        """The free parameters' optimizer's trial of a forbidden proposal is withdrawn."""
+        trial = self._inner_pending.pop(self._next_number, None)
+        if trial is not None and self._inner is not None:
+            self._inner.withdraw(trial)
 
     def _complete(self, free: Mapping[str, Any]) -> dict[str, Any]:
         """The configuration of the free parameters' values ``free``, with the fixed values of

@@ -12,7 +12,8 @@ account. Grids of up to ``exact_limit`` points are traversed exactly; larger one
 ``n_candidates`` random grid points per trial.
 
 In a conditional space, grid points that differ only in inactive parameters are one
-configuration (see :mod:`metahpo.conditions`) and are proposed once.
+configuration (see :mod:`metahpo.conditions`) and are proposed once; forbidden grid points (see
+:mod:`metahpo.forbidden`) are not proposed.
 
 When every point has been proposed, the grid is refined (``resolution -> 2 * resolution - 1``,
 which keeps the old levels) and the traversal continues; a finite discrete space that cannot be
@@ -148,6 +149,8 @@ class GridSearch(Optimizer):
             centre = np.array([lv[np.argmin(np.abs(lv - 0.5))] for lv in self._levels])
             cands = self._distinct(np.vstack([centre[None, :], cands]))
             mindist = _nearest_distances(cands, list(selected.values()))
+        if not len(cands):
+            return None
         best = mindist.max()
         if best <= 1e-9:
             return None
@@ -158,12 +161,15 @@ class GridSearch(Optimizer):
 
     def _distinct(self, points: np.ndarray) -> np.ndarray:
         """Grid ``points`` ``(n, D)`` with those of one configuration merged (in a conditional
-        space: inactive coordinates set to the space's middle, first occurrences kept in order)."""
-        if not self.space.is_conditional:
-            return points
-        snapped = self.space.snap(points)
-        _, first = np.unique(snapped, axis=0, return_index=True)
-        return snapped[np.sort(first)]
+        space: inactive coordinates set to the space's middle, first occurrences kept in order)
+        and the forbidden ones left out."""
+        if self.space.is_conditional:
+            snapped = self.space.snap(points)
+            _, first = np.unique(snapped, axis=0, return_index=True)
+            points = snapped[np.sort(first)]
+        if self.space.forbidden:
+            points = points[~self.space.forbidden_mask(self.space.snap(points))]
+        return points
 
     def _extra_state(self) -> dict[str, Any]:
         return {"resolution_now": self._resolution_now, "offset": self._offset}

@@ -100,6 +100,8 @@ class OptunaSamplerOptimizer(Optimizer):
         #: ``optimizer_attrs`` of the last proposal.
         self._study_attr_from: dict[str, int] = {}
         self._last_attrs: dict[str, Any] = {}
+        #: The private study's trial of the last proposal (``None``: discarded, or none yet).
+        self._last_inner: int | None = None
 
     @abc.abstractmethod
     def _make_sampler(self, seed: int) -> Any:
@@ -169,8 +171,20 @@ class OptunaSamplerOptimizer(Optimizer):
 
     def ask(self) -> Trial:
         trial = super().ask()
-        self._inner[trial.number] = self._last_inner
+        if self._last_inner is not None:
+            self._inner[trial.number] = self._last_inner
         return trial
+
+    def _discard_proposal(self) -> None:
+        """A forbidden proposal fails in the private study (as a withdrawn trial does); a
+        configuration drawn in its place enters the study when it is told."""
+        import optuna
+
+        if self._last_inner is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._study.tell(self._last_inner, state=optuna.trial.TrialState.FAIL)
+            self._last_inner = None
 
     def _private_attrs(self, number: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """Of a trial from elsewhere and its ``optimizer_attrs``: the private trial's

@@ -229,7 +229,7 @@ class PolicyDrivenOptimizer(Optimizer):
             rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
             self._planned = self._policy.planned_points(self.space.middle(), rng)
         i = len(self._told) + len(self._pending)
-        if i < len(self._planned) and self._design_point_is_new(self._planned[i]):
+        if i < len(self._planned) and self._design_point_usable(self._planned[i]):
             return self.space.decode(self._planned[i])
         follow_process_threads()
         with torch.inference_mode():
@@ -257,6 +257,7 @@ class PolicyDrivenOptimizer(Optimizer):
             draws = np.concatenate([draws, uniform])
         if self.space.is_discrete:
             draws = self._new_candidates(draws, held)
+        draws = self._allowed(draws)
         best = pick(points, losses, failed != 0, draws, pending=pending, factors=self._gram)
         return self.space.decode(draws[best])
 
@@ -331,16 +332,26 @@ class PolicyDrivenOptimizer(Optimizer):
         fresh = _fresh(others, points)
         return self._rng.permutation(others[fresh]) if fresh.any() else draws
 
-    def _design_point_is_new(self, point: np.ndarray) -> bool:
-        """Whether design ``point`` ``(D,)`` is not a configuration a told or pending trial holds;
-        the policy proposes instead where it is. In an all-discrete space a design's points can
-        coincide, with each other or with trials taken in from elsewhere; in any space trial
-        ``i``'s design point can be one an earlier trial ran where trials were withdrawn
-        (interrupted: they leave the count) while others were told."""
+    def _design_point_usable(self, point: np.ndarray) -> bool:
+        """Whether design ``point`` ``(D,)`` is allowed (no forbidden clause forbids it) and not
+        a configuration a told or pending trial holds; the policy proposes instead where it is
+        not. In an all-discrete space a design's points can coincide, with each other or with
+        trials taken in from elsewhere; in any space trial ``i``'s design point can be one an
+        earlier trial ran where trials were withdrawn (interrupted: they leave the count) while
+        others were told."""
         told = self._tensors()[0][0].numpy().astype(float)
         pending = self.pending_unit()
         held = np.concatenate([told, pending]) if len(pending) else told
-        return bool(_fresh(self.space.snap(point[None, :]), held)[0])
+        snapped = self.space.snap(point[None, :])
+        return bool(_fresh(snapped, held)[0]) and not self.space.forbidden_mask(snapped)[0]
+
+    def _allowed(self, draws: np.ndarray) -> np.ndarray:
+        """Of snapped ``draws`` ``(k, D)``, those no forbidden clause forbids; all of them where
+        each one is forbidden (``ask`` then has the policy propose again)."""
+        if not self.space.forbidden:
+            return draws
+        keep = ~self.space.forbidden_mask(draws)
+        return draws[keep] if keep.any() else draws
 
 
 class _TensorHistory:

@@ -60,6 +60,7 @@ class Portfolio(Optimizer):
         self.configs = [dict(c) for c in data["configs"]]
         for c in self.configs:
             space.validate(c)
+        self.configs = [c for c in self.configs if space.forbids(c) is None]
 
     def _propose(self) -> dict[str, Any]:
         used = self._next_number

@@ -1,0 +1,222 @@
+"""Forbidden combinations: declared in a space (Python, space files, ConfigSpace), never
+proposed by any optimizer, refused where a user gives them."""
+
+import json
+import warnings
+
+import pytest
+
+import metahpo
+from metahpo import Categorical, Condition, Float, Int, MetaHPOError, SearchSpace, create_optimizer
+from metahpo.forbidden import MAX_PROPOSALS
+from metahpo.optimizers.base import Optimizer
+
+from command_line import run
+
+FORBIDDEN = [{"model": "large", "batch_size": [128, 256]}, {"batch_size": 32}]
+
+
+def _space(**kwargs) -> SearchSpace:
+    """16 combinations of model, batch size and optimizer, 8 of them forbidden, plus a learning
+    rate."""
+    return SearchSpace(
+        [Categorical("model", ["small", "large"]), Categorical("batch_size", [32, 64, 128, 256]),
+         Categorical("optimizer", ["adam", "sgd"]), Float("lr", 1e-4, 1e-1, log=True)],
+        forbidden=FORBIDDEN, **kwargs)
+
+
+def _loss(params):
+    """Best at the forbidden corner (large model, batch 256), so that a search is drawn to it."""
+    return (-(params["model"] == "large") - params["batch_size"] / 256
+            + abs(params["lr"] - 0.01))
+
+
+def test_a_space_says_which_configurations_its_clauses_forbid():
+    space = _space()
+    assert space.forbidden == [{"model": ["large"], "batch_size": [128, 256]},
+                               {"batch_size": [32]}]
+    allowed = {"model": "small", "batch_size": 128, "optimizer": "sgd", "lr": 0.01}
+    assert space.forbids(allowed) is None
+    assert space.forbids({**allowed, "model": "large"}) == (
+        "{'model': ['large'], 'batch_size': [128, 256]}")
+    assert space.forbids({**allowed, "batch_size": 32}) == "{'batch_size': [32]}"
+    points = space.snap(space.sample_unit(__import__("numpy").random.default_rng(0), 500))
+    mask = space.forbidden_mask(points)
+    assert mask.tolist() == [space.forbids(space.decode(u)) is not None for u in points]
+    assert 0.2 < mask.mean() < 0.6
+    discrete = space.without("lr")
+    assert len(discrete.all_configurations(100)) == 8, "16 combinations, 8 forbidden"
+    assert discrete.forbidden == space.forbidden
+    assert space.without("model").forbidden == [{"batch_size": [32]}]
+    assert space != SearchSpace(space.parameters), "the clauses are part of the space"
+
+
+def test_a_clause_applies_only_where_every_parameter_it_names_is_active():
+    space = SearchSpace(
+        [Categorical("optimizer", ["adam", "sgd"]), Categorical("momentum", [0.0, 0.9]),
+         Int("layers", 1, 3)],
+        conditions={"momentum": Condition("optimizer", "sgd")},
+        forbidden=[{"momentum": 0.9, "layers": 3}])
+    assert space.forbids({"optimizer": "adam", "layers": 3}) is None
+    assert space.forbids({"optimizer": "sgd", "momentum": 0.9, "layers": 3}) is not None
+    assert len(space.all_configurations(100)) == 3 + 6 - 1
+
+
+@pytest.mark.parametrize("forbidden, message", [
+    ({"model": "large"}, "forbidden must be a list of clauses"),
+    ([{}], "a forbidden clause must map parameter names to values"),
+    ([{"depth": 3}], r"forbidden clause \{'depth': \[3\]\}: no parameter named 'depth'"),
+    ([{"lr": 0.01}], "'lr' is continuous, and one of its values forbids nothing measurable"),
+    ([{"batch_size": [64, 512]}], r"\[512\] are not values of 'batch_size'"),
+    ([{"batch_size": []}], "no value of 'batch_size' listed"),
+])
+def test_bad_clauses_name_the_problem(forbidden, message):
+    with pytest.raises(MetaHPOError, match=message):
+        SearchSpace([Categorical("model", ["small", "large"]),
+                     Categorical("batch_size", [32, 64]), Float("lr", 1e-4, 1e-1, log=True)],
+                    forbidden=forbidden)
+
+
+@pytest.mark.parametrize("name", ["random", "grid", "meta", "tpe", "cmaes", "evolution", "rl"])
+def test_no_optimizer_proposes_a_forbidden_configuration(name):
+    space = _space()
+    opt = create_optimizer(name, space, seed=0)
+    pending = [opt.ask() for _ in range(3)]
+    for trial in pending:
+        opt.tell(trial, _loss(trial.params))
+    for _ in range(15):
+        trial = opt.ask()
+        assert space.forbids(trial.params) is None, trial.params
+        opt.tell(trial, _loss(trial.params))
+    tried = {(r.params["model"], r.params["batch_size"]) for r in opt.history}
+    assert all(space.forbids(r.params) is None for r in opt.history)
+    assert len(tried) >= 2
+
+
+class _Stubborn(Optimizer):
+    """Proposes the same forbidden configuration, then the one allowed one, for ever."""
+
+    name = ""
+
+    def __init__(self, space, **kwargs):
+        super().__init__(space, **kwargs)
+        self.proposals = 0
+        self.discarded = 0
+
+    def _propose(self):
+        self.proposals += 1
+        return {"model": "large", "batch_size": 256, "optimizer": "adam", "lr": 0.01}
+
+    def _discard_proposal(self):
+        self.discarded += 1
+
+    def _proposal_attrs(self):
+        return {"proposal": self.proposals}
+
+
+def test_after_forbidden_proposals_in_a_row_an_allowed_configuration_is_drawn():
+    opt = _Stubborn(_space(), seed=0)
+    trial = opt.ask()
+    assert (opt.proposals, opt.discarded) == (MAX_PROPOSALS, MAX_PROPOSALS)
+    assert _space().forbids(trial.params) is None
+    assert trial.optimizer_attrs == {}, "the drawn configuration is not the optimizer's"
+    everything = SearchSpace([Categorical("batch_size", [32])] + list(_space().parameters)[:1],
+                             forbidden=[{"batch_size": 32}])
+    with pytest.raises(MetaHPOError, match="leave \\(almost\\) nothing of the space"):
+        create_optimizer("random", everything, seed=0).ask()
+
+
+def test_a_clause_on_a_fixed_parameter_steers_the_free_ones():
+    """``model`` has one choice here, so the free parameters' optimizer gets the clause's
+    batch sizes as forbidden outright."""
+    space = SearchSpace(
+        [Categorical("model", ["large"]), Categorical("batch_size", [32, 64, 128, 256]),
+         Float("lr", 1e-4, 1e-1, log=True)],
+        forbidden=[{"model": "large", "batch_size": [128, 256]}])
+    study = metahpo.tune(_loss, space, n_trials=12, seed=0, show_progress=False)
+    assert {t.params["batch_size"] for t in study.trials} <= {32, 64}
+
+
+def test_tune_keeps_to_allowed_configurations_and_refuses_forbidden_points(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = metahpo.tune(_loss, _space(), n_trials=12, storage=url, study_name="f", seed=0,
+                         show_progress=False)
+    assert all(_space().forbids(t.params) is None for t in study.trials)
+    assert metahpo.load_study("f", url).space == _space()
+    with pytest.raises(MetaHPOError, match="another search space.*forbidden combinations "
+                                           "changed"):
+        metahpo.tune(_loss, SearchSpace(_space().parameters), n_trials=13, storage=url,
+                     study_name="f", seed=0, show_progress=False)
+    bad = {"model": "large", "batch_size": 256, "optimizer": "adam", "lr": 0.01}
+    with pytest.raises(MetaHPOError, match=r"points_to_evaluate\[0\]: the configuration is "
+                                           r"forbidden by \{'model'"):
+        metahpo.tune(_loss, _space(), n_trials=1, points_to_evaluate=[bad],
+                     show_progress=False)
+    with pytest.raises(MetaHPOError, match="the enqueued configuration .* is forbidden by "
+                                           r"\{'batch_size': \[32\]\}"):
+        study.enqueue_trial({"batch_size": 32})
+
+
+def test_space_files_and_configspace_documents_hold_clauses(tmp_path):
+    (tmp_path / "space.yaml").write_text(_space().to_yaml())
+    assert SearchSpace.from_file(tmp_path / "space.yaml") == _space()
+    (tmp_path / "space.json").write_text(_space().to_json())
+    assert SearchSpace.from_file(tmp_path / "space.json") == _space()
+    named = SearchSpace.from_dict({"forbidden": {"type": "int", "low": 1, "high": 3}})
+    assert named.names == ["forbidden"], "a parameter may still be named so"
+    with pytest.raises(MetaHPOError, match="cannot have a parameter named 'forbidden'"):
+        SearchSpace([Int("forbidden", 1, 3)], forbidden=[{"forbidden": 1}])
+
+    document = {
+        "hyperparameters": [
+            {"name": "model", "type": "categorical", "choices": ["small", "large"]},
+            {"name": "batch_size", "type": "ordinal", "sequence": [32, 64, 128, 256]},
+            {"name": "optimizer", "type": "categorical", "choices": ["adam", "sgd"]},
+            {"name": "lr", "type": "uniform_float", "lower": 1e-4, "upper": 0.1, "log": True},
+        ],
+        "forbiddens": [
+            {"type": "AND", "clauses": [
+                {"name": "model", "type": "EQUALS", "value": "large"},
+                {"name": "batch_size", "type": "IN", "values": [128, 256]}]},
+            {"name": "batch_size", "type": "EQUALS", "value": 32},
+        ],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert SearchSpace.from_configspace(document) == _space()
+    document["forbiddens"].append({"left": "model", "right": "optimizer", "type": "RELATION_EQ"})
+    with pytest.warns(UserWarning, match="1 forbidden relation.*may be proposed"):
+        assert SearchSpace.from_configspace(document) == _space()
+
+
+def test_the_command_line_tunes_a_space_file_with_clauses(tmp_path):
+    (tmp_path / "space.yaml").write_text(
+        "model: {type: categorical, choices: [small, large]}\n"
+        "batch_size: {type: categorical, choices: [32, 64, 128, 256]}\n"
+        "forbidden:\n"
+        "  - {model: large, batch_size: [128, 256]}\n")
+    done = run(tmp_path, "tune", "--command", "python -c print({batch_size})", "--space",
+               "space.yaml", "--trials", "6", "--direction", "maximize", "--study", "s",
+               "--seed", "0", "--optimizer", "grid")
+    assert done.returncode == 0, done.stderr
+    shown = run(tmp_path, "studies", "show", "s")
+    assert "model='large', batch_size=128" not in shown.stdout
+    assert "model='large', batch_size=256" not in shown.stdout
+    assert shown.stdout.count(" complete ") == 6, "8 combinations, 2 forbidden: the grid's 6"
+    assert len(set(shown.stdout.splitlines()[1:])) == 6
+    refused = run(tmp_path, "enqueue", "--study", "s", "--params", json.dumps(
+        {"model": "large", "batch_size": 256}))
+    assert refused.returncode == 2
+    assert "is forbidden by {'model': ['large'], 'batch_size': [128, 256]}" in refused.stderr
+
+
+def test_warm_start_offers_no_forbidden_configuration():
+    """The past study, without the clauses, found its best at the corner they forbid."""
+    past = metahpo.tune(_loss, SearchSpace(_space().parameters), optimizer="random",
+                        n_trials=25, seed=0, show_progress=False)
+    assert _space().forbids(past.best_params) is not None
+    points = metahpo.warm_start_points([past], _space(), n=5, candidates=200)
+    assert len(points) == 5
+    assert all(_space().forbids(p) is None for p in points), points
+    assert metahpo.tune(_loss, _space(), n_trials=5, points_to_evaluate=points,
+                        show_progress=False).best_value < 0
