@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from command_line import run
+from command_line import run, run_here
 
 from metahpo import Float, Int, SearchSpace
 
@@ -490,7 +490,7 @@ def test_user_mistakes_print_one_clear_line(workdir, args, message):
         from metahpo.storage import open_storage
 
         open_storage(f"sqlite:///{workdir / 'empty.db'}")
-    out = run(workdir, *args)
+    out = run_here(workdir, *args)
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
