@@ -2,7 +2,8 @@
 
 ``momentum`` matters only when ``optimizer`` is ``"sgd"``; the width of a third layer only when
 there are three layers. A :class:`Condition` on a parameter (the child) names its parent and the
-parent values under which the child is *active*. An inactive parameter is not part of a
+parent values under which the child is *active*, or several parents, each with its values, that
+must all hold (``units_3`` of an MLP only: ``{"model": "mlp", "layers": [3, 4]}``). An inactive parameter is not part of a
 configuration: ``SearchSpace.decode`` leaves it out, the objective never receives it and a
 study never stores it (as in ConfigSpace, Optuna's define-by-run objectives and Ray Tune's
 conditional search spaces).
@@ -13,11 +14,12 @@ encoded, so that configurations that differ only in inactive parameters are one 
 grid does not enumerate them twice, and history-based optimizers (GP, the meta-learned policy)
 read every trial in the same coordinates.
 
-Rules, checked when the space is built: the parent is a parameter of the space listed *before*
+Rules, checked when the space is built: each parent is a parameter of the space listed *before*
 the child (so activity resolves in one pass, and there are no cycles), it takes discrete values
 (categorical, integer or stepped float), and every listed value is one of its values. A child
-is active when its parent is active and holds one of the values; conditions nest through
-parents that are themselves conditional.
+is active when each of its parents is active and holds one of its values; conditions nest
+through parents that are themselves conditional. (Either-or conditions, active when one
+parent *or* another holds, are not represented.)
 """
 
 from __future__ import annotations
@@ -36,13 +38,19 @@ if TYPE_CHECKING:
 _TOL = 1e-9
 
 
-@dataclass(frozen=True)
+_NO_VALUES: Any = object()
+
+
+@dataclass(frozen=True, init=False, repr=False)
 class Condition:
-    """The child parameter is active only when ``parent`` holds one of ``values``.
+    """The child parameter is active only when its parent holds one of ``values``; or, given a
+    mapping of several parents, when each of them holds one of its values.
 
     Args:
-        parent: name of the parameter the child depends on.
-        values: the parent values under which the child is active (one value or a list).
+        parent: name of the parameter the child depends on, or a mapping ``{parent: values}``
+            of the parents that must all hold (``{"model": "mlp", "layers": [3, 4]}``).
+        values: the parent values under which the child is active (one value or a list);
+            with one parent named, not with a mapping.
 
     Example::
 
@@ -50,51 +58,93 @@ class Condition:
                     conditions={"momentum": Condition("optimizer", ["sgd"])})
     """
 
-    parent: str
-    values: tuple[Any, ...]
+    #: ``(parent, values)`` pairs, each parent once, in the order given.
+    terms: tuple[tuple[str, tuple[Any, ...]], ...]
 
-    def __init__(self, parent: str, values: Any) -> None:
-        if not isinstance(parent, str) or not parent:
-            raise MetaHPOError(f"a condition's parent must be a parameter name, got {parent!r}")
-        if isinstance(values, (list, tuple)):
-            values = tuple(values)
+    def __init__(self, parent: str | Mapping[str, Any], values: Any = _NO_VALUES) -> None:
+        if isinstance(parent, Mapping):
+            if values is not _NO_VALUES:
+                raise MetaHPOError("a condition takes either a parent and its values or a "
+                                   f"mapping {{parent: values}}, not both (got {parent!r} and "
+                                   f"{values!r})")
+            if not parent:
+                raise MetaHPOError("a condition needs at least one parent")
+            pairs = list(parent.items())
+        elif values is _NO_VALUES:
+            raise MetaHPOError(f"a condition on {parent!r} needs the parent's values under which "
+                               "the child is active")
         else:
-            values = (values,)
-        if not values:
-            raise MetaHPOError(f"a condition on {parent!r} needs at least one value")
-        object.__setattr__(self, "parent", parent)
-        object.__setattr__(self, "values", values)
+            pairs = [(parent, values)]
+        terms = []
+        for name, held in pairs:
+            if not isinstance(name, str) or not name:
+                raise MetaHPOError(f"a condition's parent must be a parameter name, got {name!r}")
+            held = tuple(held) if isinstance(held, (list, tuple)) else (held,)
+            if not held:
+                raise MetaHPOError(f"a condition on {name!r} needs at least one value")
+            terms.append((name, held))
+        object.__setattr__(self, "terms", tuple(terms))
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """The names of the parents, in the order given."""
+        return tuple(name for name, _ in self.terms)
+
+    @property
+    def parent(self) -> str:
+        """The parent of a condition on one parameter."""
+        return self._only()[0]
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The parent values of a condition on one parameter."""
+        return self._only()[1]
+
+    def _only(self) -> tuple[str, tuple[Any, ...]]:
+        if len(self.terms) != 1:
+            raise MetaHPOError(f"condition {self} has several parents; read its terms")
+        return self.terms[0]
 
     def to_dict(self) -> dict[str, list[Any]]:
-        """``{parent: [values]}``, the form of a space file's ``active_if`` key."""
-        return {self.parent: list(self.values)}
+        """``{parent: [values], ...}``, the form of a space file's ``active_if`` key."""
+        return {name: list(held) for name, held in self.terms}
+
+    def __str__(self) -> str:
+        return " and ".join(f"{name!r} is one of {list(held)}" for name, held in self.terms)
+
+    def __repr__(self) -> str:
+        if len(self.terms) == 1:
+            return f"Condition({self.parent!r}, {list(self.values)!r})"
+        return f"Condition({self.to_dict()!r})"
 
     @classmethod
     def from_spec(cls, child: str, spec: Any) -> "Condition":
-        """Read a space file's ``active_if: {parent: value or [values]}`` for parameter ``child``."""
+        """Read a space file's ``active_if: {parent: value or [values], ...}`` for parameter
+        ``child`` (several parents: all must hold)."""
         if isinstance(spec, Condition):
             return spec
-        if not isinstance(spec, Mapping) or len(spec) != 1:
+        if not isinstance(spec, Mapping) or not spec:
             raise MetaHPOError(
-                f"parameter {child!r}: active_if must name one parent and its values, e.g. "
+                f"parameter {child!r}: active_if must name its parents and their values, e.g. "
                 f"{{optimizer: [sgd]}}, got {spec!r}"
             )
-        (parent, values), = spec.items()
-        return cls(parent, values)
+        return cls(spec)
 
 
 def both(child: str, first: Condition, second: Condition) -> Condition:
-    """The condition under which ``first`` and ``second`` on ``child`` both hold (the values of
-    their parent they share); refused, naming ``child``, when they name different parents or
-    share no value."""
-    if first.parent != second.parent:
-        raise MetaHPOError(f"parameter {child!r} has conditions on {first.parent!r} and "
-                           f"{second.parent!r}: metahpo's conditions have one parent each")
-    shared = [v for v in first.values if v in second.values]
-    if not shared:
-        raise MetaHPOError(f"parameter {child!r}: its conditions on {first.parent!r} share no "
-                           "value, so it would never be active")
-    return Condition(first.parent, shared)
+    """The condition under which ``first`` and ``second`` on ``child`` both hold: each parent
+    they share with the values both list (refused, naming ``child``, where they list none in
+    common), and the other parents of each."""
+    merged = {name: list(held) for name, held in first.terms}
+    for name, held in second.terms:
+        if name in merged:
+            merged[name] = [v for v in merged[name] if v in held]
+            if not merged[name]:
+                raise MetaHPOError(f"parameter {child!r}: its conditions on {name!r} share no "
+                                   "value, so it would never be active")
+        else:
+            merged[name] = list(held)
+    return Condition(merged)
 
 
 def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
@@ -110,45 +160,44 @@ def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
         if child not in position:
             raise MetaHPOError(f"condition on {child!r}: no parameter of that name in the space")
         cond = Condition.from_spec(child, spec)
-        if cond.parent not in position:
-            raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
-                               f"{cond.parent!r}")
-        if position[cond.parent] >= position[child]:
-            raise MetaHPOError(f"parameter {child!r}: its parent {cond.parent!r} must be listed "
-                               "before it in the space")
-        parent = params[position[cond.parent]]
-        if isinstance(parent, Float) and parent.step is None:
-            raise MetaHPOError(f"parameter {child!r}: its parent {cond.parent!r} is continuous; "
-                               "a condition's parent must be categorical, integer or stepped")
-        bad = [v for v in cond.values if not parent.contains(v)]
-        if bad:
-            raise MetaHPOError(f"parameter {child!r}: {bad} are not values of its parent "
-                               f"{cond.parent!r} ({parent.to_dict()})")
+        for name, held in cond.terms:
+            if name not in position:
+                raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
+                                   f"{name!r}")
+            if position[name] >= position[child]:
+                raise MetaHPOError(f"parameter {child!r}: its parent {name!r} must be listed "
+                                   "before it in the space")
+            parent = params[position[name]]
+            if isinstance(parent, Float) and parent.step is None:
+                raise MetaHPOError(f"parameter {child!r}: its parent {name!r} is continuous; "
+                                   "a condition's parent must be categorical, integer or stepped")
+            bad = [v for v in held if not parent.contains(v)]
+            if bad:
+                raise MetaHPOError(f"parameter {child!r}: {bad} are not values of its parent "
+                                   f"{name!r} ({parent.to_dict()})")
         checked[child] = cond
     return {p.name: checked[p.name] for p in params if p.name in checked}
 
 
-def holds(parent: Parameter, cond: Condition, value: Any) -> bool:
-    """Whether the parent's ``value`` (a valid value of ``parent``) is one of ``cond``'s."""
+def _holds(parent: Parameter, held: tuple[Any, ...], value: Any) -> bool:
+    """Whether the parent's ``value`` (a valid value of ``parent``) is one of ``held``."""
     u = parent.encode(value)
-    return any(abs(u - parent.encode(v)) <= _TOL for v in cond.values)
+    return any(abs(u - parent.encode(v)) <= _TOL for v in held)
 
 
 def active_names(params: Sequence[Parameter], conditions: Mapping[str, Condition],
                  values: Mapping[str, Any]) -> list[str]:
     """Names of the parameters active under ``values`` (a configuration, possibly partial), in
-    the space's order. A child whose parent is inactive or absent from ``values`` is inactive."""
+    the space's order. A child with a parent inactive or absent from ``values`` is inactive."""
     by_name = {p.name: p for p in params}
     active: list[str] = []
     on: set[str] = set()
     for p in params:
         cond = conditions.get(p.name)
-        if cond is not None:
-            parent = by_name[cond.parent]
-            if cond.parent not in on or cond.parent not in values:
-                continue
-            if not parent.contains(values[cond.parent]) or not holds(parent, cond, values[cond.parent]):
-                continue
+        if cond is not None and not all(
+                name in on and name in values and by_name[name].contains(values[name])
+                and _holds(by_name[name], held, values[name]) for name, held in cond.terms):
+            continue
         active.append(p.name)
         on.add(p.name)
     return active
@@ -161,9 +210,10 @@ def active_mask(params: Sequence[Parameter], conditions: Mapping[str, Condition]
     index = {p.name: i for i, p in enumerate(params)}
     mask = np.ones(snapped.shape, dtype=bool)
     for child, cond in conditions.items():
-        i, j = index[child], index[cond.parent]
-        parent = params[j]
-        allowed = np.array([parent.encode(v) for v in cond.values])
-        held = (np.abs(snapped[:, j, None] - allowed[None, :]) <= _TOL).any(axis=1)
-        mask[:, i] = mask[:, j] & held
+        i = index[child]
+        for name, held in cond.terms:
+            j = index[name]
+            allowed = np.array([params[j].encode(v) for v in held])
+            mask[:, i] &= mask[:, j] & (np.abs(snapped[:, j, None] - allowed[None, :])
+                                        <= _TOL).any(axis=1)
     return mask

@@ -334,8 +334,7 @@ class SearchSpace:
                 )
         inactive = [n for n in params if n not in names]
         if inactive:
-            reasons = "; ".join(f"{n!r} only when {self._conditions[n].parent!r} is one of "
-                                f"{list(self._conditions[n].values)}" for n in inactive)
+            reasons = "; ".join(f"{n!r} only when {self._conditions[n]}" for n in inactive)
             raise MetaHPOError(f"parameters {inactive} are inactive in this configuration "
                                f"(active {reasons}); leave them out")
 
@@ -439,12 +438,13 @@ class SearchSpace:
 
         Supported types: uniform_float (``q`` becomes ``step``), uniform_int, categorical, ordinal
         (its ``sequence`` as ordered choices) and constant (a one-choice categorical). Conditions
-        on one parent (``EQ``, ``NEQ``, ``LT``, ``GT``, ``IN`` and ``AND`` / ``OR`` conjunctions
-        of them, see :func:`~metahpo.space_formats.condition_from_configspace`) become
+        (``EQ``, ``NEQ``, ``LT``, ``GT``, ``IN``, ``AND`` conjunctions of them and ``OR``
+        conjunctions on one parent, see
+        :func:`~metahpo.space_formats.condition_from_configspace`) become
         :class:`~metahpo.conditions.Condition` s (parents are moved before their children;
-        several conditions on one child must all hold); conditions on several parents of one
-        child are refused, unless ``ignore_conditions`` makes every parameter always active
-        (for a surrogate model that reads every parameter; it leaves the forbidden clauses out
+        several conditions on one child must all hold); an ``OR`` over several parents is
+        refused, unless ``ignore_conditions`` makes every parameter always active (for a
+        surrogate model that reads every parameter; it leaves the forbidden clauses out
         too). Forbidden clauses (``EQUALS``, ``IN`` and ``AND`` conjunctions of them) become the
         space's ``forbidden`` list; relations between two parameters (``RELATION_LT`` ...) are
         not represented: a document with some is read without them, with a warning.
@@ -491,7 +491,7 @@ class SearchSpace:
         if unknown:
             raise MetaHPOError(f"unknown parameters {sorted(unknown)}")
         orphans = [c for c, cond in self._conditions.items()
-                   if cond.parent in names and c not in names]
+                   if any(p in names for p in cond.parents) and c not in names]
         if orphans:
             raise MetaHPOError(f"cannot remove {sorted(names)}: parameters {orphans} depend on them")
         return SearchSpace([p for p in self._params if p.name not in names],

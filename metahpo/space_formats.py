@@ -77,12 +77,13 @@ def condition_from_configspace(cond: Any, params: Mapping[str, Parameter]
     """``(child, Condition)`` of a ConfigSpace JSON condition; ``params``: the document's
     parameters by name.
 
-    metahpo's conditions name one parent and the values it may hold, so every ConfigSpace
+    metahpo's conditions name, for each parent, the values it may hold, so every ConfigSpace
     condition on one parent is read as such a list: ``EQ`` and ``IN`` as they are, ``NEQ`` as
     the parent's other values, ``LT`` / ``GT`` as its values below / above the given one (in
-    the order of an ordinal's sequence), an ``OR`` of such conditions as the union of their
-    values and an ``AND`` as their intersection. Conjunctions over several parents, and
-    ``NEQ`` / ``LT`` / ``GT`` on a continuous parent, are refused by name."""
+    the order of an ordinal's sequence); an ``AND`` of conditions as the values they all allow
+    of each parent, and an ``OR`` of conditions on one parent as the union of their values.
+    An ``OR`` over several parents, and ``NEQ`` / ``LT`` / ``GT`` on a continuous parent, are
+    refused by name."""
     if not isinstance(cond, Mapping):
         raise MetaHPOError(f"ConfigSpace condition must be a mapping, got {cond!r}")
     child: Any = cond.get("child")
@@ -95,16 +96,23 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
     kind = cond.get("type")
     if kind in ("AND", "OR"):
         parts = [_condition(child, c, params) for c in cond.get("conditions") or []]
-        parents = sorted({str(part.parent) for part in parts})
+        if not parts:
+            raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} combines no "
+                               "conditions")
+        combined = parts[0]
+        if kind == "AND":
+            for part in parts[1:]:
+                combined = both(child, combined, part)
+            return combined
+        parents = sorted({p for part in parts for p in part.parents})
         if len(parents) != 1:
             raise MetaHPOError(
-                f"ConfigSpace condition {kind!r} on {child!r} combines conditions on "
-                f"{parents or 'nothing'}: metahpo's conditions have one parent each")
-        combined = parts[0]
+                f"ConfigSpace condition 'OR' on {child!r} holds where one of {parents} does: "
+                "metahpo's conditions hold where all their parents do (either-or conditions "
+                "on one parent only)")
         for part in parts[1:]:
-            combined = both(child, combined, part) if kind == "AND" else Condition(
-                part.parent, [*combined.values, *(v for v in part.values
-                                                  if v not in combined.values)])
+            combined = Condition(part.parent, [*combined.values, *(
+                v for v in part.values if v not in combined.values)])
         return combined
     parent: Any = cond.get("parent")
     if kind == "EQ":
@@ -188,7 +196,8 @@ def parents_first(params: list[Parameter], conditions: Mapping[str, Condition]) 
     remaining = list(params)
     while remaining:
         ready = [p for p in remaining
-                 if p.name not in conditions or conditions[p.name].parent in done]
+                 if p.name not in conditions
+                 or all(parent in done for parent in conditions[p.name].parents)]
         if not ready:
             break
         placed += ready

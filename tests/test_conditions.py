@@ -62,7 +62,8 @@ def test_validate_names_missing_and_inactive_parameters():
     ({"momentum": Condition("solver", "sgd")}, "unknown parent 'solver'"),
     ({"momentum": Condition("optimizer", ["sgd", "nadam"])}, r"\['nadam'\] are not values"),
     ({"width": Condition("optimizer", "sgd")}, "no parameter of that name"),
-    ({"momentum": {"optimizer": "sgd", "lr": 0.1}}, "one parent"),
+    ({"momentum": {"optimizer": "sgd", "lr": 0.1}}, "its parent 'lr' must be listed before"),
+    ({"momentum": {}}, "active_if must name its parents and their values"),
 ])
 def test_bad_conditions_name_the_problem(conditions, message):
     params = [Categorical("optimizer", ["adam", "sgd"]), Float("momentum", 0.0, 0.99),
@@ -108,8 +109,8 @@ def test_configspace_eq_and_in_conditions_are_read_with_parents_first():
     assert SearchSpace.from_configspace(document).conditions["gamma"] == Condition(
         "kernel", ["poly"]), "two conditions on one child must both hold"
     document["conditions"][-1] = {"child": "gamma", "parent": "degree", "type": "GT", "value": 2}
-    with pytest.raises(MetaHPOError, match="'gamma' has conditions on 'kernel' and 'degree'"):
-        SearchSpace.from_configspace(document)
+    assert SearchSpace.from_configspace(document).conditions["gamma"] == Condition(
+        {"kernel": ["poly", "rbf"], "degree": [3, 4, 5]})
     document["conditions"].pop()
     document["forbiddens"] = [{"name": "degree", "type": "EQUALS", "value": 5}]
     assert SearchSpace.from_configspace(document).forbidden == [{"degree": [5]}]
@@ -155,10 +156,16 @@ def test_configspace_conditions_on_one_parent_become_the_values_they_allow():
                                           "conditions": [condition]})
         return str(caught.value)
 
-    assert "combines conditions on ['depth', 'kernel']: metahpo's conditions have one parent" in (
-        refusal({"child": "lr", "type": "AND", "conditions": [
+    assert "'OR' on 'lr' holds where one of ['depth', 'kernel'] does" in (
+        refusal({"child": "lr", "type": "OR", "conditions": [
             {"child": "lr", "parent": "kernel", "type": "EQ", "value": "poly"},
             {"child": "lr", "parent": "depth", "type": "EQ", "value": "deep"}]}))
+    on_two = SearchSpace.from_configspace({"hyperparameters": hyperparameters, "conditions": [
+        {"child": "lr", "type": "AND", "conditions": [
+            {"child": "lr", "parent": "kernel", "type": "NEQ", "value": "linear"},
+            {"child": "lr", "parent": "depth", "type": "EQ", "value": "deep"}]}]})
+    assert on_two.conditions == {"lr": Condition({"kernel": ["poly", "rbf", "sigmoid"],
+                                                  "depth": ["deep"]})}
     assert "its parent 'coef0' is continuous" in refusal(
         {"child": "lr", "parent": "coef0", "type": "GT", "value": 0.5})
     assert "'huge' is not a value of its parent 'depth'" in refusal(
@@ -172,6 +179,56 @@ def test_configspace_conditions_on_one_parent_become_the_values_they_allow():
     assert "unknown parent 'optimizer'" in refusal(
         {"child": "lr", "parent": "optimizer", "type": "NEQ", "value": "sgd"})
     assert "'XOR' on 'lr' is not supported" in refusal({"child": "lr", "type": "XOR"})
+
+
+def _mlp_or_cnn() -> SearchSpace:
+    """``units_3``: the width of an MLP's third layer, so active only for an MLP of 3 or more
+    layers; ``kernel``: a CNN's."""
+    return SearchSpace(
+        [Categorical("model", ["mlp", "cnn"]), Int("layers", 1, 4),
+         Categorical("units_3", [64, 128, 256]), Categorical("kernel", [3, 5])],
+        conditions={"units_3": Condition({"model": "mlp", "layers": [3, 4]}),
+                    "kernel": Condition("model", "cnn")})
+
+
+def test_a_condition_on_several_parents_holds_where_all_of_them_do(tmp_path):
+    space = _mlp_or_cnn()
+    assert space.active_names({"model": "mlp", "layers": 3}) == ["model", "layers", "units_3"]
+    assert space.active_names({"model": "mlp", "layers": 2}) == ["model", "layers"]
+    assert space.active_names({"model": "cnn", "layers": 4}) == ["model", "layers", "kernel"]
+    assert len(space.all_configurations(1000)) == 2 + 2 * 3 + 4 * 2
+    with pytest.raises(MetaHPOError, match=r"\['units_3'\] are inactive in this configuration "
+                                           r"\(active 'units_3' only when 'model' is one of "
+                                           r"\['mlp'\] and 'layers' is one of \[3, 4\]\)"):
+        space.validate({"model": "mlp", "layers": 2, "units_3": 64})
+    (tmp_path / "space.yaml").write_text(space.to_yaml())
+    assert "  active_if:\n    model: [mlp]\n    layers: [3, 4]\n" in space.to_yaml()
+    assert SearchSpace.from_file(tmp_path / "space.yaml") == space
+    assert repr(space.conditions["units_3"]) == "Condition({'model': ['mlp'], 'layers': [3, 4]})"
+    with pytest.raises(MetaHPOError, match="has several parents; read its terms"):
+        space.conditions["units_3"].parent
+    with pytest.raises(MetaHPOError, match="its parent 'layers' must be listed before it"):
+        SearchSpace([Categorical("model", ["mlp", "cnn"]), Categorical("units_3", [64, 128]),
+                     Int("layers", 1, 4)],
+                    conditions={"units_3": {"model": "mlp", "layers": [3, 4]}})
+    with pytest.raises(MetaHPOError, match="either a parent and its values or a mapping"):
+        Condition({"model": "mlp"}, "cnn")
+
+
+@pytest.mark.parametrize("name", ["grid", "meta", "tpe", "random"])
+def test_optimizers_propose_the_children_of_several_parents_where_all_hold(name):
+    space = _mlp_or_cnn()
+    opt = create_optimizer(name, space, seed=0)
+    for _ in range(16):
+        trial = opt.ask()
+        space.validate(trial.params)
+        opt.tell(trial, -trial.params.get("units_3", 0) - trial.params["layers"])
+    assert any("units_3" in r.params for r in opt.history)
+    fixed = SearchSpace([Categorical("model", ["mlp"]), *list(space.parameters)[1:3]],
+                        conditions={"units_3": {"model": "mlp", "layers": [3, 4]}})
+    study = metahpo.tune(lambda p: -p.get("units_3", 0), fixed, optimizer=name, n_trials=6,
+                         seed=0, show_progress=False)
+    assert all(("units_3" in t.params) == (t.params["layers"] >= 3) for t in study.trials)
 
 
 def test_a_parent_cannot_be_removed_from_its_children():

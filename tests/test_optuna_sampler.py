@@ -459,6 +459,33 @@ def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
     assert study.best_value < random.best_value
 
 
+def test_a_parameter_on_two_parents_is_inferred_and_sampled_jointly():
+    """``if model == "mlp" and n_layers > 2``: neither parameter alone says where the third
+    layer's width appears, the two together do."""
+    from metahpo import Condition
+    from metahpo.integrations.optuna_conditions import define_by_run_space
+
+    jointly = []
+
+    def objective(trial):
+        model = trial.suggest_categorical("model", ["mlp", "cnn"])
+        n = trial.suggest_int("n_layers", 1, 4)
+        loss = 0.2 * (model == "cnn") + 0.1 * abs(n - 3)
+        if model == "mlp" and n > 2:
+            loss += (trial.suggest_float("units_3", 0.0, 1.0) - 0.3) ** 2
+        else:
+            loss += 0.1
+        jointly.append(set(trial.params) <= set(trial.relative_params))
+        return loss
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(objective, n_trials=25)
+    assert define_by_run_space(study.trials)[1] == {
+        "units_3": Condition({"model": ["mlp"], "n_layers": [3, 4]})}
+    assert all(jointly[12:])
+    assert study.best_params["model"] == "mlp" and study.best_params["n_layers"] == 3
+
+
 def test_a_parameter_that_no_other_explains_is_sampled_independently():
     """A parameter suggested on a condition the parameters do not show (here the trial's
     number; in the first trials it appears and is absent with either activation) has no parent:
@@ -487,8 +514,10 @@ def test_a_parameter_that_no_other_explains_is_sampled_independently():
 def test_what_define_by_run_inference_reads_as_a_condition_and_what_not():
     """Read from completed trials made by hand: a categorical parent's seen choices (True and 1
     told apart); an integer parent's threshold, above or below, extended to the values not seen
-    yet; an integer value set that is no threshold, a parameter whose distribution changes and
-    one that only unfinished trials hold are not read as conditions."""
+    yet; two parents where neither alone explains a parameter (``gapped``: depth 1 or 3 with
+    flag True or "x", never depth 2, the one trial with flag 1 at such a depth). Values that
+    neither one parent nor two explain (``every_other``), a parameter whose distribution
+    changes and one that only unfinished trials hold are not read as conditions."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
     from optuna.trial import TrialState, create_trial
 
@@ -516,8 +545,9 @@ def test_what_define_by_run_inference_reads_as_a_condition_and_what_not():
         trial(TrialState.RUNNING, flag=1, depth=5, deep=0.3, running_only=0.1),
     ]
     space, conditions = define_by_run_space(trials)
-    assert list(space) == ["depth", "flag", "deep", "shallow", "tagged"]
+    assert list(space) == ["depth", "flag", "deep", "gapped", "shallow", "tagged"]
     assert conditions == {"deep": Condition("depth", [2, 3, 4, 5, 6]),
+                          "gapped": Condition({"depth": [1, 2, 3], "flag": [True, "x"]}),
                           "shallow": Condition("depth", [1, 2]),
                           "tagged": Condition("flag", [True])}
     assert define_by_run_space([t for t in trials if t.state != TrialState.COMPLETE]) == ({}, {})

@@ -315,13 +315,13 @@ class MetaHPOSampler(BaseSampler):
             condition = (self._structured.conditions.get(param_name)
                          if self._structured is not None else None)
             if condition is not None and param_distribution == self._declared[param_name]:
-                parent = trial.params.get(condition.parent, "not suggested yet")
+                held = ", ".join(f"{p!r} is {trial.params.get(p, 'not suggested yet')!r}"
+                                 for p in condition.parents)
                 raise MetaHPOError(
                     f"trial {trial.number} suggests parameter {param_name!r}, which the "
-                    f"sampler's search_space declares active only when {condition.parent!r} is "
-                    f"one of {list(condition.values)}, but this trial's {condition.parent!r} is "
-                    f"{parent!r}; suggest it only where the condition holds, or declare the "
-                    "condition the objective applies")
+                    f"sampler's search_space declares active only when {condition}, but this "
+                    f"trial's {held}; suggest it only where the condition holds, or declare "
+                    "the condition the objective applies")
             raise MetaHPOError(
                 f"trial {trial.number} suggests parameter {param_name!r} as "
                 f"{param_distribution!r}, but the sampler's search_space declares "
@@ -397,7 +397,8 @@ def _still_inferred(free: dict[str, BaseDistribution], trials: list[FrozenTrial]
     kept: dict[str, BaseDistribution] = {}
     for name, dist in now.items():
         condition = conditions.get(name)
-        if free.get(name) == dist and (condition is None or condition.parent in kept):
+        if free.get(name) == dist and (condition is None
+                                       or all(p in kept for p in condition.parents)):
             kept[name] = dist
     return kept, {c: cond for c, cond in conditions.items() if c in kept}
 

@@ -9,13 +9,16 @@ discrete parent (categorical or integer) such that, in every completed trial tha
 parent, the parameter is present exactly when the parent holds one of the values it held in the
 trials with the parameter (``momentum`` when ``optimizer`` is ``"sgd"``, ``units_2`` when
 ``n_layers`` is 3 or more; an integer parent's values must lie above or below a threshold, and
-the condition then takes in the values on that side not seen yet). That is a :class:`~metahpo.conditions.Condition`, and the sampler's
-optimizer then models the parameter where it is active, as it does for a declared conditional
-space.
+the condition then takes in the values on that side not seen yet), or, where no one parameter
+does, two that do together (``units_3`` when ``model`` is ``"mlp"`` and ``n_layers`` is 3 or
+more). That is a :class:`~metahpo.conditions.Condition`, and the sampler's optimizer then
+models the parameter where it is active, as it does for a declared conditional space.
 
 What cannot be read this way stays with independent sampling: a parameter whose presence
-depends on several others, or on nothing in the trials (a random choice inside the objective),
-or whose distribution changes between trials. A categorical parent's condition holds the values
+depends on more than two others, or on one parameter or another (``if a or b``), or on nothing
+in the trials (a random choice inside the objective), or whose distribution changes between
+trials. Among few trials a pair explains more by coincidence than one parameter does; a
+condition read so is dropped as soon as a completed trial contradicts it. A categorical parent's condition holds the values
 seen so far: a parameter is not proposed for a choice no completed trial has shown it with, and a
 trial that suggests it there (its first) gets it by independent sampling, after which the
 condition includes that choice.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence, cast
 
+import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
@@ -109,7 +113,71 @@ def _condition(child: str, placed: dict[str, BaseDistribution],
                             {int(v) for _, v in groups})
         if active is not None:
             return Condition(parent, active)
+    return _two_parent_condition(child, placed, index)
+
+
+def _two_parent_condition(child: str, placed: dict[str, BaseDistribution],
+                          index: _ValueIndex) -> Condition | None:
+    """The condition on the first pair of the ``placed`` parameters that, together, explains
+    where ``child`` appears (``if model == "mlp" and n_layers > 2``), where no one parameter
+    does: both parents are held by every trial that holds ``child``, and among the trials
+    holding both, ``child`` appears exactly where each holds one of the values it held with
+    ``child`` (an integer parent's values extended past the seen ones on their side, as for
+    one parent, among the trials where the other parent's values hold). ``None`` if no pair
+    does."""
+    holding = index.present[child]
+    candidates = [(name, dist) for name, dist in placed.items()
+                  if _can_be_parent(dist) and holding <= index.present[name]]
+    if len(candidates) < 2:
+        return None
+    # Where a parent holds a value it held with ``child`` and ``child`` is absent, the other
+    # parent of a pair must not: pairs that share such a trial are out, all read by one
+    # product instead of set operations per pair (a study of thousands of trials and dozens
+    # of parameters, where a parameter appears at random, is read for every suggestion).
+    stray = np.zeros((len(candidates), len(index.completed)), dtype=np.float32)
+    for row, (name, _) in enumerate(candidates):
+        groups = index.by_value(name)
+        with_child = [trials for trials in groups.values() if not trials.isdisjoint(holding)]
+        stray[row, list(set().union(*with_child) - holding)] = 1.0
+    shared = stray @ stray.T
+    for a, (first, first_dist) in enumerate(candidates):
+        for b in range(a + 1, len(candidates)):
+            if shared[a, b] > 0:
+                continue
+            second, second_dist = candidates[b]
+            both_held = index.present[first] & index.present[second]
+            terms: dict[str, list[Any]] = {}
+            for name, dist, other in ((first, first_dist, second), (second, second_dist, first)):
+                groups, other_groups = index.by_value(name), index.by_value(other)
+                other_values = {v for v, trials in other_groups.items()
+                                if not trials.isdisjoint(holding)}
+                where_other = set().union(*(other_groups[v] for v in other_values)) & both_held
+                values = {v for v, trials in groups.items() if not trials.isdisjoint(holding)}
+                seen = {v for v, trials in groups.items() if not trials.isdisjoint(where_other)}
+                if isinstance(dist, CategoricalDistribution):
+                    terms[name] = [v for v in dist.choices if _key(v) in values]
+                    continue
+                active = _threshold(cast(IntDistribution, dist), {int(v) for _, v in values},
+                                    {int(v) for _, v in seen})
+                if active is None:
+                    break
+                terms[name] = active
+            else:
+                if _explained(holding, both_held, terms, index):
+                    return Condition(terms)
     return None
+
+
+def _explained(holding: set[int], both_held: set[int], terms: dict[str, list[Any]],
+               index: _ValueIndex) -> bool:
+    """Whether the trials of ``both_held`` in which every parent of ``terms`` holds one of its
+    values are exactly the trials ``holding`` the child."""
+    where = set(both_held)
+    for name, values in terms.items():
+        keys = {_key(v) for v in values}
+        where &= set().union(*(trials for v, trials in index.by_value(name).items()
+                               if v in keys))
+    return where == holding
 
 
 def _threshold(dist: IntDistribution, holding: set[int], seen: set[int]) -> list[int] | None:

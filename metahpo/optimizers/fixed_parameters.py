@@ -21,8 +21,8 @@ did not carry over to the lcbench validation instances (within noise) and revers
 synthetic functions of 4 and 7 dimensions (phantoms cost there), so it is no reason to let a
 user's pinned parameters change the search.
 
-A condition whose parent is fixed always holds (a condition names values of its parent), so the
-optimizer sees its child as unconditional.
+A condition's term on a fixed parent always holds (a condition names values of its parent),
+so the optimizer sees the child as conditional on its free parents only, or unconditional.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def split_fixed(space: SearchSpace) -> tuple[SearchSpace | None, dict[str, Any]]
     free = [p for p in space.parameters if p.name not in fixed]
     if not free:
         return None, fixed
-    return SearchSpace(free, conditions={c: cond for c, cond in space.conditions.items()
-                                         if c not in fixed and cond.parent not in fixed},
+    conditions = {c: {p: list(held) for p, held in cond.terms if p not in fixed}
+                  for c, cond in space.conditions.items() if c not in fixed}
+    return SearchSpace(free, conditions={c: terms for c, terms in conditions.items() if terms},
                        forbidden=_free_clauses(space, fixed)), fixed
 
 

@@ -424,5 +424,5 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _choices_gate_parameters(space: SearchSpace) -> bool:
     """Whether a categorical parameter of ``space`` with several choices is the parent of a
     condition (see the ``switch_choices`` option)."""
-    parents = [space[c.parent] for c in space.conditions.values()]
+    parents = [space[p] for c in space.conditions.values() for p in c.parents]
     return any(isinstance(p, Categorical) and p.n_values > 1 for p in parents)

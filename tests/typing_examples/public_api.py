@@ -28,6 +28,13 @@ conditional = SearchSpace(
     conditions={"momentum": Condition("optimizer", "sgd"), "width3": Condition("layers", 3)},
 )
 decoded: dict[str, Any] = conditional.decode([0.2, 0.9, 0.5, 0.5, 0.5])
+restricted = SearchSpace(
+    [Categorical("model", ["mlp", "cnn"]), Int("layers", 1, 4),
+     Categorical("batch_size", [64, 128, 256]), Int("units_3", 16, 256, log=True)],
+    conditions={"units_3": Condition({"model": "mlp", "layers": [3, 4]})},
+    forbidden=[{"model": "cnn", "batch_size": [128, 256]}],
+)
+forbidden_by: str | None = restricted.forbids({"model": "cnn", "layers": 1, "batch_size": 64})
 from_file: SearchSpace = SearchSpace.from_file("space.yaml")
 
 
