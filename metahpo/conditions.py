@@ -179,10 +179,18 @@ def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
     return {p.name: checked[p.name] for p in params if p.name in checked}
 
 
-def _holds(parent: Parameter, held: tuple[Any, ...], value: Any) -> bool:
-    """Whether the parent's ``value`` (a valid value of ``parent``) is one of ``held``."""
-    u = parent.encode(value)
-    return any(abs(u - parent.encode(v)) <= _TOL for v in held)
+def value_in(p: Parameter, values: Sequence[Any], value: Any) -> bool:
+    """Whether ``value`` (a valid value of ``p``) is one of ``values`` (compared by encoding,
+    so that ``3`` and ``3.0`` of an integer are one value)."""
+    u = p.encode(value)
+    return any(abs(u - p.encode(v)) <= _TOL for v in values)
+
+
+def column_in(p: Parameter, values: Sequence[Any], column: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`value_in` for the snapped unit-cube coordinates ``column`` ``(n,)``
+    of ``p``: bool ``(n,)``."""
+    codes = np.array([p.encode(v) for v in values])
+    return (np.abs(column[:, None] - codes[None, :]) <= _TOL).any(axis=1)
 
 
 def active_names(params: Sequence[Parameter], conditions: Mapping[str, Condition],
@@ -196,7 +204,7 @@ def active_names(params: Sequence[Parameter], conditions: Mapping[str, Condition
         cond = conditions.get(p.name)
         if cond is not None and not all(
                 name in on and name in values and by_name[name].contains(values[name])
-                and _holds(by_name[name], held, values[name]) for name, held in cond.terms):
+                and value_in(by_name[name], held, values[name]) for name, held in cond.terms):
             continue
         active.append(p.name)
         on.add(p.name)
@@ -213,7 +221,5 @@ def active_mask(params: Sequence[Parameter], conditions: Mapping[str, Condition]
         i = index[child]
         for name, held in cond.terms:
             j = index[name]
-            allowed = np.array([params[j].encode(v) for v in held])
-            mask[:, i] &= mask[:, j] & (np.abs(snapped[:, j, None] - allowed[None, :])
-                                        <= _TOL).any(axis=1)
+            mask[:, i] &= mask[:, j] & column_in(params[j], held, snapped[:, j])
     return mask

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from metahpo.conditions import column_in, value_in
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import Float
 
@@ -43,7 +44,6 @@ MAX_PROPOSALS = 10
 #: Uniform draws tried for an allowed configuration before the space is declared (almost) all
 #: forbidden.
 MAX_DRAWS = 10_000
-_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,10 @@ def breaking(params: Sequence[Parameter], clauses: Sequence[ForbiddenClause],
     only) breaks, or ``None`` where it is allowed."""
     by_name = {p.name: p for p in params}
     for clause in clauses:
-        if all(name in config and _held(by_name[name], values, config[name])
+        if all(name in config and value_in(by_name[name], values, config[name])
                for name, values in clause.items):
             return clause
     return None
-
-
-def _held(p: Parameter, values: tuple[Any, ...], value: Any) -> bool:
-    u = p.encode(value)
-    return any(abs(u - p.encode(v)) <= _TOL for v in values)
 
 
 def forbidden_mask(params: Sequence[Parameter], clauses: Sequence[ForbiddenClause],
@@ -130,7 +125,6 @@ def forbidden_mask(params: Sequence[Parameter], clauses: Sequence[ForbiddenClaus
         hit = np.ones(len(snapped), dtype=bool)
         for name, values in clause.items:
             i = index[name]
-            codes = np.array([params[i].encode(v) for v in values])
-            hit &= active[:, i] & (np.abs(snapped[:, i, None] - codes[None, :]) <= _TOL).any(axis=1)
+            hit &= active[:, i] & column_in(params[i], values, snapped[:, i])
         out |= hit
     return out

@@ -379,6 +379,18 @@ class Categorical(_DecodedAlone):
 Parameter = Union[Float, Int, Categorical]
 
 
+def listed_values(p: Parameter) -> list[Any] | None:
+    """Every value of a discrete parameter, in the order of its encoding (``None`` where it is
+    continuous)."""
+    if isinstance(p, Categorical):
+        return list(p.choices)
+    if isinstance(p, Int):
+        return list(range(p.low, p.high + 1, p.step))
+    if p.step is None:
+        return None
+    return [p.low + k * p.step for k in range(cast(int, p.n_values))]
+
+
 def scale_of(p: Parameter) -> str:
     """How ``p`` maps the unit interval to its values: ``"linear"``, ``"log"``, ``"grid"`` (a
     stepped float), ``"int"``, ``"int_log"`` or ``"choice"``; parameters of one scale decode

@@ -40,6 +40,7 @@ from metahpo.parameters import (
     Int,
     Parameter,
     clip,
+    listed_values,
     scale_of,
     shown_value,
 )
@@ -271,16 +272,8 @@ class SearchSpace:
         out)."""
         if not self.is_discrete or math.prod(cast(int, p.n_values) for p in self._params) > limit:
             return None
-        coords = []
-        for p in self._params:
-            if isinstance(p, Categorical):
-                values: Sequence[Any] = p.choices
-            elif isinstance(p, Int):
-                values = range(p.low, p.high + 1, p.step)
-            else:
-                step, n = cast(float, p.step), cast(int, p.n_values)
-                values = [p.low + k * step for k in range(n)]
-            coords.append(np.array([p.encode(v) for v in values], dtype=float))
+        coords = [np.array([p.encode(v) for v in cast(list, listed_values(p))], dtype=float)
+                  for p in self._params]
         mesh = np.meshgrid(*coords, indexing="ij")
         points = np.stack([m.reshape(-1) for m in mesh], axis=1)
         if self._conditions:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from metahpo.conditions import Condition, both
 from metahpo.errors import MetaHPOError
-from metahpo.parameters import Categorical, Float, Int, Parameter
+from metahpo.parameters import Categorical, Float, Int, Parameter, listed_values
 
 
 def parameter_from_spec(name: str, spec: Any) -> Parameter:
@@ -121,13 +121,12 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
         return Condition(parent, list(cond.get("values") or []))
     if kind not in ("NEQ", "LT", "GT"):
         raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: "
-                           "metahpo reads EQ, NEQ, LT, GT, IN and conjunctions of them on one "
-                           "parent")
+                           "metahpo reads EQ, NEQ, LT, GT, IN, AND, and OR on one parent")
     if parent not in params:
         raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
                            f"{parent!r}")
     p = params[parent]
-    listed = _listed_values(p)
+    listed = listed_values(p) if (p.n_values or 0) <= MAX_LISTED_VALUES else None
     if listed is None:
         raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: its parent {parent!r} "
                            f"is continuous or has over {MAX_LISTED_VALUES} values; a "
@@ -174,17 +173,6 @@ def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | None:
                        "reads EQUALS, IN and AND (and skips relations, with a warning)")
 
 
-def _listed_values(p: Parameter) -> list[Any] | None:
-    """Every value of a discrete parameter in the order of its encoding (``None``: continuous,
-    or more than :data:`MAX_LISTED_VALUES` values)."""
-    n = p.n_values
-    if n is None or n > MAX_LISTED_VALUES:
-        return None
-    if isinstance(p, Categorical):
-        return list(p.choices)
-    if isinstance(p, Int):
-        return list(range(p.low, p.high + 1, p.step))
-    return [p.decode((k + 0.5) / n) for k in range(n)]
 
 
 def parents_first(params: list[Parameter], conditions: Mapping[str, Condition]) -> list[Parameter]:
