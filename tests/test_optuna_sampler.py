@@ -417,6 +417,21 @@ def test_pruned_trials_reach_the_optimizer_with_their_last_report():
     assert study.ask(declared).params == direct.ask().params
 
 
+def _sampled_by_meta(objective, n_trials):
+    """A study of ``objective`` under the ``meta`` sampler (seed 0), and for each trial whether
+    the sampler proposed all its parameters jointly (none drawn independently)."""
+    jointly = []
+
+    def recorded(trial):
+        loss = objective(trial)
+        jointly.append(set(trial.params) <= set(trial.relative_params))
+        return loss
+
+    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
+    study.optimize(recorded, n_trials=n_trials)
+    return study, jointly
+
+
 def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
     """Optuna's define-by-run patterns, a parameter per layer and one per optimizer choice: the
     sampler reads where each appears from the completed trials and proposes it with the others
@@ -424,8 +439,6 @@ def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
     optimum of the layers a random search misses."""
     from metahpo import Condition
     from metahpo.integrations.optuna_conditions import define_by_run_space
-
-    jointly = []
 
     def objective(trial):
         n = trial.suggest_int("n_layers", 1, 3)
@@ -436,11 +449,9 @@ def test_define_by_run_conditions_are_inferred_and_sampled_jointly():
             loss += (trial.suggest_float("momentum", 0.0, 0.99) - 0.9) ** 2
         else:
             loss += 0.05
-        jointly.append(set(trial.params) <= set(trial.relative_params))
         return loss
 
-    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
-    study.optimize(objective, n_trials=40)
+    study, jointly = _sampled_by_meta(objective, 40)
     space, conditions = define_by_run_space(study.trials)
     assert list(space) == ["n_layers", "optimizer", "width_0", "momentum", "width_1", "width_2"]
     assert conditions == {"momentum": Condition("optimizer", ["sgd"]),
@@ -465,8 +476,6 @@ def test_a_parameter_on_two_parents_is_inferred_and_sampled_jointly():
     from metahpo import Condition
     from metahpo.integrations.optuna_conditions import define_by_run_space
 
-    jointly = []
-
     def objective(trial):
         model = trial.suggest_categorical("model", ["mlp", "cnn"])
         n = trial.suggest_int("n_layers", 1, 4)
@@ -475,11 +484,9 @@ def test_a_parameter_on_two_parents_is_inferred_and_sampled_jointly():
             loss += (trial.suggest_float("units_3", 0.0, 1.0) - 0.3) ** 2
         else:
             loss += 0.1
-        jointly.append(set(trial.params) <= set(trial.relative_params))
         return loss
 
-    study = optuna.create_study(sampler=MetaHPOSampler("meta", seed=0))
-    study.optimize(objective, n_trials=25)
+    study, jointly = _sampled_by_meta(objective, 25)
     assert define_by_run_space(study.trials)[1] == {
         "units_3": Condition({"model": ["mlp"], "n_layers": [3, 4]})}
     assert all(jointly[12:])
