@@ -13,9 +13,13 @@ from metahpo.parameters import Categorical, Float, Int, Parameter, listed_values
 
 def parameter_from_spec(name: str, spec: Any) -> Parameter:
     if not isinstance(spec, Mapping) or "type" not in spec:
+        hint = ""
+        if name == "forbidden" or isinstance(spec, list):
+            hint = ("; forbidden clauses go in a list under the key 'forbidden': forbidden: "
+                    "[{model: large, batch_size: [512, 1024]}]")
         raise MetaHPOError(
             f"parameter {name!r}: expected a mapping with a 'type' (float, int or categorical), "
-            f"got {spec!r}"
+            f"got {spec!r}{hint}"
         )
     kind = spec["type"]
     allowed = {

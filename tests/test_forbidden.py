@@ -166,6 +166,10 @@ def test_space_files_and_configspace_documents_hold_clauses(tmp_path):
     assert named.names == ["forbidden"], "a parameter may still be named so"
     with pytest.raises(MetaHPOError, match="cannot have a parameter named 'forbidden'"):
         SearchSpace([Int("forbidden", 1, 3)], forbidden=[{"forbidden": 1}])
+    for slip in ({"forbiden": [{"model": "large"}]}, {"forbidden": {"model": "large"}}):
+        with pytest.raises(MetaHPOError, match="forbidden clauses go in a list under the key "
+                                               "'forbidden'"):
+            SearchSpace.from_dict({**_space().to_dict(), **slip})
 
     document = {
         "hyperparameters": [
