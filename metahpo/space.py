@@ -67,8 +67,9 @@ class SearchSpace:
         parameters: ``Float``, ``Int`` and ``Categorical`` parameters; names must be unique.
         conditions: conditional parameters, ``{child: Condition(parent, values)}`` (or
             ``{child: {parent: values}}``); see :mod:`metahpo.conditions`.
-        forbidden: combinations of values never to propose, ``[{name: value or [values],
-            ...}, ...]``; see :mod:`metahpo.forbidden`.
+        forbidden: combinations of values never to propose, ``{name: value or [values],
+            ...}``, and relations between two numeric parameters, ``"warmup_epochs >=
+            epochs"``, in a list; see :mod:`metahpo.forbidden`.
 
     Example::
 
@@ -79,7 +80,7 @@ class SearchSpace:
 
     def __init__(self, parameters: Sequence[Parameter], *,
                  conditions: Mapping[str, Any] | None = None,
-                 forbidden: Sequence[Mapping[str, Any]] | None = None) -> None:
+                 forbidden: Sequence[Mapping[str, Any] | str] | None = None) -> None:
         params = list(parameters)
         if not params:
             raise MetaHPOError("a search space needs at least one parameter")
@@ -147,9 +148,10 @@ class SearchSpace:
         return active_names(self._params, self._conditions, params)
 
     @property
-    def forbidden(self) -> list[dict[str, list[Any]]]:
-        """The forbidden clauses, ``[{name: [values]}, ...]`` (see :mod:`metahpo.forbidden`)."""
-        return [clause.to_dict() for clause in self._forbidden]
+    def forbidden(self) -> list[dict[str, list[Any]] | str]:
+        """The forbidden clauses, ``{name: [values]}``, and relations, ``"NAME OP NAME"`` (see
+        :mod:`metahpo.forbidden`)."""
+        return [clause.to_spec() for clause in self._forbidden]
 
     def forbids(self, params: Mapping[str, Any]) -> str | None:
         """The forbidden clause a valid configuration ``params`` breaks, as text for a
@@ -165,7 +167,8 @@ class SearchSpace:
             return np.zeros(len(points), dtype=bool)
         active = (active_mask(self._params, self._conditions, points) if self._conditions
                   else np.ones(points.shape, dtype=bool))
-        return forbidden_mask(self._params, self._forbidden, points, active)
+        return forbidden_mask(self._params, self._forbidden, points, active,
+                              lambda: self.decode_columns(points))
 
     def sample_allowed(self, rng: np.random.Generator) -> dict[str, Any]:
         """A uniformly drawn configuration that no forbidden clause forbids."""
@@ -438,9 +441,10 @@ class SearchSpace:
         several conditions on one child must all hold); an ``OR`` over several parents is
         refused, unless ``ignore_conditions`` makes every parameter always active (for a
         surrogate model that reads every parameter; it leaves the forbidden clauses out
-        too). Forbidden clauses (``EQUALS``, ``IN`` and ``AND`` conjunctions of them) become the
-        space's ``forbidden`` list; relations between two parameters (``RELATION_LT`` ...) are
-        not represented: a document with some is read without them, with a warning.
+        too). Forbidden clauses (``EQUALS``, ``IN``, ``AND`` conjunctions of them, and the
+        relations ``RELATION_LT`` / ``_EQ`` / ``_GT`` between two numeric parameters) become
+        the space's ``forbidden`` list; an ``AND`` with a relation in it is not represented: a
+        document with one is read without it, with a warning.
         """
         document: Any = data
         if isinstance(data, (str, Path)):
@@ -465,10 +469,11 @@ class SearchSpace:
         forbidden = [clause for clause in read if clause is not None]
         if len(forbidden) < len(read):
             warnings.warn(f"the ConfigSpace document has {len(read) - len(forbidden)} forbidden "
-                          "relation(s) between parameters, which metahpo does not represent: "
-                          "configurations they forbid may be proposed; have the objective "
-                          "raise an error for them (a failed trial, which the optimizers steer "
-                          "away from)", UserWarning, stacklevel=2)
+                          "conjunction(s) with a relation between parameters in them, which "
+                          "metahpo does not represent: configurations they forbid may be "
+                          "proposed; have the objective raise an error for them (a failed "
+                          "trial, which the optimizers steer away from)", UserWarning,
+                          stacklevel=2)
         by_name = {p.name: p for p in params}
         conditions: dict[str, Condition] = {}
         for c in document.get("conditions") or []:
@@ -490,8 +495,8 @@ class SearchSpace:
         return SearchSpace([p for p in self._params if p.name not in names],
                            conditions={c: cond for c, cond in self._conditions.items()
                                        if c not in names},
-                           forbidden=[c.to_dict() for c in self._forbidden
-                                      if not any(name in names for name, _ in c.items)])
+                           forbidden=[c.to_spec() for c in self._forbidden
+                                      if not any(name in names for name in c.names)])
 
 
 def read_space(source: str | Path) -> SearchSpace:

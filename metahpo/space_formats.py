@@ -148,10 +148,11 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
     return Condition(parent, allowed)
 
 
-def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | None:
+def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | str | None:
     """The forbidden clause ``{name: [values]}`` of a ConfigSpace JSON forbidden of type
-    ``EQUALS``, ``IN`` or an ``AND`` of them (one name twice: the values both list); ``None``
-    for a relation between two parameters (``RELATION_LT``, ...), which metahpo does not
+    ``EQUALS``, ``IN`` or an ``AND`` of them (one name twice: the values both list), or the
+    relation ``"left OP right"`` of a ``RELATION_LT`` / ``_EQ`` / ``_GT`` (or a ``RELATION``
+    with that ``lambda``); ``None`` for an ``AND`` with a relation in it, which metahpo does not
     represent."""
     if not isinstance(item, Mapping):
         raise MetaHPOError(f"ConfigSpace forbidden clause must be a mapping, got {item!r}")
@@ -165,16 +166,22 @@ def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | None:
         merged: dict[Any, list[Any]] = {}
         for part in item.get("clauses") or []:
             clause = forbidden_from_configspace(part)
-            if clause is None:
+            if not isinstance(clause, dict):
                 return None
             for key, values in clause.items():
                 merged[key] = [v for v in merged[key] if v in values] if (
                     key in merged) else values
         return merged
-    if isinstance(kind, str) and kind.startswith("RELATION"):
-        return None
+    relation = (item.get("lambda") if kind == "RELATION"
+                else kind[len("RELATION_"):] if isinstance(kind, str) else None)
+    if kind in ("RELATION", "RELATION_LT", "RELATION_EQ", "RELATION_GT") and (
+            relation in _RELATION_OPS):
+        return f"{item.get('left')} {_RELATION_OPS[relation]} {item.get('right')}"
     raise MetaHPOError(f"ConfigSpace forbidden clause of type {kind!r} is not supported: metahpo "
-                       "reads EQUALS, IN and AND (and skips relations, with a warning)")
+                       "reads EQUALS, IN, AND and RELATION_LT / _EQ / _GT")
+
+
+_RELATION_OPS = {"LT": "<", "EQ": "==", "GT": ">"}
 
 
 

@@ -4,6 +4,7 @@ proposed by any optimizer, refused where a user gives them."""
 import json
 import warnings
 
+import numpy as np
 import pytest
 
 import metahpo
@@ -40,7 +41,7 @@ def test_a_space_says_which_configurations_its_clauses_forbid():
     assert space.forbids({**allowed, "model": "large"}) == (
         "{'model': ['large'], 'batch_size': [128, 256]}")
     assert space.forbids({**allowed, "batch_size": 32}) == "{'batch_size': [32]}"
-    points = space.snap(space.sample_unit(__import__("numpy").random.default_rng(0), 500))
+    points = space.snap(space.sample_unit(np.random.default_rng(0), 500))
     mask = space.forbidden_mask(points)
     assert mask.tolist() == [space.forbids(space.decode(u)) is not None for u in points]
     assert 0.2 < mask.mean() < 0.6
@@ -188,9 +189,55 @@ def test_space_files_and_configspace_documents_hold_clauses(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert SearchSpace.from_configspace(document) == _space()
-    document["forbiddens"].append({"left": "model", "right": "optimizer", "type": "RELATION_EQ"})
-    with pytest.warns(UserWarning, match="1 forbidden relation.*may be proposed"):
+    document["forbiddens"].append({"type": "AND", "clauses": [
+        {"name": "model", "type": "EQUALS", "value": "large"},
+        {"left": "lr", "right": "lr", "type": "RELATION_GT"}]})
+    with pytest.warns(UserWarning, match="1 forbidden conjunction.*may be proposed"):
         assert SearchSpace.from_configspace(document) == _space()
+    document["forbiddens"][-1] = {"left": "model", "right": "optimizer", "type": "RELATION_EQ"}
+    with pytest.raises(MetaHPOError, match="'model' is categorical; a relation compares numbers"):
+        SearchSpace.from_configspace(document)
+
+
+def test_a_relation_forbids_where_two_numbers_compare_so():
+    """The warm-up must end before the training does, and the floor of a learning-rate
+    schedule lie below its peak: both continuous or integer, so no list of values can say it."""
+    space = SearchSpace(
+        [Int("epochs", 1, 20), Int("warmup_epochs", 0, 10),
+         Categorical("schedule", ["cosine", "constant"]), Float("lr_min", 1e-6, 1e-1, log=True),
+         Float("lr_max", 1e-5, 1.0, log=True)],
+        conditions={"lr_min": Condition("schedule", "cosine")},
+        forbidden=["warmup_epochs >= epochs", "lr_min >= lr_max"])
+    assert space.forbidden == ["warmup_epochs >= epochs", "lr_min >= lr_max"]
+    base = {"epochs": 10, "warmup_epochs": 2, "lr_min": 1e-4, "lr_max": 1e-2, "schedule": "cosine"}
+    assert space.forbids(base) is None
+    assert space.forbids({**base, "warmup_epochs": 10}) == "'warmup_epochs >= epochs'"
+    assert space.forbids({**base, "lr_min": 0.05}) == "'lr_min >= lr_max'"
+    constant = {k: v for k, v in base.items() if k != "lr_min"} | {"schedule": "constant"}
+    assert space.forbids({**constant, "lr_max": 1e-5}) is None, "lr_min inactive there"
+    points = space.snap(np.random.default_rng(1).random((400, space.dim)))
+    mask = space.forbidden_mask(points)
+    assert mask.tolist() == [space.forbids(space.decode(u)) is not None for u in points]
+    assert 0.2 < mask.mean() < 0.8
+    for name in ("random", "meta", "tpe"):
+        opt = create_optimizer(name, space, seed=0)
+        for _ in range(12):
+            trial = opt.ask()
+            assert space.forbids(trial.params) is None, (name, trial.params)
+            opt.tell(trial, trial.params["warmup_epochs"] - trial.params["epochs"])
+    assert SearchSpace.from_yaml(space.to_yaml()) == space
+    assert space.without("epochs").forbidden == ["lr_min >= lr_max"]
+    fixed = SearchSpace([Int("epochs", 5, 5), Int("warmup_epochs", 0, 10)],
+                        forbidden=["warmup_epochs >= epochs"])
+    study = metahpo.tune(lambda p: -p["warmup_epochs"], fixed, n_trials=8, seed=0,
+                         show_progress=False)
+    assert max(t.params["warmup_epochs"] for t in study.trials) <= 4
+    for bad, message in [("warmup_epochs => epochs", "must read 'NAME OP NAME'"),
+                         ("schedule == epochs", "'schedule' is categorical"),
+                         ("epochs < epochs", "compares a parameter with itself"),
+                         ("epochs < steps", "no parameter named 'steps'")]:
+        with pytest.raises(MetaHPOError, match=message):
+            SearchSpace(space.parameters, forbidden=[bad])
 
 
 def test_the_command_line_tunes_a_space_file_with_clauses(tmp_path):

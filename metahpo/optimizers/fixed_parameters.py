@@ -54,14 +54,19 @@ def split_fixed(space: SearchSpace) -> tuple[SearchSpace | None, dict[str, Any]]
                        forbidden=_free_clauses(space, fixed)), fixed
 
 
-def _free_clauses(space: SearchSpace, fixed: Mapping[str, Any]) -> list[dict[str, list[Any]]]:
+def _free_clauses(space: SearchSpace, fixed: Mapping[str, Any]
+                  ) -> list[dict[str, list[Any]] | str]:
     """``space``'s forbidden clauses as they bear on its free parameters: the values a clause
     lists for a fixed parameter can only be its one value, so a clause that names unconditional
     fixed parameters forbids what it lists for the free ones. A clause naming a conditional
-    fixed parameter (or only fixed ones) is left to :meth:`Optimizer.ask`, which discards the
-    proposals it forbids."""
-    out = []
+    fixed parameter (or only fixed ones), and a relation naming a fixed one, are left to
+    :meth:`Optimizer.ask`, which discards the proposals they forbid."""
+    out: list[dict[str, list[Any]] | str] = []
     for clause in space.forbidden:
+        if isinstance(clause, str):
+            if not set(clause.split()) & set(fixed):
+                out.append(clause)
+            continue
         on_free = {name: values for name, values in clause.items() if name not in fixed}
         if on_free and not any(name in fixed and name in space.conditions for name in clause):
             out.append(on_free)
