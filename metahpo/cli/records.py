@@ -1,6 +1,7 @@
 """``metahpo studies``: list the studies of a storage, show one, print its best trial (or front)
-as JSON, or delete one — what ``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo
-enqueue``, which queues configurations in a stored study for its workers to run next."""
+as JSON, print its search space as a space file (YAML, for ``--space``), or delete one — what
+``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo enqueue``, which queues
+configurations in a stored study for its workers to run next."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         print(f"deleted study {args.name} ({n} trials)")
         return
     study = load_study(args.name, url)
+    if args.action == "space":
+        if study.space is None:
+            raise MetaHPOError(f"study {study.name!r} holds no search space: it was made by "
+                               "Optuna itself, whose objectives declare their parameters as "
+                               "they run")
+        print(study.space.to_yaml(), end="")
+        return
     directions = study.directions
     if args.action == "best":
         if len(directions) > 1:
@@ -108,10 +116,11 @@ def _cmd_enqueue(args: argparse.Namespace) -> None:
 def add_commands(sub: Any) -> None:
     """Add ``studies`` and ``enqueue`` to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("studies", help="list the studies of a storage, show one, print the "
-                                        "best trial of one as JSON, or delete one")
-    p.add_argument("action", nargs="?", choices=["list", "show", "best", "delete"],
+                                        "best trial of one as JSON, print its search space as "
+                                        "a space file, or delete one")
+    p.add_argument("action", nargs="?", choices=["list", "show", "best", "space", "delete"],
                    default="list", help="default: list")
-    p.add_argument("name", nargs="?", help="study name (for show, best and delete)")
+    p.add_argument("name", nargs="?", help="study name (for show, best, space and delete)")
     add_storage_option(p, in_memory=False)
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.add_argument("--top", type=int, metavar="N",
