@@ -14,9 +14,10 @@ What :class:`~metahpo.space.SearchSpace` does with its clauses:
 
 - Every optimizer proposes allowed configurations only: the grid and the meta-learned
   optimizer leave forbidden points out of their candidates; any other optimizer whose proposal
-  is forbidden proposes again, and after ``MAX_PROPOSALS`` forbidden proposals in a row a
-  uniformly drawn allowed configuration is proposed instead (see
-  :meth:`metahpo.Optimizer.ask`).
+  is forbidden proposes again (the Optuna-backed ones take the forbidden proposal in as a
+  trial as bad as their worst, see ``OptunaSamplerOptimizer._discard_proposal``), and after
+  ``MAX_PROPOSALS`` forbidden proposals in a row a uniformly drawn allowed configuration is
+  proposed instead (see :meth:`metahpo.Optimizer.ask`).
 - Configurations a user gives (points to evaluate, enqueued ones) are refused by name when
   forbidden; results of configurations evaluated elsewhere are taken as they are.
 

@@ -62,12 +62,26 @@ def conditional_space() -> SearchSpace:
     )
 
 
+def restricted_space() -> SearchSpace:
+    """A space with a condition on two parents (a third layer's width for two of three models,
+    with three layers or more), a forbidden combination (the CNN with the larger batches) and a
+    forbidden relation (a warm-up as long as the training)."""
+    return SearchSpace(
+        [Categorical("model", ["mlp", "cnn", "rnn"]), Int("layers", 1, 4),
+         Int("units_3", 8, 256, log=True), Categorical("batch_size", [32, 64, 128]),
+         Int("epochs", 1, 20), Int("warmup", 0, 10), Float("lr", 1e-4, 1e-1, log=True)],
+        conditions={"units_3": Condition({"model": ["mlp", "rnn"], "layers": [3, 4]})},
+        forbidden=[{"model": "cnn", "batch_size": [64, 128]}, "warmup >= epochs"],
+    )
+
+
 SPACES = {
     "float1": SearchSpace([Float("x", -1.0, 1.0)]),
     "logint1": SearchSpace([Int("n", 1, 1000, log=True)]),
     "cat1": SearchSpace([Categorical("c", ["relu", "tanh", "gelu"])]),
     "mixed20": mixed_space(20),
     "conditional": conditional_space(),
+    "restricted": restricted_space(),
     "fixed": SearchSpace([Float("x", -1.0, 1.0), Int("epochs", 10, 10),
                           Categorical("act", ["relu"]), Float("wd", 1e-4, 1e-4, log=True),
                           Int("n", 1, 8)]),
@@ -339,6 +353,24 @@ def check_conditional_space(name: str, **options: Any) -> None:
     assert ours == theirs, "restored optimizer diverged from the original"
 
 
+def check_forbidden_combinations(name: str, **options: Any) -> None:
+    """No proposal is forbidden by the space's clauses or relations, also after trials from
+    elsewhere, and a restored optimizer proposes what the original would."""
+    space = SPACES["restricted"]
+    rng = np.random.default_rng(1)
+    opt = _make(name, space, options, seed=9)
+    for _ in range(3):
+        params = space.sample_allowed(rng)
+        opt.add_trial(params, _objective(space, params))
+    for params in _run(opt, 8):
+        _check_params(space, params)
+        assert space.forbids(params) is None, f"{params} is forbidden by {space.forbids(params)}"
+    clone = restore_optimizer(json.loads(json.dumps(opt.state_dict())))
+    ours, theirs = _run(opt, 3), _run(clone, 3)
+    assert all(space.forbids(params) is None for params in ours), ours
+    assert ours == theirs, "restored optimizer diverged from the original"
+
+
 CONFORMANCE_CHECKS = [
     check_bounds_and_types,
     check_same_seed_same_sequence,
@@ -351,4 +383,5 @@ CONFORMANCE_CHECKS = [
     check_trials_from_elsewhere,
     check_wide_and_fine_grids,
     check_conditional_space,
+    check_forbidden_combinations,
 ]
