@@ -75,6 +75,7 @@ class ForbiddenClause:
         return str(self.to_spec())
 
     def check(self, by_name: Mapping[str, Parameter]) -> None:
+        """Refuse, naming the clause, what the space's parameters ``by_name`` cannot hold."""
         for name, values in self.items:
             p = _named(self, name, by_name)
             if isinstance(p, Float) and p.step is None:
@@ -91,11 +92,14 @@ class ForbiddenClause:
                                    f"{name!r} ({p.to_dict()})")
 
     def breaks(self, by_name: Mapping[str, Parameter], config: Mapping[str, Any]) -> bool:
+        """Whether the valid configuration ``config`` is forbidden by this clause."""
         return all(name in config and value_in(by_name[name], values, config[name])
                    for name, values in self.items)
 
     def mask(self, index: Mapping[str, int], params: Sequence[Parameter], snapped: np.ndarray,
              active: np.ndarray, columns: Callable[[], list[np.ndarray]]) -> np.ndarray:
+        """:meth:`breaks` at snapped unit-cube points ``(n, dim)``: bool ``(n,)`` (see
+        :func:`forbidden_mask` for the arguments)."""
         hit = np.ones(len(snapped), dtype=bool)
         for name, values in self.items:
             i = index[name]
