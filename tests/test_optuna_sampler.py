@@ -493,6 +493,38 @@ def test_a_parameter_on_two_parents_is_inferred_and_sampled_jointly():
     assert study.best_params["model"] == "mlp" and study.best_params["n_layers"] == 3
 
 
+def test_the_space_of_a_study_optuna_made_is_read_from_its_trials(tmp_path):
+    """``metahpo studies space`` on a define-by-run study: the parameters its trials show, with
+    the conditions the sampler reads, and what it cannot place named on standard error."""
+    from command_line import run_here
+
+    from metahpo import Categorical, Condition, Float, SearchSpace
+
+    made = optuna.create_study(study_name="by-optuna",
+                               storage=f"sqlite:///{tmp_path / 'metahpo.db'}")
+    refused = run_here(tmp_path, "studies", "space", "by-optuna")
+    assert refused.returncode == 2 and "holds no search space and no completed trial" in (
+        refused.stderr)
+
+    def define_by_run(trial):
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.99)
+        if trial.number % 2:
+            trial.suggest_int("seed", 0, 9)
+        return trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+
+    for optimizer in ["adam", "sgd", "sgd", "adam"]:
+        made.enqueue_trial({"optimizer": optimizer})
+    made.optimize(define_by_run, n_trials=4)
+    read = run_here(tmp_path, "studies", "space", "by-optuna")
+    assert read.returncode == 0, read.stderr
+    assert SearchSpace.from_yaml(read.stdout) == SearchSpace(
+        [Float("lr", 1e-4, 1e-1, log=True), Categorical("optimizer", ["adam", "sgd"]),
+         Float("momentum", 0.0, 0.99)], conditions={"momentum": Condition("optimizer", "sgd")})
+    assert "made by Optuna: its space as its 4 completed trials show it; left out" in read.stderr
+    assert read.stderr.rstrip().endswith(": seed")
+
+
 def test_a_parameter_that_no_other_explains_is_sampled_independently():
     """A parameter suggested on a condition the parameters do not show (here the trial's
     number; in the first trials it appears and is absent with either activation) has no parent:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from metahpo.cli.common import add_storage_option, read_configurations, storage_url
@@ -41,11 +42,7 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         return
     study = load_study(args.name, url)
     if args.action == "space":
-        if study.space is None:
-            raise MetaHPOError(f"study {study.name!r} holds no search space: it was made by "
-                               "Optuna itself, whose objectives declare their parameters as "
-                               "they run")
-        print(study.space.to_yaml(), end="")
+        print((study.space or _space_read_from_trials(study)).to_yaml(), end="")
         return
     directions = study.directions
     if args.action == "best":
@@ -92,6 +89,34 @@ def _cmd_studies(args: argparse.Namespace) -> None:
             extra += f" (last reported {t.last_report[1]:.6g})"
         state = "interrupted" if t.interrupted else t.state.value
         print(f"{t.number:5d}  {state:11s} {value:>12s}  {params_table(t.params)}{extra}")
+
+
+def _space_read_from_trials(study: Any) -> Any:
+    """The search space of a study that Optuna made (its objective declared its parameters as
+    it ran), as its completed trials show it: the parameters every trial holds, and those whose
+    presence one or two others explain, as conditions (what ``MetaHPOSampler`` reads, see
+    :mod:`metahpo.integrations.optuna_conditions`). What is left out is named on standard error,
+    beside the space file on standard output."""
+    from optuna.trial import TrialState
+
+    from metahpo.distributions import from_optuna
+    from metahpo.integrations.optuna_conditions import define_by_run_space
+    from metahpo.space import SearchSpace
+
+    trials = study.storage.get_all_trials(study.study_id, deepcopy=False)
+    distributions, conditions = define_by_run_space(trials)
+    if not distributions:
+        raise MetaHPOError(f"study {study.name!r} holds no search space and no completed trial "
+                           "to read one from (Optuna made it; its objective declares its "
+                           "parameters as it runs)")
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    seen = sorted({name for t in completed for name in t.params} - set(distributions))
+    left_out = (f"; left out, as nothing in the trials says where they appear or their "
+                f"ranges changed: {', '.join(seen)}" if seen else "")
+    print(f"metahpo: study {study.name!r} was made by Optuna: its space as its "
+          f"{len(completed)} completed trials show it{left_out}", file=sys.stderr)
+    return SearchSpace([from_optuna(name, dist) for name, dist in distributions.items()],
+                       conditions=conditions)
 
 
 def _cmd_enqueue(args: argparse.Namespace) -> None:
