@@ -3,10 +3,10 @@
 ``momentum`` matters only when ``optimizer`` is ``"sgd"``; the width of a third layer only when
 there are three layers. A :class:`Condition` on a parameter (the child) names its parent and the
 parent values under which the child is *active*, or several parents, each with its values, that
-must all hold (``units_3`` of an MLP only: ``{"model": "mlp", "layers": [3, 4]}``). An inactive parameter is not part of a
-configuration: ``SearchSpace.decode`` leaves it out, the objective never receives it and a
-study never stores it (as in ConfigSpace, Optuna's define-by-run objectives and Ray Tune's
-conditional search spaces).
+must all hold (``units_3`` of an MLP only: ``{"model": "mlp", "layers": [3, 4]}``). An
+inactive parameter is not part of a configuration: ``SearchSpace.decode`` leaves it out, the
+objective never receives it and a study never stores it (as in ConfigSpace, Optuna's
+define-by-run objectives and Ray Tune's conditional search spaces).
 
 Optimizers still work in the whole unit cube. An inactive parameter's coordinate holds the
 space's middle in that dimension (see ``SearchSpace.middle``) wherever a configuration is

@@ -97,7 +97,7 @@ class ForbiddenClause:
                    for name, values in self.items)
 
     def mask(self, index: Mapping[str, int], params: Sequence[Parameter], snapped: np.ndarray,
-             active: np.ndarray, columns: Callable[[], list[np.ndarray]]) -> np.ndarray:
+             active: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
         """:meth:`breaks` at snapped unit-cube points ``(n, dim)``: bool ``(n,)`` (see
         :func:`forbidden_mask` for the arguments)."""
         hit = np.ones(len(snapped), dtype=bool)
@@ -115,7 +115,8 @@ RELATIONS: dict[str, Callable[[Any, Any], Any]] = {
 @dataclass(frozen=True, init=False)
 class ForbiddenRelation:
     """Configurations whose numeric parameters ``left`` and ``right``, both active, compare by
-    ``op`` (``"warmup_epochs >= epochs"``) are forbidden (ConfigSpace's forbidden relations)."""
+    ``op`` (``"warmup_epochs >= epochs"``) are forbidden (ConfigSpace's forbidden relations).
+    Its methods do what :class:`ForbiddenClause`'s do."""
 
     left: str
     op: str
@@ -153,10 +154,9 @@ class ForbiddenRelation:
                 and bool(RELATIONS[self.op](config[self.left], config[self.right])))
 
     def mask(self, index: Mapping[str, int], params: Sequence[Parameter], snapped: np.ndarray,
-             active: np.ndarray, columns: Callable[[], list[np.ndarray]]) -> np.ndarray:
+             active: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
         i, j = index[self.left], index[self.right]
-        values = columns()
-        return active[:, i] & active[:, j] & RELATIONS[self.op](values[i], values[j])
+        return active[:, i] & active[:, j] & RELATIONS[self.op](columns[i], columns[j])
 
 
 Forbidden = Union[ForbiddenClause, ForbiddenRelation]
@@ -171,8 +171,6 @@ def _named(clause: Forbidden, name: str, by_name: Mapping[str, Parameter]) -> Pa
 def parse_forbidden(spec: Any) -> Forbidden:
     """A clause from its form in a space (``{name: value or [values], ...}``) or a relation
     from its text (``"warmup_epochs >= epochs"``)."""
-    if isinstance(spec, (ForbiddenClause, ForbiddenRelation)):
-        return spec
     if isinstance(spec, str):
         return ForbiddenRelation(spec)
     if not isinstance(spec, Mapping) or not spec:
@@ -215,14 +213,8 @@ def forbidden_mask(params: Sequence[Parameter], clauses: Sequence[Forbidden],
     parameter's values at the points (``SearchSpace.decode_columns``; called only where a
     relation needs them). Vectorised :func:`breaking`."""
     index = {p.name: i for i, p in enumerate(params)}
-    values: list[list[np.ndarray]] = []
-
-    def once() -> list[np.ndarray]:
-        if not values:
-            values.append(columns())
-        return values[0]
-
+    decoded = columns() if any(isinstance(c, ForbiddenRelation) for c in clauses) else []
     out = np.zeros(len(snapped), dtype=bool)
     for clause in clauses:
-        out |= clause.mask(index, params, snapped, active, once)
+        out |= clause.mask(index, params, snapped, active, decoded)
     return out

@@ -172,7 +172,7 @@ class SearchSpace:
 
     def sample_allowed(self, rng: np.random.Generator) -> dict[str, Any]:
         """A uniformly drawn configuration that no forbidden clause forbids."""
-        for _ in range(max(1, MAX_DRAWS // 1000)):
+        for _ in range(MAX_DRAWS // 1000):
             points = self.snap(rng.random((1000, self.dim)))
             allowed = np.flatnonzero(~self.forbidden_mask(points))
             if len(allowed):

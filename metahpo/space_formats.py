@@ -4,6 +4,7 @@ builds spaces from what these functions return."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Mapping
 
 from metahpo.conditions import Condition, both
@@ -140,8 +141,8 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
         raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: {value!r} is not a "
                            f"value of its parent {parent!r} ({p.to_dict()})")
     at = p.encode(value)
-    allowed = [v for v in listed if {"NEQ": p.encode(v) != at, "LT": p.encode(v) < at,
-                                     "GT": p.encode(v) > at}[kind]]
+    compare = {"NEQ": operator.ne, "LT": operator.lt, "GT": operator.gt}[kind]
+    allowed = [v for v in listed if compare(p.encode(v), at)]
     if not allowed:
         raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r}: no value of "
                            f"{parent!r} meets it, so the parameter would never be active")
@@ -172,16 +173,13 @@ def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | str | None:
                 merged[key] = [v for v in merged[key] if v in values] if (
                     key in merged) else values
         return merged
-    relation = (item.get("lambda") if kind == "RELATION"
-                else kind[len("RELATION_"):] if isinstance(kind, str) else None)
-    if kind in ("RELATION", "RELATION_LT", "RELATION_EQ", "RELATION_GT") and (
-            relation in _RELATION_OPS):
-        return f"{item.get('left')} {_RELATION_OPS[relation]} {item.get('right')}"
+    if kind == "RELATION":  # the older form
+        kind = f"RELATION_{item.get('lambda')}"
+    ops = {"RELATION_LT": "<", "RELATION_EQ": "==", "RELATION_GT": ">"}
+    if kind in ops:
+        return f"{item.get('left')} {ops[kind]} {item.get('right')}"
     raise MetaHPOError(f"ConfigSpace forbidden clause of type {kind!r} is not supported: metahpo "
                        "reads EQUALS, IN, AND and RELATION_LT / _EQ / _GT")
-
-
-_RELATION_OPS = {"LT": "<", "EQ": "==", "GT": ">"}
 
 
 

@@ -232,6 +232,14 @@ def test_a_relation_forbids_where_two_numbers_compare_so():
     study = metahpo.tune(lambda p: -p["warmup_epochs"], fixed, n_trials=8, seed=0,
                          show_progress=False)
     assert max(t.params["warmup_epochs"] for t in study.trials) <= 4
+    document = {"hyperparameters": [
+        {"name": "epochs", "type": "uniform_int", "lower": 1, "upper": 20},
+        {"name": "warmup_epochs", "type": "uniform_int", "lower": 0, "upper": 10}],
+        "forbiddens": [
+            {"left": "epochs", "right": "warmup_epochs", "type": "RELATION_LT"},
+            {"left": "warmup_epochs", "right": "epochs", "type": "RELATION", "lambda": "EQ"}]}
+    assert SearchSpace.from_configspace(document).forbidden == [
+        "epochs < warmup_epochs", "warmup_epochs == epochs"]
     for bad, message in [("warmup_epochs => epochs", "must read 'NAME OP NAME'"),
                          ("schedule == epochs", "'schedule' is categorical"),
                          ("epochs < epochs", "compares a parameter with itself"),

@@ -18,10 +18,10 @@ What cannot be read this way stays with independent sampling: a parameter whose 
 depends on more than two others, or on one parameter or another (``if a or b``), or on nothing
 in the trials (a random choice inside the objective), or whose distribution changes between
 trials. Among few trials a pair explains more by coincidence than one parameter does; a
-condition read so is dropped as soon as a completed trial contradicts it. A categorical parent's condition holds the values
-seen so far: a parameter is not proposed for a choice no completed trial has shown it with, and a
-trial that suggests it there (its first) gets it by independent sampling, after which the
-condition includes that choice.
+condition read so is dropped as soon as a completed trial contradicts it. A categorical
+parent's condition holds the values seen so far: a parameter is not proposed for a choice no
+completed trial has shown it with, and a trial that suggests it there (its first) gets it by
+independent sampling, after which the condition includes that choice.
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ class _ValueIndex:
         self.present = present
         self._by_value: dict[str, dict[tuple[str, Any], set[int]]] = {}
 
+    def held_with(self, name: str, holding: set[int]) -> tuple[set[tuple[str, Any]], set[int]]:
+        """The values of ``name`` (keys, see _key) that the trials ``holding`` a parameter
+        show, and every trial holding one of them."""
+        groups = self.by_value(name)
+        keys = {v for v, trials in groups.items() if not trials.isdisjoint(holding)}
+        return keys, set().union(*(groups[v] for v in keys))
+
     def by_value(self, name: str) -> dict[tuple[str, Any], set[int]]:
         """``{value key (see _key): indices of the trials holding that value}`` of ``name``."""
         if name not in self._by_value:
@@ -103,14 +110,13 @@ def _condition(child: str, placed: dict[str, BaseDistribution],
     for parent, dist in placed.items():
         if not _can_be_parent(dist) or not holding <= index.present[parent]:
             continue
-        groups = index.by_value(parent)
-        values = {v for v, trials in groups.items() if not trials.isdisjoint(holding)}
-        if any(not groups[v] <= holding for v in values):
+        values, where = index.held_with(parent, holding)
+        if not where <= holding:
             continue
         if isinstance(dist, CategoricalDistribution):
             return Condition(parent, [v for v in dist.choices if _key(v) in values])
         active = _threshold(cast(IntDistribution, dist), {int(v) for _, v in values},
-                            {int(v) for _, v in groups})
+                            {int(v) for _, v in index.by_value(parent)})
         if active is not None:
             return Condition(parent, active)
     return _two_parent_condition(child, placed, index)
@@ -130,42 +136,50 @@ def _two_parent_condition(child: str, placed: dict[str, BaseDistribution],
                   if _can_be_parent(dist) and holding <= index.present[name]]
     if len(candidates) < 2:
         return None
+    # Of each candidate: the values it held with ``child``, and the trials holding one of them.
+    with_child = {name: index.held_with(name, holding) for name, _ in candidates}
     # Where a parent holds a value it held with ``child`` and ``child`` is absent, the other
     # parent of a pair must not: pairs that share such a trial are out, all read by one
     # product instead of set operations per pair (a study of thousands of trials and dozens
     # of parameters, where a parameter appears at random, is read for every suggestion).
     stray = np.zeros((len(candidates), len(index.completed)), dtype=np.float32)
     for row, (name, _) in enumerate(candidates):
-        groups = index.by_value(name)
-        with_child = [trials for trials in groups.values() if not trials.isdisjoint(holding)]
-        stray[row, list(set().union(*with_child) - holding)] = 1.0
+        stray[row, list(with_child[name][1] - holding)] = 1.0
     shared = stray @ stray.T
-    for a, (first, first_dist) in enumerate(candidates):
+    for a, first in enumerate(candidates):
         for b in range(a + 1, len(candidates)):
             if shared[a, b] > 0:
                 continue
-            second, second_dist = candidates[b]
-            both_held = index.present[first] & index.present[second]
-            terms: dict[str, list[Any]] = {}
-            for name, dist, other in ((first, first_dist, second), (second, second_dist, first)):
-                groups, other_groups = index.by_value(name), index.by_value(other)
-                other_values = {v for v, trials in other_groups.items()
-                                if not trials.isdisjoint(holding)}
-                where_other = set().union(*(other_groups[v] for v in other_values)) & both_held
-                values = {v for v, trials in groups.items() if not trials.isdisjoint(holding)}
-                seen = {v for v, trials in groups.items() if not trials.isdisjoint(where_other)}
-                if isinstance(dist, CategoricalDistribution):
-                    terms[name] = [v for v in dist.choices if _key(v) in values]
-                    continue
-                active = _threshold(cast(IntDistribution, dist), {int(v) for _, v in values},
-                                    {int(v) for _, v in seen})
-                if active is None:
-                    break
-                terms[name] = active
-            else:
-                if _explained(holding, both_held, terms, index):
-                    return Condition(terms)
+            both_held = index.present[first[0]] & index.present[candidates[b][0]]
+            terms = _pair_terms(first, candidates[b], both_held, with_child, index)
+            if terms is not None and _explained(holding, both_held, terms, index):
+                return Condition(terms)
     return None
+
+
+def _pair_terms(first: tuple[str, BaseDistribution], second: tuple[str, BaseDistribution],
+                both_held: set[int],
+                with_child: dict[str, tuple[set[tuple[str, Any]], set[int]]],
+                index: _ValueIndex) -> dict[str, list[Any]] | None:
+    """The values of each parent of a pair under which the child may be active: a categorical
+    parent's values seen with the child; an integer parent's, extended past the seen ones on
+    their side (see :func:`_threshold`) among the trials where the other parent's values hold;
+    ``None`` where an integer parent's values are no threshold."""
+    terms: dict[str, list[Any]] = {}
+    for (name, dist), (other, _) in ((first, second), (second, first)):
+        keys = with_child[name][0]
+        if isinstance(dist, CategoricalDistribution):
+            terms[name] = [v for v in dist.choices if _key(v) in keys]
+            continue
+        where_other = with_child[other][1] & both_held
+        seen = {v for v, trials in index.by_value(name).items()
+                if not trials.isdisjoint(where_other)}
+        active = _threshold(cast(IntDistribution, dist), {int(v) for _, v in keys},
+                            {int(v) for _, v in seen})
+        if active is None:
+            return None
+        terms[name] = active
+    return terms
 
 
 def _explained(holding: set[int], both_held: set[int], terms: dict[str, list[Any]],

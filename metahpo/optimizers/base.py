@@ -96,18 +96,15 @@ class Optimizer(abc.ABC):
         is discarded (:meth:`_discard_proposal`) and the optimizer proposes again; after
         ``MAX_PROPOSALS`` forbidden ones in a row, the trial gets a uniformly drawn allowed
         configuration instead (without optimizer attributes)."""
-        params = self._propose()
-        self.space.validate(params)
-        tries, drawn = 1, False
-        while self.space.forbids(params) is not None:
-            self._discard_proposal()
-            if tries == MAX_PROPOSALS:
-                params, drawn = self.space.sample_allowed(self._rng), True
-                break
+        for _ in range(MAX_PROPOSALS):
             params = self._propose()
             self.space.validate(params)
-            tries += 1
-        attrs = {} if drawn else self._proposal_attrs()
+            if self.space.forbids(params) is None:
+                attrs = self._proposal_attrs()
+                break
+            self._discard_proposal()
+        else:
+            params, attrs = self.space.sample_allowed(self._rng), {}
         trial = Trial(number=self._next_number, params=params,
                       optimizer_attrs=self._checked_attrs(attrs))
         self._next_number += 1

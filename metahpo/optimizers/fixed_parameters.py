@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from metahpo.forbidden import parse_forbidden
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import Categorical, Parameter, SearchSpace
 from metahpo.trial import Trial, TrialRecord
@@ -64,7 +65,7 @@ def _free_clauses(space: SearchSpace, fixed: Mapping[str, Any]
     out: list[dict[str, list[Any]] | str] = []
     for clause in space.forbidden:
         if isinstance(clause, str):
-            if not set(clause.split()) & set(fixed):
+            if not set(parse_forbidden(clause).names) & set(fixed):
                 out.append(clause)
             continue
         on_free = {name: values for name, values in clause.items() if name not in fixed}
