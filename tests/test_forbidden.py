@@ -136,6 +136,14 @@ def test_a_clause_on_a_fixed_parameter_steers_the_free_ones():
         forbidden=[{"model": "large", "batch_size": [128, 256]}])
     study = metahpo.tune(_loss, space, n_trials=12, seed=0, show_progress=False)
     assert {t.params["batch_size"] for t in study.trials} <= {32, 64}
+    from metahpo.optimizers.fixed_parameters import split_fixed
+
+    free, _ = split_fixed(space)
+    assert free is not None and free.forbidden == [{"batch_size": [128, 256]}]
+    with_relation = SearchSpace([Int("epochs", 5, 5), Int("warmup", 0, 10), Int("n", 1, 3)],
+                                forbidden=["warmup >= epochs", "n > warmup"])
+    free, _ = split_fixed(with_relation)
+    assert free is not None and free.forbidden == ["n > warmup"], "a fixed side: left to ask"
 
 
 def test_tune_keeps_to_allowed_configurations_and_refuses_forbidden_points(tmp_path):
