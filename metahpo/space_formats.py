@@ -14,13 +14,9 @@ from metahpo.parameters import Categorical, Float, Int, Parameter, listed_values
 
 def parameter_from_spec(name: str, spec: Any) -> Parameter:
     if not isinstance(spec, Mapping) or "type" not in spec:
-        hint = ""
-        if name == "forbidden" or isinstance(spec, list):
-            hint = ("; forbidden clauses go in a list under the key 'forbidden': forbidden: "
-                    "[{model: large, batch_size: [512, 1024]}]")
         raise MetaHPOError(
             f"parameter {name!r}: expected a mapping with a 'type' (float, int or categorical), "
-            f"got {spec!r}{hint}"
+            f"got {spec!r}{_spec_hint(name, spec)}"
         )
     kind = spec["type"]
     allowed = {
@@ -52,6 +48,31 @@ def parameter_from_spec(name: str, spec: Any) -> Parameter:
         return Categorical(name, spec["choices"])
     except TypeError as exc:
         raise MetaHPOError(f"parameter {name!r}: {exc}") from None
+
+
+def _spec_hint(name: str, spec: Any) -> str:
+    """What the user most likely meant by a parameter entry without a ``type``: choices
+    written as a bare list, a range without its type (an integer range and a float range
+    look alike in YAML, so metahpo does not guess), or forbidden clauses under a
+    misspelt key."""
+    clause_like = isinstance(spec, list) and any(
+        isinstance(item, Mapping) or (isinstance(item, str) and any(op in item for op in "<=>"))
+        for item in spec)
+    if name == "forbidden" or clause_like or (isinstance(spec, Mapping) and "type" not in spec
+                                              and not {"low", "high", "choices"} & set(spec)):
+        return ("; forbidden clauses go in a list under the key 'forbidden': forbidden: "
+                "[{model: large, batch_size: [512, 1024]}]")
+    if isinstance(spec, list):
+        return f"; choices are written {{type: categorical, choices: {_flow(spec)}}}"
+    if isinstance(spec, Mapping) and "choices" in spec:
+        return "; add 'type: categorical'"
+    if isinstance(spec, Mapping):
+        return "; add 'type: float' or 'type: int'"
+    return ""
+
+
+def _flow(values: list[Any]) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
 
 
 def parameter_from_configspace(hp: Mapping[str, Any]) -> Parameter:

@@ -183,6 +183,11 @@ def test_yaml_exponents_are_numbers_as_in_json(tmp_path):
         ("lr: {type: float, low: 0, high: 1, condition: {opt: sgd}}\n",
          "unknown keys \\['condition'\\].*active_if: \\{parent: \\[values\\]\\}"),
         ("- just a list\n", "mapping from parameter name"),
+        ("optimizer: [sgd, adam]\n",
+         "choices are written \\{type: categorical, choices: \\[sgd, adam\\]\\}"),
+        ("lr: {low: 1.0e-4, high: 0.1, log: true}\n", "add 'type: float' or 'type: int'"),
+        ("act: {choices: [relu, tanh]}\n", "add 'type: categorical'"),
+        ("forbiden: [warmup >= epochs]\n", "forbidden clauses go in a list under the key"),
         ("lr: [unclosed\n", "not valid YAML"),
     ],
 )
