@@ -132,13 +132,13 @@ def _run(opt: Optimizer, n: int) -> list[dict[str, Any]]:
 
 
 def check_bounds_and_types(name: str, **options: Any) -> None:
-    """Every proposal is inside its bounds, on its step grid, and of the parameter's type."""
-    for label, space in SPACES.items():
-        for direction in ("minimize", "maximize"):
-            opt = _make(name, space, options, direction=direction, seed=0)
-            for params in _run(opt, 12):
-                _check_params(space, params)
-            assert len(opt.history) == 12, f"{label}: history has {len(opt.history)} trials"
+    """Every proposal is inside its bounds, on its step grid, and of the parameter's type, in
+    both directions (the spaces take turns: minimized, maximized, ...)."""
+    for i, (label, space) in enumerate(SPACES.items()):
+        opt = _make(name, space, options, direction=("minimize", "maximize")[i % 2], seed=0)
+        for params in _run(opt, 12):
+            _check_params(space, params)
+        assert len(opt.history) == 12, f"{label}: history has {len(opt.history)} trials"
 
 
 def check_same_seed_same_sequence(name: str, **options: Any) -> None:
