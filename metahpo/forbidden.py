@@ -13,7 +13,9 @@ configurations where both are active and compare so (ConfigSpace's forbidden rel
 What :class:`~metahpo.space.SearchSpace` does with its clauses:
 
 - Every optimizer proposes allowed configurations only: the grid and the meta-learned
-  optimizer leave forbidden points out of their candidates; any other optimizer whose proposal
+  optimizer leave forbidden points out of their candidates (the meta-learned one draws its
+  random initial design among allowed points, see
+  :func:`metahpo.policy.random_design_points`); any other optimizer whose proposal
   is forbidden proposes again (the Optuna-backed ones take the forbidden proposal in as a
   trial as bad as their worst, see ``OptunaSamplerOptimizer._discard_proposal``), and after
   ``MAX_PROPOSALS`` forbidden proposals in a row a uniformly drawn allowed configuration is

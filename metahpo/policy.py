@@ -57,7 +57,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import numpy as np
 import torch
@@ -166,16 +166,18 @@ class LSTMPolicy(nn.Module):
             return FREE_START
         return (0.0, math.atanh(math.log(config.local_spread) / SPREAD_RANGE), LOCAL_GATE)
 
-    def planned_points(self, middle: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    def planned_points(self, middle: np.ndarray, rng: np.random.Generator | None,
+                       allowed: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """The unit-cube points ``(n0, D)`` one search plays before the LSTM proposes: the fixed
         initial design, or a random design drawn with ``rng`` (:func:`random_design_points`
-        around the space's ``middle`` ``(D,)``), or none (``(0, D)``)."""
+        around the space's ``middle`` ``(D,)``, its points ``allowed`` where it can), or none
+        (``(0, D)``)."""
         if self.config.initial_design > 0:
             return cast(torch.Tensor, self.design).detach().numpy().astype(float)
         if self.config.random_design > 0:
             if rng is None:
                 raise ValueError("a policy with a random design needs an rng to draw it")
-            return random_design_points(self.config.random_design, middle, rng)
+            return random_design_points(self.config.random_design, middle, rng, allowed)
         return np.zeros((0, len(middle)))
 
     def _dim_features(self, descriptors: torch.Tensor) -> torch.Tensor:
@@ -278,11 +280,36 @@ def latin_hypercube(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return (strata + rng.random((n, dim))) / n
 
 
-def random_design_points(n: int, middle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+#: Latin hypercubes a random design draws at most in a space with forbidden combinations.
+DESIGN_DRAWS = 64
+
+
+def random_design_points(n: int, middle: np.ndarray, rng: np.random.Generator,
+                         allowed: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """A policy's random design ``(n, D)``: the space's middle ``(D,)`` (see
-    :meth:`metahpo.space.SearchSpace.middle`), then a Latin hypercube of ``n - 1`` points."""
+    :meth:`metahpo.space.SearchSpace.middle`), then a Latin hypercube of ``n - 1`` points.
+
+    ``allowed`` (unit-cube points ``(k, D)`` -> bool ``(k,)``: those no forbidden clause of the
+    space forbids) has the hypercube drawn again, up to ``DESIGN_DRAWS`` times, until every
+    point is allowed, else the draw with the most allowed points is kept. A forbidden design
+    point is skipped (the policy proposes in its place, around the incumbent), so it took its
+    share of the design's coverage with it: with the large model forbidden at its larger
+    batches, the design's points on the large model were forbidden ones in some searches, and
+    the default policy then never tried that model (2 of 10 searches of 30 trials in
+    ``benchmarks/forbidden_combinations.py``). The first draw is the one a space without
+    clauses gets, so their designs are as before."""
     middle = np.asarray(middle, dtype=float)
-    return np.concatenate([middle[None, :], latin_hypercube(n - 1, len(middle), rng)])[:n]
+    cube = latin_hypercube(n - 1, len(middle), rng)
+    if allowed is not None and len(cube):
+        most = int(allowed(cube).sum())
+        for _ in range(DESIGN_DRAWS - 1):
+            if most == len(cube):
+                break
+            other = latin_hypercube(n - 1, len(middle), rng)
+            count = int(allowed(other).sum())
+            if count > most:
+                cube, most = other, count
+    return np.concatenate([middle[None, :], cube])[:n]
 
 
 # --- checkpoints ----------------------------------------------------------------------------

@@ -94,6 +94,22 @@ def test_no_optimizer_proposes_a_forbidden_configuration(name):
     assert len(tried) >= 2
 
 
+def test_the_meta_optimizers_first_trials_cover_what_the_clauses_leave():
+    """The default policy's random design is drawn among allowed points: a design point that
+    is forbidden is skipped, and the large model's only allowed batch size was then left untried
+    in some searches' first trials (seeds 0 and 5 of these)."""
+    space = SearchSpace([Categorical("model", ["small", "large"]),
+                         Categorical("batch_size", [64, 128, 256]),
+                         Float("lr", 1e-4, 1e-1, log=True), Int("epochs", 5, 50),
+                         Int("warmup_epochs", 0, 10)],
+                        forbidden=[{"model": "large", "batch_size": [128, 256]},
+                                   "warmup_epochs >= epochs"])
+    for seed in range(8):
+        opt = create_optimizer("meta", space, seed=seed)
+        first = [opt.ask() for _ in range(5)]
+        assert [t.params["model"] for t in first].count("large") == 2, (seed, first)
+
+
 class _Stubborn(Optimizer):
     """Proposes the same forbidden configuration, then the one allowed one, for ever."""
 

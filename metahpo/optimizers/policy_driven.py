@@ -227,7 +227,8 @@ class PolicyDrivenOptimizer(Optimizer):
     def _propose(self) -> dict[str, Any]:
         if self._planned is None:
             rng = np.random.default_rng(None if self.seed is None else [self.seed, 11])
-            self._planned = self._policy.planned_points(self.space.middle(), rng)
+            allowed = self._allowed_points if self.space.forbidden else None
+            self._planned = self._policy.planned_points(self.space.middle(), rng, allowed)
         i = len(self._told) + len(self._pending)
         if i < len(self._planned) and self._design_point_usable(self._planned[i]):
             return self.space.decode(self._planned[i])
@@ -344,6 +345,10 @@ class PolicyDrivenOptimizer(Optimizer):
         held = np.concatenate([told, pending]) if len(pending) else told
         snapped = self.space.snap(point[None, :])
         return bool(_fresh(snapped, held)[0]) and not self.space.forbidden_mask(snapped)[0]
+
+    def _allowed_points(self, points: np.ndarray) -> np.ndarray:
+        """Which unit-cube ``points`` ``(k, D)`` no forbidden clause forbids, bool ``(k,)``."""
+        return ~self.space.forbidden_mask(self.space.snap(points))
 
     def _allowed(self, draws: np.ndarray) -> np.ndarray:
         """Of snapped ``draws`` ``(k, D)``, those no forbidden clause forbids; all of them where
