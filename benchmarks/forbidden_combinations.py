@@ -42,7 +42,10 @@ FORBIDDEN = [{"model": "large", "batch_size": [128, 256]}, "warmup_epochs >= epo
 DECLARED = SearchSpace(PARAMETERS, forbidden=FORBIDDEN)
 UNDECLARED = SearchSpace(PARAMETERS)
 OPTIMUM = 0.14
-OPTIMIZERS = ("meta", "tpe", "gp", "cmaes", "evolution", "random")
+#: label -> (optimizer, options); ``switch_choices`` lets ``meta`` try the other model (see the
+#: README's "Categorical choices").
+OPTIMIZERS = {"meta": ("meta", {}), "meta (switch_choices)": ("meta", {"switch_choices": True}),
+              **{name: (name, {}) for name in ("tpe", "gp", "cmaes", "evolution", "random")}}
 
 _BASE = {"small": 0.30, "large": 0.12}
 _BATCH = {"small": {64: 0.02, 128: 0.01, 256: 0.0}, "large": {64: 0.02, 128: 0.0, 256: 0.01}}
@@ -61,10 +64,11 @@ def crashing_objective(params: dict[str, Any]) -> float | None:
     return None if DECLARED.forbids(params) is not None else validation_error(params)
 
 
-def search(name: str, space: SearchSpace, seed: int, budget: int) -> dict[str, float]:
+def search(name: str, options: dict[str, Any], space: SearchSpace, seed: int, budget: int
+           ) -> dict[str, float]:
     """One search of ``budget`` trials; its regret, failed trials, discarded proposals,
     fallback draws and seconds."""
-    opt = metahpo.create_optimizer(name, space, seed=seed)
+    opt = metahpo.create_optimizer(name, space, seed=seed, **options)
     proposals, last_forbidden = 0, False
     propose = opt._propose
 
@@ -91,12 +95,12 @@ def search(name: str, space: SearchSpace, seed: int, budget: int) -> dict[str, f
 def main() -> None:
     args = arguments(__doc__, 30)
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in OPTIMIZERS:
-        results[name] = {}
+    for label, (name, options) in OPTIMIZERS.items():
+        results[label] = {}
         for way, space in (("declared", DECLARED), ("undeclared", UNDECLARED)):
-            runs = [search(name, space, seed, args.budget) for seed in range(args.seeds)]
+            runs = [search(name, options, space, seed, args.budget) for seed in range(args.seeds)]
             regret = np.array([r["regret"] for r in runs])
-            results[name][way] = {
+            results[label][way] = {
                 "regret_mean": float(regret.mean()),
                 "regret_stderr": float(regret.std(ddof=1) / math.sqrt(len(regret))),
                 "regret_median": float(np.median(regret)),
