@@ -94,20 +94,47 @@ def test_no_optimizer_proposes_a_forbidden_configuration(name):
     assert len(tried) >= 2
 
 
+def _readme_space() -> SearchSpace:
+    """The README's example: the large model cannot run its larger batches, and a warm-up
+    must end before the training does."""
+    return SearchSpace([Categorical("model", ["small", "large"]),
+                        Categorical("batch_size", [64, 128, 256]),
+                        Float("lr", 1e-4, 1e-1, log=True), Int("epochs", 5, 50),
+                        Int("warmup_epochs", 0, 10)],
+                       forbidden=[{"model": "large", "batch_size": [128, 256]},
+                                  "warmup_epochs >= epochs"])
+
+
+def _readme_error(params) -> float:
+    """Lower for the large model, which is best at the forbidden batch of 128 and next best at
+    the allowed 64."""
+    batch = {"small": {64: 0.02, 128: 0.01, 256: 0.0}, "large": {64: 0.02, 128: 0.0, 256: 0.01}}
+    return ({"small": 0.3, "large": 0.12}[params["model"]]
+            + batch[params["model"]][params["batch_size"]] + abs(np.log10(params["lr"]) + 2.5))
+
+
 def test_the_meta_optimizers_first_trials_cover_what_the_clauses_leave():
     """The default policy's random design is drawn among allowed points: a design point that
     is forbidden is skipped, and the large model's only allowed batch size was then left untried
     in some searches' first trials (seeds 0 and 5 of these)."""
-    space = SearchSpace([Categorical("model", ["small", "large"]),
-                         Categorical("batch_size", [64, 128, 256]),
-                         Float("lr", 1e-4, 1e-1, log=True), Int("epochs", 5, 50),
-                         Int("warmup_epochs", 0, 10)],
-                        forbidden=[{"model": "large", "batch_size": [128, 256]},
-                                   "warmup_epochs >= epochs"])
+    space = _readme_space()
     for seed in range(8):
         opt = create_optimizer("meta", space, seed=seed)
         first = [opt.ask() for _ in range(5)]
         assert [t.params["model"] for t in first].count("large") == 2, (seed, first)
+
+
+def test_tpe_keeps_the_values_of_forbidden_proposals_that_allowed_ones_share():
+    """TPE's forbidden proposals fail in its private study: told as its worst trials, they
+    taught its model that the large model is bad, and one of these searches (seed 5) ended
+    on the small model."""
+    space = _readme_space()
+    for seed in range(6):
+        opt = create_optimizer("tpe", space, seed=seed)
+        for _ in range(30):
+            trial = opt.ask()
+            opt.tell(trial, _readme_error(trial.params))
+        assert opt.best.params["model"] == "large", seed
 
 
 class _Stubborn(Optimizer):

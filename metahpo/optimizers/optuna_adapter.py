@@ -86,6 +86,10 @@ class OptunaSamplerOptimizer(Optimizer):
     #: Whether a conditional space is asked one active parameter at a time (see the module
     #: docstring); otherwise every parameter is asked and inactive ones are filled in.
     define_by_run = False
+    #: Whether a forbidden proposal enters the private study as a trial as bad as the worst
+    #: completed one (a sampler that would propose it again otherwise), or fails there (a
+    #: sampler that draws afresh); see :meth:`_discard_proposal`.
+    discards_as_worst = True
 
     def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
         self._replaying = False
@@ -177,10 +181,12 @@ class OptunaSamplerOptimizer(Optimizer):
 
     def _discard_proposal(self) -> None:
         """A forbidden proposal enters the private study as a trial as bad as the worst one
-        completed there: Optuna's samplers leave failed trials out of their models, so a GP,
-        whose acquisition is deterministic, proposed a forbidden optimum again at every try
-        (41 of 51 proposals discarded in the conformance check of forbidden combinations).
-        Before any trial has completed (random start-up proposals) it fails there instead."""
+        completed there (with ``discards_as_worst``, the default, and where a trial has
+        completed), else it fails there. Optuna's samplers leave failed trials out of their
+        models, so a GP, whose acquisition is deterministic, proposed a forbidden optimum again
+        at every try when it failed (41 of 51 proposals discarded in the conformance check of
+        forbidden combinations); a sampler that draws afresh (TPE) is better off with the
+        failure, see :class:`~metahpo.optimizers.tpe.TPE`."""
         import optuna
 
         if self._last_inner is None:
@@ -189,7 +195,7 @@ class OptunaSamplerOptimizer(Optimizer):
         values = [cast(float, t.value) for t in done]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if values:
+            if values and self.discards_as_worst:
                 worst = max(values) if self.direction == "minimize" else min(values)
                 self._study.tell(self._last_inner, worst)
             else:
