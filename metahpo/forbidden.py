@@ -16,8 +16,9 @@ What :class:`~metahpo.space.SearchSpace` does with its clauses:
   optimizer leave forbidden points out of their candidates (the meta-learned one draws its
   random initial design among allowed points, see
   :func:`metahpo.policy.random_design_points`); any other optimizer whose proposal
-  is forbidden proposes again (the Optuna-backed ones take the forbidden proposal in as a
-  trial as bad as their worst, see ``OptunaSamplerOptimizer._discard_proposal``), and after
+  is forbidden proposes again (the Optuna-backed ones other than TPE take the forbidden
+  proposal in as a trial as bad as their worst, see
+  ``OptunaSamplerOptimizer._discard_proposal``), and after
   ``MAX_PROPOSALS`` forbidden proposals in a row a uniformly drawn allowed configuration is
   proposed instead (see :meth:`metahpo.Optimizer.ask`).
 - Configurations a user gives (points to evaluate, enqueued ones) are refused by name when
