@@ -3,7 +3,9 @@
 ``momentum`` matters only when ``optimizer`` is ``"sgd"``; the width of a third layer only when
 there are three layers. A :class:`Condition` on a parameter (the child) names its parent and the
 parent values under which the child is *active*, or several parents, each with its values, that
-must all hold (``units_3`` of an MLP only: ``{"model": "mlp", "layers": [3, 4]}``). An
+must all hold (``units_3`` of an MLP only: ``{"model": "mlp", "layers": [3, 4]}``), or
+alternatives of which one must hold (``[{"model": "mlp", "layers": [3, 4]}, {"model":
+"wide"}]``: a deep MLP or the wide model, ConfigSpace's ``OR`` across parents). An
 inactive parameter is not part of a configuration: ``SearchSpace.decode`` leaves it out, the
 objective never receives it and a study never stores it (as in ConfigSpace, Optuna's
 define-by-run objectives and Ray Tune's conditional search spaces).
@@ -17,9 +19,8 @@ read every trial in the same coordinates.
 Rules, checked when the space is built: each parent is a parameter of the space listed *before*
 the child (so activity resolves in one pass, and there are no cycles), it takes discrete values
 (categorical, integer or stepped float), and every listed value is one of its values. A child
-is active when each of its parents is active and holds one of its values; conditions nest
-through parents that are themselves conditional. (Either-or conditions, active when one
-parent *or* another holds, are not represented.)
+is active when, in one of its condition's alternatives, each parent is active and holds one of
+its values; conditions nest through parents that are themselves conditional.
 """
 
 from __future__ import annotations
@@ -40,17 +41,23 @@ _TOL = 1e-9
 
 _NO_VALUES: Any = object()
 
+#: A condition's term: a parent and the values under which it holds.
+Term = tuple[str, tuple[Any, ...]]
+
 
 @dataclass(frozen=True, init=False, repr=False)
 class Condition:
     """The child parameter is active only when its parent holds one of ``values``; or, given a
-    mapping of several parents, when each of them holds one of its values.
+    mapping of several parents, when each of them holds one of its values; or, given a list of
+    such mappings, when one of them holds (an either-or).
 
     Args:
-        parent: name of the parameter the child depends on, or a mapping ``{parent: values}``
-            of the parents that must all hold (``{"model": "mlp", "layers": [3, 4]}``).
+        parent: name of the parameter the child depends on; or a mapping ``{parent: values}``
+            of the parents that must all hold (``{"model": "mlp", "layers": [3, 4]}``); or a
+            list of such mappings, of which one must hold (``[{"layers": [3, 4]}, {"model":
+            "wide"}]``: the third layer's width for deep or wide models).
         values: the parent values under which the child is active (one value or a list);
-            with one parent named, not with a mapping.
+            with one parent named, not with a mapping or a list.
 
     Example::
 
@@ -58,37 +65,60 @@ class Condition:
                     conditions={"momentum": Condition("optimizer", ["sgd"])})
     """
 
-    #: ``(parent, values)`` pairs, each parent once, in the order given.
-    terms: tuple[tuple[str, tuple[Any, ...]], ...]
+    #: The either-or alternatives, in the order given: each a tuple of ``(parent, values)``
+    #: terms, each parent once, that must all hold.
+    alternatives: tuple[tuple[Term, ...], ...]
 
-    def __init__(self, parent: str | Mapping[str, Any], values: Any = _NO_VALUES) -> None:
-        if isinstance(parent, Mapping):
-            if values is not _NO_VALUES:
-                raise MetaHPOError("a condition takes either a parent and its values or a "
-                                   f"mapping {{parent: values}}, not both (got {parent!r} and "
-                                   f"{values!r})")
+    def __init__(self, parent: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                 values: Any = _NO_VALUES) -> None:
+        if isinstance(parent, (Mapping, list, tuple)) and values is not _NO_VALUES:
+            raise MetaHPOError("a condition takes either a parent and its values or a mapping "
+                               f"{{parent: values}} (or a list of them), not both (got {parent!r} "
+                               f"and {values!r})")
+        if isinstance(parent, (list, tuple)):
             if not parent:
-                raise MetaHPOError("a condition needs at least one parent")
-            pairs = list(parent.items())
+                raise MetaHPOError("an either-or condition needs at least one alternative")
+            bad = [alt for alt in parent if not isinstance(alt, Mapping)]
+            if bad:
+                raise MetaHPOError("an either-or condition lists mappings {parent: values}, one "
+                                   f"per alternative; got {bad[0]!r}")
+            groups = [list(alt.items()) for alt in parent]
+        elif isinstance(parent, Mapping):
+            groups = [list(parent.items())]
         elif values is _NO_VALUES:
             raise MetaHPOError(f"a condition on {parent!r} needs the parent's values under which "
                                "the child is active")
         else:
-            pairs = [(parent, values)]
-        terms = []
-        for name, held in pairs:
-            if not isinstance(name, str) or not name:
-                raise MetaHPOError(f"a condition's parent must be a parameter name, got {name!r}")
-            held = tuple(held) if isinstance(held, (list, tuple)) else (held,)
-            if not held:
-                raise MetaHPOError(f"a condition on {name!r} needs at least one value")
-            terms.append((name, held))
-        object.__setattr__(self, "terms", tuple(terms))
+            groups = [[(parent, values)]]
+        alternatives = []
+        for pairs in groups:
+            if not pairs:
+                raise MetaHPOError("a condition needs at least one parent")
+            terms = []
+            for name, held in pairs:
+                if not isinstance(name, str) or not name:
+                    raise MetaHPOError("a condition's parent must be a parameter name, got "
+                                       f"{name!r}")
+                held = tuple(held) if isinstance(held, (list, tuple)) else (held,)
+                if not held:
+                    raise MetaHPOError(f"a condition on {name!r} needs at least one value")
+                terms.append((name, held))
+            if tuple(terms) not in alternatives:
+                alternatives.append(tuple(terms))
+        object.__setattr__(self, "alternatives", tuple(alternatives))
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """The ``(parent, values)`` terms of a condition without alternatives, in the order
+        given."""
+        if len(self.alternatives) != 1:
+            raise MetaHPOError(f"condition {self} is an either-or; read its alternatives")
+        return self.alternatives[0]
 
     @property
     def parents(self) -> tuple[str, ...]:
-        """The names of the parents, in the order given."""
-        return tuple(name for name, _ in self.terms)
+        """The names of the parents, in the order given (each once)."""
+        return tuple(dict.fromkeys(name for terms in self.alternatives for name, _ in terms))
 
     @property
     def parent(self) -> str:
@@ -100,51 +130,68 @@ class Condition:
         """The parent values of a condition on one parameter."""
         return self._only()[1]
 
-    def _only(self) -> tuple[str, tuple[Any, ...]]:
+    def _only(self) -> Term:
         if len(self.terms) != 1:
             raise MetaHPOError(f"condition {self} has several parents; read its terms")
         return self.terms[0]
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        """``{parent: [values], ...}``, the form of a space file's ``active_if`` key."""
-        return {name: list(held) for name, held in self.terms}
+    def to_spec(self) -> dict[str, list[Any]] | list[dict[str, list[Any]]]:
+        """``{parent: [values], ...}``, or a list of them for an either-or: the form of a space
+        file's ``active_if`` key."""
+        specs = [{name: list(held) for name, held in terms} for terms in self.alternatives]
+        return specs[0] if len(specs) == 1 else specs
 
     def __str__(self) -> str:
-        return " and ".join(f"{name!r} is one of {list(held)}" for name, held in self.terms)
+        def conjunction(terms: tuple[Term, ...]) -> str:
+            return " and ".join(f"{name!r} is one of {list(held)}" for name, held in terms)
+
+        if len(self.alternatives) == 1:
+            return conjunction(self.alternatives[0])
+        return " or ".join(f"({conjunction(terms)})" for terms in self.alternatives)
 
     def __repr__(self) -> str:
-        if len(self.terms) == 1:
+        if len(self.alternatives) == 1 and len(self.terms) == 1:
             return f"Condition({self.parent!r}, {list(self.values)!r})"
-        return f"Condition({self.to_dict()!r})"
+        return f"Condition({self.to_spec()!r})"
 
     @classmethod
     def from_spec(cls, child: str, spec: Any) -> "Condition":
-        """Read a space file's ``active_if: {parent: value or [values], ...}`` for parameter
-        ``child`` (several parents: all must hold)."""
+        """Read a space file's ``active_if: {parent: value or [values], ...}`` (several parents:
+        all must hold), or a list of such mappings (one must hold), for parameter ``child``."""
         if isinstance(spec, Condition):
             return spec
-        if not isinstance(spec, Mapping) or not spec:
+        if not isinstance(spec, (Mapping, list)) or not spec:
             raise MetaHPOError(
                 f"parameter {child!r}: active_if must name its parents and their values, e.g. "
-                f"{{optimizer: [sgd]}}, got {spec!r}"
+                f"{{optimizer: [sgd]}}, or list such alternatives, got {spec!r}"
             )
         return cls(spec)
 
 
 def both(child: str, first: Condition, second: Condition) -> Condition:
-    """The condition under which ``first`` and ``second`` on ``child`` both hold: each parent
-    they share with the values both list (refused, naming ``child``, where they list none in
-    common), and the other parents of each."""
-    merged = {name: list(held) for name, held in first.terms}
-    for name, held in second.terms:
-        if name in merged:
-            merged[name] = [v for v in merged[name] if v in held]
-            if not merged[name]:
-                raise MetaHPOError(f"parameter {child!r}: its conditions on {name!r} share no "
-                                   "value, so it would never be active")
-        else:
-            merged[name] = list(held)
-    return Condition(merged)
+    """The condition under which ``first`` and ``second`` on ``child`` both hold: for each pair
+    of their alternatives, each parent they share with the values both list and the other
+    parents of each (pairs that share a parent but none of its values drop out; refused, naming
+    ``child``, where every pair does)."""
+    merged_alternatives = []
+    clash = ""
+    for a in first.alternatives:
+        for b in second.alternatives:
+            merged = {name: list(held) for name, held in a}
+            for name, held in b:
+                if name in merged:
+                    merged[name] = [v for v in merged[name] if v in held]
+                    if not merged[name]:
+                        clash = name
+                        break
+                else:
+                    merged[name] = list(held)
+            else:
+                merged_alternatives.append(merged)
+    if not merged_alternatives:
+        raise MetaHPOError(f"parameter {child!r}: its conditions on {clash!r} share no value, so "
+                           "it would never be active")
+    return Condition(merged_alternatives)
 
 
 def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
@@ -160,7 +207,7 @@ def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
         if child not in position:
             raise MetaHPOError(f"condition on {child!r}: no parameter of that name in the space")
         cond = Condition.from_spec(child, spec)
-        for name, held in cond.terms:
+        for name, held in (term for terms in cond.alternatives for term in terms):
             if name not in position:
                 raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
                                    f"{name!r}")
@@ -202,9 +249,10 @@ def active_names(params: Sequence[Parameter], conditions: Mapping[str, Condition
     on: set[str] = set()
     for p in params:
         cond = conditions.get(p.name)
-        if cond is not None and not all(
+        if cond is not None and not any(all(
                 name in on and name in values and by_name[name].contains(values[name])
-                and value_in(by_name[name], held, values[name]) for name, held in cond.terms):
+                and value_in(by_name[name], held, values[name]) for name, held in terms)
+                for terms in cond.alternatives):
             continue
         active.append(p.name)
         on.add(p.name)
@@ -218,8 +266,12 @@ def active_mask(params: Sequence[Parameter], conditions: Mapping[str, Condition]
     index = {p.name: i for i, p in enumerate(params)}
     mask = np.ones(snapped.shape, dtype=bool)
     for child, cond in conditions.items():
-        i = index[child]
-        for name, held in cond.terms:
-            j = index[name]
-            mask[:, i] &= mask[:, j] & column_in(params[j], held, snapped[:, j])
+        holds = np.zeros(len(snapped), dtype=bool)
+        for terms in cond.alternatives:
+            alternative = np.ones(len(snapped), dtype=bool)
+            for name, held in terms:
+                j = index[name]
+                alternative &= mask[:, j] & column_in(params[j], held, snapped[:, j])
+            holds |= alternative
+        mask[:, index[child]] &= holds
     return mask

@@ -342,11 +342,12 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """``{name: {"type": ..., ...}}`` in parameter order (a conditional parameter with
-        ``"active_if": {parent: [values]}``), then, where the space has forbidden clauses,
+        ``"active_if": {parent: [values]}``, a list of them for an either-or), then, where the
+        space has forbidden clauses,
         ``"forbidden": [{name: [values]}, ...]``; the JSON and YAML form."""
         out: dict[str, Any] = {p.name: p.to_dict() for p in self._params}
         for child, cond in self._conditions.items():
-            out[child]["active_if"] = cond.to_dict()
+            out[child]["active_if"] = cond.to_spec()
         if self._forbidden:
             out[FORBIDDEN_KEY] = self.forbidden
         return out
@@ -434,14 +435,12 @@ class SearchSpace:
 
         Supported types: uniform_float (``q`` becomes ``step``), uniform_int, categorical, ordinal
         (its ``sequence`` as ordered choices) and constant (a one-choice categorical). Conditions
-        (``EQ``, ``NEQ``, ``LT``, ``GT``, ``IN``, ``AND`` conjunctions of them and ``OR``
-        conjunctions on one parent, see
-        :func:`~metahpo.space_formats.condition_from_configspace`) become
+        (``EQ``, ``NEQ``, ``LT``, ``GT``, ``IN``, and ``AND`` / ``OR`` conjunctions of them,
+        see :func:`~metahpo.space_formats.condition_from_configspace`) become
         :class:`~metahpo.conditions.Condition` s (parents are moved before their children;
-        several conditions on one child must all hold); an ``OR`` over several parents is
-        refused, unless ``ignore_conditions`` makes every parameter always active (for a
-        surrogate model that reads every parameter; it leaves the forbidden clauses out
-        too). Forbidden clauses (``EQUALS``, ``IN``, ``AND`` conjunctions of them, and the
+        several conditions on one child must all hold); ``ignore_conditions`` makes every
+        parameter always active instead (for a surrogate model that reads every parameter; it
+        leaves the forbidden clauses out too). Forbidden clauses (``EQUALS``, ``IN``, ``AND`` conjunctions of them, and the
         relations ``RELATION_LT`` / ``_EQ`` / ``_GT`` between two numeric parameters) become
         the space's ``forbidden`` list; an ``AND`` with a relation in it is not represented: a
         document with one is read without it, with a warning.

@@ -107,8 +107,9 @@ def condition_from_configspace(cond: Any, params: Mapping[str, Parameter]
     condition on one parent is read as such a list: ``EQ`` and ``IN`` as they are, ``NEQ`` as
     the parent's other values, ``LT`` / ``GT`` as its values below / above the given one (in
     the order of an ordinal's sequence); an ``AND`` of conditions as the values they all allow
-    of each parent, and an ``OR`` of conditions on one parent as the union of their values.
-    An ``OR`` over several parents, and ``NEQ`` / ``LT`` / ``GT`` on a continuous parent, are
+    of each parent, an ``OR`` of conditions on one parent as the union of their values, and
+    an ``OR`` over several parents as an either-or condition (nested conjunctions are
+    multiplied out into alternatives). ``NEQ`` / ``LT`` / ``GT`` on a continuous parent are
     refused by name."""
     if not isinstance(cond, Mapping):
         raise MetaHPOError(f"ConfigSpace condition must be a mapping, got {cond!r}")
@@ -130,16 +131,12 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
             for part in parts[1:]:
                 combined = both(child, combined, part)
             return combined
-        parents = sorted({p for part in parts for p in part.parents})
-        if len(parents) != 1:
-            raise MetaHPOError(
-                f"ConfigSpace condition 'OR' on {child!r} holds where one of {parents} does: "
-                "metahpo's conditions hold where all their parents do (either-or conditions "
-                "on one parent only)")
-        for part in parts[1:]:
-            combined = Condition(part.parent, [*combined.values, *(
-                v for v in part.values if v not in combined.values)])
-        return combined
+        alternatives = [terms for part in parts for terms in part.alternatives]
+        if all(len(terms) == 1 for terms in alternatives) and len(
+                {name for terms in alternatives for name, _ in terms}) == 1:
+            values = list(dict.fromkeys(v for terms in alternatives for v in terms[0][1]))
+            return Condition(alternatives[0][0][0], values)
+        return Condition([{name: list(held) for name, held in terms} for terms in alternatives])
     parent: Any = cond.get("parent")
     if kind == "EQ":
         return Condition(parent, [cond.get("value")])

@@ -156,10 +156,14 @@ def test_configspace_conditions_on_one_parent_become_the_values_they_allow():
                                           "conditions": [condition]})
         return str(caught.value)
 
-    assert "'OR' on 'lr' holds where one of ['depth', 'kernel'] does" in (
-        refusal({"child": "lr", "type": "OR", "conditions": [
+    either = SearchSpace.from_configspace({"hyperparameters": hyperparameters, "conditions": [
+        {"child": "lr", "type": "OR", "conditions": [
             {"child": "lr", "parent": "kernel", "type": "EQ", "value": "poly"},
-            {"child": "lr", "parent": "depth", "type": "EQ", "value": "deep"}]}))
+            {"child": "lr", "type": "AND", "conditions": [
+                {"child": "lr", "parent": "depth", "type": "EQ", "value": "deep"},
+                {"child": "lr", "parent": "layers", "type": "LT", "value": 3}]}]}]})
+    assert either.conditions == {"lr": Condition([{"kernel": "poly"},
+                                                  {"depth": "deep", "layers": [1, 2]}])}
     on_two = SearchSpace.from_configspace({"hyperparameters": hyperparameters, "conditions": [
         {"child": "lr", "type": "AND", "conditions": [
             {"child": "lr", "parent": "kernel", "type": "NEQ", "value": "linear"},
@@ -229,6 +233,69 @@ def test_optimizers_propose_the_children_of_several_parents_where_all_hold(name)
     study = metahpo.tune(lambda p: -p.get("units_3", 0), fixed, optimizer=name, n_trials=6,
                          seed=0, show_progress=False)
     assert all(("units_3" in t.params) == (t.params["layers"] >= 3) for t in study.trials)
+
+
+def _deep_or_wide() -> SearchSpace:
+    """``units_3``: the width of a third layer, which an MLP has from 3 layers on and the wide
+    model always has."""
+    return SearchSpace(
+        [Categorical("model", ["mlp", "wide"]), Int("layers", 1, 4),
+         Categorical("units_3", [64, 128, 256])],
+        conditions={"units_3": Condition([{"model": "mlp", "layers": [3, 4]},
+                                          {"model": "wide"}])})
+
+
+def test_an_either_or_condition_holds_where_one_of_its_alternatives_does(tmp_path):
+    space = _deep_or_wide()
+    assert space.active_names({"model": "mlp", "layers": 3}) == ["model", "layers", "units_3"]
+    assert space.active_names({"model": "mlp", "layers": 2}) == ["model", "layers"]
+    assert space.active_names({"model": "wide", "layers": 1}) == ["model", "layers", "units_3"]
+    assert len(space.all_configurations(1000)) == 2 + 2 * 3 + 4 * 3
+    with pytest.raises(MetaHPOError, match=r"only when \('model' is one of \['mlp'\] and "
+                                           r"'layers' is one of \[3, 4\]\) or \('model' is one "
+                                           r"of \['wide'\]\)"):
+        space.validate({"model": "mlp", "layers": 2, "units_3": 64})
+    assert ("  active_if:\n  - model: [mlp]\n    layers: [3, 4]\n  - model: [wide]\n"
+            in space.to_yaml())
+    (tmp_path / "space.yaml").write_text(space.to_yaml())
+    assert SearchSpace.from_file(tmp_path / "space.yaml") == space
+    assert repr(space.conditions["units_3"]) == (
+        "Condition([{'model': ['mlp'], 'layers': [3, 4]}, {'model': ['wide']}])")
+    with pytest.raises(MetaHPOError, match="is an either-or; read its alternatives"):
+        space.conditions["units_3"].terms
+    with pytest.raises(MetaHPOError, match="lists mappings \\{parent: values\\}, one per "
+                                           "alternative; got 'wide'"):
+        SearchSpace.from_dict({**space.to_dict(), "units_3": {
+            "type": "categorical", "choices": [64], "active_if": [{"model": "mlp"}, "wide"]}})
+    both = SearchSpace.from_configspace({"hyperparameters": [
+            {"name": "model", "type": "categorical", "choices": ["mlp", "wide"]},
+            {"name": "layers", "type": "uniform_int", "lower": 1, "upper": 4},
+            {"name": "units_3", "type": "categorical", "choices": [64, 128, 256]}],
+        "conditions": [
+            {"child": "units_3", "type": "OR", "conditions": [
+                {"child": "units_3", "parent": "model", "type": "EQ", "value": "mlp"},
+                {"child": "units_3", "parent": "layers", "type": "GT", "value": 3}]},
+            {"child": "units_3", "parent": "model", "type": "EQ", "value": "wide"}]})
+    assert both.conditions["units_3"] == Condition({"layers": [4], "model": "wide"}), (
+        "two conditions on one child both hold: the alternatives each shares with the other")
+
+
+@pytest.mark.parametrize("name", ["grid", "meta", "tpe", "cmaes"])
+def test_optimizers_propose_the_children_of_either_or_conditions_where_one_holds(name):
+    space = _deep_or_wide()
+    opt = create_optimizer(name, space, seed=0)
+    for _ in range(12):
+        trial = opt.ask()
+        space.validate(trial.params)
+        opt.tell(trial, -trial.params.get("units_3", 0) - trial.params["layers"])
+    assert any("units_3" in r.params for r in opt.history)
+    fixed = SearchSpace([Categorical("model", ["mlp"]), *list(space.parameters)[1:]],
+                        conditions={"units_3": [{"model": "mlp", "layers": [3, 4]},
+                                                {"layers": 1}]})
+    study = metahpo.tune(lambda p: -p.get("units_3", 0), fixed, optimizer=name, n_trials=8,
+                         seed=0, show_progress=False)
+    assert all(("units_3" in t.params) == (t.params["layers"] != 2) for t in study.trials)
+    assert len({t.params["layers"] for t in study.trials}) >= 2
 
 
 def test_a_parent_cannot_be_removed_from_its_children():

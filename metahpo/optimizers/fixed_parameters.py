@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from metahpo.conditions import Condition
 from metahpo.forbidden import parse_forbidden
 from metahpo.optimizers.base import Optimizer
 from metahpo.space import Categorical, Parameter, SearchSpace
@@ -49,10 +50,20 @@ def split_fixed(space: SearchSpace) -> tuple[SearchSpace | None, dict[str, Any]]
     free = [p for p in space.parameters if p.name not in fixed]
     if not free:
         return None, fixed
-    conditions = {c: {p: list(held) for p, held in cond.terms if p not in fixed}
+    conditions = {c: _free_condition(cond, fixed)
                   for c, cond in space.conditions.items() if c not in fixed}
-    return SearchSpace(free, conditions={c: terms for c, terms in conditions.items() if terms},
+    return SearchSpace(free, conditions={c: cond for c, cond in conditions.items() if cond},
                        forbidden=_free_clauses(space, fixed)), fixed
+
+
+def _free_condition(cond: Condition, fixed: Mapping[str, Any]
+                    ) -> list[dict[str, list[Any]]] | None:
+    """``cond``'s alternatives without their fixed parents' terms, which hold (a condition may
+    only list a parent's values, and a fixed parent has one); ``None`` where an alternative
+    then has no term left, so that the condition always holds."""
+    alternatives = [{p: list(held) for p, held in terms if p not in fixed}
+                    for terms in cond.alternatives]
+    return alternatives if all(alternatives) else None
 
 
 def _free_clauses(space: SearchSpace, fixed: Mapping[str, Any]

@@ -35,6 +35,7 @@ restricted = SearchSpace(
     forbidden=[{"model": "cnn", "batch_size": [128, 256]}],
 )
 forbidden_by: str | None = restricted.forbids({"model": "cnn", "layers": 1, "batch_size": 64})
+deep_or_cnn = Condition([{"model": "mlp", "layers": [3, 4]}, {"model": "cnn"}])
 from_file: SearchSpace = SearchSpace.from_file("space.yaml")
 
 
