@@ -165,7 +165,10 @@ class Condition:
                 f"parameter {child!r}: active_if must name its parents and their values, e.g. "
                 f"{{optimizer: [sgd]}}, or list such alternatives, got {spec!r}"
             )
-        return cls(spec)
+        try:
+            return cls(spec)
+        except MetaHPOError as exc:
+            raise MetaHPOError(f"parameter {child!r}: {exc}") from None
 
 
 def both(child: str, first: Condition, second: Condition) -> Condition:

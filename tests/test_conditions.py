@@ -263,7 +263,8 @@ def test_an_either_or_condition_holds_where_one_of_its_alternatives_does(tmp_pat
         "Condition([{'model': ['mlp'], 'layers': [3, 4]}, {'model': ['wide']}])")
     with pytest.raises(MetaHPOError, match="is an either-or; read its alternatives"):
         space.conditions["units_3"].terms
-    with pytest.raises(MetaHPOError, match="lists mappings \\{parent: values\\}, one per "
+    with pytest.raises(MetaHPOError, match="parameter 'units_3': an either-or condition lists "
+                                           "mappings \\{parent: values\\}, one per "
                                            "alternative; got 'wide'"):
         SearchSpace.from_dict({**space.to_dict(), "units_3": {
             "type": "categorical", "choices": [64], "active_if": [{"model": "mlp"}, "wide"]}})
