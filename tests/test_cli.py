@@ -62,59 +62,59 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
               "--option", "resolution=3", "--quiet")
     assert out.returncode == 0, out.stderr
     assert "9 trials (9 complete, 0 failed)" in out.stdout
-    listed = run(workdir, "studies", "list", "--storage", url)
+    listed = run_here(workdir, "studies", "list", "--storage", url)
     assert listed.returncode == 0 and listed.stdout.startswith("cli\tminimize\t9 trials")
-    assert run(workdir, "studies", "--storage", url).stdout == listed.stdout
-    shown = run(workdir, "studies", "show", "cli", "--storage", url)
+    assert run_here(workdir, "studies", "--storage", url).stdout == listed.stdout
+    shown = run_here(workdir, "studies", "show", "cli", "--storage", url)
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
-    top = run(workdir, "studies", "show", "cli", "--storage", url, "--top", "3")
+    top = run_here(workdir, "studies", "show", "cli", "--storage", url, "--top", "3")
     lines = top.stdout.strip().splitlines()
     assert lines[0] == ("study cli (minimize; searched by 'grid' with options {'resolution': 3}): "
                         "the 3 best of 9 complete trials")
     values = [float(line.split()[2]) for line in lines[1:]]
     assert len(values) == 3 and values == sorted(values)
     assert values[0] == min(t.value for t in load_study("cli", url).trials)
-    best = run(workdir, "studies", "best", "cli", "--storage", url)
+    best = run_here(workdir, "studies", "best", "cli", "--storage", url)
     assert best.returncode == 0, best.stderr
     top = load_study("cli", url).best_trial
     assert json.loads(best.stdout) == {"study": "cli", "number": top.number, "value": top.value,
                                        "params": top.params, "user_attrs": {}}
     assert top.value == min(t.value for t in load_study("cli", url).trials)
-    run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
+    run_here(workdir, "studies", "show", "cli", "--storage", url, "--csv", "out.csv")
     rows = (workdir / "out.csv").read_text().strip().splitlines()
     assert rows[0].startswith("number,state,value") and len(rows) == 10
-    queued = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params",
+    queued = run_here(workdir, "enqueue", "--study", "cli", "--storage", url, "--params",
                  '[{"n": 2.0}, {"x": 0.25, "n": 3}]')
     assert [json.loads(line) for line in queued.stdout.splitlines()] == [
         {"study": "cli", "number": 9, "params": {"n": 2}},
         {"study": "cli", "number": 10, "params": {"x": 0.25, "n": 3}}]
-    bad = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '{"n": 99}')
+    bad = run_here(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '{"n": 99}')
     assert bad.returncode == 2 and "values outside the space: n=99" in bad.stderr
-    empty = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
+    empty = run_here(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", '[]')
     assert empty.returncode == 2 and "holds no configuration to queue" in empty.stderr
-    new = run(workdir, "enqueue", "--study", "new", "--storage", url, "--params", '{"n": 2}')
+    new = run_here(workdir, "enqueue", "--study", "new", "--storage", url, "--params", '{"n": 2}')
     assert new.returncode == 2 and "no study named 'new'" in new.stderr
     assert "pass them to the 'metahpo tune' or 'metahpo ask' that makes it" in new.stderr
     many = json.dumps([{"x": k / 100, "n": 1} for k in range(30)])
     assert len(many) > 255, "longer than a file name may be"
-    long_inline = run(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", many)
+    long_inline = run_here(workdir, "enqueue", "--study", "cli", "--storage", url, "--params", many)
     assert long_inline.returncode == 0, long_inline.stderr
     assert len(long_inline.stdout.splitlines()) == 30
-    asked = [json.loads(run(workdir, "ask", "--study", "cli", "--storage", url).stdout)
+    asked = [json.loads(run_here(workdir, "ask", "--study", "cli", "--storage", url).stdout)
              for _ in range(2)]
     assert [a["number"] for a in asked] == [9, 10] and asked[1]["params"] == {"x": 0.25, "n": 3}
     assert asked[0]["params"]["n"] == 2
     for a in asked:
-        run(workdir, "tell", "--study", "cli", "--storage", url, "--trial", str(a["number"]),
+        run_here(workdir, "tell", "--study", "cli", "--storage", url, "--trial", str(a["number"]),
             "--value", "1")
-    unwritable = run(workdir, "studies", "show", "cli", "--storage", url, "--csv", "no/out.csv")
+    unwritable = run_here(workdir, "studies", "show", "cli", "--storage", url, "--csv", "no/out.csv")
     assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
     assert unwritable.stderr.strip() == ("metahpo: error: [Errno 2] No such file or directory: "
                                          "'no/out.csv'")
-    deleted = run(workdir, "studies", "delete", "cli", "--storage", url)
+    deleted = run_here(workdir, "studies", "delete", "cli", "--storage", url)
     assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted study cli (41 trials)"
-    assert run(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
-    again = run(workdir, "studies", "delete", "cli", "--storage", url)
+    assert run_here(workdir, "studies", "list", "--storage", url).stdout.strip() == f"no studies in {url}"
+    again = run_here(workdir, "studies", "delete", "cli", "--storage", url)
     assert again.returncode == 2 and "no study named 'cli'" in again.stderr
 
 

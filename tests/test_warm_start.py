@@ -11,6 +11,8 @@ import pytest
 import metahpo
 from metahpo import Categorical, Float, Int, MetaHPOError, SearchSpace
 
+from command_line import run_here
+
 SPACE = SearchSpace([Float("lr", 1e-5, 1.0, log=True), Int("layers", 1, 8),
                      Categorical("act", ["relu", "tanh"])])
 
@@ -186,15 +188,16 @@ def test_cli_tune_warm_starts_from_named_studies_of_its_storage(tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["params"] == expected[1]  # the killed job's point, again
     assert "(chosen when the study started)" in again.stderr
-    other_count = subprocess.run(
-        [sys.executable, "-m", "metahpo", "ask", "--storage", url, "--study", "queue",
-         "--warm-start", "past0", "--warm-start", "past2"], cwd=tmp_path, capture_output=True,
-        text=True)
+    other_count = run_here(tmp_path, "ask", "--storage", url, "--study", "queue",
+                           "--warm-start", "past0", "--warm-start", "past2")
     assert other_count.returncode == 2 and "no study named 'past2'" in other_count.stderr
-    refused = tune("--warm-start", "past0")  # past0 is in --storage url, not in ./metahpo.db
+    tune_here = ("tune", "objective_module:objective", "--space", "space.yaml", "--trials", "4",
+                 "--quiet")
+    refused = run_here(tmp_path, *tune_here, "--warm-start", "past0")  # not in ./metahpo.db
     assert refused.returncode == 2
     assert "no metahpo.db in" in refused.stderr and "give --storage URL" in refused.stderr
-    missing = tune("--storage", url, "--study", "other", "--warm-start", "nope")
+    missing = run_here(tmp_path, *tune_here, "--storage", url, "--study", "other",
+                       "--warm-start", "nope")
     assert missing.returncode == 2 and "no study named 'nope'" in missing.stderr
 
 
