@@ -343,8 +343,8 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         """``{name: {"type": ..., ...}}`` in parameter order (a conditional parameter with
         ``"active_if": {parent: [values]}``, a list of them for an either-or), then, where the
-        space has forbidden clauses,
-        ``"forbidden": [{name: [values]}, ...]``; the JSON and YAML form."""
+        space has forbidden clauses, ``"forbidden": [{name: [values]}, ...]``; the JSON and
+        YAML form."""
         out: dict[str, Any] = {p.name: p.to_dict() for p in self._params}
         for child, cond in self._conditions.items():
             out[child]["active_if"] = cond.to_spec()
@@ -440,9 +440,9 @@ class SearchSpace:
         :class:`~metahpo.conditions.Condition` s (parents are moved before their children;
         several conditions on one child must all hold); ``ignore_conditions`` makes every
         parameter always active instead (for a surrogate model that reads every parameter; it
-        leaves the forbidden clauses out too). Forbidden clauses (``EQUALS``, ``IN``, ``AND`` conjunctions of them, and the
-        relations ``RELATION_LT`` / ``_EQ`` / ``_GT`` between two numeric parameters) become
-        the space's ``forbidden`` list; an ``AND`` with a relation in it is not represented: a
+        leaves the forbidden clauses out too). Forbidden clauses (``EQUALS``, ``IN``, ``AND``
+        conjunctions of them, and the relations ``RELATION_LT`` / ``_EQ`` / ``_GT`` between
+        two numeric parameters) become the space's ``forbidden`` list; an ``AND`` with a relation in it is not represented: a
         document with one is read without it, with a warning.
         """
         document: Any = data

@@ -58,8 +58,7 @@ def _spec_hint(name: str, spec: Any) -> str:
     clause_like = isinstance(spec, list) and any(
         isinstance(item, Mapping) or (isinstance(item, str) and any(op in item for op in "<=>"))
         for item in spec)
-    if name == "forbidden" or clause_like or (isinstance(spec, Mapping) and "type" not in spec
-                                              and not {"low", "high", "choices"} & set(spec)):
+    if name == "forbidden" or clause_like:
         return ("; forbidden clauses go in a list under the key 'forbidden': forbidden: "
                 "[{model: large, batch_size: [512, 1024]}]")
     if isinstance(spec, list):
