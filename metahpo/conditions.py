@@ -26,7 +26,7 @@ its values; conditions nest through parents that are themselves conditional.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -173,28 +173,15 @@ class Condition:
 
 def both(child: str, first: Condition, second: Condition) -> Condition:
     """The condition under which ``first`` and ``second`` on ``child`` both hold: for each pair
-    of their alternatives, each parent they share with the values both list and the other
-    parents of each (pairs that share a parent but none of its values drop out; refused, naming
-    ``child``, where every pair does)."""
-    merged_alternatives = []
-    clash = ""
-    for a in first.alternatives:
-        for b in second.alternatives:
-            merged = {name: list(held) for name, held in a}
-            for name, held in b:
-                if name in merged:
-                    merged[name] = [v for v in merged[name] if v in held]
-                    if not merged[name]:
-                        clash = name
-                        break
-                else:
-                    merged[name] = list(held)
-            else:
-                merged_alternatives.append(merged)
-    if not merged_alternatives:
+    of their alternatives, their :func:`merged_terms` (pairs that share a parent but none of
+    its values drop out; refused, naming ``child``, where every pair does)."""
+    merged = [merged_terms(a, b) for a in first.alternatives for b in second.alternatives]
+    possible = [terms for terms in merged if all(terms.values())]
+    if not possible:
+        clash = next(name for name, values in merged[0].items() if not values)
         raise MetaHPOError(f"parameter {child!r}: its conditions on {clash!r} share no value, so "
                            "it would never be active")
-    return Condition(merged_alternatives)
+    return Condition(possible)
 
 
 def check_conditions(params: Sequence[Parameter], conditions: Mapping[str, Any]
@@ -243,6 +230,30 @@ def column_in(p: Parameter, values: Sequence[Any], column: np.ndarray) -> np.nda
     return (np.abs(column[:, None] - codes[None, :]) <= _TOL).any(axis=1)
 
 
+def terms_mask(terms: Sequence[Term], index: Mapping[str, int], params: Sequence[Parameter],
+               snapped: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Where every ``(name, values)`` of ``terms`` holds at the snapped unit-cube points
+    ``(n, dim)``: the parameter active there (``active``, bool ``(n, dim)``) and at one of the
+    values; bool ``(n,)``. ``index`` maps names to columns. A condition's alternative and a
+    forbidden clause are such terms."""
+    hit = np.ones(len(snapped), dtype=bool)
+    for name, values in terms:
+        j = index[name]
+        hit &= active[:, j] & column_in(params[j], values, snapped[:, j])
+    return hit
+
+
+def merged_terms(first: Iterable[tuple[str, Sequence[Any]]],
+                 second: Iterable[tuple[str, Sequence[Any]]]) -> dict[str, list[Any]]:
+    """The terms under which ``first`` and ``second`` both hold: each name they share with the
+    values both list (an empty list where they list none in common), and the other names of
+    each."""
+    merged = {name: list(values) for name, values in first}
+    for name, values in second:
+        merged[name] = [v for v in merged[name] if v in values] if name in merged else list(values)
+    return merged
+
+
 def active_names(params: Sequence[Parameter], conditions: Mapping[str, Condition],
                  values: Mapping[str, Any]) -> list[str]:
     """Names of the parameters active under ``values`` (a configuration, possibly partial), in
@@ -271,10 +282,6 @@ def active_mask(params: Sequence[Parameter], conditions: Mapping[str, Condition]
     for child, cond in conditions.items():
         holds = np.zeros(len(snapped), dtype=bool)
         for terms in cond.alternatives:
-            alternative = np.ones(len(snapped), dtype=bool)
-            for name, held in terms:
-                j = index[name]
-                alternative &= mask[:, j] & column_in(params[j], held, snapped[:, j])
-            holds |= alternative
+            holds |= terms_mask(terms, index, params, snapped, mask)
         mask[:, index[child]] &= holds
     return mask

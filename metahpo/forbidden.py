@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
-from metahpo.conditions import column_in, value_in
+from metahpo.conditions import terms_mask, value_in
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import Float, Int
 
@@ -103,11 +103,7 @@ class ForbiddenClause:
              active: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
         """:meth:`breaks` at snapped unit-cube points ``(n, dim)``: bool ``(n,)`` (see
         :func:`forbidden_mask` for the arguments)."""
-        hit = np.ones(len(snapped), dtype=bool)
-        for name, values in self.items:
-            i = index[name]
-            hit &= active[:, i] & column_in(params[i], values, snapped[:, i])
-        return hit
+        return terms_mask(self.items, index, params, snapped, active)
 
 
 #: The comparisons a :class:`ForbiddenRelation` takes.

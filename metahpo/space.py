@@ -442,8 +442,9 @@ class SearchSpace:
         parameter always active instead (for a surrogate model that reads every parameter; it
         leaves the forbidden clauses out too). Forbidden clauses (``EQUALS``, ``IN``, ``AND``
         conjunctions of them, and the relations ``RELATION_LT`` / ``_EQ`` / ``_GT`` between
-        two numeric parameters) become the space's ``forbidden`` list; an ``AND`` with a relation in it is not represented: a
-        document with one is read without it, with a warning.
+        two numeric parameters) become the space's ``forbidden`` list; an ``AND`` with a
+        relation in it is not represented: a document with one is read without it, with a
+        warning.
         """
         document: Any = data
         if isinstance(data, (str, Path)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Mapping
 
-from metahpo.conditions import Condition, both
+from metahpo.conditions import Condition, both, merged_terms
 from metahpo.errors import MetaHPOError
 from metahpo.parameters import Categorical, Float, Int, Parameter, listed_values
 
@@ -143,7 +143,7 @@ def _condition(child: Any, cond: Any, params: Mapping[str, Parameter]) -> Condit
         return Condition(parent, list(cond.get("values") or []))
     if kind not in ("NEQ", "LT", "GT"):
         raise MetaHPOError(f"ConfigSpace condition {kind!r} on {child!r} is not supported: "
-                           "metahpo reads EQ, NEQ, LT, GT, IN, AND, and OR on one parent")
+                           "metahpo reads EQ, NEQ, LT, GT, IN, AND and OR")
     if parent not in params:
         raise MetaHPOError(f"parameter {child!r}: its condition names an unknown parent "
                            f"{parent!r}")
@@ -181,14 +181,12 @@ def forbidden_from_configspace(item: Any) -> dict[str, list[Any]] | str | None:
     if kind == "IN":
         return {name: list(item.get("values") or [])}
     if kind == "AND":
-        merged: dict[Any, list[Any]] = {}
+        merged: dict[str, list[Any]] = {}
         for part in item.get("clauses") or []:
             clause = forbidden_from_configspace(part)
             if not isinstance(clause, dict):
                 return None
-            for key, values in clause.items():
-                merged[key] = [v for v in merged[key] if v in values] if (
-                    key in merged) else values
+            merged = merged_terms(merged.items(), clause.items())
         return merged
     if kind == "RELATION":  # the older form
         kind = f"RELATION_{item.get('lambda')}"

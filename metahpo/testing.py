@@ -63,14 +63,16 @@ def conditional_space() -> SearchSpace:
 
 
 def restricted_space() -> SearchSpace:
-    """A space with a condition on two parents (a third layer's width for two of three models,
-    with three layers or more), a forbidden combination (the CNN with the larger batches) and a
-    forbidden relation (a warm-up as long as the training)."""
+    """A space with an either-or condition on two parents (a third layer's width for two of
+    three models with three layers or more, or the CNN with four), a forbidden combination (the
+    CNN with the larger batches) and a forbidden relation (a warm-up as long as the
+    training)."""
     return SearchSpace(
         [Categorical("model", ["mlp", "cnn", "rnn"]), Int("layers", 1, 4),
          Int("units_3", 8, 256, log=True), Categorical("batch_size", [32, 64, 128]),
          Int("epochs", 1, 20), Int("warmup", 0, 10), Float("lr", 1e-4, 1e-1, log=True)],
-        conditions={"units_3": Condition({"model": ["mlp", "rnn"], "layers": [3, 4]})},
+        conditions={"units_3": Condition([{"model": ["mlp", "rnn"], "layers": [3, 4]},
+                                          {"model": "cnn", "layers": 4}])},
         forbidden=[{"model": "cnn", "batch_size": [64, 128]}, "warmup >= epochs"],
     )
 
