@@ -53,6 +53,29 @@ def test_optimizers_lists_each_with_its_options_and_defaults(tmp_path):
     assert unknown.returncode == 2 and "unknown optimizer 'nope'" in unknown.stderr
 
 
+def test_tune_whose_every_trial_fails_exits_with_status_1_and_keeps_the_trials(workdir):
+    """A script (a CI job, a cluster pipeline) that runs ``metahpo tune`` learns from the exit
+    status that no training worked; the failed trials stay recorded with their errors."""
+    from metahpo import TrialState, load_study
+
+    (workdir / "broken.py").write_text(
+        "def objective(params):\n    raise FileNotFoundError('data.csv')\n")
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+    out = run_here(workdir, "tune", "broken:objective", "--space", "space.yaml", "--optimizer",
+                   "random", "--trials", "2", "--storage", url, "--study", "b", "--quiet")
+    assert out.returncode == 1, out
+    assert "2 trials (0 complete, 2 failed)" in out.stdout
+    assert (f"metahpo: no trial of study b completed; the errors are in the warnings above and "
+            f"in 'metahpo studies show b --storage {url}'") in out.stderr
+    trials = load_study("b", url).trials
+    assert [t.state for t in trials] == [TrialState.FAILED] * 2
+    assert "data.csv" in trials[0].error
+    in_memory = run_here(workdir, "tune", "broken:objective", "--space", "space.yaml",
+                         "--optimizer", "random", "--trials", "1", "--storage", "memory",
+                         "--quiet")
+    assert in_memory.returncode == 1 and "warnings above\n" in in_memory.stderr
+
+
 def test_tune_into_sqlite_then_list_and_show(workdir):
     from metahpo import load_study
 

@@ -128,7 +128,7 @@ def test_training_scripts_and_job_queues_report_constraints(tmp_path):
     (tmp_path / "bad.py").write_text("print('METAHPO_CONSTRAINT x_max')\nprint(1.0)\n")
     bad = run(tmp_path, "tune", "--command", f"{sys.executable} bad.py", "--space",
               "space.yaml", "--trials", "1", "--storage", url, "--study", "bad", "--quiet")
-    assert bad.returncode == 0, bad.stderr
+    assert bad.returncode == 1, bad.stderr
     assert "malformed constraint 'METAHPO_CONSTRAINT x_max'" in (
         metahpo.load_study("bad", url).trials[0].error)
 

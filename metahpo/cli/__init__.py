@@ -5,7 +5,9 @@ demo, ask, tell; in :mod:`metahpo.cli.records`: studies, enqueue; in :mod:`metah
 meta-train, bench, report, portfolio, optimizers) that parses nothing itself and wires the
 public API together. A :class:`~metahpo.errors.MetaHPOError` (a mistake the user can fix) prints
 one line ``metahpo: error: ...`` and exits with status 2, without a traceback; a file that cannot
-be read or written (an ``OSError``) prints the system's message the same way, with status 1. SIGTERM
+be read or written (an ``OSError``) prints the system's message the same way, with status 1, as
+does a ``tune`` or ``demo`` whose study ends without a complete trial (a script that calls them
+learns that every training failed from the status, not only from the log). SIGTERM
 (``kill``, a cluster's scheduler ending a job) stops a command as Ctrl-C does: the running
 trials are recorded as interrupted and the training commands of ``tune --command`` are stopped,
 instead of the process vanishing with its trials left running.
@@ -56,11 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    status = 0
     try:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        args.func(args)
+        status = args.func(args) or 0
     except MetaHPOError as exc:
         print(f"metahpo: error: {exc}", file=sys.stderr)
         return 2
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

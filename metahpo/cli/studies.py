@@ -57,7 +57,10 @@ def _tune_announced(args: argparse.Namespace, objective: Any, space: Any,
                 on_start=announce, **arguments)
 
 
-def _print_result(study: Any) -> None:
+def _print_result(study: Any, url: str | None) -> int:
+    """Print what ``tune`` and ``demo`` found in the study recorded at ``url`` (``None``: in
+    memory); the exit status: 1 where the study holds no complete trial (every trial failed, or
+    none ran), with a line on standard error that says where the failures' errors are."""
     from metahpo.study import params_table, values_text
     from metahpo.trial import TrialState
 
@@ -84,9 +87,16 @@ def _print_result(study: Any) -> None:
               f"{attrs}")
     elif n_done:
         print("no best value: every complete trial broke a constraint")
+    else:
+        recorded = "" if url is None else (
+            f" and in 'metahpo studies show {study.name} --storage {url}'")
+        print(f"metahpo: no trial of study {study.name} completed; the errors are in the "
+              f"warnings above{recorded}", file=sys.stderr)
+        return 1
+    return 0
 
 
-def _cmd_tune(args: argparse.Namespace) -> None:
+def _cmd_tune(args: argparse.Namespace) -> int:
     from metahpo.tasks.command import CommandObjective
     from metahpo.tasks.objective import load_objective
 
@@ -115,7 +125,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         points_to_evaluate=points, pruner=make_pruner(args.pruner),
         max_retries=args.max_retries, devices=job_devices, **options,
     )
-    _print_result(study)
+    return _print_result(study, storage_url(args, reads=False))
 
 
 def _directions(given: list[str] | None) -> dict[str, Any]:
@@ -190,7 +200,7 @@ def _add_max_retries(p: argparse.ArgumentParser) -> None:
                         "die often); runs stopped by Ctrl-C or SIGTERM do not count")
 
 
-def _cmd_demo(args: argparse.Namespace) -> None:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from metahpo.optimizers.registry import optimizer_class
     from metahpo.tasks.digits import DigitsCNN
 
@@ -207,8 +217,10 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         optimizer=args.optimizer, n_trials=args.trials, direction=task.direction, seed=args.seed,
         pruner=make_pruner(args.pruner),
     )
-    _print_result(study)
-    print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
+    status = _print_result(study, storage_url(args, reads=False))
+    if status == 0:
+        print(f"test accuracy of the best configuration: {task.test_score(study.best_params):.4f}")
+    return status
 
 
 def _cmd_ask(args: argparse.Namespace) -> None:
