@@ -24,17 +24,22 @@ def parameter_from_spec(name: str, spec: Any) -> Parameter:
         "int": {"low", "high", "log", "step"},
         "categorical": {"choices"},
     }
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:
+        written = _TYPES_ELSEWHERE.get(str(kind).lower())
+        hint = "" if written is None else f"; {kind!r} is written {written}"
         raise MetaHPOError(
-            f"parameter {name!r}: unknown type {kind!r}; use float, int or categorical"
+            f"parameter {name!r}: unknown type {kind!r}; use float, int or categorical{hint}"
         )
     keys = set(spec) - {"type"}
     unknown = keys - allowed[kind]
     if unknown:
         allowed_keys = ", ".join(sorted(allowed[kind] | {"active_if"}))
+        meant = [f"{key!r}: {_KEYS_ELSEWHERE[key]}" for key in sorted(unknown)
+                 if key in _KEYS_ELSEWHERE]
+        hint = f"; {'; '.join(meant)}" if meant else ""
         raise MetaHPOError(f"parameter {name!r}: unknown keys {sorted(unknown)} for type {kind!r} "
                            f"(allowed: {allowed_keys}; a conditional parameter takes "
-                           "active_if: {parent: [values]})")
+                           f"active_if: {{parent: [values]}}){hint}")
     required = {"low", "high"} if kind != "categorical" else {"choices"}
     if required - keys:
         raise MetaHPOError(f"parameter {name!r}: missing {sorted(required - keys)}")
@@ -48,6 +53,38 @@ def parameter_from_spec(name: str, spec: Any) -> Parameter:
         return Categorical(name, spec["choices"])
     except TypeError as exc:
         raise MetaHPOError(f"parameter {name!r}: {exc}") from None
+
+
+_TYPES_ELSEWHERE = {
+    "uniform": "{type: float, low: A, high: B}",
+    "loguniform": "{type: float, low: A, high: B, log: true}",
+    "quniform": "{type: float, low: A, high: B, step: Q}",
+    "qloguniform": "{type: float, low: A, high: B, log: true} (a log scale takes no step)",
+    "randint": "{type: int, low: A, high: B} (high is included, unlike in Ray Tune's randint)",
+    "qrandint": "{type: int, low: A, high: B, step: Q}",
+    "lograndint": ("{type: int, low: A, high: B, log: true} (high is included, unlike in Ray "
+                   "Tune's lograndint)"),
+    "choice": "{type: categorical, choices: [A, B]}",
+    "bool": "{type: categorical, choices: [true, false]}",
+    "boolean": "{type: categorical, choices: [true, false]}",
+    "integer": "{type: int, low: A, high: B}",
+    "real": "{type: float, low: A, high: B}",
+    "double": "{type: float, low: A, high: B}",
+    "continuous": "{type: float, low: A, high: B}",
+    "discrete": "{type: int, low: A, high: B, step: Q} or {type: categorical, choices: [A, B]}",
+    "ordinal": "{type: categorical, choices: [A, B]}",
+}
+"""The space-file form of parameter types as Ray Tune, Hyperopt, Optuna's distributions and
+other tools name them, for the error that refuses such a ``type``."""
+
+_KEYS_ELSEWHERE = {
+    "min": "write low", "max": "write high", "lower": "write low", "upper": "write high",
+    "values": "write choices", "options": "write choices", "q": "write step",
+    "base": "write log: true (a log scale is base-free)",
+    "default": "configurations to evaluate first go in --points-to-evaluate "
+               "(points_to_evaluate in Python)",
+}
+"""What other tools' parameter keys are in a space file, for the error that refuses them."""
 
 
 def _spec_hint(name: str, spec: Any) -> str:
