@@ -319,13 +319,21 @@ class SearchSpace:
         missing = [n for n in names if n not in params]
         extra = [n for n in params if n not in self._names]
         if missing or extra:
-            raise MetaHPOError(
-                f"parameters do not match the search space: missing {missing}, unexpected {extra}"
-            )
+            found = [f"{label} {names}" for label, names in (("missing", missing),
+                                                             ("unexpected", extra)) if names]
+            more = len(self._names) - 12
+            has = ", ".join(self._names[:12]) + (f" and {more} more" if more > 0 else "")
+            raise MetaHPOError(f"parameters do not match the search space: {', '.join(found)} "
+                               f"(the space has {has})")
         for p in self._params:
             if p.name in params and not p.contains(params[p.name]):
+                value = params[p.name]
+                number = (isinstance(value, (int, float, np.integer, np.floating))
+                          and not isinstance(value, (bool, np.bool_)))
+                kind = ("" if isinstance(p, Categorical) or number
+                        else f" ({type(value).__name__}, not a number)")
                 raise MetaHPOError(
-                    f"parameter {p.name!r}: value {shown_value(params[p.name])} is outside "
+                    f"parameter {p.name!r}: value {shown_value(value)}{kind} is outside "
                     f"{p.to_dict()}"
                 )
         inactive = [n for n in params if n not in names]

@@ -224,7 +224,10 @@ def test_points_to_evaluate_are_evaluated_once_across_resumes_and_jobs(tmp_path)
 
 
 @pytest.mark.parametrize("points, message", [
-    ([{"x": 1.0}], r"points_to_evaluate\[0\]: parameters do not match the search space: missing \['n'\]"),
+    ([{"x": 1.0}], r"points_to_evaluate\[0\]: parameters do not match the search space: "
+                   r"missing \['n'\] \(the space has x, n\)$"),
+    ([{"x": 1.0, "n": 1, "lr": 0.1}], r"search space: unexpected \['lr'\] \(the space has x, n\)$"),
+    ([{"x": 1.0, "n": "2"}], r"parameter 'n': value '2' \(str, not a number\) is outside"),
     ([POINTS[0], {"x": 9.0, "n": 1}], r"points_to_evaluate\[1\]: parameter 'x': value 9.0 is outside"),
     ({"x": 1.0, "n": 1}, "must be a list of parameter dicts"),
 ])
