@@ -101,6 +101,9 @@ def _cmd_optimizers(args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {options}".rstrip())
 
 
+YAHPO_DATA_HELP = "YAHPO data folder (default: $METAHPO_YAHPO_DATA or ../shared/data/yahpo)"
+
+
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("meta-train", help="meta-train an LSTM policy with REINFORCE")
@@ -109,20 +112,27 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--instances", help="YAHPO instances: train (default), all, or ID,ID,...")
     p.add_argument("--validation-instances",
                    help="YAHPO instances held out of training to select the best weights")
-    p.add_argument("--dims", default="2,3,4,6,8", help="dimensions of synthetic tasks")
+    p.add_argument("--dims", default="2,3,4,6,8",
+                   help="dimensions of synthetic tasks (default 2,3,4,6,8)")
     p.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
-    p.add_argument("--iterations", type=int, default=300)
-    p.add_argument("--tasks-per-batch", type=int, default=16)
-    p.add_argument("--episodes", type=int, default=16, help="episodes per task and batch")
-    p.add_argument("--horizon", type=int, default=50, help="trials per episode")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--entropy", type=float, default=1e-3, help="entropy bonus")
+    p.add_argument("--iterations", type=int, default=300,
+                   help="policy updates (default 300)")
+    p.add_argument("--tasks-per-batch", type=int, default=16,
+                   help="tasks drawn per update (default 16)")
+    p.add_argument("--episodes", type=int, default=16,
+                   help="episodes per task and batch (default 16)")
+    p.add_argument("--horizon", type=int, default=50, help="trials per episode (default 50)")
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="Adam learning rate of the policy (default 0.001)")
+    p.add_argument("--entropy", type=float, default=1e-3, help="entropy bonus (default 0.001)")
     p.add_argument("--reward", choices=["regret", "log_regret"], default="regret",
-                   help="per-step reward: 1 - regret, or -log10(regret + 0.001)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--embed", type=int, default=32)
+                   help="per-step reward: 1 - regret (default), or -log10(regret + 0.001)")
+    p.add_argument("--hidden", type=int, default=64, help="LSTM units (default 64)")
+    p.add_argument("--embed", type=int, default=32,
+                   help="width of the per-dimension networks (default 32)")
     p.add_argument("--incumbent-clip", type=float, default=0.02,
-                   help="clip of the incumbent before its logit (closeness of proposals to borders)")
+                   help="clip of the incumbent before its logit (closeness of proposals to "
+                        "borders; default 0.02)")
     p.add_argument("--initial-design", type=int, default=0, metavar="N",
                    help="start every search with N fixed points: a greedy portfolio of the "
                         "training instances (single yahpo:SCENARIO spec only; default 0)")
@@ -138,21 +148,25 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--choose-screen", action="store_true",
                    help="after training, compare searches with and without the GP screen on the "
                         "validation tasks and record the better setting in the checkpoint")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the initial weights, the tasks drawn and the proposals' noise "
+                        "(default 0)")
     p.add_argument("--time-limit", type=float,
                    help="stop training so that the whole run (initial design included) takes "
                         "about this many seconds")
-    p.add_argument("--validate-every", type=int, default=25)
+    p.add_argument("--validate-every", type=int, default=25,
+                   help="iterations between scores on the validation instances, which keep the "
+                        "best weights (default 25)")
     p.add_argument("--bounds-samples", type=int, default=200_000,
-                   help="random configurations per instance for the regret normalization")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+                   help="random configurations per instance for the regret normalization "
+                        "(default 200000)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="run rollouts in this process or on Ray workers")
-    p.add_argument("--workers", type=int, default=2, help="Ray rollout workers")
+                   help="run rollouts in this process (default) or on Ray workers")
+    p.add_argument("--workers", type=int, default=2, help="Ray rollout workers (default 2)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--yahpo-data", help="YAHPO data folder (default: $METAHPO_YAHPO_DATA or "
-                   "../shared/data/yahpo)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--yahpo-data", help=YAHPO_DATA_HELP)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     p.set_defaults(func=_cmd_meta_train, argv=None)
 
     p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
@@ -163,7 +177,7 @@ def add_commands(sub: Any) -> None:
                         "--space)")
     p.add_argument("--instances", default="test",
                    help="test (default), train, all, ID,ID,... or a count (synthetic)")
-    p.add_argument("--dims", default="3", help="dimensions of synthetic tasks")
+    p.add_argument("--dims", default="3", help="dimensions of synthetic tasks (default 3)")
     p.add_argument("--optimizers", required=True,
                    help="comma-separated NAME or LABEL=NAME; a NAME may be MODULE:CLASS or "
                         "FILE.py:CLASS, a metahpo.Optimizer subclass of your own or an Optuna "
@@ -172,19 +186,21 @@ def add_commands(sub: Any) -> None:
                    help="optimizer option, e.g. meta.policy=lcbench, or a harness option: "
                         "LABEL.parallel=K (K trials pending at once), LABEL.via=optuna (run as "
                         "the sampler of an Optuna study); repeatable")
-    p.add_argument("--budget", type=int, default=50, help="trials per run")
-    p.add_argument("--seeds", type=int, default=5, help="runs per optimizer and task (seeds 0..N-1)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--budget", type=int, default=50, help="trials per run (default 50)")
+    p.add_argument("--seeds", type=int, default=5,
+                   help="runs per optimizer and task, seeds 0..N-1 (default 5)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1: runs in this process)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="where runs execute: local processes or a Ray cluster")
+                   help="where runs execute: local processes (default) or a Ray cluster")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--out", required=True, help="results folder (resumable)")
-    p.add_argument("--yahpo-data", help="YAHPO data folder")
+    p.add_argument("--yahpo-data", help=YAHPO_DATA_HELP)
     p.add_argument("--space", help="search space file (or inline JSON) of an objective: or "
                                    "command: task")
     p.add_argument("--direction", choices=["minimize", "maximize"],
                    help="direction of an objective: or command: task (default minimize)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     p.set_defaults(func=_cmd_bench, argv=None)
 
     p = sub.add_parser("report", help="re-render tables and plots from benchmark results")
@@ -204,7 +220,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the candidates (default 0)")
     p.add_argument("--out", required=True,
                    help="JSON file to write (the portfolio optimizer's option portfolio=FILE)")
-    p.add_argument("--yahpo-data", help="YAHPO data folder")
+    p.add_argument("--yahpo-data", help=YAHPO_DATA_HELP)
     p.set_defaults(func=_cmd_portfolio, argv=None)
 
     p = sub.add_parser("optimizers", help="list the available optimizers and their options")

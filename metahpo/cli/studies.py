@@ -293,6 +293,10 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     print(f"trial {record.number}: {record.state.value}{value}")
 
 
+SEED_HELP = ("seeds the optimizer: the same seed, space and results give the same proposals "
+             "(default: a different search each run)")
+
+
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("tune", help="tune an objective function or a training command over a "
@@ -329,7 +333,7 @@ def add_commands(sub: Any) -> None:
     add_storage_option(p, in_memory=True)
     p.add_argument("--study", help="study name: resumes the study if it exists (default: a new "
                                    "name, printed at the start)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help=SEED_HELP)
     p.add_argument("--timeout", type=float,
                    help="start no trial after this many seconds (with or without --trials)")
     p.add_argument("--jobs", type=int, default=1,
@@ -370,7 +374,7 @@ def add_commands(sub: Any) -> None:
                         "an existing one keeps its own")
     p.add_argument("--optimizer", default="meta",
                    help="optimizer name (default: meta) or MODULE:CLASS, as for tune")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help=SEED_HELP)
     p.add_argument("--count", type=int, default=1,
                    help="trials to propose at once, one JSON line each (e.g. for a job array)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
