@@ -54,7 +54,7 @@ def ask_trial(study: Study, optimizer: str, seed: int | None, options: dict[str,
     max_retries = python_scalar(max_retries)
     check_max_retries(max_retries)
     opt = optimizer_for(optimizer, space, study.directions, seed=seed, **options)
-    note_optimizer(study, optimizer, options)
+    note_optimizer(study, optimizer, options, max_retries)
     trials = study.storage.get_all_trials(study.study_id, deepcopy=False,
                                           states=(OptunaState.RUNNING, OptunaState.WAITING))
     fail_dead(study, trials)

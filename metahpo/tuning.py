@@ -230,9 +230,9 @@ def tune(
     study = create_study(space, storage=storage, study_name=study_name, direction=direction,
                          directions=directions)
     if isinstance(optimizer, Optimizer):
-        note_optimizer(study, optimizer.reference, optimizer.keyword_options)
+        note_optimizer(study, optimizer.reference, optimizer.keyword_options, max_retries)
     else:
-        note_optimizer(study, optimizer, options)
+        note_optimizer(study, optimizer, options, max_retries)
     if on_start is not None:
         on_start(study)
     loop = _Loop(study, objective, n_trials, timeout, catch, points, callbacks,

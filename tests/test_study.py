@@ -375,6 +375,13 @@ def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog
     tune(quadratic, SPACE, optimizer=instance, n_trials=7, storage=study.storage,
          study_name="jobs", show_progress=False)
     assert searched_by(study) == "'grid' with options {'resolution': 3}"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="metahpo"):
+        for retries in (2, 5, 5):
+            study.tell(study.ask("grid", seed=0, resolution=3, max_retries=retries).number, 1.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "study 'jobs' ran with max_retries=2 until now; this call gives 5 (give every worker of "
+        "a study the same --max-retries: each retries the lost runs it finds by its own)"]
 
 
 def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():
