@@ -36,6 +36,27 @@ def test_help_lists_the_commands(tmp_path):
         assert command in out.stdout
 
 
+def test_the_examples_in_each_commands_help_are_valid_commands():
+    """The examples printed by ``metahpo COMMAND --help`` parse as the commands they show, so
+    that one cannot keep an option a later change renamed."""
+    import argparse
+    import shlex
+
+    from metahpo.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    examples = []
+    for name, sub in commands.choices.items():
+        text = (sub.epilog or "").replace("\\\n", " ")
+        examples += [(name, line.strip()) for line in text.splitlines()
+                     if line.strip().startswith("metahpo ")]
+    assert {name for name, _ in examples} >= {"tune", "ask", "tell", "bench", "meta-train"}
+    for name, line in examples:
+        args = parser.parse_args(shlex.split(line)[1:])
+        assert callable(args.func), line
+
+
 def test_optimizers_lists_each_with_its_options_and_defaults(tmp_path):
     out = run(tmp_path, "optimizers")
     assert out.returncode == 0, out.stderr

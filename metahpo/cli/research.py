@@ -101,12 +101,33 @@ def _cmd_optimizers(args: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {options}".rstrip())
 
 
+META_TRAIN_EXAMPLES = """examples:
+  metahpo meta-train --tasks yahpo:lcbench --instances train \\
+      --validation-instances 126025,167149,168335,189873 --out lcbench.safetensors \\
+      --iterations 1000 --time-limit 300 --reward log_regret --incumbent-clip 0.001 \\
+      --initial-design 5 --seed 1
+  metahpo meta-train --tasks synthetic:sphere,gp,rosenbrock --dims 2,4,8 --random-design 5 \\
+      --local-start --choose-screen --out mine.safetensors
+  metahpo tune train.py:objective --space space.yaml --trials 30 \\
+      --option policy=mine.safetensors
+"""
+
+BENCH_EXAMPLES = """examples:
+  metahpo bench --tasks yahpo:lcbench --instances test --optimizers random,tpe,gp,meta \\
+      --option meta.policy=lcbench --budget 50 --seeds 5 --workers 2 --out results/lcbench
+  metahpo bench --tasks objective:my_module:objective --space space.yaml \\
+      --direction maximize --optimizers random,tpe,meta --budget 20 --out my_bench
+  metahpo report results/lcbench
+"""
+
 YAHPO_DATA_HELP = "YAHPO data folder (default: $METAHPO_YAHPO_DATA or ../shared/data/yahpo)"
 
 
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
-    p = sub.add_parser("meta-train", help="meta-train an LSTM policy with REINFORCE")
+    p = sub.add_parser("meta-train", help="meta-train an LSTM policy with REINFORCE",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=META_TRAIN_EXAMPLES)
     p.add_argument("--tasks", action="append", required=True,
                    help="yahpo:SCENARIO or synthetic:FAMILY[,FAMILY]; repeat for a mixture")
     p.add_argument("--instances", help="YAHPO instances: train (default), all, or ID,ID,...")
@@ -169,7 +190,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     p.set_defaults(func=_cmd_meta_train, argv=None)
 
-    p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks")
+    p = sub.add_parser("bench", help="benchmark optimizers on held-out tasks",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=BENCH_EXAMPLES)
     p.add_argument("--tasks", required=True,
                    help="yahpo:SCENARIO, synthetic:FAMILY[,FAMILY], digits, mnist1d, tabular, "
                         "objective:MODULE:FUNCTION (your own objective, with --space), or "

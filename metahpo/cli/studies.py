@@ -293,6 +293,23 @@ def _cmd_tell(args: argparse.Namespace) -> None:
     print(f"trial {record.number}: {record.state.value}{value}")
 
 
+TUNE_EXAMPLES = """examples:
+  metahpo tune train.py:objective --space space.yaml --direction maximize --trials 30 \\
+      --study my-model
+  metahpo tune --command "python train.py --lr {learning_rate} --out runs/{trial_number}" \\
+      --space space.yaml --direction maximize --trials 30 --jobs 2 --study my-model
+  metahpo tune train.py:objective --space space.yaml --timeout 28800 --storage memory
+  metahpo studies show my-model --top 5
+"""
+
+QUEUE_EXAMPLES = """examples (jobs of a queue or a cluster, one trial each):
+  metahpo ask --storage sqlite:///studies.db --study my-model --space space.yaml \\
+      --direction maximize --seed 0
+  metahpo tell --storage sqlite:///studies.db --study my-model --trial 0 --value 0.934
+  metahpo tell --storage sqlite:///studies.db --study my-model --trial 3 --error "node lost"
+  metahpo tell --storage sqlite:///studies.db --study my-model --stale 86400
+"""
+
 SEED_HELP = ("seeds the optimizer: the same seed, space and results give the same proposals "
              "(default: a different search each run)")
 
@@ -300,7 +317,8 @@ SEED_HELP = ("seeds the optimizer: the same seed, space and results give the sam
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("tune", help="tune an objective function or a training command over a "
-                                    "search space")
+                                    "search space",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TUNE_EXAMPLES)
     p.add_argument("objective", nargs="?",
                    help="MODULE:FUNCTION or FILE.py:FUNCTION; called as f(params)")
     p.add_argument("--command", metavar="TEMPLATE",
@@ -364,7 +382,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON")
+    p = sub.add_parser("ask", help="propose a trial to run elsewhere (a job queue); prints JSON",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=QUEUE_EXAMPLES)
     add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--space", help="search space file, or inline JSON; needed to create the "
@@ -383,7 +402,8 @@ def add_commands(sub: Any) -> None:
     _add_max_retries(p)
     p.set_defaults(func=_cmd_ask)
 
-    p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'")
+    p = sub.add_parser("tell", help="record the result of a trial from 'metahpo ask'",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=QUEUE_EXAMPLES)
     add_storage_option(p, in_memory=False)
     p.add_argument("--study", required=True, help="study name")
     p.add_argument("--trial", type=int, help="the trial number 'ask' printed")
