@@ -1,6 +1,7 @@
 """The metahpo command: tune, studies, and one clear line for every user mistake."""
 
 import json
+from pathlib import Path
 
 import pytest
 from command_line import run, run_here
@@ -95,6 +96,43 @@ def test_tune_whose_every_trial_fails_exits_with_status_1_and_keeps_the_trials(w
                          "--optimizer", "random", "--trials", "1", "--storage", "memory",
                          "--quiet")
     assert in_memory.returncode == 1 and "warnings above\n" in in_memory.stderr
+
+
+def test_studies_plot_writes_the_plots_that_apply_as_png_files(workdir):
+    """Where no browser is at hand for optuna-dashboard: the history, each parameter against
+    the value, importances (from ten trials on) and learning curves (where trials reported
+    them) as PNG files; the front for several objectives."""
+    import metahpo
+
+    url = f"sqlite:///{workdir / 'db.sqlite'}"
+
+    def curve(params, trial):
+        for step in range(3):
+            trial.report(step, (params["x"] - 1.0) ** 2 + 1.0 / (step + 1))
+        return (params["x"] - 1.0) ** 2 + params["n"]
+
+    metahpo.tune(curve, SPACE, optimizer="random", n_trials=12, storage=url, study_name="c",
+                 seed=0, show_progress=False)
+    metahpo.tune(lambda p: (p["x"], p["n"]), SPACE, optimizer="random", n_trials=3,
+                 directions=["minimize", "maximize"], storage=url, study_name="two", seed=0,
+                 show_progress=False)
+    out = run_here(workdir, "studies", "plot", "c", "--storage", url, "--out", "plots")
+    assert out.returncode == 0, out
+    kinds = ["history", "slice", "importances", "curves"]
+    assert out.stdout.splitlines() == [f"wrote {Path('plots') / f'c_{k}.png'}" for k in kinds]
+    for kind in kinds:
+        assert (workdir / "plots" / f"c_{kind}.png").read_bytes()[:4] == b"\x89PNG"
+    two = run_here(workdir, "studies", "plot", "two", "--storage", url)
+    assert two.returncode == 0, two
+    assert two.stdout.splitlines() == ["wrote two_front.png"]
+    assert two.stderr == ("metahpo: left out importances: 3 complete trials; they take 10 or "
+                          "more\n")
+    assert (workdir / "two_front.png").read_bytes()[:4] == b"\x89PNG"
+    metahpo.tune(lambda p: float("nan"), SPACE, n_trials=1, storage=url, study_name="nan",
+                 show_progress=False)
+    empty = run_here(workdir, "studies", "plot", "nan", "--storage", url)
+    assert empty.returncode == 2
+    assert empty.stderr == "metahpo: error: study 'nan' has no complete trial to plot\n"
 
 
 def test_tune_into_sqlite_then_list_and_show(workdir):

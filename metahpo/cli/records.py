@@ -1,5 +1,6 @@
 """``metahpo studies``: list the studies of a storage, show one, print its best trial (or front)
-as JSON, print its search space as a space file (YAML, for ``--space``), or delete one — what
+as JSON, print its search space as a space file (YAML, for ``--space``), plot it (PNG files), or
+delete one — what
 ``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo enqueue``, which queues
 configurations in a stored study for its workers to run next."""
 
@@ -43,6 +44,15 @@ def _cmd_studies(args: argparse.Namespace) -> None:
     study = load_study(args.name, url)
     if args.action == "space":
         print((study.space or _space_read_from_trials(study)).to_yaml(), end="")
+        return
+    if args.action == "plot":
+        from metahpo.reports.study_plots import plot_study
+
+        written, skipped = plot_study(study, args.out)
+        for path in written:
+            print(f"wrote {path}")
+        for why in skipped:
+            print(f"metahpo: left out {why}", file=sys.stderr)
         return
     directions = study.directions
     if args.action == "best":
@@ -142,14 +152,18 @@ def add_commands(sub: Any) -> None:
     """Add ``studies`` and ``enqueue`` to the ``metahpo`` parser's subparsers ``sub``."""
     p = sub.add_parser("studies", help="list the studies of a storage, show one, print the "
                                         "best trial of one as JSON, print its search space as "
-                                        "a space file, or delete one")
-    p.add_argument("action", nargs="?", choices=["list", "show", "best", "space", "delete"],
+                                        "a space file, plot one, or delete one")
+    p.add_argument("action", nargs="?", choices=["list", "show", "best", "space", "plot", "delete"],
                    default="list", help="default: list")
-    p.add_argument("name", nargs="?", help="study name (for show, best, space and delete)")
+    p.add_argument("name", nargs="?", help="study name (for show, best, space, plot and delete)")
     add_storage_option(p, in_memory=False)
     p.add_argument("--csv", help="with show: write the trials to this CSV file")
     p.add_argument("--top", type=int, metavar="N",
                    help="with show: only the N best complete trials, best first")
+    p.add_argument("--out", default=".", metavar="DIR",
+                   help="with plot: the folder to write NAME_history.png, NAME_slice.png, "
+                        "NAME_importances.png and NAME_curves.png to (those that apply; default: "
+                        "the current folder)")
     p.set_defaults(func=_cmd_studies)
 
     p = sub.add_parser("enqueue", help="queue configurations in a study: the next trials its "
