@@ -326,6 +326,38 @@ def test_per_task_table_shows_where_each_optimizer_wins(tmp_path):
     assert paths["per_task"].read_text().count("\n| y |") == 2
 
 
+def test_comparisons_pair_the_leaders_runs_with_each_other_optimizers(tmp_path):
+    """Wins, ties and losses of the lowest mean regret at the last budget on the same (task,
+    seed), and the Wilcoxon p-value, as computed by hand (scipy's test on the differences)."""
+    from scipy.stats import wilcoxon
+
+    def record(label, task, seed, values):
+        return {"task": task, "optimizer": label, "label": label, "seed": seed,
+                "direction": "minimize", "values": values, "ask_ms": [1.0] * len(values),
+                "bounds": {"best": 0.0, "worst": 1.0}}
+
+    lead = {("x", s): [0.5, 0.1 + 0.01 * s] for s in range(6)}
+    lead[("y", 0)] = [0.5, 0.6]
+    other = {key: [0.5, 0.3] for key in lead}
+    records = ([record("lead", *key, v) for key, v in lead.items()]
+               + [record("other", *key, v) for key, v in other.items()]
+               + [record("alone", "x", 9, [0.9, 0.9])])
+    summary = summarize(records, budgets=(1, 2))
+    comparisons = summary["comparisons"]
+    assert comparisons["reference"] == "lead"
+    diffs = [0.3 - lead[key][1] for key in sorted(lead)]
+    assert comparisons["against"]["other"] == {
+        "1": {"wins": 0, "ties": 7, "losses": 0, "p": 1.0},
+        "2": {"wins": 6, "ties": 0, "losses": 1, "p": pytest.approx(wilcoxon(diffs).pvalue)}}
+    assert comparisons["against"]["alone"]["2"] == {"wins": 0, "ties": 0, "losses": 0, "p": 1.0}
+    paths = write_report(records, tmp_path, budgets=(1, 2))
+    table = paths["comparisons"].read_text().splitlines()
+    assert table[2] == "| against | t=1: wins / ties / losses (p) | t=2: wins / ties / losses (p) |"
+    p = wilcoxon(diffs).pvalue
+    assert table[5] == f"| other | 0 / 7 / 0 (p = 1.00) | 6 / 0 / 1 (p = {p:.2f}) |"
+    assert "of `lead`, the lowest mean regret at t=2" in paths["comparisons"].read_text()
+
+
 def test_table_shows_test_scores_when_runs_have_them():
     from metahpo.reports.summary import markdown_table
 

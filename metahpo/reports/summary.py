@@ -16,7 +16,8 @@
 
 Means come with their standard error over (task, seed) runs. The same regret per task (over
 seeds only) shows where an optimizer wins or loses; a suite-wide mean can hide a task on which
-it is behind.
+it is behind. Paired comparisons of the leader against each other optimizer on the same runs
+(:mod:`metahpo.reports.comparisons`) say whether its lead is more than that noise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from metahpo.reports.comparisons import comparisons_table, paired_comparisons
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50)
 #: Characters of an error message that the summary quotes.
@@ -163,6 +166,9 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
             entry["test_score_of_best"] = float(np.mean(tests))
         out["optimizers"][label] = entry
     out["tasks"] = _per_task_regret(records, curves, budgets)
+    if len(labels) > 1:
+        reference = min(labels, key=lambda k: out["optimizers"][k]["regret"][str(budgets[-1])])
+        out["comparisons"] = paired_comparisons(records, curves, budgets, reference)
     return out
 
 
@@ -271,8 +277,9 @@ def write_report(records: Sequence[dict[str, Any]], out: str | Path,
                  budgets: Sequence[int] = DEFAULT_BUDGETS,
                  commands: Sequence[str] = ()) -> dict[str, Path]:
     """Write ``summary.json``, ``summary.md``, ``per_task.md`` (suites of several tasks),
-    ``regret.png``, ``rank.png`` and (when records carry unit-cube points) ``step.png`` into
-    ``out``; ``summary.md`` ends with ``commands``, the commands that produced the records."""
+    ``comparisons.md`` (suites of several optimizers), ``regret.png``, ``rank.png`` and (when
+    records carry unit-cube points) ``step.png`` into ``out``; ``summary.md`` ends with
+    ``commands``, the commands that produced the records."""
     from metahpo.reports.plots import plot_curves
 
     out = Path(out)
@@ -287,5 +294,8 @@ def write_report(records: Sequence[dict[str, Any]], out: str | Path,
     if summary["n_tasks"] > 1:
         paths["per_task"] = out / "per_task.md"
         paths["per_task"].write_text("# Benchmark summary per task\n\n" + per_task_table(summary))
+    if "comparisons" in summary:
+        paths["comparisons"] = out / "comparisons.md"
+        paths["comparisons"].write_text("# Paired comparisons\n\n" + comparisons_table(summary))
     paths.update(plot_curves(summary, out))
     return paths
