@@ -38,9 +38,7 @@ class TrialLines:
         if record is None:
             return
         count = str(size) if self.total is None else f"{min(size, self.total)}/{self.total}"
-        took = ""
-        if record.started_at is not None and record.finished_at is not None:
-            took = f" in {_duration((record.finished_at - record.started_at).total_seconds())}"
+        took = "" if record.duration_s is None else f" in {duration_text(record.duration_s)}"
         line = f"[{datetime.now():%Y-%m-%d %H:%M:%S}] trial {record.number} "
         if record.state is TrialState.COMPLETE:
             line += f"complete{took} ({count}): {values_text(record)}"
@@ -136,9 +134,9 @@ class CountLines:
         now = time.monotonic()
         elapsed = now - self._start
         line = (f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {self.desc}: {self.n}/{self.total} "
-                f"{self.unit} after {_duration(elapsed)}")
+                f"{self.unit} after {duration_text(elapsed)}")
         if 0 < self.n < self.total:
-            line += f", about {_duration(elapsed / self.n * (self.total - self.n))} left"
+            line += f", about {duration_text(elapsed / self.n * (self.total - self.n))} left"
         if self._postfix:
             line += "; " + ", ".join(f"{k}={v}" for k, v in self._postfix.items())
         print(line, file=self.stream or sys.stderr, flush=True)
@@ -171,8 +169,11 @@ def open_count(total: int, desc: str, unit: str) -> Count:
     return CountBar(total, desc, unit) if _draws_bars() else CountLines(total, desc, unit)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+def duration_text(seconds: float) -> str:
+    """``12.4 s``, ``3.5 min`` or ``2.1 h``: a time as a person reads it in a log line."""
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
 
 
 def _draws_bars() -> bool:

@@ -149,6 +149,9 @@ def test_tune_into_sqlite_then_list_and_show(workdir):
     assert run_here(workdir, "studies", "--storage", url).stdout == listed.stdout
     shown = run_here(workdir, "studies", "show", "cli", "--storage", url)
     assert shown.returncode == 0 and len(shown.stdout.strip().splitlines()) == 10
+    durations = [t.duration_s for t in load_study("cli", url).trials]
+    assert [line.split()[3:5] for line in shown.stdout.splitlines()[1:]] == [
+        [f"{d:.1f}", "s"] for d in durations]
     top = run_here(workdir, "studies", "show", "cli", "--storage", url, "--top", "3")
     lines = top.stdout.strip().splitlines()
     assert lines[0] == ("study cli (minimize; searched by 'grid' with options {'resolution': 3}): "

@@ -16,6 +16,7 @@ from metahpo.errors import MetaHPOError
 
 
 def _cmd_studies(args: argparse.Namespace) -> None:
+    from metahpo.progress import duration_text
     from metahpo.study import delete_study, list_studies, load_study, params_table, values_text
     from metahpo.study_optimizer import searched_by
     from metahpo.trial import violations
@@ -98,7 +99,9 @@ def _cmd_studies(args: argparse.Namespace) -> None:
         if t.last_report is not None:
             extra += f" (last reported {t.last_report[1]:.6g})"
         state = "interrupted" if t.interrupted else t.state.value
-        print(f"{t.number:5d}  {state:11s} {value:>12s}  {params_table(t.params)}{extra}")
+        took = "-" if t.duration_s is None else duration_text(t.duration_s)
+        print(f"{t.number:5d}  {state:11s} {value:>12s} {took:>9s}  {params_table(t.params)}"
+              f"{extra}")
 
 
 def _space_read_from_trials(study: Any) -> Any:
