@@ -356,6 +356,13 @@ def test_comparisons_pair_the_leaders_runs_with_each_other_optimizers(tmp_path):
     p = wilcoxon(diffs).pvalue
     assert table[5] == f"| other | 0 / 7 / 0 (p = 1.00) | 6 / 0 / 1 (p = {p:.2f}) |"
     assert "of `lead`, the lowest mean regret at t=2" in paths["comparisons"].read_text()
+    mine = write_report(records, tmp_path, budgets=(1, 2), reference="other")["comparisons"]
+    assert "of `other`, chosen as the reference" in mine.read_text()
+    assert "| lead | 0 / 7 / 0 (p = 1.00) | 1 / 0 / 6 (" in mine.read_text()
+    with pytest.raises(MetaHPOError, match="no optimizer labelled 'nope' in these results to "
+                                           "compare the others with \\(labels: alone, lead, "
+                                           "other\\)"):
+        summarize(records, reference="nope")
 
 
 def test_table_shows_test_scores_when_runs_have_them():

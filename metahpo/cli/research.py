@@ -58,7 +58,8 @@ def _cmd_report(args: argparse.Namespace) -> None:
     from metahpo.benchmarks.runner import load_records, suite_commands
     from metahpo.reports.summary import markdown_table, write_report
 
-    paths = write_report(load_records(args.dir), args.dir, commands=suite_commands(args.dir))
+    paths = write_report(load_records(args.dir), args.dir, commands=suite_commands(args.dir),
+                         reference=args.reference)
     print(markdown_table(json.loads(paths["json"].read_text())))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
@@ -228,6 +229,9 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("report", help="re-render tables and plots from benchmark results")
     p.add_argument("dir", help="results folder of 'metahpo bench'")
+    p.add_argument("--reference", metavar="LABEL",
+                   help="the optimizer whose runs comparisons.md pairs with each other's "
+                        "(default: the lowest mean regret at the largest budget)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("portfolio", help="build a greedy portfolio on training tasks")

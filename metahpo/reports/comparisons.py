@@ -62,11 +62,14 @@ def comparisons_table(summary: dict[str, Any]) -> str:
         row = [label] + [f"{c['wins']} / {c['ties']} / {c['losses']} ({_p_text(c['p'])})"
                          for c in (cells[str(b)] for b in budgets)]
         lines.append("| " + " | ".join(row) + " |")
-    note = (f"\nPaired runs (same task and seed) of `{reference}`, the lowest mean regret at "
-            f"t={budgets[-1]}, against each other optimizer: the pairs where its regret is lower "
-            "(wins), equal (ties) or higher (losses), and the two-sided Wilcoxon signed-rank "
-            "p-value of the paired differences (ties dropped; not corrected for the number of "
-            "comparisons).\n")
+    best = min(summary["optimizers"],
+               key=lambda k: summary["optimizers"][k]["regret"][str(budgets[-1])])
+    which = (f"the lowest mean regret at t={budgets[-1]}" if reference == best
+             else "chosen as the reference")
+    note = (f"\nPaired runs (same task and seed) of `{reference}`, {which}, against each other "
+            "optimizer: the pairs where its regret is lower (wins), equal (ties) or higher "
+            "(losses), and the two-sided Wilcoxon signed-rank p-value of the paired differences "
+            "(ties dropped; not corrected for the number of comparisons).\n")
     return "\n".join(lines) + "\n" + note
 
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from metahpo.errors import MetaHPOError
 from metahpo.reports.comparisons import comparisons_table, paired_comparisons
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50)
@@ -106,9 +107,11 @@ def _ranks(values: dict[str, float]) -> dict[str, float]:
     return dict(zip(labels, ranks))
 
 
-def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAULT_BUDGETS
-              ) -> dict[str, Any]:
-    """The summary as a JSON-serializable dict (see the module docstring)."""
+def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAULT_BUDGETS,
+              reference: str | None = None) -> dict[str, Any]:
+    """The summary as a JSON-serializable dict (see the module docstring); its paired
+    comparisons are of ``reference`` (an optimizer's label), by default of the optimizer with
+    the lowest mean regret at the largest budget."""
     max_budget = min(len(r["values"]) for r in records)
     budgets = sorted({b for b in budgets if b <= max_budget} | {max_budget})
     curves = regret_curves(records)
@@ -166,8 +169,13 @@ def summarize(records: Sequence[dict[str, Any]], budgets: Sequence[int] = DEFAUL
             entry["test_score_of_best"] = float(np.mean(tests))
         out["optimizers"][label] = entry
     out["tasks"] = _per_task_regret(records, curves, budgets)
+    if reference is not None and reference not in labels:
+        raise MetaHPOError(f"no optimizer labelled {reference!r} in these results to compare "
+                           f"the others with (labels: {', '.join(labels)})")
     if len(labels) > 1:
-        reference = min(labels, key=lambda k: out["optimizers"][k]["regret"][str(budgets[-1])])
+        if reference is None:
+            reference = min(labels,
+                            key=lambda k: out["optimizers"][k]["regret"][str(budgets[-1])])
         out["comparisons"] = paired_comparisons(records, curves, budgets, reference)
     return out
 
@@ -275,15 +283,16 @@ def per_task_table(summary: dict[str, Any]) -> str:
 
 def write_report(records: Sequence[dict[str, Any]], out: str | Path,
                  budgets: Sequence[int] = DEFAULT_BUDGETS,
-                 commands: Sequence[str] = ()) -> dict[str, Path]:
+                 commands: Sequence[str] = (), reference: str | None = None) -> dict[str, Path]:
     """Write ``summary.json``, ``summary.md``, ``per_task.md`` (suites of several tasks),
     ``comparisons.md`` (suites of several optimizers), ``regret.png``, ``rank.png`` and (when
     records carry unit-cube points) ``step.png`` into ``out``; ``summary.md`` ends with
-    ``commands``, the commands that produced the records."""
+    ``commands``, the commands that produced the records; ``reference`` as in
+    :func:`summarize`."""
     from metahpo.reports.plots import plot_curves
 
     out = Path(out)
-    summary = summarize(records, budgets)
+    summary = summarize(records, budgets, reference)
     paths = {"json": out / "summary.json", "markdown": out / "summary.md"}
     paths["json"].write_text(json.dumps(summary, indent=1))
     command = "\n".join(f"    {c}" for c in commands)
