@@ -46,8 +46,9 @@ def note_optimizer(study: Study, name: str, options: Mapping[str, Any], max_retr
                        "with its search)", study.name, _described(before), _described(wanted))
     if before is not None and before.get("max_retries", max_retries) != max_retries:
         logger.warning("study %r ran with max_retries=%s until now; this call gives %s (give "
-                       "every worker of a study the same --max-retries: each retries the lost "
-                       "runs it finds by its own)", study.name, before["max_retries"], max_retries)
+                       "every worker of a study the same max_retries, --max-retries: each "
+                       "retries the lost runs it finds by its own)", study.name,
+                       before["max_retries"], max_retries)
     study.storage.set_study_system_attr(study.study_id, OPTIMIZER_ATTR, wanted)
 
 

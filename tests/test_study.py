@@ -381,7 +381,8 @@ def test_a_call_that_searches_a_study_with_another_optimizer_says_so_once(caplog
             study.tell(study.ask("grid", seed=0, resolution=3, max_retries=retries).number, 1.0)
     assert [r.getMessage() for r in caplog.records] == [
         "study 'jobs' ran with max_retries=2 until now; this call gives 5 (give every worker of "
-        "a study the same --max-retries: each retries the lost runs it finds by its own)"]
+        "a study the same max_retries, --max-retries: each retries the lost runs it finds by "
+        "its own)"]
 
 
 def test_optunas_study_and_trial_attributes_they_lack_say_where_they_are():

@@ -1,8 +1,7 @@
 """``metahpo studies``: list the studies of a storage, show one, print its best trial (or front)
 as JSON, print its search space as a space file (YAML, for ``--space``), plot it (PNG files), or
-delete one — what
-``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo enqueue``, which queues
-configurations in a stored study for its workers to run next."""
+delete one — what ``tune``, ``ask`` / ``tell`` and Optuna recorded; and ``metahpo enqueue``,
+which queues configurations in a stored study for its workers to run next."""
 
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ Which plots: the values against the trials with the best so far (the Pareto fron
 three objectives), each parameter against the value (one objective), the parameters'
 importances (Optuna's fANOVA, seeded so that a study gets the same bars each time; per objective
 where there are several; from ten complete trials on, as fewer make a random forest's split of
-the variance noise) and, where trials reported them, the learning curves. Optuna draws the complete trials only (failed,
-interrupted and pruned ones are left out, pruned ones stay in the learning curves), and it does
-not mark trials that broke a constraint (metahpo keeps constraints in attributes of its own).
+the variance noise) and, where trials reported them, the learning curves. Optuna draws the
+complete trials only (failed, interrupted and pruned ones are left out; pruned ones stay in the
+learning curves), and it does not mark trials that broke a constraint (metahpo keeps
+constraints in attributes of its own).
 """
 
 from __future__ import annotations
