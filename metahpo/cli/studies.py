@@ -300,6 +300,7 @@ TUNE_EXAMPLES = """examples:
       --space space.yaml --direction maximize --trials 30 --jobs 2 --study my-model
   metahpo tune train.py:objective --space space.yaml --timeout 28800 --storage memory
   metahpo studies show my-model --top 5
+  metahpo studies plot my-model --out plots
 """
 
 QUEUE_EXAMPLES = """examples (jobs of a queue or a cluster, one trial each):
