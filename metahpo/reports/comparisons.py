@@ -69,7 +69,9 @@ def comparisons_table(summary: dict[str, Any]) -> str:
     note = (f"\nPaired runs (same task and seed) of `{reference}`, {which}, against each other "
             "optimizer: the pairs where its regret is lower (wins), equal (ties) or higher "
             "(losses), and the two-sided Wilcoxon signed-rank p-value of the paired differences "
-            "(ties dropped; not corrected for the number of comparisons).\n")
+            "(ties dropped; not corrected for the number of comparisons).\n\nMade from the "
+            "runs under `raw/` (the commands that ran them end `summary.md`); `metahpo report "
+            "DIR` makes it again.\n")
     return "\n".join(lines) + "\n" + note
 
 
